@@ -1,0 +1,20 @@
+//! corio: Python's asyncio, rebuilt in Rust.
+//!
+//! A hand-written epoll reactor that registers and unregisters fds exactly
+//! like Python's `selectors`, and (as the crates land) an event loop that
+//! steps tasks the way asyncio steps generators, with asyncio's toolbox on
+//! top. This facade re-exports the crates under asyncio's names.
+//!
+//! - [`selectors`]: the reactor (`corio-reactor`), Python's `selectors`.
+//! - [`docs`]: the walkthroughs, from the selector up; every code block in
+//!   them is compiled and run as a doctest.
+#![deny(missing_docs)]
+
+/// Python's `selectors` module: the reactor everything else stands on.
+///
+/// A re-export of the `corio-reactor` crate.
+pub mod selectors {
+    pub use corio_reactor::*;
+}
+
+pub mod docs;
