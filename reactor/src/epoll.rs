@@ -36,7 +36,7 @@ use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use crate::selector::{Backend, BaseSelector};
-use crate::{Events, EVENT_READ, EVENT_WRITE, sys};
+use crate::{EVENT_READ, EVENT_WRITE, Events, sys};
 
 /// A selector on epoll(7). Python's `selectors.EpollSelector`, and the
 /// [`DefaultSelector`](crate::DefaultSelector) on Linux.
@@ -126,27 +126,51 @@ impl Backend for Epoll {
             Ok(_) => EpollTimeouts::Nanoseconds,
             Err(_) => EpollTimeouts::Milliseconds,
         };
-        Ok(Epoll { epfd, buf, timeouts })
+        Ok(Epoll {
+            epfd,
+            buf,
+            timeouts,
+        })
     }
 
     fn add(&mut self, fd: RawFd, events: Events, token: u64) -> io::Result<()> {
-        sys::epoll_ctl(self.epfd.as_fd(), libc::EPOLL_CTL_ADD, fd, interest(events), token)
+        sys::epoll_ctl(
+            self.epfd.as_fd(),
+            libc::EPOLL_CTL_ADD,
+            fd,
+            interest(events),
+            token,
+        )
     }
 
     fn modify(&mut self, fd: RawFd, events: Events, token: u64) -> io::Result<()> {
-        sys::epoll_ctl(self.epfd.as_fd(), libc::EPOLL_CTL_MOD, fd, interest(events), token)
+        sys::epoll_ctl(
+            self.epfd.as_fd(),
+            libc::EPOLL_CTL_MOD,
+            fd,
+            interest(events),
+            token,
+        )
     }
 
     fn delete(&mut self, fd: RawFd) -> io::Result<()> {
         sys::epoll_ctl(self.epfd.as_fd(), libc::EPOLL_CTL_DEL, fd, 0, 0)
     }
 
-    fn wait(&mut self, timeout: Option<Duration>, ready: &mut Vec<(u64, Events)>) -> io::Result<()> {
+    fn wait(
+        &mut self,
+        timeout: Option<Duration>,
+        ready: &mut Vec<(u64, Events)>,
+    ) -> io::Result<()> {
         let n = match self.timeouts {
-            EpollTimeouts::Nanoseconds => sys::epoll_pwait2(self.epfd.as_fd(), &mut self.buf, timeout)?,
-            EpollTimeouts::Milliseconds => {
-                sys::epoll_wait(self.epfd.as_fd(), &mut self.buf, sys::timeout_ms_ceil(timeout))?
+            EpollTimeouts::Nanoseconds => {
+                sys::epoll_pwait2(self.epfd.as_fd(), &mut self.buf, timeout)?
             }
+            EpollTimeouts::Milliseconds => sys::epoll_wait(
+                self.epfd.as_fd(),
+                &mut self.buf,
+                sys::timeout_ms_ceil(timeout),
+            )?,
         };
         // `epoll_event` is packed: copy each one out before reading fields.
         for event in self.buf[..n].iter().copied() {

@@ -22,7 +22,7 @@ use std::os::fd::RawFd;
 use std::time::Duration;
 
 use crate::selector::{Backend, BaseSelector};
-use crate::{Events, EVENT_READ, EVENT_WRITE, sys};
+use crate::{EVENT_READ, EVENT_WRITE, Events, sys};
 
 /// A selector on poll(2). Python's `selectors.PollSelector`.
 pub type PollSelector<T = ()> = BaseSelector<Poll, T>;
@@ -83,7 +83,10 @@ impl Backend for Poll {
 
     fn modify(&mut self, fd: RawFd, events: Events, token: u64) -> io::Result<()> {
         sys::check_open(fd)?;
-        let i = *self.index.get(&fd).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
+        let i = *self
+            .index
+            .get(&fd)
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
         self.fds[i].events = interest(events);
         self.tokens[i] = token;
         Ok(())
@@ -102,7 +105,11 @@ impl Backend for Poll {
         Ok(())
     }
 
-    fn wait(&mut self, timeout: Option<Duration>, ready: &mut Vec<(u64, Events)>) -> io::Result<()> {
+    fn wait(
+        &mut self,
+        timeout: Option<Duration>,
+        ready: &mut Vec<(u64, Events)>,
+    ) -> io::Result<()> {
         let mut left = sys::ppoll(&mut self.fds, timeout)?;
         for (pollfd, &token) in self.fds.iter().zip(&self.tokens) {
             if left == 0 {

@@ -97,7 +97,11 @@ impl Backend for Select {
         Ok(())
     }
 
-    fn wait(&mut self, timeout: Option<Duration>, ready: &mut Vec<(u64, Events)>) -> io::Result<()> {
+    fn wait(
+        &mut self,
+        timeout: Option<Duration>,
+        ready: &mut Vec<(u64, Events)>,
+    ) -> io::Result<()> {
         let (mut readable, mut writable) = (self.readers, self.writers);
         let mut left = sys::pselect(self.nfds, &mut readable, &mut writable, timeout)?;
         for fd in 0..self.nfds {

@@ -104,7 +104,11 @@ pub trait Selector<T> {
     /// # Errors
     /// [`SelectorError::Closed`] after `close`; [`SelectorError::Os`] when the
     /// wait itself fails (select(2) with an fd closed behind its back: EBADF).
-    fn select_with<F>(&mut self, timeout: Option<Duration>, on_ready: F) -> Result<usize, SelectorError>
+    fn select_with<F>(
+        &mut self,
+        timeout: Option<Duration>,
+        on_ready: F,
+    ) -> Result<usize, SelectorError>
     where
         F: FnMut(&SelectorKey<T>, Events);
 
@@ -193,7 +197,8 @@ pub trait Backend: Sized {
     /// Waits once (a single syscall) and appends `(token, events)` for each
     /// ready fd to `ready`. EINTR is returned, not retried: the caller owns
     /// the deadline.
-    fn wait(&mut self, timeout: Option<Duration>, ready: &mut Vec<(u64, Events)>) -> io::Result<()>;
+    fn wait(&mut self, timeout: Option<Duration>, ready: &mut Vec<(u64, Events)>)
+    -> io::Result<()>;
 }
 
 /// The shared bookkeeping of every selector, generic over its [`Backend`].
@@ -306,6 +311,10 @@ impl<B: Backend, T> BaseSelector<B, T> {
 
 /// Checks the arguments every mutating call shares.
 fn validate(fd: RawFd, events: Events, limit: Option<RawFd>) -> Result<(), SelectorError> {
+    // Python's order: the events first, then the fd.
+    if !events.is_valid() {
+        return Err(SelectorError::InvalidEvents(events));
+    }
     if fd < 0 {
         return Err(SelectorError::InvalidFd { fd });
     }
@@ -313,9 +322,6 @@ fn validate(fd: RawFd, events: Events, limit: Option<RawFd>) -> Result<(), Selec
         && fd >= limit
     {
         return Err(SelectorError::FdTooLarge { fd, limit });
-    }
-    if !events.is_valid() {
-        return Err(SelectorError::InvalidEvents(events));
     }
     Ok(())
 }
@@ -360,7 +366,11 @@ impl<B: Backend, T> Selector<T> for BaseSelector<B, T> {
         events: Events,
         data: T,
     ) -> Result<&SelectorKey<T>, SelectorError> {
-        let limit = self.backend.as_ref().ok_or(SelectorError::Closed)?.fd_limit();
+        let limit = self
+            .backend
+            .as_ref()
+            .ok_or(SelectorError::Closed)?
+            .fd_limit();
         validate(fd, events, limit)?;
         if self.slot(fd).is_some() {
             return Err(SelectorError::AlreadyRegistered { fd });
@@ -387,7 +397,9 @@ impl<B: Backend, T> Selector<T> for BaseSelector<B, T> {
         if self.backend.is_none() {
             return Err(SelectorError::Closed);
         }
-        let slot = self.take_slot(fd).ok_or(SelectorError::NotRegistered { fd })?;
+        let slot = self
+            .take_slot(fd)
+            .ok_or(SelectorError::NotRegistered { fd })?;
         let backend = self.backend.as_mut().ok_or(SelectorError::Closed)?;
         match backend.delete(fd) {
             Ok(()) => Ok(slot.key),
@@ -404,7 +416,11 @@ impl<B: Backend, T> Selector<T> for BaseSelector<B, T> {
         events: Events,
         data: T,
     ) -> Result<&SelectorKey<T>, SelectorError> {
-        let limit = self.backend.as_ref().ok_or(SelectorError::Closed)?.fd_limit();
+        let limit = self
+            .backend
+            .as_ref()
+            .ok_or(SelectorError::Closed)?
+            .fd_limit();
         let (old_events, token) = match self.slot(fd) {
             Some(slot) => (slot.key.events, slot.token),
             None => return Err(SelectorError::NotRegistered { fd }),
@@ -433,7 +449,11 @@ impl<B: Backend, T> Selector<T> for BaseSelector<B, T> {
         Ok(&slot.key)
     }
 
-    fn select_with<F>(&mut self, timeout: Option<Duration>, mut on_ready: F) -> Result<usize, SelectorError>
+    fn select_with<F>(
+        &mut self,
+        timeout: Option<Duration>,
+        mut on_ready: F,
+    ) -> Result<usize, SelectorError>
     where
         F: FnMut(&SelectorKey<T>, Events),
     {

@@ -117,7 +117,9 @@ pub(crate) fn epoll_pwait2(
 ) -> io::Result<usize> {
     let max = clamp_len(buf.len());
     let ts = timeout.map(timespec);
-    let ts_ptr = ts.as_ref().map_or(ptr::null(), |ts| ts as *const libc::timespec);
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(ptr::null(), |ts| ts as *const libc::timespec);
     // SAFETY: `buf` is valid for `max` writable events; `ts_ptr` is null or
     // points at a timespec living until the call returns; a null sigmask with
     // size 0 means "do not change the mask".
@@ -140,7 +142,9 @@ pub(crate) fn epoll_pwait2(
 /// `ppoll(fds, fds.len(), timeout, NULL)`: nanosecond timeout, `None` blocks.
 pub(crate) fn ppoll(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::Result<usize> {
     let ts = timeout.map(timespec);
-    let ts_ptr = ts.as_ref().map_or(ptr::null(), |ts| ts as *const libc::timespec);
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(ptr::null(), |ts| ts as *const libc::timespec);
     // SAFETY: `fds` is a valid, writable slice whose true length is passed;
     // `ts_ptr` is null or points at a live timespec; a null sigmask leaves the
     // signal mask alone.
@@ -210,7 +214,9 @@ pub(crate) fn pselect(
 ) -> io::Result<usize> {
     debug_assert!(nfds <= FD_SETSIZE);
     let ts = timeout.map(timespec);
-    let ts_ptr = ts.as_ref().map_or(ptr::null(), |ts| ts as *const libc::timespec);
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(ptr::null(), |ts| ts as *const libc::timespec);
     // SAFETY: both sets are valid fd_sets of FD_SETSIZE bits and nfds never
     // exceeds FD_SETSIZE; the except set and sigmask are null (allowed);
     // `ts_ptr` is null or points at a live timespec.

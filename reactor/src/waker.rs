@@ -47,7 +47,9 @@ impl Waker {
     /// # Errors
     /// The OS error when no fd can be had (EMFILE, ENFILE).
     pub fn new() -> io::Result<Waker> {
-        Ok(Waker { fd: sys::eventfd()? })
+        Ok(Waker {
+            fd: sys::eventfd()?,
+        })
     }
 
     /// Makes the waker readable, waking a `select` that watches it.
