@@ -15,8 +15,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use corio_reactor::{
-    EVENT_READ, EVENT_WRITE, EpollSelector, Events, PollSelector, SelectSelector, Selector,
-    SelectorError, Waker,
+    EVENT_READ, EVENT_WRITE, EpollSelector, EpollTimeouts, Events, PollSelector, SelectSelector,
+    Selector, SelectorError, Waker,
 };
 
 const ZERO: Option<Duration> = Some(Duration::ZERO);
@@ -429,6 +429,28 @@ macro_rules! common_suite {
 }
 
 common_suite!(epoll, EpollSelector::<u32>::new().unwrap());
+/// An epoll selector forced onto the `epoll_wait` path (whole milliseconds,
+/// rounded up), as on kernels older than 5.11.
+fn epoll_milliseconds() -> EpollSelector<u32> {
+    let mut sel = EpollSelector::<u32>::new().unwrap();
+    let backend = sel.backend_mut().unwrap();
+    backend.set_timeouts(EpollTimeouts::Milliseconds).unwrap();
+    assert_eq!(backend.timeouts(), EpollTimeouts::Milliseconds);
+    sel
+}
+
+suite!(
+    epoll_milliseconds,
+    epoll_milliseconds(),
+    [
+        level_triggered,
+        select_zero_polls_and_none_blocks,
+        timeout_is_never_cut_short,
+        signal_does_not_surface_as_error,
+        waker_unblocks_select,
+    ]
+);
+
 common_suite!(poll, PollSelector::<u32>::new().unwrap());
 common_suite!(select, SelectSelector::<u32>::new().unwrap());
 
@@ -455,4 +477,13 @@ fn select_refuses_fds_past_fd_setsize() {
     );
     assert!(sel.is_empty());
     sel.register(b.as_raw_fd(), EVENT_READ, 1).unwrap(); // still usable
+}
+
+#[test]
+fn epoll_refuses_regular_files_with_eperm() {
+    let file = std::fs::File::open("/proc/self/status").unwrap();
+    let mut sel = EpollSelector::<u32>::new().unwrap();
+    let err = sel.register(file.as_raw_fd(), EVENT_READ, 0).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EPERM), "{err:?}");
+    assert!(sel.is_empty());
 }

@@ -1,0 +1,62 @@
+//! Helpers shared by the facade's integration tests: finding and running
+//! the example binaries that `cargo test` builds.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+/// The path of a built example: `cargo test` builds every example into
+/// `target/<profile>/examples/`, next to the `deps/` holding this test.
+pub fn example_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
+    let path = profile_dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} not built; run through `cargo test`",
+        path.display()
+    );
+    path
+}
+
+/// A child process that is killed and reaped when dropped, so a failing
+/// test never leaves a server running.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            self.0.kill().ok(); // it may exit on its own in between
+        }
+        self.0.wait().ok();
+    }
+}
+
+/// Starts an example with `args`, stdout piped.
+pub fn spawn_example(name: &str, args: &[&str]) -> (KillOnDrop, BufReader<ChildStdout>) {
+    let mut child = Command::new(example_path(name))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn example");
+    let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    (KillOnDrop(child), stdout)
+}
+
+/// Reads lines until one starts with `prefix`; returns the rest of it.
+pub fn wait_for_line(out: &mut impl BufRead, prefix: &str) -> String {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = out.read_line(&mut line).expect("read child stdout");
+        assert!(n > 0, "child closed stdout before printing {prefix:?}");
+        if let Some(rest) = line.trim_end().strip_prefix(prefix) {
+            return rest.to_string();
+        }
+    }
+}
