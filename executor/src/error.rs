@@ -1,0 +1,146 @@
+//! The executor's errors: [`LoopError`], [`TaskError`], [`RunError`],
+//! [`InvalidStateError`], [`TimeoutError`].
+
+use std::fmt;
+use std::rc::Rc;
+
+/// A misuse of the event loop. Python raises `RuntimeError` with these
+/// messages.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoopError {
+    /// The loop was closed. Python: `RuntimeError('Event loop is closed')`.
+    #[error("Event loop is closed")]
+    Closed,
+    /// `run_*` on a loop that is already running (a nested run).
+    #[error("This event loop is already running")]
+    AlreadyRunning,
+    /// `run_*` while another loop runs on this thread.
+    #[error("Cannot run the event loop while another loop is running")]
+    AnotherLoopRunning,
+    /// `stop()` ended `run_until_complete` before its future was done.
+    #[error("Event loop stopped before Future completed.")]
+    StoppedBeforeComplete,
+    /// `close()` on a running loop.
+    #[error("Cannot close a running event loop")]
+    CloseWhileRunning,
+    /// `get_running_loop()` outside a running loop.
+    #[error("no running event loop")]
+    NoRunningLoop,
+    /// `get_event_loop()` with no running loop and none set.
+    #[error("There is no current event loop in thread {0:?}.")]
+    NoCurrentLoop(String),
+    /// The selector failed (an OS error while waiting for I/O).
+    #[error("selector failed: {0}")]
+    Selector(String),
+}
+
+/// Why a task (or a [`Future`](crate::Future)) ended without a value.
+///
+/// Python raises `CancelledError`, or the coroutine's exception; corio has
+/// no exceptions, so a panic becomes [`Panicked`](Self::Panicked) and an
+/// error set with `set_exception` becomes [`Exception`](Self::Exception).
+#[derive(Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum TaskError {
+    /// The task was cancelled. Python: `asyncio.CancelledError`.
+    #[error("task was cancelled")]
+    Cancelled,
+    /// The coroutine panicked; the panic message.
+    #[error("task panicked: {0}")]
+    Panicked(String),
+    /// An error set with [`Future::set_exception`](crate::Future::set_exception).
+    #[error("{0}")]
+    Exception(Rc<dyn std::error::Error>),
+    /// A [`wait_for`](crate::wait_for) or [`timeout`](crate::timeout) expired.
+    #[error("timed out")]
+    Timeout,
+    /// The outcome was asked for in the wrong state (not done yet, or
+    /// already moved out). Python: `asyncio.InvalidStateError`.
+    #[error("{0}")]
+    InvalidState(&'static str),
+}
+
+impl TaskError {
+    /// True for [`TaskError::Cancelled`]. Python: `isinstance(e, CancelledError)`.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, TaskError::Cancelled)
+    }
+
+    /// True for [`TaskError::Panicked`].
+    pub fn is_panic(&self) -> bool {
+        matches!(self, TaskError::Panicked(_))
+    }
+
+    /// True for [`TaskError::Timeout`]. Python: `isinstance(e, TimeoutError)`.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, TaskError::Timeout)
+    }
+
+    /// Wraps any error as [`TaskError::Exception`].
+    pub fn exception(err: impl std::error::Error + 'static) -> TaskError {
+        TaskError::Exception(Rc::new(err))
+    }
+}
+
+impl fmt::Debug for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskError::Cancelled => f.write_str("Cancelled"),
+            TaskError::Panicked(msg) => f.debug_tuple("Panicked").field(msg).finish(),
+            TaskError::Exception(e) => f.debug_tuple("Exception").field(&e.to_string()).finish(),
+            TaskError::Timeout => f.write_str("Timeout"),
+            TaskError::InvalidState(m) => f.debug_tuple("InvalidState").field(m).finish(),
+        }
+    }
+}
+
+impl PartialEq for TaskError {
+    /// Exceptions compare by identity (the same `Rc`), the rest by value.
+    fn eq(&self, other: &TaskError) -> bool {
+        match (self, other) {
+            (TaskError::Cancelled, TaskError::Cancelled) => true,
+            (TaskError::Timeout, TaskError::Timeout) => true,
+            (TaskError::Panicked(a), TaskError::Panicked(b)) => a == b,
+            (TaskError::Exception(a), TaskError::Exception(b)) => Rc::ptr_eq(a, b),
+            (TaskError::InvalidState(a), TaskError::InvalidState(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// What `run` and `run_until_complete` can end with besides a value.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The loop refused to run, or stopped early.
+    #[error(transparent)]
+    Loop(#[from] LoopError),
+    /// The main future ended without a value.
+    #[error(transparent)]
+    Task(#[from] TaskError),
+}
+
+impl RunError {
+    /// True when the main future was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, RunError::Task(e) if e.is_cancelled())
+    }
+}
+
+/// A call made in the wrong state: a result set twice, read too early.
+/// Python: `asyncio.InvalidStateError`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidStateError(pub &'static str);
+
+/// A deadline passed. Python: `TimeoutError` (`asyncio.TimeoutError`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("timed out")]
+pub struct TimeoutError;
+
+impl From<TimeoutError> for TaskError {
+    fn from(_: TimeoutError) -> TaskError {
+        TaskError::Timeout
+    }
+}

@@ -1,0 +1,770 @@
+//! [`EventLoop`]: asyncio's `BaseEventLoop`, with `_run_once` at its heart.
+//!
+//! One iteration ([`LoopInner::run_once`]) has five named phases, exactly
+//! asyncio's:
+//!
+//! 1. **timeout**: 0 if a callback is ready (or the loop is stopping), else
+//!    until the nearest timer, else block;
+//! 2. **select**: wait for I/O; ready fds put their reader/writer callbacks
+//!    on the ready queue;
+//! 3. **remote**: callbacks and wakes sent from other threads join the queue;
+//! 4. **timers**: callbacks whose deadline has come join the queue;
+//! 5. **run**: run exactly the callbacks that were ready at this point;
+//!    whatever they schedule waits for the next iteration.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::os::fd::RawFd;
+use std::panic::{AssertUnwindSafe, Location, catch_unwind};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use corio_reactor::{DefaultSelector, EVENT_READ, EVENT_WRITE, Events, Selector, SelectorError};
+use corio_timer::{Clock, TimerId, TimerQueue};
+
+use crate::handle::{Callback, Handle, TimerHandle, callback};
+use crate::remote::{LoopHandle, Remote, RemoteItem, TaskKey, TaskWaker};
+use crate::task::{RawTask, Task, TaskRef, panic_message, spawn};
+use crate::{LoopError, RunError, runtime};
+
+/// Source of unique loop ids (to tell loops apart in thread-local state).
+static LOOP_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// asyncio's default `slow_callback_duration`.
+pub const DEFAULT_SLOW_CALLBACK_DURATION: Duration = Duration::from_millis(100);
+
+/// Something the ready queue runs.
+pub(crate) enum Runnable {
+    /// A `call_soon` / timer callback.
+    Callback(Rc<dyn Callback>),
+    /// A reader or writer callback of an fd (runs every time it is ready).
+    Io(Rc<IoCallback>),
+    /// One step of a task.
+    Step(Rc<dyn RawTask>),
+}
+
+/// A callback registered with `add_reader` / `add_writer`.
+pub(crate) struct IoCallback {
+    cancelled: Cell<bool>,
+    callback: Box<dyn Fn()>,
+}
+
+/// The selector's `data` for an fd: its reader and writer, as in asyncio.
+#[derive(Clone, Default)]
+pub(crate) struct IoHandlers {
+    reader: Option<Rc<IoCallback>>,
+    writer: Option<Rc<IoCallback>>,
+}
+
+/// The loop's tasks, kept alive until they finish (asyncio's weak set made
+/// strong, so a detached task is never collected mid-flight).
+#[derive(Default)]
+struct TaskTable {
+    slots: Vec<(u32, Option<Rc<dyn RawTask>>)>,
+    free: Vec<u32>,
+    live: usize,
+}
+
+impl TaskTable {
+    fn vacant(&mut self) -> TaskKey {
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.slots.push((0, None));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        TaskKey { slot, generation: self.slots[slot as usize].0 }
+    }
+
+    fn get(&self, key: TaskKey) -> Option<&Rc<dyn RawTask>> {
+        match self.slots.get(key.slot as usize) {
+            Some((generation, Some(task))) if *generation == key.generation => Some(task),
+            _ => None,
+        }
+    }
+
+    fn remove(&mut self, key: TaskKey) -> Option<Rc<dyn RawTask>> {
+        let entry = self.slots.get_mut(key.slot as usize)?;
+        if entry.0 != key.generation || entry.1.is_none() {
+            return None;
+        }
+        entry.0 = entry.0.wrapping_add(1);
+        self.free.push(key.slot);
+        self.live -= 1;
+        entry.1.take()
+    }
+}
+
+/// What the exception handler is told. Python: the `context` dict.
+#[derive(Debug, Clone)]
+pub struct ExceptionContext {
+    /// Python: `context['message']`.
+    pub message: String,
+    /// The panic message or error text, if any. Python: `context['exception']`.
+    pub exception: Option<String>,
+}
+
+type ExceptionHandler = Rc<dyn Fn(&ExceptionContext)>;
+
+/// The state behind an [`EventLoop`]; tasks, handles and wakers point here.
+pub(crate) struct LoopInner {
+    /// Unique per loop; thread-local state compares it.
+    pub(crate) id: u64,
+    /// asyncio's `_ready`.
+    ready: RefCell<VecDeque<Runnable>>,
+    /// asyncio's `_scheduled`.
+    scheduled: RefCell<TimerQueue<Rc<dyn Callback>>>,
+    /// asyncio's `_selector`; each key's data holds the fd's reader/writer.
+    selector: RefCell<DefaultSelector<IoHandlers>>,
+    /// The thread-safe queue, and the eventfd that wakes `select`.
+    pub(crate) remote: Arc<Remote>,
+    /// Where `time()` comes from.
+    clock: Clock,
+    running: Cell<bool>,
+    /// asyncio's `_stopping`.
+    stopping: Cell<bool>,
+    closed: Cell<bool>,
+    tasks: RefCell<TaskTable>,
+    exception_handler: RefCell<Option<ExceptionHandler>>,
+    debug: Cell<bool>,
+    slow_callback_duration: Cell<Duration>,
+    /// Run once by `run()` and `close()` (the offload crate registers the
+    /// default executor's shutdown here).
+    shutdown_hooks: RefCell<Vec<Box<dyn FnOnce()>>>,
+    /// Scratch buffers reused by every iteration.
+    due: RefCell<Vec<Rc<dyn Callback>>>,
+    remote_items: RefCell<Vec<RemoteItem>>,
+}
+
+impl LoopInner {
+    pub(crate) fn time(&self) -> Instant {
+        self.clock.now()
+    }
+
+    fn check_open(&self) {
+        assert!(!self.closed.get(), "Event loop is closed");
+    }
+
+    pub(crate) fn call_soon_internal(&self, f: impl FnOnce() + 'static) -> Handle {
+        self.check_open();
+        let inner = callback(f);
+        self.ready.borrow_mut().push_back(Runnable::Callback(inner.clone()));
+        Handle { inner }
+    }
+
+    pub(crate) fn call_at_internal(self: &Rc<Self>, when: Instant, f: impl FnOnce() + 'static) -> TimerHandle {
+        self.check_open();
+        let inner = callback(f);
+        let id = self.scheduled.borrow_mut().schedule(when, inner.clone());
+        TimerHandle {
+            handle: Handle { inner },
+            id,
+            when,
+            event_loop: Rc::downgrade(self),
+        }
+    }
+
+    pub(crate) fn cancel_timer(&self, id: TimerId) {
+        if let Ok(mut scheduled) = self.scheduled.try_borrow_mut() {
+            scheduled.cancel(id);
+        }
+    }
+
+    /// Reserves a task slot, builds the task with its key and waker, and
+    /// schedules its first step.
+    pub(crate) fn insert_task<R: RawTask + 'static>(
+        self: &Rc<Self>,
+        build: impl FnOnce(TaskKey, Waker) -> Rc<R>,
+    ) -> Rc<R> {
+        self.check_open();
+        let key = self.tasks.borrow_mut().vacant();
+        let waker = Waker::from(Arc::new(TaskWaker { key, remote: self.remote.clone() }));
+        let task = build(key, waker);
+        {
+            let mut table = self.tasks.borrow_mut();
+            table.slots[key.slot as usize].1 = Some(task.clone());
+            table.live += 1;
+        }
+        task.header().scheduled.set(true);
+        self.ready.borrow_mut().push_back(Runnable::Step(task.clone()));
+        task
+    }
+
+    pub(crate) fn forget_task(&self, key: TaskKey) {
+        // Dropped outside the borrow: a task's drop may report through the loop.
+        let task = self.tasks.borrow_mut().remove(key);
+        drop(task);
+    }
+
+    /// Schedules one step of the task, unless one is already queued.
+    pub(crate) fn wake_task(&self, key: TaskKey) {
+        let tasks = self.tasks.borrow();
+        if let Some(task) = tasks.get(key)
+            && !task.header().scheduled.replace(true)
+        {
+            self.ready.borrow_mut().push_back(Runnable::Step(task.clone()));
+        }
+    }
+
+    pub(crate) fn all_tasks(&self) -> Vec<TaskRef> {
+        let tasks = self.tasks.borrow();
+        tasks.slots.iter().filter_map(|(_, t)| t.clone()).map(|inner| TaskRef { inner }).collect()
+    }
+
+    /// Calls the exception handler (or the default one, stderr).
+    pub(crate) fn report(&self, message: String, exception: Option<String>) {
+        let context = ExceptionContext { message, exception };
+        let handler = self.exception_handler.borrow().clone();
+        match handler {
+            Some(handler) => {
+                if catch_unwind(AssertUnwindSafe(|| handler(&context))).is_err() {
+                    eprintln!("Unhandled error in exception handler; context: {context:?}");
+                }
+            }
+            None => default_exception_handler(&context),
+        }
+    }
+
+    // ------------------------------------------------------- _run_once ---
+
+    /// One iteration of the loop (see the module docs for the phases).
+    fn run_once(self: &Rc<Self>) {
+        // Phase 1: timeout.
+        let now = self.clock.now();
+        let next_timer = self.scheduled.borrow_mut().next_deadline();
+        let timeout = if !self.ready.borrow().is_empty() || self.stopping.get() {
+            Some(Duration::ZERO)
+        } else {
+            next_timer.map(|deadline| deadline.saturating_duration_since(now))
+        };
+        // A virtual clock never sleeps for a timer: poll I/O, then jump.
+        let jump_to = next_timer.filter(|_| self.clock.is_virtual() && timeout != Some(Duration::ZERO));
+        let select_timeout = if jump_to.is_some() { Some(Duration::ZERO) } else { timeout };
+
+        // Phase 2: select.
+        let io_events = self.select_io(select_timeout);
+
+        // Phase 3: remote.
+        let remote_count = self.drain_remote();
+
+        if let Some(deadline) = jump_to
+            && io_events == 0
+            && remote_count == 0
+        {
+            self.clock.advance_to(deadline);
+        }
+
+        // Phase 4: timers.
+        {
+            let mut due = self.due.borrow_mut();
+            self.scheduled.borrow_mut().pop_due(self.clock.now(), &mut due);
+            let mut ready = self.ready.borrow_mut();
+            ready.extend(due.drain(..).filter(|cb| !cb.cancelled()).map(Runnable::Callback));
+        }
+
+        // Phase 5: run exactly what is ready now.
+        let ntodo = self.ready.borrow().len();
+        let slow = self.slow_callback_duration.get();
+        let mut started = self.clock.now();
+        for _ in 0..ntodo {
+            let Some(runnable) = self.ready.borrow_mut().pop_front() else { break };
+            let what = self.run_one(runnable);
+            let finished = self.clock.now();
+            if finished - started >= slow {
+                self.report(
+                    format!("Executing {what} took {:.3} seconds", (finished - started).as_secs_f64()),
+                    None,
+                );
+            }
+            started = finished;
+        }
+    }
+
+    fn select_io(&self, timeout: Option<Duration>) -> usize {
+        let waker_fd = self.remote.waker.as_raw_fd();
+        let mut selector = self.selector.borrow_mut();
+        let mut ready = self.ready.borrow_mut();
+        let result = selector.select_with(timeout, |key, events| {
+            if key.fd == waker_fd {
+                return; // the remote queue is drained in phase 3 anyway
+            }
+            if events.is_readable()
+                && let Some(reader) = &key.data.reader
+            {
+                ready.push_back(Runnable::Io(reader.clone()));
+            }
+            if events.is_writable()
+                && let Some(writer) = &key.data.writer
+            {
+                ready.push_back(Runnable::Io(writer.clone()));
+            }
+        });
+        drop((selector, ready));
+        match result {
+            Ok(count) => count,
+            Err(err) => {
+                self.report("Selector failed".to_string(), Some(err.to_string()));
+                0
+            }
+        }
+    }
+
+    fn drain_remote(&self) -> usize {
+        let mut items = self.remote_items.borrow_mut();
+        self.remote.drain(&mut items);
+        if items.is_empty() {
+            return 0;
+        }
+        if let Err(err) = self.remote.waker.drain() {
+            self.report("Could not drain the loop's waker".to_string(), Some(err.to_string()));
+        }
+        let count = items.len();
+        for item in items.drain(..) {
+            match item {
+                RemoteItem::Call(f) => {
+                    self.ready.borrow_mut().push_back(Runnable::Callback(callback(f)));
+                }
+                RemoteItem::Wake(key) => self.wake_task(key),
+                RemoteItem::Stop => self.stopping.set(true),
+            }
+        }
+        count
+    }
+
+    /// Runs one ready item, catching panics; returns its description for
+    /// slow-callback reports.
+    fn run_one(self: &Rc<Self>, runnable: Runnable) -> String {
+        match runnable {
+            Runnable::Step(task) => {
+                // A panic inside the coroutine is caught by the step itself.
+                let what = if self.debug.get() { task.header().describe() } else { String::new() };
+                task.clone().step(self);
+                if what.is_empty() { task.header().describe() } else { what }
+            }
+            Runnable::Callback(cb) => {
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| cb.run())) {
+                    self.report("Exception in callback".to_string(), Some(panic_message(&*payload)));
+                }
+                "a callback".to_string()
+            }
+            Runnable::Io(io) => {
+                if !io.cancelled.get()
+                    && let Err(payload) = catch_unwind(AssertUnwindSafe(|| (io.callback)()))
+                {
+                    self.report("Exception in I/O callback".to_string(), Some(panic_message(&*payload)));
+                }
+                "an I/O callback".to_string()
+            }
+        }
+    }
+
+    // --------------------------------------------------- readers/writers ---
+
+    fn add_io(&self, fd: RawFd, interest: Events, f: Box<dyn Fn()>) -> Result<(), SelectorError> {
+        if self.closed.get() {
+            return Err(SelectorError::Closed);
+        }
+        let new = Rc::new(IoCallback { cancelled: Cell::new(false), callback: f });
+        let mut selector = self.selector.borrow_mut();
+        let (mut handlers, events) = match selector.get_key(fd) {
+            Ok(key) => (key.data.clone(), key.events),
+            Err(SelectorError::NotRegistered { .. }) => (IoHandlers::default(), Events::NONE),
+            Err(e) => return Err(e),
+        };
+        let old = if interest == EVENT_READ {
+            handlers.reader.replace(new)
+        } else {
+            handlers.writer.replace(new)
+        };
+        if let Some(old) = old {
+            old.cancelled.set(true);
+        }
+        if events.is_empty() {
+            selector.register(fd, interest, handlers)?;
+        } else {
+            selector.modify(fd, events | interest, handlers)?;
+        }
+        Ok(())
+    }
+
+    fn remove_io(&self, fd: RawFd, interest: Events) -> bool {
+        if self.closed.get() {
+            return false;
+        }
+        let mut selector = self.selector.borrow_mut();
+        let Ok(key) = selector.get_key(fd) else { return false };
+        let (mut handlers, events) = (key.data.clone(), key.events);
+        let old = if interest == EVENT_READ { handlers.reader.take() } else { handlers.writer.take() };
+        let Some(old) = old else { return false };
+        old.cancelled.set(true);
+        let remaining = if interest == EVENT_READ { events & EVENT_WRITE } else { events & EVENT_READ };
+        // The fd may have been closed already: unregister/modify then fail
+        // with EBADF and the key is dropped, which is all we want.
+        if remaining.is_empty() {
+            selector.unregister(fd).ok();
+        } else {
+            selector.modify(fd, remaining, handlers).ok();
+        }
+        true
+    }
+}
+
+fn default_exception_handler(context: &ExceptionContext) {
+    match &context.exception {
+        Some(exception) => eprintln!("{}\n  {exception}", context.message),
+        None => eprintln!("{}", context.message),
+    }
+}
+
+/// An asyncio event loop. Python: `asyncio.new_event_loop()`.
+///
+/// One loop per thread, `!Send`: its tasks may hold `Rc` and `RefCell`.
+/// Other threads reach it through a [`LoopHandle`]. Cloning an `EventLoop`
+/// gives another handle to the same loop.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use corio_executor::EventLoop;
+///
+/// let lp = EventLoop::new()?;
+/// let order = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+/// let log = |s: &'static str| { let o = order.clone(); move || o.borrow_mut().push(s) };
+/// lp.call_later(Duration::from_millis(2), log("later"));
+/// lp.call_soon(log("soon"));
+/// let stopper = lp.clone();
+/// lp.call_later(Duration::from_millis(5), move || stopper.stop());
+/// lp.run_forever()?;
+/// assert_eq!(*order.borrow(), ["soon", "later"]);
+/// lp.close()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// An `EventLoop` is not `Send`:
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<corio_executor::EventLoop>();
+/// ```
+#[derive(Clone)]
+pub struct EventLoop {
+    pub(crate) inner: Rc<LoopInner>,
+}
+
+impl EventLoop {
+    /// A new loop on the real clock. Python: `asyncio.new_event_loop()`.
+    ///
+    /// # Errors
+    /// [`LoopError::Selector`] when the epoll fd or the eventfd cannot be had.
+    pub fn new() -> Result<EventLoop, LoopError> {
+        EventLoop::with_clock(Clock::Real)
+    }
+
+    /// A new loop on `clock`; with [`Clock::virtual_clock`] time jumps to the
+    /// next timer whenever nothing else is ready, so long sleeps take no real
+    /// time. No asyncio counterpart (trio's autojump clock).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_clock(clock: Clock) -> Result<EventLoop, LoopError> {
+        let fail = |e: &dyn fmt::Display| LoopError::Selector(e.to_string());
+        let id = LOOP_IDS.fetch_add(1, Ordering::Relaxed);
+        let remote = Arc::new(Remote::new(id).map_err(|e| fail(&e))?);
+        let mut selector = DefaultSelector::new().map_err(|e| fail(&e))?;
+        selector
+            .register(remote.waker.as_raw_fd(), EVENT_READ, IoHandlers::default())
+            .map_err(|e| fail(&e))?;
+        Ok(EventLoop {
+            inner: Rc::new(LoopInner {
+                id,
+                ready: RefCell::new(VecDeque::new()),
+                scheduled: RefCell::new(TimerQueue::new()),
+                selector: RefCell::new(selector),
+                remote,
+                clock,
+                running: Cell::new(false),
+                stopping: Cell::new(false),
+                closed: Cell::new(false),
+                tasks: RefCell::new(TaskTable::default()),
+                exception_handler: RefCell::new(None),
+                debug: Cell::new(false),
+                slow_callback_duration: Cell::new(DEFAULT_SLOW_CALLBACK_DURATION),
+                shutdown_hooks: RefCell::new(Vec::new()),
+                due: RefCell::new(Vec::new()),
+                remote_items: RefCell::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Runs iterations until [`stop`](Self::stop). Python: `loop.run_forever()`.
+    ///
+    /// A `stop()` issued before this call makes it run one iteration and
+    /// return, as in asyncio.
+    ///
+    /// # Errors
+    /// [`LoopError::Closed`], [`LoopError::AlreadyRunning`] (a nested run),
+    /// [`LoopError::AnotherLoopRunning`].
+    pub fn run_forever(&self) -> Result<(), LoopError> {
+        let inner = &self.inner;
+        if inner.closed.get() {
+            return Err(LoopError::Closed);
+        }
+        if inner.running.get() {
+            return Err(LoopError::AlreadyRunning);
+        }
+        let _running = runtime::enter_loop(inner.clone())?;
+        inner.running.set(true);
+        loop {
+            inner.run_once();
+            if inner.stopping.get() {
+                break;
+            }
+        }
+        inner.stopping.set(false);
+        inner.running.set(false);
+        Ok(())
+    }
+
+    /// Runs `future` as a task until it is done and returns its outcome.
+    /// Python: `loop.run_until_complete(future)`.
+    ///
+    /// # Errors
+    /// The loop errors of [`run_forever`](Self::run_forever);
+    /// [`LoopError::StoppedBeforeComplete`] when `stop()` ended the run
+    /// first (the task stays scheduled); [`RunError::Task`] when the task
+    /// panicked or was cancelled.
+    #[track_caller]
+    pub fn run_until_complete<F>(&self, future: F) -> Result<F::Output, RunError>
+    where
+        F: std::future::Future + 'static,
+    {
+        if self.inner.closed.get() {
+            return Err(LoopError::Closed.into());
+        }
+        if self.inner.running.get() {
+            return Err(LoopError::AlreadyRunning.into());
+        }
+        let task = spawn(&self.inner, future, Location::caller());
+        let stopper = self.inner.clone();
+        task.add_done_callback(move |_| stopper.stopping.set(true));
+        self.run_forever()?;
+        if !task.done() {
+            return Err(LoopError::StoppedBeforeComplete.into());
+        }
+        let mut task = task;
+        let waker = Waker::noop();
+        match std::pin::Pin::new(&mut task).poll(&mut std::task::Context::from_waker(waker)) {
+            std::task::Poll::Ready(result) => result.map_err(RunError::Task),
+            std::task::Poll::Pending => Err(LoopError::StoppedBeforeComplete.into()),
+        }
+    }
+
+    /// Stops the loop after the current iteration. Python: `loop.stop()`.
+    pub fn stop(&self) {
+        self.inner.stopping.set(true);
+    }
+
+    /// True while `run_forever` / `run_until_complete` runs. Python: `loop.is_running()`.
+    pub fn is_running(&self) -> bool {
+        self.inner.running.get()
+    }
+
+    /// True once closed. Python: `loop.is_closed()`.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.get()
+    }
+
+    /// Closes the loop: runs the shutdown hooks, drops pending callbacks and
+    /// timers, reports and drops tasks still pending ("Task was destroyed but
+    /// it is pending!"), closes the selector. Closing twice is harmless.
+    /// Python: `loop.close()`.
+    ///
+    /// # Errors
+    /// [`LoopError::CloseWhileRunning`].
+    pub fn close(&self) -> Result<(), LoopError> {
+        let inner = &self.inner;
+        if inner.running.get() {
+            return Err(LoopError::CloseWhileRunning);
+        }
+        if inner.closed.get() {
+            return Ok(());
+        }
+        self.run_shutdown_hooks();
+        inner.closed.set(true);
+        drop(inner.remote.close());
+        let ready: Vec<_> = inner.ready.borrow_mut().drain(..).collect();
+        drop(ready);
+        let timers = inner.scheduled.borrow_mut().drain();
+        drop(timers);
+        let pending: Vec<_> = {
+            let mut table = inner.tasks.borrow_mut();
+            table.live = 0;
+            table.free.clear();
+            table.slots.drain(..).filter_map(|(_, t)| t).collect()
+        };
+        for task in pending {
+            inner.report(
+                format!("Task was destroyed but it is pending! {}", task.header().describe()),
+                None,
+            );
+            task.abandon();
+        }
+        inner.selector.borrow_mut().close();
+        Ok(())
+    }
+
+    pub(crate) fn run_shutdown_hooks(&self) {
+        let hooks = self.inner.shutdown_hooks.take();
+        for hook in hooks {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(hook)) {
+                self.inner.report("Exception in shutdown hook".to_string(), Some(panic_message(&*payload)));
+            }
+        }
+    }
+
+    /// Registers `hook` to run once when the loop shuts down (in `run()`
+    /// after the tasks are finished, or in `close()`). No direct asyncio
+    /// counterpart: asyncio hard-codes `shutdown_default_executor` there.
+    pub fn add_shutdown_hook(&self, hook: impl FnOnce() + 'static) {
+        self.inner.shutdown_hooks.borrow_mut().push(Box::new(hook));
+    }
+
+    /// The loop's current time. Python: `loop.time()`; differs in being an
+    /// `Instant` (and virtual with [`with_clock`](Self::with_clock)).
+    pub fn time(&self) -> Instant {
+        self.inner.time()
+    }
+
+    /// Schedules `callback` for the next iteration, after those already
+    /// scheduled (FIFO). Python: `loop.call_soon(callback)`.
+    ///
+    /// # Panics
+    /// "Event loop is closed" on a closed loop.
+    pub fn call_soon(&self, callback: impl FnOnce() + 'static) -> Handle {
+        self.inner.call_soon_internal(callback)
+    }
+
+    /// Schedules `callback` after `delay`. Python: `loop.call_later(delay, callback)`.
+    ///
+    /// # Panics
+    /// "Event loop is closed" on a closed loop.
+    pub fn call_later(&self, delay: Duration, callback: impl FnOnce() + 'static) -> TimerHandle {
+        let when = self.time() + delay;
+        self.inner.call_at_internal(when, callback)
+    }
+
+    /// Schedules `callback` at `when` (loop time). Python: `loop.call_at(when, callback)`.
+    ///
+    /// # Panics
+    /// "Event loop is closed" on a closed loop.
+    pub fn call_at(&self, when: Instant, callback: impl FnOnce() + 'static) -> TimerHandle {
+        self.inner.call_at_internal(when, callback)
+    }
+
+    /// Wraps `future` in a task scheduled on this loop. Python: `loop.create_task(coro)`.
+    ///
+    /// # Panics
+    /// "Event loop is closed" on a closed loop.
+    #[track_caller]
+    pub fn create_task<F>(&self, future: F) -> Task<F::Output>
+    where
+        F: std::future::Future + 'static,
+    {
+        spawn(&self.inner, future, Location::caller())
+    }
+
+    /// A new pending [`Future`](crate::Future) of this loop. Python: `loop.create_future()`.
+    pub fn create_future<T: 'static>(&self) -> crate::Future<T> {
+        crate::Future::with_loop(self)
+    }
+
+    /// Calls `callback` whenever `fd` is readable, until `remove_reader`.
+    /// Replaces a reader already set for `fd`. Python: `loop.add_reader(fd, callback)`.
+    ///
+    /// # Errors
+    /// The selector's errors (a closed fd: EBADF; [`SelectorError::Closed`]
+    /// on a closed loop).
+    pub fn add_reader(&self, fd: RawFd, callback: impl Fn() + 'static) -> Result<(), SelectorError> {
+        self.inner.add_io(fd, EVENT_READ, Box::new(callback))
+    }
+
+    /// Stops watching `fd` for reading; true if a reader was removed.
+    /// Python: `loop.remove_reader(fd)`.
+    pub fn remove_reader(&self, fd: RawFd) -> bool {
+        self.inner.remove_io(fd, EVENT_READ)
+    }
+
+    /// Calls `callback` whenever `fd` is writable, until `remove_writer`.
+    /// Python: `loop.add_writer(fd, callback)`.
+    ///
+    /// # Errors
+    /// As [`add_reader`](Self::add_reader).
+    pub fn add_writer(&self, fd: RawFd, callback: impl Fn() + 'static) -> Result<(), SelectorError> {
+        self.inner.add_io(fd, EVENT_WRITE, Box::new(callback))
+    }
+
+    /// Stops watching `fd` for writing; true if a writer was removed.
+    /// Python: `loop.remove_writer(fd)`.
+    pub fn remove_writer(&self, fd: RawFd) -> bool {
+        self.inner.remove_io(fd, EVENT_WRITE)
+    }
+
+    /// A `Send + Sync` handle for other threads (`call_soon_threadsafe`, `stop`).
+    pub fn handle(&self) -> LoopHandle {
+        LoopHandle { remote: self.inner.remote.clone() }
+    }
+
+    /// Replaces the exception handler; `None` restores the default (stderr).
+    /// Python: `loop.set_exception_handler(handler)`.
+    pub fn set_exception_handler(&self, handler: Option<impl Fn(&ExceptionContext) + 'static>) {
+        *self.inner.exception_handler.borrow_mut() = handler.map(|h| Rc::new(h) as ExceptionHandler);
+    }
+
+    /// Calls the exception handler. Python: `loop.call_exception_handler(context)`.
+    pub fn call_exception_handler(&self, context: ExceptionContext) {
+        self.inner.report(context.message, context.exception);
+    }
+
+    /// Debug mode: slow-callback reports name the task's creation site.
+    /// Python: `loop.set_debug(enabled)`.
+    pub fn set_debug(&self, enabled: bool) {
+        self.inner.debug.set(enabled);
+    }
+
+    /// Python: `loop.get_debug()`.
+    pub fn get_debug(&self) -> bool {
+        self.inner.debug.get()
+    }
+
+    /// Callbacks and task steps slower than this are reported (default
+    /// 100 ms). Python: `loop.slow_callback_duration`; differs in reporting
+    /// outside debug mode too: each step costs one clock read to time.
+    pub fn set_slow_callback_duration(&self, duration: Duration) {
+        self.inner.slow_callback_duration.set(duration);
+    }
+
+    /// Python: `loop.slow_callback_duration`.
+    pub fn slow_callback_duration(&self) -> Duration {
+        self.inner.slow_callback_duration.get()
+    }
+
+    /// The tasks of this loop that are not done. Python: `asyncio.all_tasks(loop)`.
+    pub fn all_tasks(&self) -> Vec<TaskRef> {
+        self.inner.all_tasks()
+    }
+}
+
+impl fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventLoop")
+            .field("running", &self.is_running())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}

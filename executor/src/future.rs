@@ -1,0 +1,234 @@
+//! [`Future`]: asyncio's result container, awaitable.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future as StdFuture;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::task::{Context, Poll, Waker};
+
+use crate::event_loop::{EventLoop, LoopInner};
+use crate::task::Cancel;
+use crate::{InvalidStateError, TaskError, runtime};
+
+/// A done callback and its id.
+type DoneCallback<T> = (u64, Box<dyn FnOnce(&Future<T>)>);
+
+struct Inner<T> {
+    /// `None` while pending.
+    outcome: RefCell<Option<Result<T, TaskError>>>,
+    /// Wakers of the tasks awaiting it.
+    wakers: RefCell<Vec<Waker>>,
+    callbacks: RefCell<Vec<DoneCallback<T>>>,
+    next_callback_id: Cell<u64>,
+    /// The loop its callbacks are scheduled on.
+    event_loop: Weak<LoopInner>,
+}
+
+/// A result that will be set later. Python: `asyncio.Future`.
+///
+/// Someone holds it and calls [`set_result`](Self::set_result) or
+/// [`set_exception`](Self::set_exception); tasks `await` it. Clones are
+/// handles to the same future (as Python references are), so awaiting gives
+/// each awaiter a clone of the result: `T: Clone`.
+///
+/// Done callbacks are scheduled with `call_soon`, never run inline.
+/// Cancelling a task that awaits a `Future` cancels the future, as in asyncio.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use corio_executor::{EventLoop, Future};
+///
+/// let lp = EventLoop::new()?;
+/// let fut: Future<&str> = lp.create_future();
+/// let setter = fut.clone();
+/// lp.call_later(Duration::from_millis(1), move || setter.set_result("hello").unwrap());
+/// assert_eq!(lp.run_until_complete(fut.clone())?, Ok("hello"));
+/// assert!(fut.done());
+/// assert!(fut.set_result("again").is_err(), "InvalidStateError");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Future<T> {
+    inner: Rc<Inner<T>>,
+}
+
+impl<T> Clone for Future<T> {
+    fn clone(&self) -> Self {
+        Future { inner: self.inner.clone() }
+    }
+}
+
+impl<T: 'static> Future<T> {
+    /// A pending future of the running loop (or the current one).
+    /// Python: `asyncio.Future()`.
+    ///
+    /// # Panics
+    /// When there is neither a running nor a current loop.
+    pub fn new() -> Future<T> {
+        match runtime::get_event_loop() {
+            Ok(lp) => Future::with_loop(&lp),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    pub(crate) fn with_loop(lp: &EventLoop) -> Future<T> {
+        Future {
+            inner: Rc::new(Inner {
+                outcome: RefCell::new(None),
+                wakers: RefCell::new(Vec::new()),
+                callbacks: RefCell::new(Vec::new()),
+                next_callback_id: Cell::new(0),
+                event_loop: Rc::downgrade(&lp.inner),
+            }),
+        }
+    }
+
+    fn complete(&self, outcome: Result<T, TaskError>) -> Result<(), InvalidStateError> {
+        {
+            let mut slot = self.inner.outcome.borrow_mut();
+            if slot.is_some() {
+                return Err(InvalidStateError("invalid state"));
+            }
+            *slot = Some(outcome);
+        }
+        for waker in self.inner.wakers.take() {
+            waker.wake();
+        }
+        let callbacks = self.inner.callbacks.take();
+        if let Some(lp) = self.inner.event_loop.upgrade()
+            && !callbacks.is_empty()
+        {
+            for (_, callback) in callbacks {
+                let fut = self.clone();
+                lp.call_soon_internal(move || callback(&fut));
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks the future done with `value`. Python: `Future.set_result(value)`.
+    ///
+    /// # Errors
+    /// [`InvalidStateError`] when already done (or cancelled).
+    pub fn set_result(&self, value: T) -> Result<(), InvalidStateError> {
+        self.complete(Ok(value))
+    }
+
+    /// Marks the future done with an error. Python: `Future.set_exception(exc)`.
+    ///
+    /// # Errors
+    /// [`InvalidStateError`] when already done.
+    pub fn set_exception(&self, error: impl std::error::Error + 'static) -> Result<(), InvalidStateError> {
+        self.complete(Err(TaskError::exception(error)))
+    }
+
+    /// Cancels the future; false if already done. Python: `Future.cancel()`.
+    pub fn cancel(&self) -> bool {
+        self.complete(Err(TaskError::Cancelled)).is_ok()
+    }
+
+    /// Python: `Future.cancelled()`.
+    pub fn cancelled(&self) -> bool {
+        matches!(&*self.inner.outcome.borrow(), Some(Err(TaskError::Cancelled)))
+    }
+
+    /// Python: `Future.done()`.
+    pub fn done(&self) -> bool {
+        self.inner.outcome.borrow().is_some()
+    }
+
+    /// The result, cloned. Python: `Future.result()`.
+    ///
+    /// # Errors
+    /// The error it was completed with; [`TaskError::InvalidState`] while pending.
+    pub fn result(&self) -> Result<T, TaskError>
+    where
+        T: Clone,
+    {
+        match &*self.inner.outcome.borrow() {
+            Some(outcome) => outcome.clone(),
+            None => Err(TaskError::InvalidState("Result is not set.")),
+        }
+    }
+
+    /// The error it was completed with, `None` for a result.
+    /// Python: `Future.exception()`.
+    ///
+    /// # Errors
+    /// [`InvalidStateError`] while pending.
+    pub fn exception(&self) -> Result<Option<TaskError>, InvalidStateError> {
+        match &*self.inner.outcome.borrow() {
+            Some(Ok(_)) => Ok(None),
+            Some(Err(e)) => Ok(Some(e.clone())),
+            None => Err(InvalidStateError("Exception is not set.")),
+        }
+    }
+
+    /// Schedules `callback(&future)` with `call_soon` once done (at once if
+    /// done already). Returns an id for [`remove_done_callback`](Self::remove_done_callback).
+    /// Python: `Future.add_done_callback(fn)`.
+    pub fn add_done_callback(&self, callback: impl FnOnce(&Future<T>) + 'static) -> u64 {
+        let id = self.inner.next_callback_id.get();
+        self.inner.next_callback_id.set(id + 1);
+        if self.done() {
+            if let Some(lp) = self.inner.event_loop.upgrade() {
+                let fut = self.clone();
+                lp.call_soon_internal(move || callback(&fut));
+            }
+        } else {
+            self.inner.callbacks.borrow_mut().push((id, Box::new(callback)));
+        }
+        id
+    }
+
+    /// Removes a callback not yet scheduled; returns how many were removed.
+    /// Python: `Future.remove_done_callback(fn)`.
+    pub fn remove_done_callback(&self, id: u64) -> usize {
+        let mut callbacks = self.inner.callbacks.borrow_mut();
+        let before = callbacks.len();
+        callbacks.retain(|(i, _)| *i != id);
+        before - callbacks.len()
+    }
+}
+
+impl<T: 'static> Default for Future<T> {
+    fn default() -> Self {
+        Future::new()
+    }
+}
+
+impl<T: 'static> Cancel for Future<T> {
+    fn cancel(&self) -> bool {
+        Future::cancel(self)
+    }
+}
+
+impl<T: Clone + 'static> StdFuture for Future<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Some(outcome) = &*self.inner.outcome.borrow() {
+            return Poll::Ready(outcome.clone());
+        }
+        let mut wakers = self.inner.wakers.borrow_mut();
+        if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            wakers.push(cx.waker().clone());
+        }
+        runtime::park_current_on(Rc::new(self.clone()));
+        Poll::Pending
+    }
+}
+
+impl<T> fmt::Debug for Future<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &*self.inner.outcome.borrow() {
+            None => "pending",
+            Some(Ok(_)) => "finished",
+            Some(Err(TaskError::Cancelled)) => "cancelled",
+            Some(Err(_)) => "failed",
+        };
+        f.debug_struct("Future").field("state", &state).finish()
+    }
+}

@@ -1,0 +1,43 @@
+//! corio-executor: asyncio's event loop, futures and tasks.
+//!
+//! | asyncio | corio |
+//! |---|---|
+//! | `asyncio.new_event_loop()`, `loop.run_until_complete`, `run_forever`, `stop`, `close`, `time` | [`EventLoop`] |
+//! | `loop.call_soon` / `call_later` / `call_at` → `Handle` / `TimerHandle` | [`EventLoop::call_soon`], [`Handle`], [`TimerHandle`] |
+//! | `loop.call_soon_threadsafe` | [`LoopHandle::call_soon_threadsafe`] |
+//! | `loop.add_reader` / `add_writer` | [`EventLoop::add_reader`], [`EventLoop::add_writer`] |
+//! | `asyncio.Future` | [`Future`] |
+//! | `asyncio.Task`, `create_task`, `ensure_future`, `current_task`, `all_tasks` | [`Task`], [`create_task`], [`ensure_future`], [`current_task`], [`all_tasks`] |
+//! | `asyncio.run` | [`run`] |
+//! | `sleep`, `wait_for`, `timeout` | [`sleep`], [`wait_for`], [`timeout`] |
+//! | `wait`, `gather`, `as_completed`, `shield`, `TaskGroup` | [`wait`], [`gather`], [`as_completed`], [`shield`], [`TaskGroup`] |
+//!
+//! The loop is single-threaded and `!Send`, like asyncio's: tasks may hold
+//! `Rc` and `RefCell`. Each iteration is asyncio's `_run_once` (see
+//! [`EventLoop`] and the walkthrough `docs/02-event-loop.md`).
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod combinators;
+mod error;
+mod event_loop;
+mod future;
+mod handle;
+mod remote;
+mod runtime;
+mod task;
+mod time;
+
+pub use combinators::{ReturnWhen, wait};
+pub use corio_timer::Clock;
+pub use error::{InvalidStateError, LoopError, RunError, TaskError, TimeoutError};
+pub use event_loop::{DEFAULT_SLOW_CALLBACK_DURATION, EventLoop, ExceptionContext};
+pub use future::Future;
+pub use handle::{Handle, TimerHandle};
+pub use remote::LoopHandle;
+pub use runtime::{
+    all_tasks, create_task, current_task, ensure_future, get_event_loop, get_running_loop,
+    new_event_loop, run, set_event_loop,
+};
+pub use task::{Task, TaskRef};
+pub use time::{Sleep, sleep, sleep_until, timeout, wait_for, yield_now};

@@ -1,0 +1,177 @@
+//! The thread-safe way into a loop: [`LoopHandle`] and the task waker.
+//!
+//! Everything else in the executor is single-threaded (`Rc`, `RefCell`).
+//! Other threads reach a loop only through [`Remote`]: a mutex-guarded queue
+//! plus the reactor's eventfd [`Waker`](corio_reactor::Waker), which
+//! interrupts a blocked `select`. The loop drains the queue once per
+//! iteration (asyncio's `_write_to_self` + `_process_self_data`).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Wake;
+
+use corio_reactor::Waker as SelectorWaker;
+
+use crate::LoopError;
+use crate::runtime;
+
+/// A task's address in its loop's task table: slot and generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TaskKey {
+    pub(crate) slot: u32,
+    pub(crate) generation: u32,
+}
+
+/// Work sent to a loop from outside its thread (or from outside `run`).
+pub(crate) enum RemoteItem {
+    /// `call_soon_threadsafe`.
+    Call(Box<dyn FnOnce() + Send>),
+    /// A task's waker was woken.
+    Wake(TaskKey),
+    /// `LoopHandle::stop`.
+    Stop,
+}
+
+/// The queue other threads push to.
+pub(crate) struct Remote {
+    /// Unique id of the loop, to recognise it in thread-local state.
+    pub(crate) loop_id: u64,
+    queue: Mutex<Vec<RemoteItem>>,
+    /// Set with every push, cleared by `drain`: lets the loop skip the lock
+    /// when nothing came in.
+    pending: AtomicBool,
+    /// Set when the loop closes; later pushes are refused.
+    closed: AtomicBool,
+    /// Registered on the loop's selector.
+    pub(crate) waker: SelectorWaker,
+}
+
+impl Remote {
+    pub(crate) fn new(loop_id: u64) -> std::io::Result<Remote> {
+        Ok(Remote {
+            loop_id,
+            queue: Mutex::new(Vec::new()),
+            pending: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            waker: SelectorWaker::new()?,
+        })
+    }
+
+    /// Queues `item` and wakes the selector. Fails when the loop is closed.
+    pub(crate) fn push(&self, item: RemoteItem) -> Result<(), LoopError> {
+        {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            // Checked under the lock, so that `close` (which sets `closed`
+            // under the same lock) never misses an item.
+            if self.closed.load(Ordering::Acquire) {
+                return Err(LoopError::Closed);
+            }
+            queue.push(item);
+        }
+        self.pending.store(true, Ordering::Release);
+        // An eventfd write cannot fail for a valid fd except by saturation,
+        // which `wake` already treats as success.
+        self.waker.wake().map_err(|e| LoopError::Selector(e.to_string()))
+    }
+
+    /// Takes everything queued so far (no lock when nothing was pushed).
+    pub(crate) fn drain(&self, into: &mut Vec<RemoteItem>) {
+        if self.pending.swap(false, Ordering::AcqRel) {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            into.append(&mut queue);
+        }
+    }
+
+    /// Refuses further pushes and returns what was queued.
+    pub(crate) fn close(&self) -> Vec<RemoteItem> {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        self.closed.store(true, Ordering::Release);
+        std::mem::take(&mut *queue)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+}
+
+/// A `Send + Sync + Clone` handle to a loop, for other threads.
+///
+/// Mirrors the thread-safe corner of asyncio's loop API
+/// (`loop.call_soon_threadsafe`, `loop.stop` via `call_soon_threadsafe`);
+/// differs in being a separate type, since [`EventLoop`](crate::EventLoop)
+/// itself is `!Send`.
+///
+/// # Examples
+///
+/// ```
+/// use corio_executor::EventLoop;
+///
+/// let lp = EventLoop::new()?;
+/// let handle = lp.handle();
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// std::thread::spawn(move || {
+///     handle.call_soon_threadsafe(move || tx.send("ran on the loop").unwrap()).unwrap();
+///     handle.stop().unwrap();
+/// });
+/// lp.run_forever()?;
+/// assert_eq!(rx.recv()?, "ran on the loop");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct LoopHandle {
+    pub(crate) remote: Arc<Remote>,
+}
+
+impl LoopHandle {
+    /// Schedules `callback` on the loop's thread, from any thread, and wakes
+    /// the loop. Python: `loop.call_soon_threadsafe(callback)`.
+    ///
+    /// # Errors
+    /// [`LoopError::Closed`] once the loop is closed (the callback is dropped).
+    pub fn call_soon_threadsafe(&self, callback: impl FnOnce() + Send + 'static) -> Result<(), LoopError> {
+        self.remote.push(RemoteItem::Call(Box::new(callback)))
+    }
+
+    /// Asks the loop to stop after its current iteration, from any thread.
+    /// Python: `loop.call_soon_threadsafe(loop.stop)`.
+    ///
+    /// # Errors
+    /// [`LoopError::Closed`] once the loop is closed.
+    pub fn stop(&self) -> Result<(), LoopError> {
+        self.remote.push(RemoteItem::Stop)
+    }
+
+    /// True once the loop is closed.
+    pub fn is_closed(&self) -> bool {
+        self.remote.is_closed()
+    }
+}
+
+impl std::fmt::Debug for LoopHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoopHandle").field("loop_id", &self.remote.loop_id).finish()
+    }
+}
+
+/// What a task's `std::task::Waker` points at: enough to find the task from
+/// any thread, and nothing that is `!Send`.
+pub(crate) struct TaskWaker {
+    pub(crate) key: TaskKey,
+    pub(crate) remote: Arc<Remote>,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    /// On the loop's own thread, while it runs: schedule the step directly.
+    /// Anywhere else: through the thread-safe queue and the eventfd. A wake
+    /// for a finished task, or a closed loop, does nothing.
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !runtime::wake_local(self.remote.loop_id, self.key) {
+            // Err only when the loop is closed: nothing left to wake.
+            self.remote.push(RemoteItem::Wake(self.key)).ok();
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! Thread-local state and the module-level functions of asyncio:
+//! `get_running_loop`, `get_event_loop`, `set_event_loop`, `new_event_loop`,
+//! `create_task`, `ensure_future`, `current_task`, `all_tasks`, `run`.
+
+use std::cell::RefCell;
+use std::future::Future as StdFuture;
+use std::panic::Location;
+use std::rc::Rc;
+
+use crate::event_loop::{EventLoop, LoopInner};
+use crate::remote::TaskKey;
+use crate::task::{Cancel, RawTask, Task, TaskRef, spawn};
+use crate::{LoopError, RunError};
+
+thread_local! {
+    /// The loop running on this thread (asyncio's `_running_loop`).
+    static RUNNING: RefCell<Option<Rc<LoopInner>>> = const { RefCell::new(None) };
+    /// The task whose step is running (asyncio's `_current_tasks[loop]`).
+    static CURRENT_TASK: RefCell<Option<Rc<dyn RawTask>>> = const { RefCell::new(None) };
+    /// The loop set with `set_event_loop` (the policy's loop).
+    static CURRENT_LOOP: RefCell<Option<EventLoop>> = const { RefCell::new(None) };
+}
+
+/// Clears the running loop when `run_forever` ends, even by panic.
+pub(crate) struct RunningGuard;
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        RUNNING.with(|r| r.borrow_mut().take());
+    }
+}
+
+pub(crate) fn enter_loop(inner: Rc<LoopInner>) -> Result<RunningGuard, LoopError> {
+    RUNNING.with(|r| {
+        let mut running = r.borrow_mut();
+        if running.is_some() {
+            return Err(LoopError::AnotherLoopRunning);
+        }
+        *running = Some(inner);
+        Ok(RunningGuard)
+    })
+}
+
+/// Wakes a task of the loop running on this thread; false when that loop
+/// is not the one running here (the caller then goes through the remote
+/// queue).
+pub(crate) fn wake_local(loop_id: u64, key: TaskKey) -> bool {
+    RUNNING
+        .try_with(|r| match &*r.borrow() {
+            Some(lp) if lp.id == loop_id => {
+                lp.wake_task(key);
+                true
+            }
+            _ => false,
+        })
+        .unwrap_or(false)
+}
+
+pub(crate) fn running_inner() -> Result<Rc<LoopInner>, LoopError> {
+    RUNNING.with(|r| r.borrow().clone()).ok_or(LoopError::NoRunningLoop)
+}
+
+pub(crate) fn enter_task(task: Rc<dyn RawTask>) -> Option<Rc<dyn RawTask>> {
+    CURRENT_TASK.with(|c| c.borrow_mut().replace(task))
+}
+
+pub(crate) fn leave_task(previous: Option<Rc<dyn RawTask>>) {
+    CURRENT_TASK.with(|c| *c.borrow_mut() = previous);
+}
+
+/// Records that the current task is parked on `target`, so that cancelling
+/// the task cancels `target` (asyncio's `_fut_waiter`).
+pub(crate) fn park_current_on(target: Rc<dyn Cancel>) {
+    CURRENT_TASK.with(|c| {
+        if let Some(task) = &*c.borrow() {
+            *task.header().awaiting.borrow_mut() = Some(target);
+        }
+    });
+}
+
+/// Reports through the running loop's handler, or to stderr without one.
+pub(crate) fn report_unhandled(message: String, detail: Option<String>) {
+    let lp = RUNNING.try_with(|r| r.borrow().clone()).ok().flatten();
+    match lp {
+        Some(lp) => lp.report(message, detail),
+        None => match detail {
+            Some(detail) => eprintln!("{message}\n  {detail}"),
+            None => eprintln!("{message}"),
+        },
+    }
+}
+
+/// The loop running on this thread. Python: `asyncio.get_running_loop()`.
+///
+/// # Errors
+/// [`LoopError::NoRunningLoop`] outside a running loop.
+pub fn get_running_loop() -> Result<EventLoop, LoopError> {
+    running_inner().map(|inner| EventLoop { inner })
+}
+
+/// The running loop, else the one set with [`set_event_loop`].
+/// Python: `asyncio.get_event_loop()` (3.14 behaviour: no implicit creation).
+///
+/// # Errors
+/// [`LoopError::NoCurrentLoop`] when neither exists.
+pub fn get_event_loop() -> Result<EventLoop, LoopError> {
+    if let Ok(lp) = get_running_loop() {
+        return Ok(lp);
+    }
+    CURRENT_LOOP.with(|c| c.borrow().clone()).ok_or_else(|| {
+        let name = std::thread::current().name().unwrap_or("unnamed").to_string();
+        LoopError::NoCurrentLoop(name)
+    })
+}
+
+/// Sets (or with `None` clears) this thread's current loop.
+/// Python: `asyncio.set_event_loop(loop)`.
+pub fn set_event_loop(lp: Option<&EventLoop>) {
+    CURRENT_LOOP.with(|c| *c.borrow_mut() = lp.cloned());
+}
+
+/// A new loop. Python: `asyncio.new_event_loop()`.
+///
+/// # Errors
+/// As [`EventLoop::new`].
+pub fn new_event_loop() -> Result<EventLoop, LoopError> {
+    EventLoop::new()
+}
+
+/// Schedules `future` as a task of the running loop. Python: `asyncio.create_task(coro)`.
+///
+/// # Panics
+/// "no running event loop" outside a running loop, as asyncio raises
+/// `RuntimeError` (use [`EventLoop::create_task`] to schedule on a loop
+/// that is not running yet).
+#[track_caller]
+pub fn create_task<F>(future: F) -> Task<F::Output>
+where
+    F: StdFuture + 'static,
+{
+    match running_inner() {
+        Ok(lp) => spawn(&lp, future, Location::caller()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Same as [`create_task`]: every future is wrapped in a task.
+/// Python: `asyncio.ensure_future(coro)`.
+///
+/// # Panics
+/// As [`create_task`].
+#[track_caller]
+pub fn ensure_future<F>(future: F) -> Task<F::Output>
+where
+    F: StdFuture + 'static,
+{
+    match running_inner() {
+        Ok(lp) => spawn(&lp, future, Location::caller()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// The task whose step is running, if any. Python: `asyncio.current_task()`.
+pub fn current_task() -> Option<TaskRef> {
+    CURRENT_TASK.with(|c| c.borrow().clone()).map(|inner| TaskRef { inner })
+}
+
+/// The running loop's tasks that are not done (empty outside a loop).
+/// Python: `asyncio.all_tasks()`.
+pub fn all_tasks() -> Vec<TaskRef> {
+    running_inner().map(|lp| lp.all_tasks()).unwrap_or_default()
+}
+
+/// Runs `main` on a fresh loop and returns its outcome. Python: `asyncio.run(main())`.
+///
+/// `main` runs as a task, so [`current_task`] and [`all_tasks`] see it. On
+/// the way out, whatever its outcome: the tasks still alive are cancelled
+/// and run until they finish, the loop's shutdown hooks run, and the loop
+/// closes.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let value = corio_executor::run(async {
+///     corio_executor::sleep(Duration::from_millis(1)).await;
+///     "done"
+/// })?;
+/// assert_eq!(value, "done");
+/// # Ok::<(), corio_executor::RunError>(())
+/// ```
+///
+/// # Errors
+/// [`RunError::Task`] when `main` panicked or was cancelled;
+/// [`RunError::Loop`] when a loop already runs on this thread
+/// ([`LoopError::AnotherLoopRunning`]) or the loop cannot be created.
+#[track_caller]
+pub fn run<F>(main: F) -> Result<F::Output, RunError>
+where
+    F: StdFuture + 'static,
+{
+    if get_running_loop().is_ok() {
+        return Err(LoopError::AnotherLoopRunning.into());
+    }
+    let lp = EventLoop::new()?;
+    set_event_loop(Some(&lp));
+    let outcome = lp.run_until_complete(main);
+    cancel_all_tasks(&lp);
+    lp.run_shutdown_hooks();
+    set_event_loop(None);
+    lp.close()?;
+    outcome
+}
+
+/// asyncio's `_cancel_all_tasks`: cancel what is left and let it finish.
+fn cancel_all_tasks(lp: &EventLoop) {
+    let tasks = lp.all_tasks();
+    if tasks.is_empty() {
+        return;
+    }
+    for task in &tasks {
+        task.cancel();
+    }
+    let waiting = tasks.clone();
+    let all_done = lp.run_until_complete(async move {
+        crate::combinators::wait(waiting, None, crate::ReturnWhen::AllCompleted).await
+    });
+    if let Err(err) = all_done {
+        lp.inner.report("Error while cancelling leftover tasks".to_string(), Some(err.to_string()));
+    }
+    for task in tasks {
+        if let Some(err) = task.failure()
+            && !err.is_cancelled()
+        {
+            lp.inner.report(
+                format!("Unhandled exception during run() shutdown: {task:?}"),
+                Some(err.to_string()),
+            );
+        }
+    }
+}

@@ -1,0 +1,576 @@
+//! [`Task`]: a coroutine driven by its loop, one `poll` per step.
+//!
+//! # The task as a state machine
+//!
+//! ```text
+//!            create_task                step: Ready(v) / panic / cancel
+//!   (new) ──────────────▶ Pending ─────────────────────────────────▶ Done
+//!                          │   ▲
+//!            step: Pending │   │ wake (schedules one step)
+//!                          ▼   │
+//!                        (parked on a waker)
+//! ```
+//!
+//! - `scheduled` is true exactly while a step of the task sits in the ready
+//!   queue, so any number of wakes before it runs schedule one step.
+//! - Only a step moves the task to Done, and it does so once: it stores the
+//!   outcome, removes the task from the loop's table, wakes whoever waits
+//!   for it and schedules the done callbacks with `call_soon`.
+//! - `cancel()` only asks (`cancel_requested`) and schedules a step; that
+//!   step drops the coroutine where it was parked (its destructors are its
+//!   `finally`) and ends the task as cancelled. So `cancelled()` turns true
+//!   only after the cancelling step, as in asyncio.
+//! - `awaiting` is what the coroutine was parked on at the end of the last
+//!   step (asyncio's `_fut_waiter`): cancelling the task cancels it too.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future as StdFuture;
+use std::panic::{AssertUnwindSafe, Location, catch_unwind};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use crate::event_loop::LoopInner;
+use crate::remote::TaskKey;
+use crate::{TaskError, runtime};
+
+/// Process-wide counter behind the default names `Task-1`, `Task-2`, …
+static TASK_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Something a task can be parked on and that its cancellation reaches.
+pub(crate) trait Cancel {
+    /// Requests cancellation; false if already done.
+    fn cancel(&self) -> bool;
+}
+
+/// Where a task is in its life (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TaskState {
+    Pending,
+    Done,
+}
+
+/// The untyped part of every task.
+pub(crate) struct Header {
+    /// The task's slot in its loop's table.
+    pub(crate) key: TaskKey,
+    /// `N` of the default name `Task-N`.
+    number: u64,
+    /// A name given with `set_name`.
+    name: RefCell<Option<String>>,
+    /// True while a step is queued (at most one at a time).
+    pub(crate) scheduled: Cell<bool>,
+    pub(crate) state: Cell<TaskState>,
+    /// `cancel()` was called; the next step drops the coroutine.
+    pub(crate) cancel_requested: Cell<bool>,
+    /// The task ended by cancellation (asyncio's `cancelled()`).
+    cancelled: Cell<bool>,
+    /// What the coroutine is parked on (asyncio's `_fut_waiter`).
+    pub(crate) awaiting: RefCell<Option<Rc<dyn Cancel>>>,
+    /// The `std::task::Waker` handed to the coroutine on every step.
+    pub(crate) waker: Waker,
+    /// Where `create_task` was called.
+    pub(crate) location: &'static Location<'static>,
+    /// When it was created (loop time).
+    pub(crate) created: Instant,
+    /// How many steps it has taken.
+    pub(crate) steps: Cell<u64>,
+    /// Wakers of those waiting for it to finish (an awaiter, `wait`, …).
+    done_wakers: RefCell<Vec<Waker>>,
+    /// The outcome was looked at, so a failure need not be reported.
+    pub(crate) retrieved: Cell<bool>,
+}
+
+impl Header {
+    pub(crate) fn name(&self) -> String {
+        match &*self.name.borrow() {
+            Some(name) => name.clone(),
+            None => format!("Task-{}", self.number),
+        }
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.state.get() == TaskState::Done
+    }
+
+    pub(crate) fn add_done_waker(&self, waker: &Waker) {
+        let mut wakers = self.done_wakers.borrow_mut();
+        if !wakers.iter().any(|w| w.will_wake(waker)) {
+            wakers.push(waker.clone());
+        }
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        format!("<Task '{}' created at {}>", self.name(), self.location)
+    }
+}
+
+/// What the loop needs of a task, whatever its output type.
+pub(crate) trait RawTask: Cancel {
+    fn header(&self) -> &Header;
+    /// One step: `coro.send(None)`.
+    fn step(self: Rc<Self>, lp: &Rc<LoopInner>);
+    /// Drops a pending coroutine without finishing the task (loop close).
+    fn abandon(&self);
+    /// The failure it ended with, if it ended with one (without taking it).
+    fn failure(&self) -> Option<TaskError>;
+}
+
+/// The outcome slot of a task.
+enum Outcome<T> {
+    Pending,
+    Ready(Result<T, TaskError>),
+    /// Moved out by an `await`.
+    Taken,
+}
+
+/// A done callback and the id `remove_done_callback` knows it by.
+type DoneCallback<T> = (u64, Box<dyn FnOnce(&Task<T>)>);
+
+/// A task: its header, its coroutine, its outcome.
+struct TaskCell<F: StdFuture> {
+    header: Header,
+    /// The coroutine; `None` while a step polls it, and once done.
+    future: RefCell<Option<Pin<Box<F>>>>,
+    outcome: RefCell<Outcome<F::Output>>,
+    callbacks: RefCell<Vec<DoneCallback<F::Output>>>,
+    next_callback_id: Cell<u64>,
+}
+
+/// The typed view of a task, behind [`Task<T>`].
+pub(crate) trait TypedTask<T>: RawTask {
+    fn poll_join(&self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>>;
+    fn peek(&self, f: &mut dyn FnMut(&Outcome2<'_, T>));
+    fn add_callback(&self, f: Box<dyn FnOnce(&Task<T>)>) -> u64;
+    fn remove_callback(&self, id: u64) -> usize;
+}
+
+/// A borrowed look at an outcome.
+pub(crate) enum Outcome2<'a, T> {
+    Pending,
+    Ready(&'a Result<T, TaskError>),
+    Taken,
+}
+
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_string()
+    }
+}
+
+impl<F: StdFuture + 'static> TaskCell<F> {
+    /// Ends the task: stores the outcome, leaves the loop's table, wakes
+    /// waiters, schedules done callbacks.
+    fn finish(self: Rc<Self>, lp: &Rc<LoopInner>, outcome: Result<F::Output, TaskError>) {
+        let header = &self.header;
+        if outcome.as_ref().err().is_some_and(TaskError::is_cancelled) {
+            header.cancelled.set(true);
+        }
+        *self.outcome.borrow_mut() = Outcome::Ready(outcome);
+        header.state.set(TaskState::Done);
+        header.awaiting.borrow_mut().take();
+        lp.forget_task(header.key);
+        for waker in header.done_wakers.take() {
+            waker.wake();
+        }
+        let callbacks = self.callbacks.take();
+        for (_, callback) in callbacks {
+            let task = Task { inner: self.clone() };
+            lp.call_soon_internal(move || callback(&task));
+        }
+    }
+
+    /// Drops the coroutine, reporting a panic in its destructors.
+    fn drop_future(&self, lp: &Rc<LoopInner>, future: Pin<Box<F>>) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(future))) {
+            lp.report(
+                format!("Exception while dropping {}", self.header.describe()),
+                Some(panic_message(&*payload)),
+            );
+        }
+    }
+}
+
+impl<F: StdFuture + 'static> Cancel for TaskCell<F> {
+    fn cancel(&self) -> bool {
+        let header = &self.header;
+        if header.is_done() {
+            return false;
+        }
+        header.cancel_requested.set(true);
+        // Cancel what it waits on first (asyncio: `_fut_waiter.cancel()`).
+        let awaiting = header.awaiting.borrow_mut().take();
+        if let Some(inner) = awaiting {
+            inner.cancel();
+        }
+        header.waker.wake_by_ref();
+        true
+    }
+}
+
+impl<F: StdFuture + 'static> RawTask for TaskCell<F> {
+    fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn step(self: Rc<Self>, lp: &Rc<LoopInner>) {
+        let header = &self.header;
+        header.scheduled.set(false);
+        let Some(mut future) = self.future.borrow_mut().take() else {
+            return; // already done: a stale step
+        };
+        if header.cancel_requested.get() {
+            self.drop_future(lp, future);
+            self.finish(lp, Err(TaskError::Cancelled));
+            return;
+        }
+        header.steps.set(header.steps.get() + 1);
+        header.awaiting.borrow_mut().take();
+
+        let previous = runtime::enter_task(self.clone());
+        let mut cx = Context::from_waker(&header.waker);
+        let polled = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
+        runtime::leave_task(previous);
+
+        match polled {
+            Ok(Poll::Pending) => {
+                *self.future.borrow_mut() = Some(future);
+                // Cancelled from inside its own step: take the cancelling
+                // step next.
+                if header.cancel_requested.get() {
+                    header.waker.wake_by_ref();
+                }
+            }
+            Ok(Poll::Ready(value)) => {
+                self.drop_future(lp, future);
+                self.finish(lp, Ok(value));
+            }
+            Err(payload) => {
+                let message = panic_message(&*payload);
+                self.drop_future(lp, future);
+                self.finish(lp, Err(TaskError::Panicked(message)));
+            }
+        }
+    }
+
+    fn abandon(&self) {
+        drop(self.future.borrow_mut().take());
+    }
+
+    fn failure(&self) -> Option<TaskError> {
+        match &*self.outcome.borrow() {
+            Outcome::Ready(Err(e)) => Some(e.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl<F: StdFuture + 'static> TypedTask<F::Output> for TaskCell<F> {
+    fn poll_join(&self, cx: &mut Context<'_>) -> Poll<Result<F::Output, TaskError>> {
+        if !self.header.is_done() {
+            self.header.add_done_waker(cx.waker());
+            return Poll::Pending;
+        }
+        self.header.retrieved.set(true);
+        match std::mem::replace(&mut *self.outcome.borrow_mut(), Outcome::Taken) {
+            Outcome::Ready(result) => Poll::Ready(result),
+            Outcome::Taken => Poll::Ready(Err(TaskError::InvalidState(
+                "Result was already taken by another await",
+            ))),
+            Outcome::Pending => Poll::Ready(Err(TaskError::InvalidState("Result is not set."))),
+        }
+    }
+
+    fn peek(&self, f: &mut dyn FnMut(&Outcome2<'_, F::Output>)) {
+        match &*self.outcome.borrow() {
+            Outcome::Pending => f(&Outcome2::Pending),
+            Outcome::Ready(r) => f(&Outcome2::Ready(r)),
+            Outcome::Taken => f(&Outcome2::Taken),
+        }
+    }
+
+    fn add_callback(&self, f: Box<dyn FnOnce(&Task<F::Output>)>) -> u64 {
+        let id = self.next_callback_id.get();
+        self.next_callback_id.set(id + 1);
+        self.callbacks.borrow_mut().push((id, f));
+        id
+    }
+
+    fn remove_callback(&self, id: u64) -> usize {
+        let mut callbacks = self.callbacks.borrow_mut();
+        let before = callbacks.len();
+        callbacks.retain(|(i, _)| *i != id);
+        before - callbacks.len()
+    }
+}
+
+impl<F: StdFuture> Drop for TaskCell<F> {
+    /// asyncio's `Task.__del__`: a failure nobody looked at is reported.
+    fn drop(&mut self) {
+        let unretrieved = !self.header.retrieved.get();
+        if let Outcome::Ready(Err(err)) = &*self.outcome.borrow()
+            && unretrieved
+            && !err.is_cancelled()
+        {
+            runtime::report_unhandled(
+                format!("Task exception was never retrieved: {}", self.header.describe()),
+                Some(err.to_string()),
+            );
+        }
+    }
+}
+
+/// Creates a task of `lp` and schedules its first step.
+pub(crate) fn spawn<F: StdFuture + 'static>(
+    lp: &Rc<LoopInner>,
+    future: F,
+    location: &'static Location<'static>,
+) -> Task<F::Output> {
+    let cell = lp.insert_task(|key, waker| {
+        Rc::new(TaskCell {
+            header: Header {
+                key,
+                number: TASK_COUNTER.fetch_add(1, Ordering::Relaxed) + 1,
+                name: RefCell::new(None),
+                scheduled: Cell::new(false),
+                state: Cell::new(TaskState::Pending),
+                cancel_requested: Cell::new(false),
+                cancelled: Cell::new(false),
+                awaiting: RefCell::new(None),
+                waker,
+                location,
+                created: lp.time(),
+                steps: Cell::new(0),
+                done_wakers: RefCell::new(Vec::new()),
+                retrieved: Cell::new(false),
+            },
+            future: RefCell::new(Some(Box::pin(future))),
+            outcome: RefCell::new(Outcome::Pending),
+            callbacks: RefCell::new(Vec::new()),
+            next_callback_id: Cell::new(0),
+        })
+    });
+    Task { inner: cell }
+}
+
+/// A coroutine scheduled on a loop. Python: `asyncio.Task`.
+///
+/// Created by [`create_task`](crate::create_task) or
+/// [`EventLoop::create_task`](crate::EventLoop::create_task); the first step
+/// runs on a later loop iteration. Awaiting the task gives its outcome:
+/// `Ok(value)`, or `Err` with [`TaskError::Cancelled`] or
+/// [`TaskError::Panicked`].
+///
+/// Differs from asyncio in three ways, all forced by Rust:
+/// - cancellation drops the coroutine at its await point (its destructors
+///   are its `finally`); it cannot catch the cancellation and go on;
+/// - awaiting *moves* the value out, so a second await of a clone gets
+///   `TaskError::InvalidState`; [`result`](Self::result) clones it instead;
+/// - dropping every `Task` handle does not cancel or lose the task: the
+///   loop keeps it and runs it to the end (it is *detached*).
+///
+/// # Examples
+///
+/// ```
+/// use corio_executor::{create_task, run, sleep};
+/// use std::time::Duration;
+///
+/// let out = run(async {
+///     let task = create_task(async {
+///         sleep(Duration::from_millis(1)).await;
+///         6 * 7
+///     });
+///     task.set_name("answer");
+///     assert_eq!(task.get_name(), "answer");
+///     task.await
+/// })?;
+/// assert_eq!(out, Ok(42));
+/// # Ok::<(), corio_executor::RunError>(())
+/// ```
+pub struct Task<T> {
+    pub(crate) inner: Rc<dyn TypedTask<T>>,
+}
+
+impl<T> Clone for Task<T> {
+    fn clone(&self) -> Self {
+        Task { inner: self.inner.clone() }
+    }
+}
+
+impl<T: 'static> Task<T> {
+    /// Asks the task to stop: its next step drops the coroutine. Returns
+    /// false if the task is already done. Cancels what the task awaits (a
+    /// task, a gather, a future) too. Python: `Task.cancel()`.
+    pub fn cancel(&self) -> bool {
+        self.inner.cancel()
+    }
+
+    /// True once the task has ended by cancellation. Python: `Task.cancelled()`.
+    pub fn cancelled(&self) -> bool {
+        self.inner.header().cancelled.get()
+    }
+
+    /// True once the task has ended. Python: `Task.done()`.
+    pub fn done(&self) -> bool {
+        self.inner.header().is_done()
+    }
+
+    /// The task's outcome, cloned. Python: `Task.result()`.
+    ///
+    /// # Errors
+    /// The task's own failure; [`TaskError::InvalidState`] when it is not
+    /// done yet or its value was moved out by an `await`.
+    pub fn result(&self) -> Result<T, TaskError>
+    where
+        T: Clone,
+    {
+        self.inner.header().retrieved.set(true);
+        let mut out = Err(TaskError::InvalidState("Result is not set."));
+        self.inner.peek(&mut |outcome| {
+            out = match outcome {
+                Outcome2::Pending => Err(TaskError::InvalidState("Result is not set.")),
+                Outcome2::Ready(r) => (*r).clone(),
+                Outcome2::Taken => Err(TaskError::InvalidState("Result was already taken by an await")),
+            }
+        });
+        out
+    }
+
+    /// The failure the task ended with: `Ok(None)` for success.
+    /// Python: `Task.exception()`.
+    ///
+    /// # Errors
+    /// [`TaskError::InvalidState`] when the task is not done.
+    pub fn exception(&self) -> Result<Option<TaskError>, TaskError> {
+        if !self.done() {
+            return Err(TaskError::InvalidState("Exception is not set."));
+        }
+        self.inner.header().retrieved.set(true);
+        Ok(self.inner.failure())
+    }
+
+    /// The task's name, `Task-N` unless set. Python: `Task.get_name()`.
+    pub fn get_name(&self) -> String {
+        self.inner.header().name()
+    }
+
+    /// Renames the task. Python: `Task.set_name(name)`.
+    pub fn set_name(&self, name: impl Into<String>) {
+        *self.inner.header().name.borrow_mut() = Some(name.into());
+    }
+
+    /// Calls `callback(&task)` once the task is done, through `call_soon`
+    /// (never inline); a callback added after the end is scheduled at once.
+    /// Returns an id for [`remove_done_callback`](Self::remove_done_callback).
+    /// Python: `Task.add_done_callback(fn)`; differs in returning an id,
+    /// since closures have no identity to compare.
+    pub fn add_done_callback(&self, callback: impl FnOnce(&Task<T>) + 'static) -> u64 {
+        if self.done() {
+            let task = self.clone();
+            if let Ok(lp) = runtime::running_inner() {
+                lp.call_soon_internal(move || callback(&task));
+            }
+            return u64::MAX;
+        }
+        self.inner.add_callback(Box::new(callback))
+    }
+
+    /// Removes a done callback that has not been scheduled yet; returns how
+    /// many were removed (0 or 1). Python: `Task.remove_done_callback(fn)`.
+    pub fn remove_done_callback(&self, id: u64) -> usize {
+        self.inner.remove_callback(id)
+    }
+
+    /// An untyped handle to the same task, for [`wait`](crate::wait) and
+    /// friends.
+    pub fn as_ref(&self) -> TaskRef {
+        TaskRef { inner: self.inner.clone() }
+    }
+}
+
+impl<T: 'static> StdFuture for Task<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let polled = self.inner.poll_join(cx);
+        if polled.is_pending() {
+            // The awaiting task is now parked on this one: cancelling it
+            // cancels this one too.
+            runtime::park_current_on(self.inner.clone());
+        }
+        polled
+    }
+}
+
+impl<T: 'static> fmt::Debug for Task<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header = self.inner.header();
+        f.debug_struct("Task")
+            .field("name", &header.name())
+            .field("done", &header.is_done())
+            .field("cancelled", &header.cancelled.get())
+            .finish()
+    }
+}
+
+/// An untyped handle to a task: what [`all_tasks`](crate::all_tasks),
+/// [`current_task`](crate::current_task) and [`wait`](crate::wait) deal in.
+#[derive(Clone)]
+pub struct TaskRef {
+    pub(crate) inner: Rc<dyn RawTask>,
+}
+
+impl TaskRef {
+    /// Python: `Task.cancel()`.
+    pub fn cancel(&self) -> bool {
+        self.inner.cancel()
+    }
+
+    /// Python: `Task.done()`.
+    pub fn done(&self) -> bool {
+        self.inner.header().is_done()
+    }
+
+    /// Python: `Task.cancelled()`.
+    pub fn cancelled(&self) -> bool {
+        self.inner.header().cancelled.get()
+    }
+
+    /// Python: `Task.get_name()`.
+    pub fn get_name(&self) -> String {
+        self.inner.header().name()
+    }
+
+    /// Python: `Task.set_name(name)`.
+    pub fn set_name(&self, name: impl Into<String>) {
+        *self.inner.header().name.borrow_mut() = Some(name.into());
+    }
+
+    /// The failure it ended with, if done and failed (cancellation counts).
+    pub fn failure(&self) -> Option<TaskError> {
+        self.inner.failure()
+    }
+
+    /// True when both handles name the same task.
+    pub fn same(&self, other: &TaskRef) -> bool {
+        std::ptr::addr_eq(Rc::as_ptr(&self.inner), Rc::as_ptr(&other.inner))
+    }
+
+    pub(crate) fn add_done_waker(&self, waker: &Waker) {
+        self.inner.header().add_done_waker(waker);
+    }
+}
+
+impl fmt::Debug for TaskRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.inner.header().describe())
+    }
+}

@@ -1,0 +1,175 @@
+//! Time: [`sleep`], [`sleep_until`], [`yield_now`], [`wait_for`], [`timeout`].
+
+use std::cell::RefCell;
+use std::future::{Future as StdFuture, poll_fn};
+use std::pin::{Pin, pin};
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use crate::handle::TimerHandle;
+use crate::{TaskError, TimeoutError, create_task, runtime};
+
+/// A future that completes at a deadline; see [`sleep`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Sleep {
+    /// `None` for `sleep(ZERO)`: yield once.
+    deadline: Option<Instant>,
+    /// The timer that wakes us, and the waker it wakes.
+    timer: Option<(TimerHandle, Rc<RefCell<Waker>>)>,
+    yielded: bool,
+}
+
+/// Suspends the current task for `delay`. Python: `asyncio.sleep(delay)`.
+///
+/// `sleep(Duration::ZERO)` yields exactly one loop iteration, as
+/// `asyncio.sleep(0)` does. Dropping the future cancels its timer.
+///
+/// # Panics
+/// When polled outside a running loop.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use corio_executor::{run, sleep};
+///
+/// let start = Instant::now();
+/// run(sleep(Duration::from_millis(20)))?;
+/// assert!(start.elapsed() >= Duration::from_millis(20));
+/// # Ok::<(), corio_executor::RunError>(())
+/// ```
+pub fn sleep(delay: Duration) -> Sleep {
+    if delay.is_zero() {
+        return Sleep { deadline: None, timer: None, yielded: false };
+    }
+    let now = runtime::get_running_loop().map(|lp| lp.time()).unwrap_or_else(|_| Instant::now());
+    Sleep { deadline: Some(now + delay), timer: None, yielded: false }
+}
+
+/// Suspends the current task until `deadline` (loop time). No direct asyncio
+/// counterpart (`asyncio.sleep(when - loop.time())`).
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep { deadline: Some(deadline), timer: None, yielded: false }
+}
+
+/// Gives the other ready callbacks one iteration. Python: `await asyncio.sleep(0)`.
+pub fn yield_now() -> Sleep {
+    sleep(Duration::ZERO)
+}
+
+impl StdFuture for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(deadline) = self.deadline else {
+            if self.yielded {
+                return Poll::Ready(());
+            }
+            self.yielded = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        };
+        let lp = match runtime::running_inner() {
+            Ok(lp) => lp,
+            Err(e) => panic!("sleep polled outside a running loop: {e}"),
+        };
+        if lp.time() >= deadline {
+            self.timer = None;
+            return Poll::Ready(());
+        }
+        match &self.timer {
+            Some((_, waker)) => {
+                let mut waker = waker.borrow_mut();
+                if !waker.will_wake(cx.waker()) {
+                    *waker = cx.waker().clone();
+                }
+            }
+            None => {
+                let waker = Rc::new(RefCell::new(cx.waker().clone()));
+                let to_wake = waker.clone();
+                let timer = lp.call_at_internal(deadline, move || to_wake.borrow().wake_by_ref());
+                self.timer = Some((timer, waker));
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if let Some((timer, _)) = self.timer.take() {
+            timer.cancel();
+        }
+    }
+}
+
+/// Waits for `future` at most `timeout`; on expiry cancels it, waits for
+/// the cancellation to finish, and fails with [`TaskError::Timeout`].
+/// Python: `asyncio.wait_for(aw, timeout)`.
+///
+/// `future` runs as its own task (asyncio's `ensure_future`), so when
+/// `wait_for` returns on a timeout the inner coroutine has already been
+/// dropped (its destructors ran). `None` waits without limit.
+///
+/// # Errors
+/// [`TaskError::Timeout`]; the inner task's own failure.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use corio_executor::{run, sleep, wait_for};
+///
+/// let out = run(async {
+///     wait_for(sleep(Duration::from_secs(10)), Some(Duration::from_millis(5))).await
+/// })?;
+/// assert!(out.unwrap_err().is_timeout());
+/// # Ok::<(), corio_executor::RunError>(())
+/// ```
+pub async fn wait_for<F>(future: F, timeout: Option<Duration>) -> Result<F::Output, TaskError>
+where
+    F: StdFuture + 'static,
+{
+    let mut task = create_task(future);
+    let Some(timeout) = timeout else {
+        return (&mut task).await;
+    };
+    let mut timer = pin!(sleep(timeout));
+    let expired = poll_fn(|cx| {
+        if let Poll::Ready(outcome) = Pin::new(&mut task).poll(cx) {
+            return Poll::Ready(Some(outcome));
+        }
+        timer.as_mut().poll(cx).map(|()| None)
+    })
+    .await;
+    if let Some(outcome) = expired {
+        return outcome;
+    }
+    task.cancel();
+    // Let the cancelling step run, so the inner future is dropped before we
+    // report the timeout (asyncio waits for the cancellation too).
+    match task.await {
+        Ok(value) => Ok(value), // finished in the same iteration: keep it
+        Err(TaskError::Cancelled) => Err(TaskError::Timeout),
+        Err(other) => Err(other),
+    }
+}
+
+/// Runs `future` inline with a deadline; on expiry drops it and fails with
+/// [`TimeoutError`]. Python: `async with asyncio.timeout(delay): ...`;
+/// differs in taking the guarded code as a future, and in creating no task.
+///
+/// # Errors
+/// [`TimeoutError`] when `delay` passes first.
+pub async fn timeout<F: StdFuture>(delay: Duration, future: F) -> Result<F::Output, TimeoutError> {
+    let mut future = pin!(future);
+    let mut timer = pin!(sleep(delay));
+    poll_fn(|cx| {
+        if let Poll::Ready(value) = future.as_mut().poll(cx) {
+            return Poll::Ready(Ok(value));
+        }
+        timer.as_mut().poll(cx).map(|()| Err(TimeoutError))
+    })
+    .await
+}

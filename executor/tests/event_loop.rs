@@ -1,0 +1,354 @@
+//! The event loop: ordering (as traces), run/stop/close rules, threads.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use corio_executor::{EventLoop, LoopError, RunError, get_running_loop, run, sleep};
+
+type Trace = Rc<RefCell<Vec<String>>>;
+
+fn trace() -> Trace {
+    Rc::new(RefCell::new(Vec::new()))
+}
+
+fn log(trace: &Trace, what: &str) -> impl FnOnce() + 'static {
+    let (trace, what) = (trace.clone(), what.to_string());
+    move || trace.borrow_mut().push(what)
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn stop_after(lp: &EventLoop, delay: Duration) {
+    let stopper = lp.clone();
+    lp.call_later(delay, move || stopper.stop());
+}
+
+#[test]
+fn call_soon_is_fifo() {
+    let lp = EventLoop::new().unwrap();
+    let t = trace();
+    for i in 0..5 {
+        lp.call_soon(log(&t, &i.to_string()));
+    }
+    lp.stop();
+    lp.run_forever().unwrap();
+    assert_eq!(*t.borrow(), ["0", "1", "2", "3", "4"]);
+}
+
+#[test]
+fn call_later_fires_by_deadline_not_insertion() {
+    let lp = EventLoop::new().unwrap();
+    let t = trace();
+    lp.call_later(ms(30), log(&t, "30"));
+    lp.call_later(ms(10), log(&t, "10"));
+    lp.call_later(ms(20), log(&t, "20"));
+    let now = lp.time();
+    lp.call_at(now + ms(20), log(&t, "20 again, scheduled later"));
+    stop_after(&lp, ms(40));
+    lp.run_forever().unwrap();
+    assert_eq!(*t.borrow(), ["10", "20", "20 again, scheduled later", "30"]);
+}
+
+#[test]
+fn call_soon_before_run_runs_before_call_later_zero() {
+    let lp = EventLoop::new().unwrap();
+    let t = trace();
+    lp.call_later(Duration::ZERO, log(&t, "later(0)"));
+    lp.call_soon(log(&t, "soon"));
+    stop_after(&lp, ms(5));
+    lp.run_forever().unwrap();
+    assert_eq!(*t.borrow(), ["soon", "later(0)"]);
+}
+
+#[test]
+fn callback_scheduled_by_a_callback_runs_next_iteration() {
+    let lp = EventLoop::new().unwrap();
+    let t = trace();
+    let (inner_lp, inner_t) = (lp.clone(), t.clone());
+    lp.call_soon(move || {
+        inner_t.borrow_mut().push("first".into());
+        inner_lp.call_soon(log(&inner_t, "scheduled by first"));
+    });
+    lp.call_soon(log(&t, "second"));
+    // stop() is seen at the end of the iteration: only that iteration runs.
+    lp.stop();
+    lp.run_forever().unwrap();
+    assert_eq!(*t.borrow(), ["first", "second"]);
+    lp.stop();
+    lp.run_forever().unwrap();
+    assert_eq!(*t.borrow(), ["first", "second", "scheduled by first"]);
+}
+
+#[test]
+fn cancelled_handles_do_not_run() {
+    let lp = EventLoop::new().unwrap();
+    let t = trace();
+    let h = lp.call_soon(log(&t, "cancelled soon"));
+    let th = lp.call_later(ms(1), log(&t, "cancelled later"));
+    lp.call_soon(log(&t, "kept"));
+    h.cancel();
+    th.cancel();
+    assert!(h.cancelled() && th.cancelled());
+    stop_after(&lp, ms(5));
+    lp.run_forever().unwrap();
+    assert_eq!(*t.borrow(), ["kept"]);
+}
+
+#[test]
+fn run_until_complete_returns_the_value() {
+    let lp = EventLoop::new().unwrap();
+    let out = lp.run_until_complete(async {
+        sleep(ms(1)).await;
+        "value"
+    });
+    assert_eq!(out, Ok("value"));
+}
+
+#[test]
+fn run_forever_stop_and_run_again() {
+    let lp = EventLoop::new().unwrap();
+    let count = Rc::new(RefCell::new(0));
+    for _ in 0..2 {
+        let c = count.clone();
+        lp.call_soon(move || *c.borrow_mut() += 1);
+        stop_after(&lp, ms(1));
+        lp.run_forever().unwrap();
+        assert!(!lp.is_running());
+    }
+    assert_eq!(*count.borrow(), 2);
+}
+
+#[test]
+fn closed_loop_refuses_to_run() {
+    let lp = EventLoop::new().unwrap();
+    lp.close().unwrap();
+    lp.close().unwrap(); // twice is harmless
+    assert!(lp.is_closed());
+    assert_eq!(lp.run_forever(), Err(LoopError::Closed));
+    assert_eq!(lp.run_until_complete(async {}), Err(RunError::Loop(LoopError::Closed)));
+    assert_eq!(LoopError::Closed.to_string(), "Event loop is closed");
+}
+
+#[test]
+#[should_panic(expected = "Event loop is closed")]
+fn scheduling_on_a_closed_loop_panics() {
+    let lp = EventLoop::new().unwrap();
+    lp.close().unwrap();
+    lp.call_soon(|| {});
+}
+
+#[test]
+fn close_while_running_and_nested_run_are_errors() {
+    let lp = EventLoop::new().unwrap();
+    let inner = lp.clone();
+    let errors = lp
+        .run_until_complete(async move {
+            let close = inner.close();
+            let nested = inner.run_until_complete(async {});
+            let forever = inner.run_forever();
+            (close, nested, forever)
+        })
+        .unwrap();
+    assert_eq!(errors.0, Err(LoopError::CloseWhileRunning));
+    assert_eq!(errors.1, Err(RunError::Loop(LoopError::AlreadyRunning)));
+    assert_eq!(errors.2, Err(LoopError::AlreadyRunning));
+    assert!(!lp.is_closed());
+}
+
+#[test]
+fn another_loop_on_the_same_thread_is_refused() {
+    let outer = EventLoop::new().unwrap();
+    let result = outer
+        .run_until_complete(async {
+            let other = EventLoop::new().unwrap();
+            other.run_until_complete(async { 1 })
+        })
+        .unwrap();
+    assert_eq!(result, Err(RunError::Loop(LoopError::AnotherLoopRunning)));
+}
+
+#[test]
+fn stopped_before_the_future_completed() {
+    let lp = EventLoop::new().unwrap();
+    stop_after(&lp, ms(1));
+    let out = lp.run_until_complete(sleep(Duration::from_secs(60)));
+    assert_eq!(out, Err(RunError::Loop(LoopError::StoppedBeforeComplete)));
+    assert_eq!(
+        LoopError::StoppedBeforeComplete.to_string(),
+        "Event loop stopped before Future completed."
+    );
+}
+
+#[test]
+fn get_running_loop_only_inside() {
+    assert_eq!(get_running_loop().unwrap_err(), LoopError::NoRunningLoop);
+    let inside = run(async { get_running_loop().is_ok() }).unwrap();
+    assert!(inside);
+}
+
+#[test]
+fn call_soon_threadsafe_from_8_threads_runs_each_exactly_once() {
+    const THREADS: usize = 8;
+    const CALLS: usize = 10_000;
+    let lp = EventLoop::new().unwrap();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let seen = Rc::new(RefCell::new(vec![0u8; THREADS * CALLS]));
+    let (tx, rx) = std::sync::mpsc::channel::<usize>();
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (handle, ran, tx) = (lp.handle(), ran.clone(), tx.clone());
+            std::thread::spawn(move || {
+                for i in 0..CALLS {
+                    let (ran, tx) = (ran.clone(), tx.clone());
+                    handle
+                        .call_soon_threadsafe(move || {
+                            ran.fetch_add(1, Ordering::SeqCst);
+                            tx.send(t * CALLS + i).unwrap();
+                        })
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    // Stop once everything has run.
+    let (stopper, counter) = (lp.clone(), ran.clone());
+    let seen2 = seen.clone();
+    fn poll(lp: EventLoop, counter: Arc<AtomicUsize>, rx: std::sync::mpsc::Receiver<usize>, seen: Rc<RefCell<Vec<u8>>>) {
+        for id in rx.try_iter() {
+            seen.borrow_mut()[id] += 1;
+        }
+        if counter.load(Ordering::SeqCst) == THREADS * CALLS {
+            lp.stop();
+        } else {
+            let again = lp.clone();
+            lp.call_later(Duration::from_millis(1), move || poll(again, counter, rx, seen));
+        }
+    }
+    lp.call_soon(move || poll(stopper, counter, rx, seen2));
+    lp.run_forever().unwrap();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(ran.load(Ordering::SeqCst), THREADS * CALLS);
+    let seen = seen.borrow();
+    assert!(seen.iter().all(|&n| n == 1), "each callback ran exactly once");
+}
+
+#[test]
+fn call_soon_threadsafe_after_close_is_an_error() {
+    let lp = EventLoop::new().unwrap();
+    let handle = lp.handle();
+    lp.close().unwrap();
+    assert!(handle.is_closed());
+    assert_eq!(handle.call_soon_threadsafe(|| {}), Err(LoopError::Closed));
+    assert_eq!(handle.stop(), Err(LoopError::Closed));
+}
+
+#[test]
+fn a_std_thread_wakes_a_task_after_50ms() {
+    let lp = EventLoop::new().unwrap();
+    let start = Instant::now();
+    let woken = lp
+        .run_until_complete(async {
+            let mut fired = false;
+            std::future::poll_fn(|cx| {
+                if fired {
+                    return std::task::Poll::Ready(());
+                }
+                fired = true;
+                let waker = cx.waker().clone();
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(50));
+                    waker.wake();
+                });
+                std::task::Poll::Pending
+            })
+            .await;
+            true
+        })
+        .unwrap();
+    assert!(woken);
+    assert!(start.elapsed() >= ms(50));
+}
+
+#[test]
+fn panicking_callback_reaches_the_handler_and_the_loop_goes_on() {
+    let lp = EventLoop::new().unwrap();
+    // Printing a panic's backtrace can take longer than 100 ms.
+    lp.set_slow_callback_duration(Duration::from_secs(3600));
+    let reports = trace();
+    let r = reports.clone();
+    lp.set_exception_handler(Some(move |ctx: &corio_executor::ExceptionContext| {
+        r.borrow_mut().push(format!("{}: {}", ctx.message, ctx.exception.clone().unwrap_or_default()));
+    }));
+    let t = trace();
+    lp.call_soon(|| panic!("boom"));
+    lp.call_soon(log(&t, "after the panic"));
+    stop_after(&lp, ms(1));
+    lp.run_forever().unwrap();
+    assert_eq!(*t.borrow(), ["after the panic"]);
+    assert_eq!(*reports.borrow(), ["Exception in callback: boom"]);
+}
+
+#[test]
+fn slow_callbacks_are_reported() {
+    let lp = EventLoop::new().unwrap();
+    lp.set_slow_callback_duration(ms(20));
+    let reports = trace();
+    let r = reports.clone();
+    lp.set_exception_handler(Some(move |ctx: &corio_executor::ExceptionContext| {
+        r.borrow_mut().push(ctx.message.clone())
+    }));
+    lp.call_soon(|| std::thread::sleep(Duration::from_millis(30)));
+    lp.call_soon(|| {});
+    lp.stop();
+    lp.run_forever().unwrap();
+    let reports = reports.borrow();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert!(reports[0].starts_with("Executing a callback took 0.0"), "{reports:?}");
+}
+
+#[test]
+fn readers_and_writers_fire_and_can_be_removed() {
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    let lp = EventLoop::new().unwrap();
+    let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let b = Rc::new(RefCell::new(b));
+    let got = trace();
+    let (g, reader_b, stopper) = (got.clone(), b.clone(), lp.clone());
+    let fd = b.borrow().as_raw_fd();
+    lp.add_reader(fd, move || {
+        let mut buf = [0; 16];
+        let n = reader_b.borrow_mut().read(&mut buf).unwrap();
+        g.borrow_mut().push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        stopper.stop();
+    })
+    .unwrap();
+    a.write_all(b"readable").unwrap();
+    lp.run_forever().unwrap();
+    assert_eq!(*got.borrow(), ["readable"]);
+    assert!(lp.remove_reader(fd));
+    assert!(!lp.remove_reader(fd), "nothing left to remove");
+    assert!(!lp.remove_writer(fd));
+
+    let writes = Rc::new(RefCell::new(0));
+    let (w, stopper) = (writes.clone(), lp.clone());
+    lp.add_writer(fd, move || {
+        *w.borrow_mut() += 1;
+        stopper.stop();
+    })
+    .unwrap();
+    lp.run_forever().unwrap();
+    assert_eq!(*writes.borrow(), 1);
+    assert!(lp.remove_writer(fd));
+    // A closed fd is the selector's EBADF.
+    let err = lp.add_reader(-5, || {}).unwrap_err();
+    assert!(err.to_string().contains("Invalid file descriptor"), "{err}");
+}
