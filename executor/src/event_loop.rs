@@ -78,7 +78,10 @@ impl TaskTable {
                 (self.slots.len() - 1) as u32
             }
         };
-        TaskKey { slot, generation: self.slots[slot as usize].0 }
+        TaskKey {
+            slot,
+            generation: self.slots[slot as usize].0,
+        }
     }
 
     fn get(&self, key: TaskKey) -> Option<&Rc<dyn RawTask>> {
@@ -153,11 +156,17 @@ impl LoopInner {
     pub(crate) fn call_soon_internal(&self, f: impl FnOnce() + 'static) -> Handle {
         self.check_open();
         let inner = callback(f);
-        self.ready.borrow_mut().push_back(Runnable::Callback(inner.clone()));
+        self.ready
+            .borrow_mut()
+            .push_back(Runnable::Callback(inner.clone()));
         Handle { inner }
     }
 
-    pub(crate) fn call_at_internal(self: &Rc<Self>, when: Instant, f: impl FnOnce() + 'static) -> TimerHandle {
+    pub(crate) fn call_at_internal(
+        self: &Rc<Self>,
+        when: Instant,
+        f: impl FnOnce() + 'static,
+    ) -> TimerHandle {
         self.check_open();
         let inner = callback(f);
         let id = self.scheduled.borrow_mut().schedule(when, inner.clone());
@@ -183,7 +192,10 @@ impl LoopInner {
     ) -> Rc<R> {
         self.check_open();
         let key = self.tasks.borrow_mut().vacant();
-        let waker = Waker::from(Arc::new(TaskWaker { key, remote: self.remote.clone() }));
+        let waker = Waker::from(Arc::new(TaskWaker {
+            key,
+            remote: self.remote.clone(),
+        }));
         let task = build(key, waker);
         {
             let mut table = self.tasks.borrow_mut();
@@ -191,7 +203,9 @@ impl LoopInner {
             table.live += 1;
         }
         task.header().scheduled.set(true);
-        self.ready.borrow_mut().push_back(Runnable::Step(task.clone()));
+        self.ready
+            .borrow_mut()
+            .push_back(Runnable::Step(task.clone()));
         task
     }
 
@@ -207,13 +221,20 @@ impl LoopInner {
         if let Some(task) = tasks.get(key)
             && !task.header().scheduled.replace(true)
         {
-            self.ready.borrow_mut().push_back(Runnable::Step(task.clone()));
+            self.ready
+                .borrow_mut()
+                .push_back(Runnable::Step(task.clone()));
         }
     }
 
     pub(crate) fn all_tasks(&self) -> Vec<TaskRef> {
         let tasks = self.tasks.borrow();
-        tasks.slots.iter().filter_map(|(_, t)| t.clone()).map(|inner| TaskRef { inner }).collect()
+        tasks
+            .slots
+            .iter()
+            .filter_map(|(_, t)| t.clone())
+            .map(|inner| TaskRef { inner })
+            .collect()
     }
 
     /// Calls the exception handler (or the default one, stderr).
@@ -243,8 +264,13 @@ impl LoopInner {
             next_timer.map(|deadline| deadline.saturating_duration_since(now))
         };
         // A virtual clock never sleeps for a timer: poll I/O, then jump.
-        let jump_to = next_timer.filter(|_| self.clock.is_virtual() && timeout != Some(Duration::ZERO));
-        let select_timeout = if jump_to.is_some() { Some(Duration::ZERO) } else { timeout };
+        let jump_to =
+            next_timer.filter(|_| self.clock.is_virtual() && timeout != Some(Duration::ZERO));
+        let select_timeout = if jump_to.is_some() {
+            Some(Duration::ZERO)
+        } else {
+            timeout
+        };
 
         // Phase 2: select.
         let io_events = self.select_io(select_timeout);
@@ -262,9 +288,15 @@ impl LoopInner {
         // Phase 4: timers.
         {
             let mut due = self.due.borrow_mut();
-            self.scheduled.borrow_mut().pop_due(self.clock.now(), &mut due);
+            self.scheduled
+                .borrow_mut()
+                .pop_due(self.clock.now(), &mut due);
             let mut ready = self.ready.borrow_mut();
-            ready.extend(due.drain(..).filter(|cb| !cb.cancelled()).map(Runnable::Callback));
+            ready.extend(
+                due.drain(..)
+                    .filter(|cb| !cb.cancelled())
+                    .map(Runnable::Callback),
+            );
         }
 
         // Phase 5: run exactly what is ready now.
@@ -272,12 +304,17 @@ impl LoopInner {
         let slow = self.slow_callback_duration.get();
         let mut started = self.clock.now();
         for _ in 0..ntodo {
-            let Some(runnable) = self.ready.borrow_mut().pop_front() else { break };
+            let Some(runnable) = self.ready.borrow_mut().pop_front() else {
+                break;
+            };
             let what = self.run_one(runnable);
             let finished = self.clock.now();
             if finished - started >= slow {
                 self.report(
-                    format!("Executing {what} took {:.3} seconds", (finished - started).as_secs_f64()),
+                    format!(
+                        "Executing {what} took {:.3} seconds",
+                        (finished - started).as_secs_f64()
+                    ),
                     None,
                 );
             }
@@ -321,13 +358,18 @@ impl LoopInner {
             return 0;
         }
         if let Err(err) = self.remote.waker.drain() {
-            self.report("Could not drain the loop's waker".to_string(), Some(err.to_string()));
+            self.report(
+                "Could not drain the loop's waker".to_string(),
+                Some(err.to_string()),
+            );
         }
         let count = items.len();
         for item in items.drain(..) {
             match item {
                 RemoteItem::Call(f) => {
-                    self.ready.borrow_mut().push_back(Runnable::Callback(callback(f)));
+                    self.ready
+                        .borrow_mut()
+                        .push_back(Runnable::Callback(callback(f)));
                 }
                 RemoteItem::Wake(key) => self.wake_task(key),
                 RemoteItem::Stop => self.stopping.set(true),
@@ -342,13 +384,24 @@ impl LoopInner {
         match runnable {
             Runnable::Step(task) => {
                 // A panic inside the coroutine is caught by the step itself.
-                let what = if self.debug.get() { task.header().describe() } else { String::new() };
+                let what = if self.debug.get() {
+                    task.header().describe()
+                } else {
+                    String::new()
+                };
                 task.clone().step(self);
-                if what.is_empty() { task.header().describe() } else { what }
+                if what.is_empty() {
+                    task.header().describe()
+                } else {
+                    what
+                }
             }
             Runnable::Callback(cb) => {
                 if let Err(payload) = catch_unwind(AssertUnwindSafe(|| cb.run())) {
-                    self.report("Exception in callback".to_string(), Some(panic_message(&*payload)));
+                    self.report(
+                        "Exception in callback".to_string(),
+                        Some(panic_message(&*payload)),
+                    );
                 }
                 "a callback".to_string()
             }
@@ -356,7 +409,10 @@ impl LoopInner {
                 if !io.cancelled.get()
                     && let Err(payload) = catch_unwind(AssertUnwindSafe(|| (io.callback)()))
                 {
-                    self.report("Exception in I/O callback".to_string(), Some(panic_message(&*payload)));
+                    self.report(
+                        "Exception in I/O callback".to_string(),
+                        Some(panic_message(&*payload)),
+                    );
                 }
                 "an I/O callback".to_string()
             }
@@ -369,7 +425,10 @@ impl LoopInner {
         if self.closed.get() {
             return Err(SelectorError::Closed);
         }
-        let new = Rc::new(IoCallback { cancelled: Cell::new(false), callback: f });
+        let new = Rc::new(IoCallback {
+            cancelled: Cell::new(false),
+            callback: f,
+        });
         let mut selector = self.selector.borrow_mut();
         let (mut handlers, events) = match selector.get_key(fd) {
             Ok(key) => (key.data.clone(), key.events),
@@ -397,12 +456,22 @@ impl LoopInner {
             return false;
         }
         let mut selector = self.selector.borrow_mut();
-        let Ok(key) = selector.get_key(fd) else { return false };
+        let Ok(key) = selector.get_key(fd) else {
+            return false;
+        };
         let (mut handlers, events) = (key.data.clone(), key.events);
-        let old = if interest == EVENT_READ { handlers.reader.take() } else { handlers.writer.take() };
+        let old = if interest == EVENT_READ {
+            handlers.reader.take()
+        } else {
+            handlers.writer.take()
+        };
         let Some(old) = old else { return false };
         old.cancelled.set(true);
-        let remaining = if interest == EVENT_READ { events & EVENT_WRITE } else { events & EVENT_READ };
+        let remaining = if interest == EVENT_READ {
+            events & EVENT_WRITE
+        } else {
+            events & EVENT_READ
+        };
         // The fd may have been closed already: unregister/modify then fail
         // with EBADF and the key is dropped, which is all we want.
         if remaining.is_empty() {
@@ -610,7 +679,10 @@ impl EventLoop {
         };
         for task in pending {
             inner.report(
-                format!("Task was destroyed but it is pending! {}", task.header().describe()),
+                format!(
+                    "Task was destroyed but it is pending! {}",
+                    task.header().describe()
+                ),
                 None,
             );
             task.abandon();
@@ -623,7 +695,10 @@ impl EventLoop {
         let hooks = self.inner.shutdown_hooks.take();
         for hook in hooks {
             if let Err(payload) = catch_unwind(AssertUnwindSafe(hook)) {
-                self.inner.report("Exception in shutdown hook".to_string(), Some(panic_message(&*payload)));
+                self.inner.report(
+                    "Exception in shutdown hook".to_string(),
+                    Some(panic_message(&*payload)),
+                );
             }
         }
     }
@@ -690,7 +765,11 @@ impl EventLoop {
     /// # Errors
     /// The selector's errors (a closed fd: EBADF; [`SelectorError::Closed`]
     /// on a closed loop).
-    pub fn add_reader(&self, fd: RawFd, callback: impl Fn() + 'static) -> Result<(), SelectorError> {
+    pub fn add_reader(
+        &self,
+        fd: RawFd,
+        callback: impl Fn() + 'static,
+    ) -> Result<(), SelectorError> {
         self.inner.add_io(fd, EVENT_READ, Box::new(callback))
     }
 
@@ -705,7 +784,11 @@ impl EventLoop {
     ///
     /// # Errors
     /// As [`add_reader`](Self::add_reader).
-    pub fn add_writer(&self, fd: RawFd, callback: impl Fn() + 'static) -> Result<(), SelectorError> {
+    pub fn add_writer(
+        &self,
+        fd: RawFd,
+        callback: impl Fn() + 'static,
+    ) -> Result<(), SelectorError> {
         self.inner.add_io(fd, EVENT_WRITE, Box::new(callback))
     }
 
@@ -717,13 +800,16 @@ impl EventLoop {
 
     /// A `Send + Sync` handle for other threads (`call_soon_threadsafe`, `stop`).
     pub fn handle(&self) -> LoopHandle {
-        LoopHandle { remote: self.inner.remote.clone() }
+        LoopHandle {
+            remote: self.inner.remote.clone(),
+        }
     }
 
     /// Replaces the exception handler; `None` restores the default (stderr).
     /// Python: `loop.set_exception_handler(handler)`.
     pub fn set_exception_handler(&self, handler: Option<impl Fn(&ExceptionContext) + 'static>) {
-        *self.inner.exception_handler.borrow_mut() = handler.map(|h| Rc::new(h) as ExceptionHandler);
+        *self.inner.exception_handler.borrow_mut() =
+            handler.map(|h| Rc::new(h) as ExceptionHandler);
     }
 
     /// Calls the exception handler. Python: `loop.call_exception_handler(context)`.

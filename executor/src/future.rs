@@ -56,7 +56,9 @@ pub struct Future<T> {
 
 impl<T> Clone for Future<T> {
     fn clone(&self) -> Self {
-        Future { inner: self.inner.clone() }
+        Future {
+            inner: self.inner.clone(),
+        }
     }
 }
 
@@ -120,7 +122,10 @@ impl<T: 'static> Future<T> {
     ///
     /// # Errors
     /// [`InvalidStateError`] when already done.
-    pub fn set_exception(&self, error: impl std::error::Error + 'static) -> Result<(), InvalidStateError> {
+    pub fn set_exception(
+        &self,
+        error: impl std::error::Error + 'static,
+    ) -> Result<(), InvalidStateError> {
         self.complete(Err(TaskError::exception(error)))
     }
 
@@ -131,7 +136,10 @@ impl<T: 'static> Future<T> {
 
     /// Python: `Future.cancelled()`.
     pub fn cancelled(&self) -> bool {
-        matches!(&*self.inner.outcome.borrow(), Some(Err(TaskError::Cancelled)))
+        matches!(
+            &*self.inner.outcome.borrow(),
+            Some(Err(TaskError::Cancelled))
+        )
     }
 
     /// Python: `Future.done()`.
@@ -178,7 +186,10 @@ impl<T: 'static> Future<T> {
                 lp.call_soon_internal(move || callback(&fut));
             }
         } else {
-            self.inner.callbacks.borrow_mut().push((id, Box::new(callback)));
+            self.inner
+                .callbacks
+                .borrow_mut()
+                .push((id, Box::new(callback)));
         }
         id
     }

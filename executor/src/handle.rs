@@ -75,7 +75,9 @@ impl Handle {
 
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Handle").field("cancelled", &self.cancelled()).finish()
+        f.debug_struct("Handle")
+            .field("cancelled", &self.cancelled())
+            .finish()
     }
 }
 

@@ -71,7 +71,9 @@ impl Remote {
         self.pending.store(true, Ordering::Release);
         // An eventfd write cannot fail for a valid fd except by saturation,
         // which `wake` already treats as success.
-        self.waker.wake().map_err(|e| LoopError::Selector(e.to_string()))
+        self.waker
+            .wake()
+            .map_err(|e| LoopError::Selector(e.to_string()))
     }
 
     /// Takes everything queued so far (no lock when nothing was pushed).
@@ -128,7 +130,10 @@ impl LoopHandle {
     ///
     /// # Errors
     /// [`LoopError::Closed`] once the loop is closed (the callback is dropped).
-    pub fn call_soon_threadsafe(&self, callback: impl FnOnce() + Send + 'static) -> Result<(), LoopError> {
+    pub fn call_soon_threadsafe(
+        &self,
+        callback: impl FnOnce() + Send + 'static,
+    ) -> Result<(), LoopError> {
         self.remote.push(RemoteItem::Call(Box::new(callback)))
     }
 
@@ -149,7 +154,9 @@ impl LoopHandle {
 
 impl std::fmt::Debug for LoopHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoopHandle").field("loop_id", &self.remote.loop_id).finish()
+        f.debug_struct("LoopHandle")
+            .field("loop_id", &self.remote.loop_id)
+            .finish()
     }
 }
 

@@ -57,7 +57,9 @@ pub(crate) fn wake_local(loop_id: u64, key: TaskKey) -> bool {
 }
 
 pub(crate) fn running_inner() -> Result<Rc<LoopInner>, LoopError> {
-    RUNNING.with(|r| r.borrow().clone()).ok_or(LoopError::NoRunningLoop)
+    RUNNING
+        .with(|r| r.borrow().clone())
+        .ok_or(LoopError::NoRunningLoop)
 }
 
 pub(crate) fn enter_task(task: Rc<dyn RawTask>) -> Option<Rc<dyn RawTask>> {
@@ -108,7 +110,10 @@ pub fn get_event_loop() -> Result<EventLoop, LoopError> {
         return Ok(lp);
     }
     CURRENT_LOOP.with(|c| c.borrow().clone()).ok_or_else(|| {
-        let name = std::thread::current().name().unwrap_or("unnamed").to_string();
+        let name = std::thread::current()
+            .name()
+            .unwrap_or("unnamed")
+            .to_string();
         LoopError::NoCurrentLoop(name)
     })
 }
@@ -162,7 +167,9 @@ where
 
 /// The task whose step is running, if any. Python: `asyncio.current_task()`.
 pub fn current_task() -> Option<TaskRef> {
-    CURRENT_TASK.with(|c| c.borrow().clone()).map(|inner| TaskRef { inner })
+    CURRENT_TASK
+        .with(|c| c.borrow().clone())
+        .map(|inner| TaskRef { inner })
 }
 
 /// The running loop's tasks that are not done (empty outside a loop).
@@ -227,7 +234,10 @@ fn cancel_all_tasks(lp: &EventLoop) {
         crate::combinators::wait(waiting, None, crate::ReturnWhen::AllCompleted).await
     });
     if let Err(err) = all_done {
-        lp.inner.report("Error while cancelling leftover tasks".to_string(), Some(err.to_string()));
+        lp.inner.report(
+            "Error while cancelling leftover tasks".to_string(),
+            Some(err.to_string()),
+        );
     }
     for task in tasks {
         if let Some(err) = task.failure()

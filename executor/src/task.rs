@@ -183,7 +183,9 @@ impl<F: StdFuture + 'static> TaskCell<F> {
         }
         let callbacks = self.callbacks.take();
         for (_, callback) in callbacks {
-            let task = Task { inner: self.clone() };
+            let task = Task {
+                inner: self.clone(),
+            };
             lp.call_soon_internal(move || callback(&task));
         }
     }
@@ -321,7 +323,10 @@ impl<F: StdFuture> Drop for TaskCell<F> {
             && !err.is_cancelled()
         {
             runtime::report_unhandled(
-                format!("Task exception was never retrieved: {}", self.header.describe()),
+                format!(
+                    "Task exception was never retrieved: {}",
+                    self.header.describe()
+                ),
                 Some(err.to_string()),
             );
         }
@@ -401,7 +406,9 @@ pub struct Task<T> {
 
 impl<T> Clone for Task<T> {
     fn clone(&self) -> Self {
-        Task { inner: self.inner.clone() }
+        Task {
+            inner: self.inner.clone(),
+        }
     }
 }
 
@@ -438,7 +445,9 @@ impl<T: 'static> Task<T> {
             out = match outcome {
                 Outcome2::Pending => Err(TaskError::InvalidState("Result is not set.")),
                 Outcome2::Ready(r) => (*r).clone(),
-                Outcome2::Taken => Err(TaskError::InvalidState("Result was already taken by an await")),
+                Outcome2::Taken => Err(TaskError::InvalidState(
+                    "Result was already taken by an await",
+                )),
             }
         });
         out
@@ -492,7 +501,9 @@ impl<T: 'static> Task<T> {
     /// An untyped handle to the same task, for [`wait`](crate::wait) and
     /// friends.
     pub fn as_ref(&self) -> TaskRef {
-        TaskRef { inner: self.inner.clone() }
+        TaskRef {
+            inner: self.inner.clone(),
+        }
     }
 }
 

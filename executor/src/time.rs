@@ -41,16 +41,30 @@ pub struct Sleep {
 /// ```
 pub fn sleep(delay: Duration) -> Sleep {
     if delay.is_zero() {
-        return Sleep { deadline: None, timer: None, yielded: false };
+        return Sleep {
+            deadline: None,
+            timer: None,
+            yielded: false,
+        };
     }
-    let now = runtime::get_running_loop().map(|lp| lp.time()).unwrap_or_else(|_| Instant::now());
-    Sleep { deadline: Some(now + delay), timer: None, yielded: false }
+    let now = runtime::get_running_loop()
+        .map(|lp| lp.time())
+        .unwrap_or_else(|_| Instant::now());
+    Sleep {
+        deadline: Some(now + delay),
+        timer: None,
+        yielded: false,
+    }
 }
 
 /// Suspends the current task until `deadline` (loop time). No direct asyncio
 /// counterpart (`asyncio.sleep(when - loop.time())`).
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep { deadline: Some(deadline), timer: None, yielded: false }
+    Sleep {
+        deadline: Some(deadline),
+        timer: None,
+        yielded: false,
+    }
 }
 
 /// Gives the other ready callbacks one iteration. Python: `await asyncio.sleep(0)`.

@@ -130,7 +130,10 @@ fn closed_loop_refuses_to_run() {
     lp.close().unwrap(); // twice is harmless
     assert!(lp.is_closed());
     assert_eq!(lp.run_forever(), Err(LoopError::Closed));
-    assert_eq!(lp.run_until_complete(async {}), Err(RunError::Loop(LoopError::Closed)));
+    assert_eq!(
+        lp.run_until_complete(async {}),
+        Err(RunError::Loop(LoopError::Closed))
+    );
     assert_eq!(LoopError::Closed.to_string(), "Event loop is closed");
 }
 
@@ -219,7 +222,12 @@ fn call_soon_threadsafe_from_8_threads_runs_each_exactly_once() {
     // Stop once everything has run.
     let (stopper, counter) = (lp.clone(), ran.clone());
     let seen2 = seen.clone();
-    fn poll(lp: EventLoop, counter: Arc<AtomicUsize>, rx: std::sync::mpsc::Receiver<usize>, seen: Rc<RefCell<Vec<u8>>>) {
+    fn poll(
+        lp: EventLoop,
+        counter: Arc<AtomicUsize>,
+        rx: std::sync::mpsc::Receiver<usize>,
+        seen: Rc<RefCell<Vec<u8>>>,
+    ) {
         for id in rx.try_iter() {
             seen.borrow_mut()[id] += 1;
         }
@@ -227,7 +235,9 @@ fn call_soon_threadsafe_from_8_threads_runs_each_exactly_once() {
             lp.stop();
         } else {
             let again = lp.clone();
-            lp.call_later(Duration::from_millis(1), move || poll(again, counter, rx, seen));
+            lp.call_later(Duration::from_millis(1), move || {
+                poll(again, counter, rx, seen)
+            });
         }
     }
     lp.call_soon(move || poll(stopper, counter, rx, seen2));
@@ -237,7 +247,10 @@ fn call_soon_threadsafe_from_8_threads_runs_each_exactly_once() {
     }
     assert_eq!(ran.load(Ordering::SeqCst), THREADS * CALLS);
     let seen = seen.borrow();
-    assert!(seen.iter().all(|&n| n == 1), "each callback ran exactly once");
+    assert!(
+        seen.iter().all(|&n| n == 1),
+        "each callback ran exactly once"
+    );
 }
 
 #[test]
@@ -285,7 +298,11 @@ fn panicking_callback_reaches_the_handler_and_the_loop_goes_on() {
     let reports = trace();
     let r = reports.clone();
     lp.set_exception_handler(Some(move |ctx: &corio_executor::ExceptionContext| {
-        r.borrow_mut().push(format!("{}: {}", ctx.message, ctx.exception.clone().unwrap_or_default()));
+        r.borrow_mut().push(format!(
+            "{}: {}",
+            ctx.message,
+            ctx.exception.clone().unwrap_or_default()
+        ));
     }));
     let t = trace();
     lp.call_soon(|| panic!("boom"));
@@ -311,7 +328,10 @@ fn slow_callbacks_are_reported() {
     lp.run_forever().unwrap();
     let reports = reports.borrow();
     assert_eq!(reports.len(), 1, "{reports:?}");
-    assert!(reports[0].starts_with("Executing a callback took 0.0"), "{reports:?}");
+    assert!(
+        reports[0].starts_with("Executing a callback took 0.0"),
+        "{reports:?}"
+    );
 }
 
 #[test]
@@ -327,7 +347,8 @@ fn readers_and_writers_fire_and_can_be_removed() {
     lp.add_reader(fd, move || {
         let mut buf = [0; 16];
         let n = reader_b.borrow_mut().read(&mut buf).unwrap();
-        g.borrow_mut().push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        g.borrow_mut()
+            .push(String::from_utf8_lossy(&buf[..n]).into_owned());
         stopper.stop();
     })
     .unwrap();

@@ -1,0 +1,491 @@
+//! Tasks and futures: steps, cancellation, detaching, panics, reports.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use corio_executor::{
+    Clock, EventLoop, ExceptionContext, Future, ReturnWhen, RunError, TaskError, all_tasks,
+    create_task, current_task, run, sleep, wait, wait_for, yield_now,
+};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Pushes `name` to the trace when dropped: a coroutine's `finally`.
+struct Finally(Rc<RefCell<Vec<String>>>, &'static str);
+
+impl Drop for Finally {
+    fn drop(&mut self) {
+        self.0.borrow_mut().push(format!("finally {}", self.1));
+    }
+}
+
+fn reports(lp: &EventLoop) -> Rc<RefCell<Vec<String>>> {
+    let reports = Rc::new(RefCell::new(Vec::new()));
+    let r = reports.clone();
+    lp.set_exception_handler(Some(move |ctx: &ExceptionContext| {
+        r.borrow_mut().push(ctx.message.clone())
+    }));
+    reports
+}
+
+#[test]
+fn cancel_before_the_first_step() {
+    let trace = Rc::new(RefCell::new(Vec::new()));
+    let t = trace.clone();
+    let out = run(async move {
+        let guard = Finally(t.clone(), "never started");
+        let t2 = t.clone();
+        let task = create_task(async move {
+            let _guard = guard;
+            t2.borrow_mut().push("started".to_string());
+        });
+        assert!(task.cancel());
+        assert!(
+            !task.cancelled(),
+            "cancelled() turns true after the cancelling step"
+        );
+        let outcome = task.clone().await;
+        assert!(task.cancelled());
+        outcome
+    })
+    .unwrap();
+    assert_eq!(out, Err(TaskError::Cancelled));
+    assert_eq!(*trace.borrow(), ["finally never started"]);
+}
+
+#[test]
+fn cancel_during_a_sleep_drops_the_coroutine_at_its_await() {
+    let trace = Rc::new(RefCell::new(Vec::new()));
+    let t = trace.clone();
+    run(async move {
+        let t2 = t.clone();
+        let task = create_task(async move {
+            let _finally = Finally(t2.clone(), "sleeper");
+            t2.borrow_mut().push("sleeping".to_string());
+            sleep(Duration::from_secs(3600)).await;
+            t2.borrow_mut().push("woke (must not happen)".to_string());
+        });
+        sleep(ms(5)).await;
+        assert!(task.cancel());
+        assert_eq!(task.clone().await, Err(TaskError::Cancelled));
+        assert!(task.cancelled());
+        assert!(!task.cancel(), "cancel after done is false");
+    })
+    .unwrap();
+    assert_eq!(*trace.borrow(), ["sleeping", "finally sleeper"]);
+}
+
+#[test]
+fn cancel_after_done_returns_false() {
+    run(async {
+        let task = create_task(async { 5 });
+        yield_now().await;
+        yield_now().await;
+        assert!(task.done());
+        assert!(!task.cancel());
+        assert!(!task.cancelled());
+        assert_eq!(task.result(), Ok(5));
+        assert_eq!(task.await, Ok(5));
+    })
+    .unwrap();
+}
+
+#[test]
+fn cancelling_a_task_cancels_the_task_it_awaits() {
+    let trace = Rc::new(RefCell::new(Vec::new()));
+    let t = trace.clone();
+    run(async move {
+        let t2 = t.clone();
+        let child = create_task(async move {
+            let _f = Finally(t2, "child");
+            sleep(Duration::from_secs(3600)).await;
+        });
+        let awaited = child.clone();
+        let parent = create_task(async move { awaited.await });
+        sleep(ms(2)).await;
+        parent.cancel();
+        assert_eq!(parent.await, Err(TaskError::Cancelled));
+        assert_eq!(child.clone().await, Err(TaskError::Cancelled));
+        assert!(child.cancelled());
+    })
+    .unwrap();
+    assert_eq!(*trace.borrow(), ["finally child"]);
+}
+
+#[test]
+fn cancelling_a_task_cancels_the_future_it_awaits() {
+    run(async {
+        let fut: Future<u8> = Future::new();
+        let awaited = fut.clone();
+        let task = create_task(async move { awaited.await });
+        yield_now().await;
+        task.cancel();
+        assert_eq!(task.await, Err(TaskError::Cancelled));
+        assert!(fut.cancelled());
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_dropped_task_handle_detaches_and_the_task_still_finishes() {
+    let done = Rc::new(RefCell::new(false));
+    let d = done.clone();
+    run(async move {
+        drop(create_task(async move {
+            sleep(ms(5)).await;
+            *d.borrow_mut() = true;
+        }));
+        sleep(ms(20)).await;
+    })
+    .unwrap();
+    assert!(*done.borrow(), "the loop kept the detached task alive");
+}
+
+#[test]
+fn a_panicking_task_ends_with_panicked_and_the_loop_goes_on() {
+    let lp = EventLoop::new().unwrap();
+    let reports = reports(&lp);
+    lp.set_slow_callback_duration(Duration::from_secs(3600));
+    let out = lp
+        .run_until_complete(async {
+            let bad = create_task(async { panic!("task boom") });
+            let good = create_task(async { 1 });
+            (bad.await, good.await)
+        })
+        .unwrap();
+    assert_eq!(out.0, Err(TaskError::Panicked("task boom".into())));
+    assert_eq!(out.1, Ok(1));
+    assert!(reports.borrow().is_empty(), "retrieved: nothing to report");
+}
+
+#[test]
+fn an_unretrieved_failure_is_reported() {
+    let lp = EventLoop::new().unwrap();
+    let reports = reports(&lp);
+    lp.set_slow_callback_duration(Duration::from_secs(3600));
+    lp.run_until_complete(async {
+        let named = create_task(async { panic!("nobody looks") });
+        named.set_name("forgotten");
+        drop(named);
+        sleep(ms(2)).await;
+    })
+    .unwrap();
+    let reports = reports.borrow();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert!(reports[0].starts_with("Task exception was never retrieved: <Task 'forgotten'"));
+}
+
+#[test]
+fn a_pending_task_destroyed_at_close_is_reported() {
+    let lp = EventLoop::new().unwrap();
+    let reports = reports(&lp);
+    let trace = Rc::new(RefCell::new(Vec::new()));
+    let t = trace.clone();
+    let task = lp.create_task(async move {
+        let _f = Finally(t, "pending at close");
+        sleep(Duration::from_secs(3600)).await;
+    });
+    task.set_name("stuck");
+    lp.stop();
+    lp.run_forever().unwrap();
+    lp.close().unwrap();
+    assert_eq!(*trace.borrow(), ["finally pending at close"]);
+    let reports = reports.borrow();
+    assert_eq!(reports.len(), 1);
+    assert!(reports[0].starts_with("Task was destroyed but it is pending! <Task 'stuck'"));
+}
+
+#[test]
+fn run_cancels_leftover_tasks_and_runs_shutdown_hooks() {
+    let trace = Rc::new(RefCell::new(Vec::new()));
+    let t = trace.clone();
+    let out = run(async move {
+        let t2 = t.clone();
+        drop(create_task(async move {
+            let _f = Finally(t2, "leftover");
+            sleep(Duration::from_secs(3600)).await;
+        }));
+        let t3 = t.clone();
+        corio_executor::get_running_loop()
+            .unwrap()
+            .add_shutdown_hook(move || t3.borrow_mut().push("hook".into()));
+        yield_now().await;
+        "main done"
+    });
+    assert_eq!(out, Ok("main done"));
+    assert_eq!(*trace.borrow(), ["finally leftover", "hook"]);
+}
+
+#[test]
+fn run_reports_a_panicking_main() {
+    let out = run(async {
+        if true {
+            panic!("main boom");
+        }
+    });
+    assert_eq!(
+        out,
+        Err(RunError::Task(TaskError::Panicked("main boom".into())))
+    );
+}
+
+#[test]
+fn names_current_task_and_all_tasks() {
+    run(async {
+        let me = current_task().expect("main runs as a task");
+        assert!(me.get_name().starts_with("Task-"));
+        let a = create_task(sleep(ms(1)));
+        let b = create_task(sleep(ms(1)));
+        let na: u64 = a.get_name()["Task-".len()..].parse().unwrap();
+        let nb: u64 = b.get_name()["Task-".len()..].parse().unwrap();
+        assert!(nb > na);
+        b.set_name("renamed");
+        assert_eq!(b.get_name(), "renamed");
+        let names: Vec<String> = all_tasks().iter().map(|t| t.get_name()).collect();
+        assert_eq!(names.len(), 3, "{names:?}");
+        assert!(names.contains(&me.get_name()) && names.contains(&"renamed".to_string()));
+        let _ = (a.await, b.await);
+        assert_eq!(all_tasks().len(), 1);
+    })
+    .unwrap();
+}
+
+#[test]
+fn done_callbacks_are_scheduled_not_inline_and_removable() {
+    let trace = Rc::new(RefCell::new(Vec::new()));
+    let t = trace.clone();
+    run(async move {
+        let task = create_task(async { 7 });
+        let t1 = t.clone();
+        task.add_done_callback(move |task| {
+            t1.borrow_mut().push(format!("cb1 {:?}", task.result()))
+        });
+        let t2 = t.clone();
+        let id = task.add_done_callback(move |_| t2.borrow_mut().push("cb2".to_string()));
+        assert_eq!(task.remove_done_callback(id), 1);
+        assert_eq!(task.remove_done_callback(id), 0);
+        let value = task.clone().await;
+        t.borrow_mut().push(format!("awaited {value:?}"));
+        yield_now().await;
+    })
+    .unwrap();
+    assert_eq!(
+        *trace.borrow(),
+        [
+            "awaited Ok(7)",
+            "cb1 Err(InvalidState(\"Result was already taken by an await\"))"
+        ]
+    );
+}
+
+#[test]
+fn future_api_follows_asyncio() {
+    let lp = EventLoop::new().unwrap();
+    let fut: Future<i32> = lp.create_future();
+    assert!(!fut.done());
+    assert_eq!(
+        fut.result(),
+        Err(TaskError::InvalidState("Result is not set."))
+    );
+    assert!(fut.exception().is_err());
+    fut.set_result(3).unwrap();
+    assert_eq!(fut.set_result(4).unwrap_err().to_string(), "invalid state");
+    assert!(!fut.cancel());
+    assert_eq!(fut.result(), Ok(3));
+    assert_eq!(fut.exception(), Ok(None));
+
+    let failed: Future<i32> = lp.create_future();
+    failed.set_exception(std::io::Error::other("bad")).unwrap();
+    assert_eq!(failed.result().unwrap_err().to_string(), "bad");
+
+    let cancelled: Future<i32> = lp.create_future();
+    assert!(cancelled.cancel());
+    assert!(cancelled.cancelled());
+    assert_eq!(
+        lp.run_until_complete(cancelled.clone()).unwrap(),
+        Err(TaskError::Cancelled)
+    );
+
+    // Done callbacks run through call_soon.
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let later: Future<&str> = lp.create_future();
+    let s = seen.clone();
+    later.add_done_callback(move |f| s.borrow_mut().push(f.result().unwrap()));
+    let s2 = seen.clone();
+    let id = later.add_done_callback(move |_| s2.borrow_mut().push("removed"));
+    assert_eq!(later.remove_done_callback(id), 1);
+    later.set_result("done").unwrap();
+    assert!(seen.borrow().is_empty(), "not inline");
+    lp.run_until_complete(yield_now()).unwrap();
+    assert_eq!(*seen.borrow(), ["done"]);
+}
+
+#[test]
+fn ten_tasks_sleeping_100ms_take_about_100ms() {
+    let start = Instant::now();
+    run(async {
+        let tasks: Vec<_> = (0..10).map(|_| create_task(sleep(ms(100)))).collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    })
+    .unwrap();
+    let took = start.elapsed();
+    assert!(took >= ms(100));
+    assert!(took < ms(900), "they slept together, not in turn: {took:?}");
+}
+
+#[test]
+fn virtual_clock_makes_an_hour_instant() {
+    let lp = EventLoop::with_clock(Clock::virtual_clock()).unwrap();
+    let start = Instant::now();
+    let t0 = lp.time();
+    lp.run_until_complete(async {
+        let tasks: Vec<_> = (1..=10)
+            .map(|i| create_task(sleep(Duration::from_secs(360 * i))))
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    })
+    .unwrap();
+    assert!(lp.time() - t0 >= Duration::from_secs(3600));
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "no real hour passed"
+    );
+}
+
+#[test]
+fn a_hundred_thousand_tasks_spawned_and_joined() {
+    let total = run(async {
+        let tasks: Vec<_> = (0..100_000u64)
+            .map(|i| create_task(async move { i }))
+            .collect();
+        let mut sum = 0;
+        for t in tasks {
+            sum += t.await.unwrap();
+        }
+        sum
+    })
+    .unwrap();
+    assert_eq!(total, (0..100_000u64).sum());
+}
+
+#[test]
+fn wait_first_completed_and_with_timeout() {
+    let lp = EventLoop::with_clock(Clock::virtual_clock()).unwrap();
+    lp.run_until_complete(async {
+        let tasks: Vec<_> = [30, 10, 20]
+            .map(|s| create_task(sleep(Duration::from_secs(s))))
+            .into();
+        let refs = || tasks.iter().map(|t| t.as_ref()).collect::<Vec<_>>();
+        let (done, pending) = wait(refs(), None, ReturnWhen::FirstCompleted).await;
+        assert_eq!((done.len(), pending.len()), (1, 2));
+        assert!(done[0].same(&tasks[1].as_ref()));
+        let (done, pending) = wait(
+            refs(),
+            Some(Duration::from_secs(5)),
+            ReturnWhen::AllCompleted,
+        )
+        .await;
+        assert_eq!(
+            (done.len(), pending.len()),
+            (1, 2),
+            "timeout: still pending, not cancelled"
+        );
+        assert!(pending.iter().all(|t| !t.cancelled()));
+        let (done, pending) = wait(refs(), None, ReturnWhen::AllCompleted).await;
+        assert_eq!((done.len(), pending.len()), (3, 0));
+    })
+    .unwrap();
+}
+
+#[test]
+fn wait_first_exception_stops_at_a_failure() {
+    let lp = EventLoop::new().unwrap();
+    lp.set_slow_callback_duration(Duration::from_secs(3600));
+    lp.run_until_complete(async {
+        let slow = create_task(sleep(Duration::from_secs(3600)));
+        let bad = create_task(async {
+            sleep(ms(2)).await;
+            panic!("failure")
+        });
+        let (done, pending) = wait(
+            [slow.as_ref(), bad.as_ref()],
+            None,
+            ReturnWhen::FirstException,
+        )
+        .await;
+        assert_eq!((done.len(), pending.len()), (1, 1));
+        assert!(done[0].failure().unwrap().is_panic());
+        slow.cancel();
+        let _ = bad.await;
+    })
+    .unwrap();
+}
+
+#[test]
+fn wait_for_timeout_cancels_the_inner_future_before_returning() {
+    let trace = Rc::new(RefCell::new(Vec::new()));
+    let t = trace.clone();
+    let lp = EventLoop::with_clock(Clock::virtual_clock()).unwrap();
+    let out = lp
+        .run_until_complete(async move {
+            let t2 = t.clone();
+            let out = wait_for(
+                async move {
+                    let _f = Finally(t2, "inner");
+                    sleep(Duration::from_secs(3600)).await;
+                    1
+                },
+                Some(Duration::from_secs(1)),
+            )
+            .await;
+            t.borrow_mut().push("wait_for returned".into());
+            out
+        })
+        .unwrap();
+    assert_eq!(out, Err(TaskError::Timeout));
+    assert_eq!(*trace.borrow(), ["finally inner", "wait_for returned"]);
+    let ok = lp
+        .run_until_complete(wait_for(async { 2 }, Some(ms(10))))
+        .unwrap();
+    assert_eq!(ok, Ok(2));
+}
+
+#[test]
+fn timeout_drops_the_inner_future() {
+    let lp = EventLoop::with_clock(Clock::virtual_clock()).unwrap();
+    let out = lp.run_until_complete(corio_executor::timeout(
+        ms(5),
+        sleep(Duration::from_secs(60)),
+    ));
+    assert_eq!(out, Ok(Err(corio_executor::TimeoutError)));
+    let fast = lp.run_until_complete(corio_executor::timeout(ms(5), async { 9 }));
+    assert_eq!(fast, Ok(Ok(9)));
+}
+
+#[test]
+fn sleep_zero_yields_exactly_one_iteration() {
+    let trace = Rc::new(RefCell::new(Vec::new()));
+    let t = trace.clone();
+    run(async move {
+        let lp = corio_executor::get_running_loop().unwrap();
+        let (t1, t2) = (t.clone(), t.clone());
+        lp.call_soon(move || t1.borrow_mut().push("callback"));
+        sleep(Duration::ZERO).await;
+        t.borrow_mut().push("after sleep(0)");
+        lp.call_soon(move || t2.borrow_mut().push("callback 2"));
+        yield_now().await;
+        t.borrow_mut().push("after yield");
+    })
+    .unwrap();
+    assert_eq!(
+        *trace.borrow(),
+        ["callback", "after sleep(0)", "callback 2", "after yield"]
+    );
+}
