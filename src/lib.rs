@@ -5,6 +5,9 @@
 //! steps tasks the way asyncio steps generators, with asyncio's toolbox on
 //! top. This facade re-exports the crates under asyncio's names.
 //!
+//! - the event loop, futures and tasks (`corio-executor`), re-exported at
+//!   the top: [`EventLoop`], [`run`], [`create_task`], [`sleep`], [`gather`],
+//!   [`wait`], [`TaskGroup`], …
 //! - [`selectors`]: the reactor (`corio-reactor`), Python's `selectors`.
 //! - [`docs`]: the walkthroughs, from the selector up; every code block in
 //!   them is compiled and run as a doctest.
@@ -18,3 +21,5 @@ pub mod selectors {
 }
 
 pub mod docs;
+
+pub use corio_executor::*;

@@ -1,13 +1,15 @@
-//! Waiting for many: [`wait`], and (below) gather, as_completed, shield,
-//! TaskGroup.
+//! Waiting for many: [`wait`], [`as_completed`], [`shield`], [`TaskGroup`].
 
+use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
-use std::pin::pin;
+use std::pin::{Pin, pin};
+use std::rc::Rc;
 use std::task::Poll;
 use std::time::Duration;
 
-use crate::task::TaskRef;
-use crate::time::sleep;
+use crate::TaskError;
+use crate::task::{Task, TaskRef};
+use crate::time::{Sleep, sleep};
 
 /// When [`wait`] returns. Python: `asyncio.FIRST_COMPLETED` etc.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,4 +75,308 @@ pub async fn wait(
     })
     .await;
     tasks.into_iter().partition(TaskRef::done)
+}
+
+/// Yields task outcomes in completion order; see [`as_completed`].
+pub struct AsCompleted<T> {
+    remaining: Vec<Task<T>>,
+    timer: Option<Pin<Box<Sleep>>>,
+    expired: bool,
+}
+
+/// Iterates over `tasks` as they finish. Python: `asyncio.as_completed(aws, timeout)`.
+///
+/// Call [`AsCompleted::next`] until it returns `None`. With a timeout, once
+/// it passes, `next` returns `Some(Err(TaskError::Timeout))` once and then
+/// `None`; the tasks still running are not cancelled.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use corio_executor::{as_completed, create_task, run, sleep};
+///
+/// let order = run(async {
+///     let tasks = [30u64, 10, 20].map(|ms| create_task(async move {
+///         sleep(Duration::from_millis(ms)).await;
+///         ms
+///     }));
+///     let mut done = as_completed(tasks, None);
+///     let mut order = Vec::new();
+///     while let Some(outcome) = done.next().await {
+///         order.push(outcome.unwrap());
+///     }
+///     order
+/// })?;
+/// assert_eq!(order, [10, 20, 30]);
+/// # Ok::<(), corio_executor::RunError>(())
+/// ```
+pub fn as_completed<T: 'static>(
+    tasks: impl IntoIterator<Item = Task<T>>,
+    timeout: Option<Duration>,
+) -> AsCompleted<T> {
+    AsCompleted {
+        remaining: tasks.into_iter().collect(),
+        timer: timeout.map(|t| Box::pin(sleep(t))),
+        expired: false,
+    }
+}
+
+impl<T: 'static> AsCompleted<T> {
+    /// The next outcome to complete; `None` when all were yielded (or after
+    /// the timeout was reported).
+    pub async fn next(&mut self) -> Option<Result<T, TaskError>> {
+        if self.remaining.is_empty() || self.expired {
+            return None;
+        }
+        poll_fn(|cx| {
+            for i in 0..self.remaining.len() {
+                if let Poll::Ready(outcome) = Pin::new(&mut self.remaining[i]).poll(cx) {
+                    self.remaining.swap_remove(i);
+                    return Poll::Ready(Some(outcome));
+                }
+            }
+            if let Some(timer) = &mut self.timer
+                && timer.as_mut().poll(cx).is_ready()
+            {
+                self.expired = true;
+                return Poll::Ready(Some(Err(TaskError::Timeout)));
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// How many tasks have not been yielded yet.
+    pub fn len(&self) -> usize {
+        self.remaining.len()
+    }
+
+    /// True when every task was yielded.
+    pub fn is_empty(&self) -> bool {
+        self.remaining.is_empty()
+    }
+}
+
+/// Protects `future` from the cancellation of whoever awaits it.
+/// Python: `asyncio.shield(aw)`.
+///
+/// `future` runs as its own task. Cancelling the task that awaits the shield
+/// does not reach it: it keeps running (the loop keeps it) and its outcome
+/// can still be read through [`Shield::task`].
+pub struct Shield<T> {
+    task: Task<T>,
+}
+
+/// Wraps `future` in a task that the awaiter's cancellation does not reach.
+/// See [`Shield`].
+///
+/// # Panics
+/// Outside a running loop.
+#[track_caller]
+pub fn shield<F>(future: F) -> Shield<F::Output>
+where
+    F: std::future::Future + 'static,
+{
+    Shield {
+        task: crate::create_task(future),
+    }
+}
+
+impl<T: 'static> Shield<T> {
+    /// The shielded task.
+    pub fn task(&self) -> Task<T> {
+        self.task.clone()
+    }
+}
+
+impl<T: 'static> std::future::Future for Shield<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        // Poll the join directly, without parking the awaiter on the task:
+        // that is what keeps the awaiter's cancellation away from it.
+        self.task.inner.poll_join(cx)
+    }
+}
+
+/// Structured concurrency: tasks that end together. Python: `asyncio.TaskGroup`.
+///
+/// Tasks created with [`create_task`](Self::create_task) run at once;
+/// [`join`](Self::join) (Python's `async with` exit) waits for all of them.
+/// The first failure (a panic, a cancellation not made by the group, or an
+/// `Err` from a [`try_create_task`](Self::try_create_task) task) cancels the
+/// others; `join` then returns every failure collected (Python's
+/// `ExceptionGroup`). Dropping the group or its `join` cancels what is left.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use corio_executor::{TaskGroup, run, sleep};
+///
+/// let outcome = run(async {
+///     let group = TaskGroup::new();
+///     let slow = group.create_task(sleep(Duration::from_secs(3600)));
+///     group.try_create_task(async { Err::<(), _>(std::io::Error::other("boom")) });
+///     let errors = group.join().await.unwrap_err();
+///     (errors.len(), slow.cancelled())
+/// })?;
+/// assert_eq!(outcome, (1, true));
+/// # Ok::<(), corio_executor::RunError>(())
+/// ```
+pub struct TaskGroup {
+    state: Rc<GroupState>,
+}
+
+#[derive(Default)]
+struct GroupState {
+    tasks: RefCell<Vec<TaskRef>>,
+    errors: RefCell<Vec<TaskError>>,
+    /// Set once the group started cancelling, so its own cancellations are
+    /// not counted as failures.
+    aborting: Cell<bool>,
+}
+
+impl GroupState {
+    fn fail(&self, error: TaskError) {
+        if error.is_cancelled() && self.aborting.get() {
+            return;
+        }
+        self.errors.borrow_mut().push(error);
+        self.abort();
+    }
+
+    fn abort(&self) {
+        if !self.aborting.replace(true) {
+            for task in self.tasks.borrow().iter() {
+                task.cancel();
+            }
+        }
+    }
+}
+
+impl Default for TaskGroup {
+    fn default() -> Self {
+        TaskGroup::new()
+    }
+}
+
+impl TaskGroup {
+    /// An empty group. Python: `asyncio.TaskGroup()`.
+    pub fn new() -> TaskGroup {
+        TaskGroup {
+            state: Rc::new(GroupState::default()),
+        }
+    }
+
+    /// Starts `future` as a task of the group; its panic or cancellation
+    /// fails the group. Python: `tg.create_task(coro)`.
+    ///
+    /// # Panics
+    /// Outside a running loop.
+    #[track_caller]
+    pub fn create_task<F>(&self, future: F) -> Task<F::Output>
+    where
+        F: std::future::Future + 'static,
+    {
+        let task = crate::create_task(future);
+        self.track(&task, |_| None);
+        task
+    }
+
+    /// Like [`create_task`](Self::create_task) for a future returning
+    /// `Result`: an `Err` fails the group too.
+    ///
+    /// # Panics
+    /// Outside a running loop.
+    #[track_caller]
+    pub fn try_create_task<F, T, E>(&self, future: F) -> Task<Result<T, E>>
+    where
+        F: std::future::Future<Output = Result<T, E>> + 'static,
+        T: 'static,
+        E: std::fmt::Display + 'static,
+    {
+        let task = crate::create_task(future);
+        self.track(&task, |outcome: &Result<T, E>| {
+            outcome
+                .as_ref()
+                .err()
+                .map(|e| TaskError::exception(OutputError(e.to_string())))
+        });
+        task
+    }
+
+    fn track<T: 'static>(
+        &self,
+        task: &Task<T>,
+        output_failure: impl Fn(&T) -> Option<TaskError> + 'static,
+    ) {
+        self.state.tasks.borrow_mut().push(task.as_ref());
+        if self.state.aborting.get() {
+            task.cancel();
+        }
+        let state = self.state.clone();
+        task.add_done_callback(move |task| {
+            let failure = task.inner.failure().or_else(|| {
+                let mut found = None;
+                task.inner.peek(&mut |outcome| {
+                    if let crate::task::OutcomeRef::Ready(Ok(value)) = outcome {
+                        found = output_failure(value);
+                    }
+                });
+                found
+            });
+            if let Some(error) = failure {
+                state.fail(error);
+            }
+        });
+    }
+
+    /// Waits until every task is done. Python: leaving `async with tg:`.
+    ///
+    /// # Errors
+    /// Every failure collected, in the order they happened.
+    pub async fn join(&self) -> Result<(), Vec<TaskError>> {
+        let mut guard = AbortOnDrop(Some(self.state.clone()));
+        // Tasks may be added while we wait: wait until a round adds none.
+        loop {
+            let tasks: Vec<TaskRef> = self.state.tasks.borrow().clone();
+            wait(tasks.iter().cloned(), None, ReturnWhen::AllCompleted).await;
+            // Done callbacks (which record failures) run one iteration later.
+            crate::yield_now().await;
+            if self.state.tasks.borrow().len() == tasks.len() {
+                break;
+            }
+        }
+        guard.0 = None;
+        let errors = self.state.errors.take();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// The `Err` output of a group task, as the group records it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct OutputError(String);
+
+/// Cancels a group's tasks when `join` is dropped before it finished.
+struct AbortOnDrop(Option<Rc<GroupState>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(state) = &self.0 {
+            state.abort();
+        }
+    }
+}
+
+impl Drop for TaskGroup {
+    fn drop(&mut self) {
+        self.state.abort();
+    }
 }

@@ -22,22 +22,26 @@ mod combinators;
 mod error;
 mod event_loop;
 mod future;
+mod gather;
 mod handle;
 mod remote;
 mod runtime;
 mod task;
 mod time;
 
-pub use combinators::{ReturnWhen, wait};
+pub use combinators::{AsCompleted, ReturnWhen, Shield, TaskGroup, as_completed, shield, wait};
 pub use corio_timer::Clock;
 pub use error::{InvalidStateError, LoopError, RunError, TaskError, TimeoutError};
 pub use event_loop::{DEFAULT_SLOW_CALLBACK_DURATION, EventLoop, ExceptionContext};
 pub use future::Future;
+pub use gather::{Gather, GatherError, gather, gather_all, try_gather};
+#[doc(hidden)]
+pub use gather::{TaskTuple, gather_tuple};
 pub use handle::{Handle, TimerHandle};
 pub use remote::LoopHandle;
 pub use runtime::{
-    all_tasks, create_task, current_task, ensure_future, get_event_loop, get_running_loop,
-    new_event_loop, run, set_event_loop,
+    all_tasks, create_task, current_task, dump_tasks, ensure_future, get_event_loop,
+    get_running_loop, new_event_loop, run, set_event_loop,
 };
 pub use task::{Task, TaskRef};
 pub use time::{Sleep, sleep, sleep_until, timeout, wait_for, yield_now};

@@ -250,3 +250,53 @@ fn cancel_all_tasks(lp: &EventLoop) {
         }
     }
 }
+
+/// A readable dump of the running loop's live tasks: name, state, age,
+/// steps taken, and where each was created. No asyncio counterpart (it is
+/// what `asyncio.all_tasks()` plus `Task.print_stack()` are used for when a
+/// program is stuck).
+///
+/// ```
+/// use corio_executor::{create_task, dump_tasks, run, sleep};
+/// use std::time::Duration;
+///
+/// let dump = run(async {
+///     let t = create_task(sleep(Duration::from_secs(60)));
+///     t.set_name("sleeper");
+///     corio_executor::yield_now().await;
+///     let dump = dump_tasks();
+///     t.cancel();
+///     dump
+/// })?;
+/// assert!(dump.contains("sleeper") && dump.contains("steps=1"), "{dump}");
+/// # Ok::<(), corio_executor::RunError>(())
+/// ```
+pub fn dump_tasks() -> String {
+    let Ok(lp) = running_inner() else {
+        return "no running event loop\n".to_string();
+    };
+    let now = lp.time();
+    let current = current_task();
+    let mut out = String::new();
+    for task in lp.all_tasks() {
+        let header = task.inner.header();
+        let state = if current.as_ref().is_some_and(|c| c.same(&task)) {
+            "running"
+        } else if header.cancel_requested.get() {
+            "cancelling"
+        } else if header.scheduled.get() {
+            "scheduled"
+        } else {
+            "waiting"
+        };
+        out.push_str(&format!(
+            "{:<20} {:<10} age={:.3}s steps={} created at {}\n",
+            header.name(),
+            state,
+            now.saturating_duration_since(header.created).as_secs_f64(),
+            header.steps.get(),
+            header.location,
+        ));
+    }
+    out
+}

@@ -128,8 +128,11 @@ enum Outcome<T> {
     Taken,
 }
 
+/// A callback run (through `call_soon`) when a task is done.
+type DoneFn<T> = Box<dyn FnOnce(&Task<T>)>;
+
 /// A done callback and the id `remove_done_callback` knows it by.
-type DoneCallback<T> = (u64, Box<dyn FnOnce(&Task<T>)>);
+type DoneCallback<T> = (u64, DoneFn<T>);
 
 /// A task: its header, its coroutine, its outcome.
 struct TaskCell<F: StdFuture> {
@@ -144,13 +147,13 @@ struct TaskCell<F: StdFuture> {
 /// The typed view of a task, behind [`Task<T>`].
 pub(crate) trait TypedTask<T>: RawTask {
     fn poll_join(&self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>>;
-    fn peek(&self, f: &mut dyn FnMut(&Outcome2<'_, T>));
-    fn add_callback(&self, f: Box<dyn FnOnce(&Task<T>)>) -> u64;
+    fn peek(&self, f: &mut dyn FnMut(&OutcomeRef<'_, T>));
+    fn add_callback(&self, f: DoneFn<T>) -> u64;
     fn remove_callback(&self, id: u64) -> usize;
 }
 
 /// A borrowed look at an outcome.
-pub(crate) enum Outcome2<'a, T> {
+pub(crate) enum OutcomeRef<'a, T> {
     Pending,
     Ready(&'a Result<T, TaskError>),
     Taken,
@@ -291,15 +294,15 @@ impl<F: StdFuture + 'static> TypedTask<F::Output> for TaskCell<F> {
         }
     }
 
-    fn peek(&self, f: &mut dyn FnMut(&Outcome2<'_, F::Output>)) {
+    fn peek(&self, f: &mut dyn FnMut(&OutcomeRef<'_, F::Output>)) {
         match &*self.outcome.borrow() {
-            Outcome::Pending => f(&Outcome2::Pending),
-            Outcome::Ready(r) => f(&Outcome2::Ready(r)),
-            Outcome::Taken => f(&Outcome2::Taken),
+            Outcome::Pending => f(&OutcomeRef::Pending),
+            Outcome::Ready(r) => f(&OutcomeRef::Ready(r)),
+            Outcome::Taken => f(&OutcomeRef::Taken),
         }
     }
 
-    fn add_callback(&self, f: Box<dyn FnOnce(&Task<F::Output>)>) -> u64 {
+    fn add_callback(&self, f: DoneFn<F::Output>) -> u64 {
         let id = self.next_callback_id.get();
         self.next_callback_id.set(id + 1);
         self.callbacks.borrow_mut().push((id, f));
@@ -443,9 +446,9 @@ impl<T: 'static> Task<T> {
         let mut out = Err(TaskError::InvalidState("Result is not set."));
         self.inner.peek(&mut |outcome| {
             out = match outcome {
-                Outcome2::Pending => Err(TaskError::InvalidState("Result is not set.")),
-                Outcome2::Ready(r) => (*r).clone(),
-                Outcome2::Taken => Err(TaskError::InvalidState(
+                OutcomeRef::Pending => Err(TaskError::InvalidState("Result is not set.")),
+                OutcomeRef::Ready(r) => (*r).clone(),
+                OutcomeRef::Taken => Err(TaskError::InvalidState(
                     "Result was already taken by an await",
                 )),
             }

@@ -104,7 +104,7 @@ fn cancelling_a_task_cancels_the_task_it_awaits() {
             sleep(Duration::from_secs(3600)).await;
         });
         let awaited = child.clone();
-        let parent = create_task(async move { awaited.await });
+        let parent = create_task(awaited);
         sleep(ms(2)).await;
         parent.cancel();
         assert_eq!(parent.await, Err(TaskError::Cancelled));
@@ -120,7 +120,7 @@ fn cancelling_a_task_cancels_the_future_it_awaits() {
     run(async {
         let fut: Future<u8> = Future::new();
         let awaited = fut.clone();
-        let task = create_task(async move { awaited.await });
+        let task = create_task(awaited);
         yield_now().await;
         task.cancel();
         assert_eq!(task.await, Err(TaskError::Cancelled));

@@ -6,13 +6,14 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use corio_reactor::{
-    EVENT_READ, EpollSelector, Events, PollSelector, SelectSelector, Selector, Waker,
+    EVENT_READ, EVENT_WRITE, EpollSelector, Events, PollSelector, SelectSelector, Selector,
+    SelectorError, Waker,
 };
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -156,10 +157,40 @@ fn many_fds_report_exactly_the_ready_ones<S: Selector<u32>>(mut sel: S) {
     assert_eq!(ready_data(&mut sel, ZERO), vec![]);
 }
 
+fn closed_fd_is_ebadf_and_selector_survives<S: Selector<u32>>(mut sel: S) {
+    let (_a, b) = pair();
+    let stale: RawFd = b.as_raw_fd();
+    drop(b);
+    let err = sel.register(stale, EVENT_READ, 0).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EBADF), "{err:?}");
+    assert_eq!(sel.len(), 0);
+    // Still usable.
+    let (mut c, d) = pair();
+    sel.register(d.as_raw_fd(), EVENT_READ, 5).unwrap();
+    c.write_all(b"x").unwrap();
+    assert_eq!(ready_data(&mut sel, ZERO), vec![(5, EVENT_READ)]);
+}
+
+fn modify_of_a_closed_fd_unregisters<S: Selector<u32>>(mut sel: S) {
+    let (_a, b) = pair();
+    let fd = b.as_raw_fd();
+    sel.register(fd, EVENT_READ, 1).unwrap();
+    drop(b);
+    let err = sel.modify(fd, EVENT_WRITE, 2).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EBADF), "{err:?}");
+    assert!(matches!(
+        sel.get_key(fd),
+        Err(SelectorError::NotRegistered { .. })
+    ));
+    assert!(sel.is_empty());
+}
+
 serial_suite!(
     epoll,
     EpollSelector::<u32>::new().unwrap(),
     [
+        closed_fd_is_ebadf_and_selector_survives,
+        modify_of_a_closed_fd_unregisters,
         many_fds_report_exactly_the_ready_ones,
         unregister_after_close_then_reuse_the_number,
         dup_trap_events_are_not_confused,
@@ -169,6 +200,8 @@ serial_suite!(
     poll,
     PollSelector::<u32>::new().unwrap(),
     [
+        closed_fd_is_ebadf_and_selector_survives,
+        modify_of_a_closed_fd_unregisters,
         many_fds_report_exactly_the_ready_ones,
         unregister_after_close_then_reuse_the_number,
         dup_trap_events_are_not_confused,
@@ -178,6 +211,8 @@ serial_suite!(
     select,
     SelectSelector::<u32>::new().unwrap(),
     [
+        closed_fd_is_ebadf_and_selector_survives,
+        modify_of_a_closed_fd_unregisters,
         unregister_after_close_then_reuse_the_number,
         dup_trap_events_are_not_confused,
     ]

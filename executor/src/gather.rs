@@ -1,0 +1,374 @@
+//! [`gather`] and its variants: run children as tasks, collect in order.
+//!
+//! Every child is wrapped in a task (`ensure_future`), so they run
+//! concurrently and keep running when a gather ends early at the first
+//! error. The gather itself is a task too: cancelling it, even before it
+//! first runs, drops its coroutine, and a guard captured by that coroutine
+//! cancels every child.
+
+use std::future::{Future as StdFuture, poll_fn};
+use std::panic::Location;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use crate::task::{Cancel, Task, TaskRef, spawn};
+use crate::{TaskError, runtime};
+
+/// Cancels the children when dropped, unless disarmed.
+struct CancelOnDrop {
+    children: Vec<TaskRef>,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            for child in &self.children {
+                child.cancel();
+            }
+        }
+    }
+}
+
+/// A running gather: await it for the outcome, or cancel it.
+/// Python: the `_GatheringFuture` that `asyncio.gather` returns.
+#[must_use = "a gather's outcome should be awaited or its children cancelled"]
+pub struct Gather<O, E = TaskError> {
+    task: Task<Result<O, E>>,
+    /// What cancelling the gather reaches: its task and every child.
+    group: Rc<GatherGroup>,
+}
+
+/// The gather task and its children, cancelled together.
+struct GatherGroup {
+    task: TaskRef,
+    children: Vec<TaskRef>,
+}
+
+impl Cancel for GatherGroup {
+    /// Cancels the children directly (so a child that has not started never
+    /// starts) and the gather task; false if the gather is done.
+    fn cancel(&self) -> bool {
+        if self.task.done() {
+            return false;
+        }
+        for child in &self.children {
+            child.cancel();
+        }
+        self.task.cancel()
+    }
+}
+
+impl<O: 'static, E: 'static> Gather<O, E> {
+    /// Cancels every child not yet done, and the gather; false if the gather
+    /// is already done. Python: `gathering_future.cancel()`.
+    pub fn cancel(&self) -> bool {
+        self.group.cancel()
+    }
+
+    /// Python: `gathering_future.done()`.
+    pub fn done(&self) -> bool {
+        self.task.done()
+    }
+
+    /// Python: `gathering_future.cancelled()`.
+    pub fn cancelled(&self) -> bool {
+        self.task.cancelled()
+    }
+
+    /// The gather's own task, for [`wait`](crate::wait) and friends.
+    pub fn as_ref(&self) -> TaskRef {
+        self.task.as_ref()
+    }
+}
+
+impl<O: 'static, E: From<TaskError> + 'static> StdFuture for Gather<O, E> {
+    type Output = Result<O, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let polled = Pin::new(&mut self.task).poll(cx);
+        if polled.is_pending() {
+            // Park the awaiter on the whole group, not just the gather task.
+            runtime::park_current_on(self.group.clone());
+        }
+        polled.map(|outcome| outcome.unwrap_or_else(|e| Err(E::from(e))))
+    }
+}
+
+/// Spawns `children` and a gather task running `collect` over them.
+#[track_caller]
+fn start<T, O, E, C>(children: Vec<Task<T>>, collect: C) -> Gather<O, E>
+where
+    T: 'static,
+    O: 'static,
+    E: 'static,
+    C: AsyncFnOnce(&mut [Task<T>]) -> Result<O, E> + 'static,
+{
+    let lp = match runtime::running_inner() {
+        Ok(lp) => lp,
+        Err(e) => panic!("{e}"),
+    };
+    let refs: Vec<TaskRef> = children.iter().map(Task::as_ref).collect();
+    let guard = CancelOnDrop {
+        children: refs.clone(),
+        armed: true,
+    };
+    let mut children = children;
+    let task = spawn(
+        &lp,
+        async move {
+            // Rebinding moves the whole guard into the coroutine (a field
+            // assignment alone would capture only the field), so dropping
+            // the coroutine unstarted still cancels the children.
+            let mut guard = guard;
+            let outcome = collect(&mut children).await;
+            guard.armed = false;
+            outcome
+        },
+        Location::caller(),
+    );
+    let group = Rc::new(GatherGroup {
+        task: task.as_ref(),
+        children: refs,
+    });
+    Gather { task, group }
+}
+
+#[track_caller]
+fn spawn_all<F>(futures: impl IntoIterator<Item = F>) -> Vec<Task<F::Output>>
+where
+    F: StdFuture + 'static,
+{
+    let lp = match runtime::running_inner() {
+        Ok(lp) => lp,
+        Err(e) => panic!("{e}"),
+    };
+    let location = Location::caller();
+    futures
+        .into_iter()
+        .map(|f| spawn(&lp, f, location))
+        .collect()
+}
+
+/// Polls every child; stops early when `stop` says so for an outcome.
+/// Returns the outcomes in input order, or the outcome that stopped it.
+async fn collect_outcomes<T: 'static>(
+    children: &mut [Task<T>],
+    stop: impl Fn(&Result<T, TaskError>) -> bool,
+) -> Result<Vec<Result<T, TaskError>>, Result<T, TaskError>> {
+    let mut outcomes: Vec<Option<Result<T, TaskError>>> = children.iter().map(|_| None).collect();
+    poll_fn(|cx| {
+        let mut pending = false;
+        for (child, slot) in children.iter_mut().zip(outcomes.iter_mut()) {
+            if slot.is_some() {
+                continue;
+            }
+            match Pin::new(child).poll(cx) {
+                Poll::Ready(outcome) if stop(&outcome) => return Poll::Ready(Err(outcome)),
+                Poll::Ready(outcome) => *slot = Some(outcome),
+                Poll::Pending => pending = true,
+            }
+        }
+        if pending {
+            return Poll::Pending;
+        }
+        Poll::Ready(Ok(outcomes.iter_mut().filter_map(Option::take).collect()))
+    })
+    .await
+}
+
+/// Runs `futures` concurrently, each as a task, and returns their values in
+/// input order. Python: `asyncio.gather(*aws)`.
+///
+/// The first child to fail (panic or cancellation) ends the gather with its
+/// error; the other children keep running. Cancelling the gather cancels
+/// every child, even before the gather first runs.
+///
+/// # Panics
+/// Outside a running loop.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use corio_executor::{gather, run, sleep};
+///
+/// let values = run(async {
+///     gather([3u64, 1, 2].map(|n| async move {
+///         sleep(Duration::from_millis(n)).await;
+///         n * 10
+///     }))
+///     .await
+/// })?;
+/// assert_eq!(values, Ok(vec![30, 10, 20]), "input order, not completion order");
+/// # Ok::<(), corio_executor::RunError>(())
+/// ```
+#[track_caller]
+pub fn gather<F>(futures: impl IntoIterator<Item = F>) -> Gather<Vec<F::Output>>
+where
+    F: StdFuture + 'static,
+{
+    start(
+        spawn_all(futures),
+        async |children: &mut [Task<F::Output>]| match collect_outcomes(children, Result::is_err)
+            .await
+        {
+            Ok(outcomes) => outcomes.into_iter().collect(),
+            Err(first_error) => first_error.map(|_| Vec::new()),
+        },
+    )
+}
+
+/// Like [`gather`] but never ends early: every child's outcome, in input
+/// order. Python: `asyncio.gather(*aws, return_exceptions=True)`.
+///
+/// # Panics
+/// Outside a running loop.
+#[track_caller]
+pub fn gather_all<F>(
+    futures: impl IntoIterator<Item = F>,
+) -> Gather<Vec<Result<F::Output, TaskError>>>
+where
+    F: StdFuture + 'static,
+{
+    start(
+        spawn_all(futures),
+        async |children: &mut [Task<F::Output>]| match collect_outcomes(children, |_| false).await {
+            Ok(outcomes) => Ok(outcomes),
+            Err(_) => unreachable_outcome(),
+        },
+    )
+}
+
+/// `collect_outcomes` with a `stop` that is always false never stops.
+fn unreachable_outcome<T>() -> Result<T, TaskError> {
+    Err(TaskError::InvalidState(
+        "gather stopped without a stopping outcome",
+    ))
+}
+
+/// Why a [`try_gather`] ended early.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GatherError<E> {
+    /// A child returned `Err`.
+    #[error("a child failed: {0}")]
+    Failed(E),
+    /// A child (or the gather) panicked or was cancelled.
+    #[error(transparent)]
+    Task(#[from] TaskError),
+}
+
+/// [`gather`] for children returning `Result`: the first `Err` (or panic, or
+/// cancellation) ends it. Python: `asyncio.gather` whose first exception
+/// propagates.
+///
+/// # Panics
+/// Outside a running loop.
+#[track_caller]
+pub fn try_gather<F, T, E>(futures: impl IntoIterator<Item = F>) -> Gather<Vec<T>, GatherError<E>>
+where
+    F: StdFuture<Output = Result<T, E>> + 'static,
+    T: 'static,
+    E: 'static,
+{
+    start(
+        spawn_all(futures),
+        async |children: &mut [Task<Result<T, E>>]| {
+            let fails = |outcome: &Result<Result<T, E>, TaskError>| !matches!(outcome, Ok(Ok(_)));
+            let outcomes = match collect_outcomes(children, fails).await {
+                Ok(outcomes) => outcomes,
+                Err(Ok(Err(e))) => return Err(GatherError::Failed(e)),
+                Err(Err(e)) => return Err(GatherError::Task(e)),
+                Err(Ok(Ok(_))) => {
+                    return Err(GatherError::Task(unreachable_outcome::<()>().unwrap_err()));
+                }
+            };
+            let mut values = Vec::with_capacity(outcomes.len());
+            for outcome in outcomes {
+                match outcome {
+                    Ok(Ok(v)) => values.push(v),
+                    Ok(Err(e)) => return Err(GatherError::Failed(e)),
+                    Err(e) => return Err(GatherError::Task(e)),
+                }
+            }
+            Ok(values)
+        },
+    )
+}
+
+/// A tuple of tasks that `gather!` can wait for and unpack.
+#[doc(hidden)]
+pub trait TaskTuple {
+    type Output;
+    fn refs(&self) -> Vec<TaskRef>;
+    fn outputs(self) -> Result<Self::Output, TaskError>;
+}
+
+macro_rules! task_tuple {
+    ($($t:ident $v:ident),+) => {
+        impl<$($t: 'static),+> TaskTuple for ($(Task<$t>,)+) {
+            type Output = ($($t,)+);
+            fn refs(&self) -> Vec<TaskRef> {
+                let ($($v,)+) = self;
+                vec![$($v.as_ref()),+]
+            }
+            fn outputs(self) -> Result<Self::Output, TaskError> {
+                let ($(mut $v,)+) = self;
+                let waker = std::task::Waker::noop();
+                let mut cx = Context::from_waker(waker);
+                Ok(($(
+                    match Pin::new(&mut $v).poll(&mut cx) {
+                        Poll::Ready(outcome) => outcome?,
+                        Poll::Pending => return Err(TaskError::InvalidState("gather! child not done")),
+                    },
+                )+))
+            }
+        }
+    };
+}
+
+task_tuple!(A a);
+task_tuple!(A a, B b);
+task_tuple!(A a, B b, C c);
+task_tuple!(A a, B b, C c, D d);
+task_tuple!(A a, B b, C c, D d, E e);
+task_tuple!(A a, B b, C c, D d, E e, F f);
+task_tuple!(A a, B b, C c, D d, E e, F f, G g);
+task_tuple!(A a, B b, C c, D d, E e, F f, G g, H h);
+
+/// Waits for a tuple of tasks as `gather!` does.
+#[doc(hidden)]
+pub async fn gather_tuple<Tu: TaskTuple>(tasks: Tu) -> Result<Tu::Output, TaskError> {
+    let refs = tasks.refs();
+    let mut guard = CancelOnDrop {
+        children: refs.clone(),
+        armed: true,
+    };
+    let (done, _) = crate::wait(refs, None, crate::ReturnWhen::FirstException).await;
+    guard.armed = false;
+    if let Some(err) = done.iter().find_map(TaskRef::failure) {
+        return Err(err);
+    }
+    tasks.outputs()
+}
+
+/// Gathers futures of different types (up to 8) into a tuple.
+/// Python: `asyncio.gather(a, b, c)` with mixed results.
+///
+/// Each future runs as its own task; the first failure ends the gather
+/// (the others keep running); dropping the gather future cancels them.
+///
+/// ```
+/// use corio_executor::{gather, run};
+///
+/// let (n, s) = run(async { gather!(async { 1 }, async { "two" }).await })?.unwrap();
+/// assert_eq!((n, s), (1, "two"));
+/// # Ok::<(), corio_executor::RunError>(())
+/// ```
+#[macro_export]
+macro_rules! gather {
+    ($($future:expr),+ $(,)?) => {
+        $crate::gather_tuple(($($crate::create_task($future),)+))
+    };
+}
