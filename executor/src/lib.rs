@@ -23,6 +23,7 @@ mod error;
 mod event_loop;
 mod future;
 mod gather;
+pub mod generator;
 mod handle;
 mod remote;
 mod runtime;
