@@ -47,6 +47,23 @@ pub(crate) enum Runnable {
     Step(Rc<dyn RawTask>),
 }
 
+/// What `run_one` ran, for a slow-callback report.
+enum Ran {
+    Step(Rc<dyn RawTask>),
+    Callback,
+    Io,
+}
+
+impl Ran {
+    fn describe(&self) -> String {
+        match self {
+            Ran::Step(task) => task.header().describe(),
+            Ran::Callback => "a callback".to_string(),
+            Ran::Io => "an I/O callback".to_string(),
+        }
+    }
+}
+
 /// A callback registered with `add_reader` / `add_writer`.
 pub(crate) struct IoCallback {
     cancelled: Cell<bool>,
@@ -256,7 +273,7 @@ impl LoopInner {
     /// One iteration of the loop (see the module docs for the phases).
     fn run_once(self: &Rc<Self>) {
         // Phase 1: timeout.
-        let now = self.clock.now();
+        let mut now = self.clock.now();
         let next_timer = self.scheduled.borrow_mut().next_deadline();
         let timeout = if !self.ready.borrow().is_empty() || self.stopping.get() {
             Some(Duration::ZERO)
@@ -272,8 +289,15 @@ impl LoopInner {
             timeout
         };
 
-        // Phase 2: select.
-        let io_events = self.select_io(select_timeout);
+        // Phase 2: select. With work ready and no fd registered but the
+        // loop's own waker (whose news phase 3 reads from an atomic flag),
+        // a zero-timeout select can report nothing: skip the syscall.
+        let only_waker = self.selector.borrow().len() == 1;
+        let io_events = if select_timeout == Some(Duration::ZERO) && only_waker {
+            0
+        } else {
+            self.select_io(select_timeout)
+        };
 
         // Phase 3: remote.
         let remote_count = self.drain_remote();
@@ -285,12 +309,15 @@ impl LoopInner {
             self.clock.advance_to(deadline);
         }
 
+        // The clock is read again only if time may have passed in select.
+        if select_timeout != Some(Duration::ZERO) || jump_to.is_some() || io_events > 0 {
+            now = self.clock.now();
+        }
+
         // Phase 4: timers.
         {
             let mut due = self.due.borrow_mut();
-            self.scheduled
-                .borrow_mut()
-                .pop_due(self.clock.now(), &mut due);
+            self.scheduled.borrow_mut().pop_due(now, &mut due);
             let mut ready = self.ready.borrow_mut();
             ready.extend(
                 due.drain(..)
@@ -301,18 +328,19 @@ impl LoopInner {
 
         // Phase 5: run exactly what is ready now.
         let ntodo = self.ready.borrow().len();
-        let slow = self.slow_callback_duration.get();
-        let mut started = self.clock.now();
+        let mut started = now;
         for _ in 0..ntodo {
             let Some(runnable) = self.ready.borrow_mut().pop_front() else {
                 break;
             };
-            let what = self.run_one(runnable);
+            let ran = self.run_one(runnable);
+            // One clock read per callback: the end of one is the start of the next.
             let finished = self.clock.now();
-            if finished - started >= slow {
+            if finished - started >= self.slow_callback_duration.get() {
                 self.report(
                     format!(
-                        "Executing {what} took {:.3} seconds",
+                        "Executing {} took {:.3} seconds",
+                        ran.describe(),
                         (finished - started).as_secs_f64()
                     ),
                     None,
@@ -378,23 +406,14 @@ impl LoopInner {
         count
     }
 
-    /// Runs one ready item, catching panics; returns its description for
-    /// slow-callback reports.
-    fn run_one(self: &Rc<Self>, runnable: Runnable) -> String {
+    /// Runs one ready item, catching panics; returns what ran, to be
+    /// described only if it was slow.
+    fn run_one(self: &Rc<Self>, runnable: Runnable) -> Ran {
         match runnable {
             Runnable::Step(task) => {
                 // A panic inside the coroutine is caught by the step itself.
-                let what = if self.debug.get() {
-                    task.header().describe()
-                } else {
-                    String::new()
-                };
                 task.clone().step(self);
-                if what.is_empty() {
-                    task.header().describe()
-                } else {
-                    what
-                }
+                Ran::Step(task)
             }
             Runnable::Callback(cb) => {
                 if let Err(payload) = catch_unwind(AssertUnwindSafe(|| cb.run())) {
@@ -403,7 +422,7 @@ impl LoopInner {
                         Some(panic_message(&*payload)),
                     );
                 }
-                "a callback".to_string()
+                Ran::Callback
             }
             Runnable::Io(io) => {
                 if !io.cancelled.get()
@@ -414,7 +433,7 @@ impl LoopInner {
                         Some(panic_message(&*payload)),
                     );
                 }
-                "an I/O callback".to_string()
+                Ran::Io
             }
         }
     }

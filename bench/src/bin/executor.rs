@@ -1,0 +1,365 @@
+//! corio's executor vs tokio's current-thread runtime, in one process run.
+//!
+//! Run: `cargo run --release -p corio-bench --bin executor [ROUNDS]`
+//!
+//! Each workload runs ROUNDS times per runtime, interleaved (corio, tokio,
+//! corio, …); the table reports the median time of each and the ratio
+//! corio/tokio (below 1.0: corio is faster). Memory per pending task is
+//! counted by a counting global allocator (live bytes after spawning,
+//! divided by the number of tasks).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// Counts live heap bytes, to measure memory per pending task.
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: delegates to the system allocator unchanged; only counts sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: same contract as ours, forwarded.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: `ptr` was allocated by `System.alloc` with `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn tokio_rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// The spawning steps of these workloads are long by design: do not
+/// report them as slow callbacks.
+fn quiet() {
+    let lp = corio::get_running_loop().expect("inside run");
+    lp.set_slow_callback_duration(Duration::from_secs(3600));
+}
+
+fn timed(f: impl FnOnce()) -> Duration {
+    let start = Instant::now();
+    f();
+    start.elapsed()
+}
+
+// ------------------------------------------------------------ workloads ---
+
+const SPAWNS: u64 = 1_000_000;
+const CALLBACKS: u64 = 1_000_000;
+const TIMERS: u64 = 100_000;
+const PINGS: u64 = 1_000_000;
+const PENDING: usize = 100_000;
+
+fn corio_spawn_join() -> Duration {
+    timed(|| {
+        let sum = corio::run(async {
+            quiet();
+            let tasks: Vec<_> = (0..SPAWNS)
+                .map(|i| corio::create_task(async move { i }))
+                .collect();
+            let mut sum = 0;
+            for t in tasks {
+                sum += t.await.expect("task");
+            }
+            sum
+        })
+        .expect("run");
+        assert_eq!(sum, (0..SPAWNS).sum());
+    })
+}
+
+fn tokio_spawn_join() -> Duration {
+    timed(|| {
+        let sum = tokio_rt().block_on(async {
+            let tasks: Vec<_> = (0..SPAWNS)
+                .map(|i| tokio::spawn(async move { i }))
+                .collect();
+            let mut sum = 0;
+            for t in tasks {
+                sum += t.await.expect("task");
+            }
+            sum
+        });
+        assert_eq!(sum, (0..SPAWNS).sum());
+    })
+}
+
+fn corio_call_soon() -> Duration {
+    let lp = corio::EventLoop::new().expect("loop");
+    lp.set_slow_callback_duration(Duration::from_secs(3600));
+    let count = Rc::new(RefCell::new(0u64));
+    timed(|| {
+        for _ in 0..CALLBACKS {
+            let c = count.clone();
+            lp.call_soon(move || *c.borrow_mut() += 1);
+        }
+        lp.stop();
+        lp.run_forever().expect("run");
+        assert_eq!(*count.borrow(), CALLBACKS);
+    })
+}
+
+/// tokio has no callback queue; its nearest peer of `call_soon(f)` is
+/// spawning a future that runs `f` once (`spawn_local` on a `LocalSet`).
+fn tokio_call_soon() -> Duration {
+    let rt = tokio_rt();
+    let count = Rc::new(RefCell::new(0u64));
+    timed(|| {
+        tokio::task::LocalSet::new().block_on(&rt, async {
+            for _ in 0..CALLBACKS {
+                let c = count.clone();
+                tokio::task::spawn_local(async move { *c.borrow_mut() += 1 });
+            }
+            while *count.borrow() < CALLBACKS {
+                tokio::task::yield_now().await;
+            }
+        });
+        assert_eq!(*count.borrow(), CALLBACKS);
+    })
+}
+
+/// Deadlines spread over 0..50 ms by a fixed LCG, so both runtimes get the
+/// same ones.
+fn deadlines() -> Vec<Duration> {
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    (0..TIMERS)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            Duration::from_micros((x >> 33) % 50_000)
+        })
+        .collect()
+}
+
+fn corio_timers() -> Duration {
+    let delays = deadlines();
+    timed(|| {
+        corio::run(async move {
+            quiet();
+            let tasks: Vec<_> = delays
+                .into_iter()
+                .map(|d| corio::create_task(corio::sleep(d)))
+                .collect();
+            for t in tasks {
+                t.await.expect("timer");
+            }
+        })
+        .expect("run");
+    })
+}
+
+fn tokio_timers() -> Duration {
+    let delays = deadlines();
+    timed(|| {
+        tokio_rt().block_on(async move {
+            let tasks: Vec<_> = delays
+                .into_iter()
+                .map(|d| tokio::spawn(tokio::time::sleep(d)))
+                .collect();
+            for t in tasks {
+                t.await.expect("timer");
+            }
+        });
+    })
+}
+
+/// Two tasks hand a turn back and forth through a shared cell and each
+/// other's wakers: one wake and one poll per round, nothing else.
+struct Court {
+    turn: u64,
+    wakers: [Option<Waker>; 2],
+}
+
+async fn player(court: Rc<RefCell<Court>>, me: u64) {
+    loop {
+        let done = poll_fn(|cx| {
+            let mut c = court.borrow_mut();
+            if c.turn >= PINGS {
+                return Poll::Ready(true);
+            }
+            if c.turn % 2 != me {
+                c.wakers[me as usize] = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            c.turn += 1;
+            if let Some(w) = c.wakers[(1 - me) as usize].take() {
+                w.wake();
+            }
+            Poll::Ready(false)
+        })
+        .await;
+        if done {
+            if let Some(w) = court.borrow_mut().wakers[(1 - me) as usize].take() {
+                w.wake();
+            }
+            return;
+        }
+    }
+}
+
+fn court() -> Rc<RefCell<Court>> {
+    Rc::new(RefCell::new(Court {
+        turn: 0,
+        wakers: [None, None],
+    }))
+}
+
+fn corio_ping_pong() -> Duration {
+    timed(|| {
+        corio::run(async {
+            let c = court();
+            let a = corio::create_task(player(c.clone(), 0));
+            let b = corio::create_task(player(c.clone(), 1));
+            a.await.expect("a");
+            b.await.expect("b");
+            assert_eq!(c.borrow().turn, PINGS);
+        })
+        .expect("run");
+    })
+}
+
+fn tokio_ping_pong() -> Duration {
+    let rt = tokio_rt();
+    timed(|| {
+        tokio::task::LocalSet::new().block_on(&rt, async {
+            let c = court();
+            let a = tokio::task::spawn_local(player(c.clone(), 0));
+            let b = tokio::task::spawn_local(player(c.clone(), 1));
+            a.await.expect("a");
+            b.await.expect("b");
+            assert_eq!(c.borrow().turn, PINGS);
+        });
+    })
+}
+
+fn corio_bytes_per_pending_task() -> f64 {
+    corio::run(async {
+        quiet();
+        let before = LIVE.load(Ordering::Relaxed);
+        let tasks: Vec<_> = (0..PENDING)
+            .map(|_| corio::create_task(std::future::pending::<()>()))
+            .collect();
+        corio::yield_now().await; // every task has taken its first step
+        let after = LIVE.load(Ordering::Relaxed);
+        for t in &tasks {
+            t.cancel();
+        }
+        (after - before) as f64 / PENDING as f64
+    })
+    .expect("run")
+}
+
+fn tokio_bytes_per_pending_task() -> f64 {
+    tokio_rt().block_on(async {
+        let before = LIVE.load(Ordering::Relaxed);
+        let tasks: Vec<_> = (0..PENDING)
+            .map(|_| tokio::spawn(std::future::pending::<()>()))
+            .collect();
+        tokio::task::yield_now().await;
+        let after = LIVE.load(Ordering::Relaxed);
+        for t in &tasks {
+            t.abort();
+        }
+        (after - before) as f64 / PENDING as f64
+    })
+}
+
+/// How late 10,000 1 ms timers fire on corio (median and p99).
+fn corio_timer_lateness() -> corio_bench::Summary {
+    let mut late = corio::run(async {
+        let mut late = Vec::with_capacity(10_000);
+        for _ in 0..10_000 {
+            let lp = corio::get_running_loop().expect("loop");
+            let due = lp.time() + Duration::from_millis(1);
+            corio::sleep_until(due).await;
+            late.push(lp.time().saturating_duration_since(due));
+        }
+        late
+    })
+    .expect("run");
+    corio_bench::Summary::of(&mut late)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .map(|s| s.parse().expect("ROUNDS"))
+        .unwrap_or(5);
+    type Pair = (&'static str, fn() -> Duration, fn() -> Duration);
+    let workloads: [Pair; 4] = [
+        (
+            "spawn+join 1,000,000 tasks",
+            corio_spawn_join,
+            tokio_spawn_join,
+        ),
+        (
+            "1,000,000 call_soon (tokio: spawn_local)",
+            corio_call_soon,
+            tokio_call_soon,
+        ),
+        (
+            "100,000 timers, random deadlines < 50 ms",
+            corio_timers,
+            tokio_timers,
+        ),
+        (
+            "1,000,000-round wake/poll ping-pong",
+            corio_ping_pong,
+            tokio_ping_pong,
+        ),
+    ];
+    println!("median of {rounds} interleaved rounds; ratio = corio / tokio (< 1: corio faster)\n");
+    println!("| workload | corio | tokio | ratio |");
+    println!("|---|---|---|---|");
+    for (name, corio_fn, tokio_fn) in workloads {
+        let (mut c, mut t) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            c.push(corio_fn());
+            t.push(tokio_fn());
+        }
+        let (c, t) = (median(c), median(t));
+        println!(
+            "| {name} | {:.1} ms | {:.1} ms | {:.2} |",
+            c.as_secs_f64() * 1e3,
+            t.as_secs_f64() * 1e3,
+            c.as_secs_f64() / t.as_secs_f64()
+        );
+    }
+    let (cm, tm) = (
+        corio_bytes_per_pending_task(),
+        tokio_bytes_per_pending_task(),
+    );
+    println!(
+        "| bytes per pending task | {cm:.0} B | {tm:.0} B | {:.2} |",
+        cm / tm
+    );
+    let late = corio_timer_lateness();
+    println!(
+        "\ncorio: 10,000 sequential 1 ms timers fire late by median {} µs, p99 {} µs (max {} µs)",
+        corio_bench::micros(late.median),
+        corio_bench::micros(late.p99),
+        corio_bench::micros(late.max)
+    );
+}
