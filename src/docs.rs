@@ -5,3 +5,12 @@
 
 #[doc = include_str!("../docs/01-selector.md")]
 pub mod selector {}
+
+#[doc = include_str!("../docs/02-event-loop.md")]
+pub mod event_loop {}
+
+#[doc = include_str!("../docs/03-futures-and-tasks.md")]
+pub mod futures_and_tasks {}
+
+#[doc = include_str!("../docs/04-timers.md")]
+pub mod timers {}

@@ -22,4 +22,9 @@ pub mod selectors {
 
 pub mod docs;
 
+/// The timer queue and clocks behind the loop (`corio-timer`).
+pub mod timer {
+    pub use corio_timer::*;
+}
+
 pub use corio_executor::*;
