@@ -159,10 +159,7 @@ pub fn ensure_future<F>(future: F) -> Task<F::Output>
 where
     F: StdFuture + 'static,
 {
-    match running_inner() {
-        Ok(lp) => spawn(&lp, future, Location::caller()),
-        Err(e) => panic!("{e}"),
-    }
+    create_task(future)
 }
 
 /// The task whose step is running, if any. Python: `asyncio.current_task()`.
