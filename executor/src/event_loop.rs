@@ -156,6 +156,9 @@ pub(crate) struct LoopInner {
     /// Run once by `run()` and `close()` (the offload crate registers the
     /// default executor's shutdown here).
     shutdown_hooks: RefCell<Vec<Box<dyn FnOnce()>>>,
+    /// The clock reading that ended the last iteration, reused as the next
+    /// one's "now" (saves a clock read per iteration).
+    last_now: Cell<Option<Instant>>,
     /// Scratch buffers reused by every iteration.
     due: RefCell<Vec<Rc<dyn Callback>>>,
     remote_items: RefCell<Vec<RemoteItem>>,
@@ -272,8 +275,9 @@ impl LoopInner {
 
     /// One iteration of the loop (see the module docs for the phases).
     fn run_once(self: &Rc<Self>) {
-        // Phase 1: timeout.
-        let mut now = self.clock.now();
+        // Phase 1: timeout. The clock reading taken after the last callback
+        // of the previous iteration is still "now": nothing ran since.
+        let mut now = self.last_now.take().unwrap_or_else(|| self.clock.now());
         let next_timer = self.scheduled.borrow_mut().next_deadline();
         let timeout = if !self.ready.borrow().is_empty() || self.stopping.get() {
             Some(Duration::ZERO)
@@ -314,8 +318,8 @@ impl LoopInner {
             now = self.clock.now();
         }
 
-        // Phase 4: timers.
-        {
+        // Phase 4: timers (skipped when phase 1 saw nothing due by `now`).
+        if next_timer.is_some_and(|deadline| deadline <= now) {
             let mut due = self.due.borrow_mut();
             self.scheduled.borrow_mut().pop_due(now, &mut due);
             let mut ready = self.ready.borrow_mut();
@@ -348,6 +352,7 @@ impl LoopInner {
             }
             started = finished;
         }
+        self.last_now.set(Some(started));
     }
 
     fn select_io(&self, timeout: Option<Duration>) -> usize {
@@ -584,6 +589,7 @@ impl EventLoop {
                 debug: Cell::new(false),
                 slow_callback_duration: Cell::new(DEFAULT_SLOW_CALLBACK_DURATION),
                 shutdown_hooks: RefCell::new(Vec::new()),
+                last_now: Cell::new(None),
                 due: RefCell::new(Vec::new()),
                 remote_items: RefCell::new(Vec::new()),
             }),
@@ -608,6 +614,8 @@ impl EventLoop {
         }
         let _running = runtime::enter_loop(inner.clone())?;
         inner.running.set(true);
+        // A reading from an earlier run is stale: time passed in between.
+        inner.last_now.set(None);
         loop {
             inner.run_once();
             if inner.stopping.get() {

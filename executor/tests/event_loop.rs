@@ -373,3 +373,24 @@ fn readers_and_writers_fire_and_can_be_removed() {
     let err = lp.add_reader(-5, || {}).unwrap_err();
     assert!(err.to_string().contains("Invalid file descriptor"), "{err}");
 }
+
+#[test]
+fn a_timer_is_on_time_after_a_pause_between_runs() {
+    let lp = EventLoop::new().unwrap();
+    lp.stop();
+    lp.run_forever().unwrap();
+    std::thread::sleep(ms(300)); // the loop is idle; time passes
+    let fired = Rc::new(RefCell::new(None));
+    let (f, clock) = (fired.clone(), lp.clone());
+    let due = lp.time() + ms(20);
+    lp.call_at(due, move || *f.borrow_mut() = Some(clock.time()));
+    stop_after(&lp, ms(700));
+    lp.run_forever().unwrap();
+    let at = fired.borrow().expect("fired");
+    assert!(at >= due);
+    let late = at - due;
+    assert!(
+        late < ms(150),
+        "fired {late:?} late: a stale clock reading adds the 300 ms pause"
+    );
+}

@@ -64,6 +64,7 @@ const SPAWNS: u64 = 1_000_000;
 const CALLBACKS: u64 = 1_000_000;
 const TIMERS: u64 = 100_000;
 const PINGS: u64 = 1_000_000;
+
 const PENDING: usize = 100_000;
 
 fn corio_spawn_join() -> Duration {
@@ -307,6 +308,9 @@ fn main() {
         .nth(1)
         .map(|s| s.parse().expect("ROUNDS"))
         .unwrap_or(5);
+    // An optional second argument runs only the workloads whose name
+    // contains it, and only corio's side (for profiling with callgrind).
+    let only: Option<String> = std::env::args().nth(2);
     type Pair = (&'static str, fn() -> Duration, fn() -> Duration);
     let workloads: [Pair; 4] = [
         (
@@ -333,6 +337,13 @@ fn main() {
     println!("median of {rounds} interleaved rounds; ratio = corio / tokio (< 1: corio faster)\n");
     println!("| workload | corio | tokio | ratio |");
     println!("|---|---|---|---|");
+    if let Some(only) = &only {
+        for (name, corio_fn, _) in workloads.iter().filter(|w| w.0.contains(only.as_str())) {
+            let took = corio_fn();
+            println!("corio only: {name}: {:.1} ms", took.as_secs_f64() * 1e3);
+        }
+        return;
+    }
     for (name, corio_fn, tokio_fn) in workloads {
         let (mut c, mut t) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
