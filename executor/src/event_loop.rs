@@ -47,6 +47,14 @@ pub(crate) enum Runnable {
     Step(Rc<dyn RawTask>),
 }
 
+/// What the timer queue holds.
+pub(crate) enum TimerEntry {
+    /// A `call_later` / `call_at` callback.
+    Callback(Rc<dyn Callback>),
+    /// A sleeping task's waker.
+    Wake(Waker),
+}
+
 /// What `run_one` ran, for a slow-callback report.
 enum Ran {
     Step(Rc<dyn RawTask>),
@@ -138,7 +146,7 @@ pub(crate) struct LoopInner {
     /// asyncio's `_ready`.
     ready: RefCell<VecDeque<Runnable>>,
     /// asyncio's `_scheduled`.
-    scheduled: RefCell<TimerQueue<Rc<dyn Callback>>>,
+    scheduled: RefCell<TimerQueue<TimerEntry>>,
     /// asyncio's `_selector`; each key's data holds the fd's reader/writer.
     selector: RefCell<DefaultSelector<IoHandlers>>,
     /// The thread-safe queue, and the eventfd that wakes `select`.
@@ -160,7 +168,7 @@ pub(crate) struct LoopInner {
     /// one's "now" (saves a clock read per iteration).
     last_now: Cell<Option<Instant>>,
     /// Scratch buffers reused by every iteration.
-    due: RefCell<Vec<Rc<dyn Callback>>>,
+    due: RefCell<Vec<TimerEntry>>,
     remote_items: RefCell<Vec<RemoteItem>>,
 }
 
@@ -189,13 +197,25 @@ impl LoopInner {
     ) -> TimerHandle {
         self.check_open();
         let inner = callback(f);
-        let id = self.scheduled.borrow_mut().schedule(when, inner.clone());
+        let id = self
+            .scheduled
+            .borrow_mut()
+            .schedule(when, TimerEntry::Callback(inner.clone()));
         TimerHandle {
             handle: Handle { inner },
             id,
             when,
             event_loop: Rc::downgrade(self),
         }
+    }
+
+    /// Wakes `waker` at `when`: what `sleep` uses, with no callback to
+    /// allocate. Cancel it with [`cancel_timer`](Self::cancel_timer).
+    pub(crate) fn wake_at(&self, when: Instant, waker: Waker) -> TimerId {
+        self.check_open();
+        self.scheduled
+            .borrow_mut()
+            .schedule(when, TimerEntry::Wake(waker))
     }
 
     pub(crate) fn cancel_timer(&self, id: TimerId) {
@@ -322,12 +342,17 @@ impl LoopInner {
         if next_timer.is_some_and(|deadline| deadline <= now) {
             let mut due = self.due.borrow_mut();
             self.scheduled.borrow_mut().pop_due(now, &mut due);
-            let mut ready = self.ready.borrow_mut();
-            ready.extend(
-                due.drain(..)
-                    .filter(|cb| !cb.cancelled())
-                    .map(Runnable::Callback),
-            );
+            // In deadline order: a callback joins the ready queue, a waker
+            // queues its task's step (the same thing, one allocation less).
+            for entry in due.drain(..) {
+                match entry {
+                    TimerEntry::Callback(cb) if !cb.cancelled() => {
+                        self.ready.borrow_mut().push_back(Runnable::Callback(cb));
+                    }
+                    TimerEntry::Callback(_) => {}
+                    TimerEntry::Wake(waker) => waker.wake(),
+                }
+            }
         }
 
         // Phase 5: run exactly what is ready now.

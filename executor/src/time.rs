@@ -1,13 +1,16 @@
 //! Time: [`sleep`], [`sleep_until`], [`yield_now`], [`wait_for`], [`timeout`].
 
-use std::cell::RefCell;
 use std::future::{Future as StdFuture, poll_fn};
 use std::pin::{Pin, pin};
-use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use crate::handle::TimerHandle;
+use std::rc::{Rc, Weak};
+
+use corio_timer::TimerId;
+
+use crate::event_loop::LoopInner;
+
 use crate::{TaskError, TimeoutError, create_task, runtime};
 
 /// A future that completes at a deadline; see [`sleep`].
@@ -15,8 +18,9 @@ use crate::{TaskError, TimeoutError, create_task, runtime};
 pub struct Sleep {
     /// `None` for `sleep(ZERO)`: yield once.
     deadline: Option<Instant>,
-    /// The timer that wakes us, and the waker it wakes.
-    timer: Option<(TimerHandle, Rc<RefCell<Waker>>)>,
+    /// The timer that wakes us, the waker it holds (to notice when the
+    /// future moves to another task), and the loop whose queue it is in.
+    timer: Option<(TimerId, Waker, Weak<LoopInner>)>,
     yielded: bool,
 }
 
@@ -92,19 +96,16 @@ impl StdFuture for Sleep {
             self.timer = None;
             return Poll::Ready(());
         }
-        match &self.timer {
-            Some((_, waker)) => {
-                let mut waker = waker.borrow_mut();
-                if !waker.will_wake(cx.waker()) {
-                    *waker = cx.waker().clone();
-                }
+        let stale = match &self.timer {
+            Some((_, waker, _)) => !waker.will_wake(cx.waker()),
+            None => true,
+        };
+        if stale {
+            if let Some((id, _, _)) = self.timer.take() {
+                lp.cancel_timer(id);
             }
-            None => {
-                let waker = Rc::new(RefCell::new(cx.waker().clone()));
-                let to_wake = waker.clone();
-                let timer = lp.call_at_internal(deadline, move || to_wake.borrow().wake_by_ref());
-                self.timer = Some((timer, waker));
-            }
+            let id = lp.wake_at(deadline, cx.waker().clone());
+            self.timer = Some((id, cx.waker().clone(), Rc::downgrade(&lp)));
         }
         Poll::Pending
     }
@@ -112,8 +113,10 @@ impl StdFuture for Sleep {
 
 impl Drop for Sleep {
     fn drop(&mut self) {
-        if let Some((timer, _)) = self.timer.take() {
-            timer.cancel();
+        if let Some((id, _, lp)) = self.timer.take()
+            && let Some(lp) = lp.upgrade()
+        {
+            lp.cancel_timer(id);
         }
     }
 }
