@@ -167,6 +167,8 @@ pub(crate) struct LoopInner {
     /// The clock reading that ended the last iteration, reused as the next
     /// one's "now" (saves a clock read per iteration).
     last_now: Cell<Option<Instant>>,
+    /// When the callback now running started (see `recent_time`).
+    last_started: Cell<Option<Instant>>,
     /// Scratch buffers reused by every iteration.
     due: RefCell<Vec<TimerEntry>>,
     remote_items: RefCell<Vec<RemoteItem>>,
@@ -175,6 +177,15 @@ pub(crate) struct LoopInner {
 impl LoopInner {
     pub(crate) fn time(&self) -> Instant {
         self.clock.now()
+    }
+
+    /// A clock reading from this iteration when the loop runs (no clock
+    /// read), else the clock: precise enough to timestamp a task's creation.
+    pub(crate) fn recent_time(&self) -> Instant {
+        match self.last_started.get() {
+            Some(t) if self.running.get() => t,
+            _ => self.clock.now(),
+        }
     }
 
     fn check_open(&self) {
@@ -358,6 +369,7 @@ impl LoopInner {
         // Phase 5: run exactly what is ready now.
         let ntodo = self.ready.borrow().len();
         let mut started = now;
+        self.last_started.set(Some(now));
         for _ in 0..ntodo {
             let Some(runnable) = self.ready.borrow_mut().pop_front() else {
                 break;
@@ -376,6 +388,7 @@ impl LoopInner {
                 );
             }
             started = finished;
+            self.last_started.set(Some(started));
         }
         self.last_now.set(Some(started));
     }
@@ -615,6 +628,7 @@ impl EventLoop {
                 slow_callback_duration: Cell::new(DEFAULT_SLOW_CALLBACK_DURATION),
                 shutdown_hooks: RefCell::new(Vec::new()),
                 last_now: Cell::new(None),
+                last_started: Cell::new(None),
                 due: RefCell::new(Vec::new()),
                 remote_items: RefCell::new(Vec::new()),
             }),

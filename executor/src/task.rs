@@ -355,7 +355,7 @@ pub(crate) fn spawn<F: StdFuture + 'static>(
                 awaiting: RefCell::new(None),
                 waker,
                 location,
-                created: lp.time(),
+                created: lp.recent_time(),
                 steps: Cell::new(0),
                 done_wakers: RefCell::new(Vec::new()),
                 retrieved: Cell::new(false),
