@@ -75,7 +75,7 @@ pub(crate) fn leave_task(previous: Option<Rc<dyn RawTask>>) {
 pub(crate) fn park_current_on(target: Rc<dyn Cancel>) {
     CURRENT_TASK.with(|c| {
         if let Some(task) = &*c.borrow() {
-            *task.header().awaiting.borrow_mut() = Some(target);
+            task.header().awaiting.set(Some(target));
         }
     });
 }

@@ -61,7 +61,7 @@ pub(crate) struct Header {
     /// `N` of the default name `Task-N`.
     number: u64,
     /// A name given with `set_name`.
-    name: RefCell<Option<String>>,
+    name: RefCell<Option<Box<str>>>,
     /// True while a step is queued (at most one at a time).
     pub(crate) scheduled: Cell<bool>,
     pub(crate) state: Cell<TaskState>,
@@ -70,7 +70,7 @@ pub(crate) struct Header {
     /// The task ended by cancellation (asyncio's `cancelled()`).
     cancelled: Cell<bool>,
     /// What the coroutine is parked on (asyncio's `_fut_waiter`).
-    pub(crate) awaiting: RefCell<Option<Rc<dyn Cancel>>>,
+    pub(crate) awaiting: Cell<Option<Rc<dyn Cancel>>>,
     /// The `std::task::Waker` handed to the coroutine on every step.
     pub(crate) waker: Waker,
     /// Where `create_task` was called.
@@ -78,9 +78,9 @@ pub(crate) struct Header {
     /// When it was created (loop time).
     pub(crate) created: Instant,
     /// How many steps it has taken.
-    pub(crate) steps: Cell<u64>,
+    pub(crate) steps: Cell<u32>,
     /// Wakers of those waiting for it to finish (an awaiter, `wait`, …).
-    done_wakers: RefCell<Vec<Waker>>,
+    done_wakers: Cell<Vec<Waker>>,
     /// The outcome was looked at, so a failure need not be reported.
     pub(crate) retrieved: Cell<bool>,
 }
@@ -88,9 +88,13 @@ pub(crate) struct Header {
 impl Header {
     pub(crate) fn name(&self) -> String {
         match &*self.name.borrow() {
-            Some(name) => name.clone(),
+            Some(name) => name.to_string(),
             None => format!("Task-{}", self.number),
         }
+    }
+
+    pub(crate) fn set_name(&self, name: String) {
+        *self.name.borrow_mut() = Some(name.into_boxed_str());
     }
 
     pub(crate) fn is_done(&self) -> bool {
@@ -98,10 +102,11 @@ impl Header {
     }
 
     pub(crate) fn add_done_waker(&self, waker: &Waker) {
-        let mut wakers = self.done_wakers.borrow_mut();
+        let mut wakers = self.done_wakers.take();
         if !wakers.iter().any(|w| w.will_wake(waker)) {
             wakers.push(waker.clone());
         }
+        self.done_wakers.set(wakers);
     }
 
     pub(crate) fn describe(&self) -> String {
@@ -134,14 +139,20 @@ type DoneFn<T> = Box<dyn FnOnce(&Task<T>)>;
 /// A done callback and the id `remove_done_callback` knows it by.
 type DoneCallback<T> = (u64, DoneFn<T>);
 
+/// A task's done callbacks and the next id to hand out.
+struct Callbacks<T> {
+    list: Vec<DoneCallback<T>>,
+    next_id: u64,
+}
+
 /// A task: its header, its coroutine, its outcome.
 struct TaskCell<F: StdFuture> {
     header: Header,
     /// The coroutine; `None` while a step polls it, and once done.
-    future: RefCell<Option<Pin<Box<F>>>>,
+    future: Cell<Option<Pin<Box<F>>>>,
     outcome: RefCell<Outcome<F::Output>>,
-    callbacks: RefCell<Vec<DoneCallback<F::Output>>>,
-    next_callback_id: Cell<u64>,
+    /// Done callbacks; boxed because most tasks never get one.
+    callbacks: RefCell<Option<Box<Callbacks<F::Output>>>>,
 }
 
 /// The typed view of a task, behind [`Task<T>`].
@@ -179,12 +190,12 @@ impl<F: StdFuture + 'static> TaskCell<F> {
         }
         *self.outcome.borrow_mut() = Outcome::Ready(outcome);
         header.state.set(TaskState::Done);
-        header.awaiting.borrow_mut().take();
+        header.awaiting.take();
         lp.forget_task(header.key);
         for waker in header.done_wakers.take() {
             waker.wake();
         }
-        let callbacks = self.callbacks.take();
+        let callbacks = self.callbacks.take().map(|c| c.list).unwrap_or_default();
         for (_, callback) in callbacks {
             let task = Task {
                 inner: self.clone(),
@@ -212,7 +223,7 @@ impl<F: StdFuture + 'static> Cancel for TaskCell<F> {
         }
         header.cancel_requested.set(true);
         // Cancel what it waits on first (asyncio: `_fut_waiter.cancel()`).
-        let awaiting = header.awaiting.borrow_mut().take();
+        let awaiting = header.awaiting.take();
         if let Some(inner) = awaiting {
             inner.cancel();
         }
@@ -229,7 +240,7 @@ impl<F: StdFuture + 'static> RawTask for TaskCell<F> {
     fn step(self: Rc<Self>, lp: &Rc<LoopInner>) {
         let header = &self.header;
         header.scheduled.set(false);
-        let Some(mut future) = self.future.borrow_mut().take() else {
+        let Some(mut future) = self.future.take() else {
             return; // already done: a stale step
         };
         if header.cancel_requested.get() {
@@ -237,8 +248,8 @@ impl<F: StdFuture + 'static> RawTask for TaskCell<F> {
             self.finish(lp, Err(TaskError::Cancelled));
             return;
         }
-        header.steps.set(header.steps.get() + 1);
-        header.awaiting.borrow_mut().take();
+        header.steps.set(header.steps.get().saturating_add(1));
+        header.awaiting.take();
 
         let previous = runtime::enter_task(self.clone());
         let mut cx = Context::from_waker(&header.waker);
@@ -247,7 +258,7 @@ impl<F: StdFuture + 'static> RawTask for TaskCell<F> {
 
         match polled {
             Ok(Poll::Pending) => {
-                *self.future.borrow_mut() = Some(future);
+                self.future.set(Some(future));
                 // Cancelled from inside its own step: take the cancelling
                 // step next.
                 if header.cancel_requested.get() {
@@ -267,7 +278,7 @@ impl<F: StdFuture + 'static> RawTask for TaskCell<F> {
     }
 
     fn abandon(&self) {
-        drop(self.future.borrow_mut().take());
+        drop(self.future.take());
     }
 
     fn failure(&self) -> Option<TaskError> {
@@ -303,17 +314,27 @@ impl<F: StdFuture + 'static> TypedTask<F::Output> for TaskCell<F> {
     }
 
     fn add_callback(&self, f: DoneFn<F::Output>) -> u64 {
-        let id = self.next_callback_id.get();
-        self.next_callback_id.set(id + 1);
-        self.callbacks.borrow_mut().push((id, f));
+        let mut slot = self.callbacks.borrow_mut();
+        let callbacks = slot.get_or_insert_with(|| {
+            Box::new(Callbacks {
+                list: Vec::new(),
+                next_id: 0,
+            })
+        });
+        let id = callbacks.next_id;
+        callbacks.next_id += 1;
+        callbacks.list.push((id, f));
         id
     }
 
     fn remove_callback(&self, id: u64) -> usize {
-        let mut callbacks = self.callbacks.borrow_mut();
-        let before = callbacks.len();
-        callbacks.retain(|(i, _)| *i != id);
-        before - callbacks.len()
+        let mut slot = self.callbacks.borrow_mut();
+        let Some(callbacks) = slot.as_mut() else {
+            return 0;
+        };
+        let before = callbacks.list.len();
+        callbacks.list.retain(|(i, _)| *i != id);
+        before - callbacks.list.len()
     }
 }
 
@@ -352,18 +373,17 @@ pub(crate) fn spawn<F: StdFuture + 'static>(
                 state: Cell::new(TaskState::Pending),
                 cancel_requested: Cell::new(false),
                 cancelled: Cell::new(false),
-                awaiting: RefCell::new(None),
+                awaiting: Cell::new(None),
                 waker,
                 location,
                 created: lp.recent_time(),
                 steps: Cell::new(0),
-                done_wakers: RefCell::new(Vec::new()),
+                done_wakers: Cell::new(Vec::new()),
                 retrieved: Cell::new(false),
             },
-            future: RefCell::new(Some(Box::pin(future))),
+            future: Cell::new(Some(Box::pin(future))),
             outcome: RefCell::new(Outcome::Pending),
-            callbacks: RefCell::new(Vec::new()),
-            next_callback_id: Cell::new(0),
+            callbacks: RefCell::new(None),
         })
     });
     Task { inner: cell }
@@ -476,7 +496,7 @@ impl<T: 'static> Task<T> {
 
     /// Renames the task. Python: `Task.set_name(name)`.
     pub fn set_name(&self, name: impl Into<String>) {
-        *self.inner.header().name.borrow_mut() = Some(name.into());
+        self.inner.header().set_name(name.into());
     }
 
     /// Calls `callback(&task)` once the task is done, through `call_soon`
@@ -565,7 +585,7 @@ impl TaskRef {
 
     /// Python: `Task.set_name(name)`.
     pub fn set_name(&self, name: impl Into<String>) {
-        *self.inner.header().name.borrow_mut() = Some(name.into());
+        self.inner.header().set_name(name.into());
     }
 
     /// The failure it ended with, if done and failed (cancellation counts).
@@ -586,5 +606,17 @@ impl TaskRef {
 impl fmt::Debug for TaskRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.inner.header().describe())
+    }
+}
+
+#[cfg(test)]
+mod size {
+    /// Memory per pending task is a published figure (bench/RESULTS.md);
+    /// this guard fails if the task cell grows past what was measured.
+    #[test]
+    fn task_cell_stays_within_192_bytes() {
+        let cell = std::mem::size_of::<super::TaskCell<std::future::Pending<()>>>();
+        assert!(cell <= 192, "TaskCell grew to {cell} bytes");
+        assert!(std::mem::size_of::<super::Header>() <= 136);
     }
 }
