@@ -1,4 +1,5 @@
-//! [`EventLoop`]: asyncio's `BaseEventLoop`, with `_run_once` at its heart.
+//! The engine behind [`EventLoop`](super::EventLoop): `LoopInner`, its
+//! queues and tables, and `_run_once`.
 //!
 //! One iteration ([`LoopInner::run_once`]) has five named phases, exactly
 //! asyncio's:
@@ -14,12 +15,10 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::fmt;
 use std::os::fd::RawFd;
-use std::panic::{AssertUnwindSafe, Location, catch_unwind};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -27,15 +26,8 @@ use corio_reactor::{DefaultSelector, EVENT_READ, EVENT_WRITE, Events, Selector, 
 use corio_timer::{Clock, TimerId, TimerQueue};
 
 use crate::handle::{Callback, Handle, TimerHandle, callback};
-use crate::remote::{LoopHandle, Remote, RemoteItem, TaskKey, TaskWaker};
-use crate::task::{RawTask, Task, TaskRef, panic_message, spawn};
-use crate::{LoopError, RunError, runtime};
-
-/// Source of unique loop ids (to tell loops apart in thread-local state).
-static LOOP_IDS: AtomicU64 = AtomicU64::new(1);
-
-/// asyncio's default `slow_callback_duration`.
-pub const DEFAULT_SLOW_CALLBACK_DURATION: Duration = Duration::from_millis(100);
+use crate::remote::{Remote, RemoteItem, TaskKey, TaskWaker};
+use crate::task::{RawTask, TaskRef, panic_message};
 
 /// Something the ready queue runs.
 pub(crate) enum Runnable {
@@ -88,7 +80,7 @@ pub(crate) struct IoHandlers {
 /// The loop's tasks, kept alive until they finish (asyncio's weak set made
 /// strong, so a detached task is never collected mid-flight).
 #[derive(Default)]
-struct TaskTable {
+pub(super) struct TaskTable {
     slots: Vec<(u32, Option<Rc<dyn RawTask>>)>,
     free: Vec<u32>,
     live: usize,
@@ -116,6 +108,13 @@ impl TaskTable {
         }
     }
 
+    /// Empties the table (loop close), returning the tasks still in it.
+    pub(super) fn take_all(&mut self) -> Vec<Rc<dyn RawTask>> {
+        self.live = 0;
+        self.free.clear();
+        self.slots.drain(..).filter_map(|(_, task)| task).collect()
+    }
+
     fn remove(&mut self, key: TaskKey) -> Option<Rc<dyn RawTask>> {
         let entry = self.slots.get_mut(key.slot as usize)?;
         if entry.0 != key.generation || entry.1.is_none() {
@@ -137,41 +136,41 @@ pub struct ExceptionContext {
     pub exception: Option<String>,
 }
 
-type ExceptionHandler = Rc<dyn Fn(&ExceptionContext)>;
+pub(super) type ExceptionHandler = Rc<dyn Fn(&ExceptionContext)>;
 
 /// The state behind an [`EventLoop`]; tasks, handles and wakers point here.
 pub(crate) struct LoopInner {
     /// Unique per loop; thread-local state compares it.
     pub(crate) id: u64,
     /// asyncio's `_ready`.
-    ready: RefCell<VecDeque<Runnable>>,
+    pub(super) ready: RefCell<VecDeque<Runnable>>,
     /// asyncio's `_scheduled`.
-    scheduled: RefCell<TimerQueue<TimerEntry>>,
+    pub(super) scheduled: RefCell<TimerQueue<TimerEntry>>,
     /// asyncio's `_selector`; each key's data holds the fd's reader/writer.
-    selector: RefCell<DefaultSelector<IoHandlers>>,
+    pub(super) selector: RefCell<DefaultSelector<IoHandlers>>,
     /// The thread-safe queue, and the eventfd that wakes `select`.
     pub(crate) remote: Arc<Remote>,
     /// Where `time()` comes from.
-    clock: Clock,
-    running: Cell<bool>,
+    pub(super) clock: Clock,
+    pub(super) running: Cell<bool>,
     /// asyncio's `_stopping`.
-    stopping: Cell<bool>,
-    closed: Cell<bool>,
-    tasks: RefCell<TaskTable>,
-    exception_handler: RefCell<Option<ExceptionHandler>>,
-    debug: Cell<bool>,
-    slow_callback_duration: Cell<Duration>,
+    pub(super) stopping: Cell<bool>,
+    pub(super) closed: Cell<bool>,
+    pub(super) tasks: RefCell<TaskTable>,
+    pub(super) exception_handler: RefCell<Option<ExceptionHandler>>,
+    pub(super) debug: Cell<bool>,
+    pub(super) slow_callback_duration: Cell<Duration>,
     /// Run once by `run()` and `close()` (the offload crate registers the
     /// default executor's shutdown here).
-    shutdown_hooks: RefCell<Vec<Box<dyn FnOnce()>>>,
+    pub(super) shutdown_hooks: RefCell<Vec<Box<dyn FnOnce()>>>,
     /// The clock reading that ended the last iteration, reused as the next
     /// one's "now" (saves a clock read per iteration).
-    last_now: Cell<Option<Instant>>,
+    pub(super) last_now: Cell<Option<Instant>>,
     /// When the callback now running started (see `recent_time`).
-    last_started: Cell<Option<Instant>>,
+    pub(super) last_started: Cell<Option<Instant>>,
     /// Scratch buffers reused by every iteration.
-    due: RefCell<Vec<TimerEntry>>,
-    remote_items: RefCell<Vec<RemoteItem>>,
+    pub(super) due: RefCell<Vec<TimerEntry>>,
+    pub(super) remote_items: RefCell<Vec<RemoteItem>>,
 }
 
 impl LoopInner {
@@ -305,7 +304,7 @@ impl LoopInner {
     // ------------------------------------------------------- _run_once ---
 
     /// One iteration of the loop (see the module docs for the phases).
-    fn run_once(self: &Rc<Self>) {
+    pub(super) fn run_once(self: &Rc<Self>) {
         // Phase 1: timeout. The clock reading taken after the last callback
         // of the previous iteration is still "now": nothing ran since.
         let mut now = self.last_now.take().unwrap_or_else(|| self.clock.now());
@@ -483,7 +482,12 @@ impl LoopInner {
 
     // --------------------------------------------------- readers/writers ---
 
-    fn add_io(&self, fd: RawFd, interest: Events, f: Box<dyn Fn()>) -> Result<(), SelectorError> {
+    pub(super) fn add_io(
+        &self,
+        fd: RawFd,
+        interest: Events,
+        f: Box<dyn Fn()>,
+    ) -> Result<(), SelectorError> {
         if self.closed.get() {
             return Err(SelectorError::Closed);
         }
@@ -513,7 +517,7 @@ impl LoopInner {
         Ok(())
     }
 
-    fn remove_io(&self, fd: RawFd, interest: Events) -> bool {
+    pub(super) fn remove_io(&self, fd: RawFd, interest: Events) -> bool {
         if self.closed.get() {
             return false;
         }
@@ -549,374 +553,5 @@ fn default_exception_handler(context: &ExceptionContext) {
     match &context.exception {
         Some(exception) => eprintln!("{}\n  {exception}", context.message),
         None => eprintln!("{}", context.message),
-    }
-}
-
-/// An asyncio event loop. Python: `asyncio.new_event_loop()`.
-///
-/// One loop per thread, `!Send`: its tasks may hold `Rc` and `RefCell`.
-/// Other threads reach it through a [`LoopHandle`]. Cloning an `EventLoop`
-/// gives another handle to the same loop.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use corio_executor::EventLoop;
-///
-/// let lp = EventLoop::new()?;
-/// let order = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-/// let log = |s: &'static str| { let o = order.clone(); move || o.borrow_mut().push(s) };
-/// lp.call_later(Duration::from_millis(2), log("later"));
-/// lp.call_soon(log("soon"));
-/// let stopper = lp.clone();
-/// lp.call_later(Duration::from_millis(5), move || stopper.stop());
-/// lp.run_forever()?;
-/// assert_eq!(*order.borrow(), ["soon", "later"]);
-/// lp.close()?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-///
-/// An `EventLoop` is not `Send`:
-///
-/// ```compile_fail
-/// fn assert_send<T: Send>() {}
-/// assert_send::<corio_executor::EventLoop>();
-/// ```
-#[derive(Clone)]
-pub struct EventLoop {
-    pub(crate) inner: Rc<LoopInner>,
-}
-
-impl EventLoop {
-    /// A new loop on the real clock. Python: `asyncio.new_event_loop()`.
-    ///
-    /// # Errors
-    /// [`LoopError::Selector`] when the epoll fd or the eventfd cannot be had.
-    pub fn new() -> Result<EventLoop, LoopError> {
-        EventLoop::with_clock(Clock::Real)
-    }
-
-    /// A new loop on `clock`; with [`Clock::virtual_clock`] time jumps to the
-    /// next timer whenever nothing else is ready, so long sleeps take no real
-    /// time. No asyncio counterpart (trio's autojump clock).
-    ///
-    /// # Errors
-    /// As [`new`](Self::new).
-    pub fn with_clock(clock: Clock) -> Result<EventLoop, LoopError> {
-        let fail = |e: &dyn fmt::Display| LoopError::Selector(e.to_string());
-        let id = LOOP_IDS.fetch_add(1, Ordering::Relaxed);
-        let remote = Arc::new(Remote::new(id).map_err(|e| fail(&e))?);
-        let mut selector = DefaultSelector::new().map_err(|e| fail(&e))?;
-        selector
-            .register(remote.waker.as_raw_fd(), EVENT_READ, IoHandlers::default())
-            .map_err(|e| fail(&e))?;
-        Ok(EventLoop {
-            inner: Rc::new(LoopInner {
-                id,
-                ready: RefCell::new(VecDeque::new()),
-                scheduled: RefCell::new(TimerQueue::new()),
-                selector: RefCell::new(selector),
-                remote,
-                clock,
-                running: Cell::new(false),
-                stopping: Cell::new(false),
-                closed: Cell::new(false),
-                tasks: RefCell::new(TaskTable::default()),
-                exception_handler: RefCell::new(None),
-                debug: Cell::new(false),
-                slow_callback_duration: Cell::new(DEFAULT_SLOW_CALLBACK_DURATION),
-                shutdown_hooks: RefCell::new(Vec::new()),
-                last_now: Cell::new(None),
-                last_started: Cell::new(None),
-                due: RefCell::new(Vec::new()),
-                remote_items: RefCell::new(Vec::new()),
-            }),
-        })
-    }
-
-    /// Runs iterations until [`stop`](Self::stop). Python: `loop.run_forever()`.
-    ///
-    /// A `stop()` issued before this call makes it run one iteration and
-    /// return, as in asyncio.
-    ///
-    /// # Errors
-    /// [`LoopError::Closed`], [`LoopError::AlreadyRunning`] (a nested run),
-    /// [`LoopError::AnotherLoopRunning`].
-    pub fn run_forever(&self) -> Result<(), LoopError> {
-        let inner = &self.inner;
-        if inner.closed.get() {
-            return Err(LoopError::Closed);
-        }
-        if inner.running.get() {
-            return Err(LoopError::AlreadyRunning);
-        }
-        let _running = runtime::enter_loop(inner.clone())?;
-        inner.running.set(true);
-        // A reading from an earlier run is stale: time passed in between.
-        inner.last_now.set(None);
-        loop {
-            inner.run_once();
-            if inner.stopping.get() {
-                break;
-            }
-        }
-        inner.stopping.set(false);
-        inner.running.set(false);
-        Ok(())
-    }
-
-    /// Runs `future` as a task until it is done and returns its outcome.
-    /// Python: `loop.run_until_complete(future)`.
-    ///
-    /// # Errors
-    /// The loop errors of [`run_forever`](Self::run_forever);
-    /// [`LoopError::StoppedBeforeComplete`] when `stop()` ended the run
-    /// first (the task stays scheduled); [`RunError::Task`] when the task
-    /// panicked or was cancelled.
-    #[track_caller]
-    pub fn run_until_complete<F>(&self, future: F) -> Result<F::Output, RunError>
-    where
-        F: std::future::Future + 'static,
-    {
-        if self.inner.closed.get() {
-            return Err(LoopError::Closed.into());
-        }
-        if self.inner.running.get() {
-            return Err(LoopError::AlreadyRunning.into());
-        }
-        let task = spawn(&self.inner, future, Location::caller());
-        let stopper = self.inner.clone();
-        task.add_done_callback(move |_| stopper.stopping.set(true));
-        self.run_forever()?;
-        if !task.done() {
-            return Err(LoopError::StoppedBeforeComplete.into());
-        }
-        let mut task = task;
-        let waker = Waker::noop();
-        match std::pin::Pin::new(&mut task).poll(&mut std::task::Context::from_waker(waker)) {
-            std::task::Poll::Ready(result) => result.map_err(RunError::Task),
-            std::task::Poll::Pending => Err(LoopError::StoppedBeforeComplete.into()),
-        }
-    }
-
-    /// Stops the loop after the current iteration. Python: `loop.stop()`.
-    pub fn stop(&self) {
-        self.inner.stopping.set(true);
-    }
-
-    /// True while `run_forever` / `run_until_complete` runs. Python: `loop.is_running()`.
-    pub fn is_running(&self) -> bool {
-        self.inner.running.get()
-    }
-
-    /// True once closed. Python: `loop.is_closed()`.
-    pub fn is_closed(&self) -> bool {
-        self.inner.closed.get()
-    }
-
-    /// Closes the loop: runs the shutdown hooks, drops pending callbacks and
-    /// timers, reports and drops tasks still pending ("Task was destroyed but
-    /// it is pending!"), closes the selector. Closing twice is harmless.
-    /// Python: `loop.close()`.
-    ///
-    /// # Errors
-    /// [`LoopError::CloseWhileRunning`].
-    pub fn close(&self) -> Result<(), LoopError> {
-        let inner = &self.inner;
-        if inner.running.get() {
-            return Err(LoopError::CloseWhileRunning);
-        }
-        if inner.closed.get() {
-            return Ok(());
-        }
-        self.run_shutdown_hooks();
-        inner.closed.set(true);
-        drop(inner.remote.close());
-        let ready: Vec<_> = inner.ready.borrow_mut().drain(..).collect();
-        drop(ready);
-        let timers = inner.scheduled.borrow_mut().drain();
-        drop(timers);
-        let pending: Vec<_> = {
-            let mut table = inner.tasks.borrow_mut();
-            table.live = 0;
-            table.free.clear();
-            table.slots.drain(..).filter_map(|(_, t)| t).collect()
-        };
-        for task in pending {
-            inner.report(
-                format!(
-                    "Task was destroyed but it is pending! {}",
-                    task.header().describe()
-                ),
-                None,
-            );
-            task.abandon();
-        }
-        inner.selector.borrow_mut().close();
-        Ok(())
-    }
-
-    pub(crate) fn run_shutdown_hooks(&self) {
-        let hooks = self.inner.shutdown_hooks.take();
-        for hook in hooks {
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(hook)) {
-                self.inner.report(
-                    "Exception in shutdown hook".to_string(),
-                    Some(panic_message(&*payload)),
-                );
-            }
-        }
-    }
-
-    /// Registers `hook` to run once when the loop shuts down (in `run()`
-    /// after the tasks are finished, or in `close()`). No direct asyncio
-    /// counterpart: asyncio hard-codes `shutdown_default_executor` there.
-    pub fn add_shutdown_hook(&self, hook: impl FnOnce() + 'static) {
-        self.inner.shutdown_hooks.borrow_mut().push(Box::new(hook));
-    }
-
-    /// The loop's current time. Python: `loop.time()`; differs in being an
-    /// `Instant` (and virtual with [`with_clock`](Self::with_clock)).
-    pub fn time(&self) -> Instant {
-        self.inner.time()
-    }
-
-    /// Schedules `callback` for the next iteration, after those already
-    /// scheduled (FIFO). Python: `loop.call_soon(callback)`.
-    ///
-    /// # Panics
-    /// "Event loop is closed" on a closed loop.
-    pub fn call_soon(&self, callback: impl FnOnce() + 'static) -> Handle {
-        self.inner.call_soon_internal(callback)
-    }
-
-    /// Schedules `callback` after `delay`. Python: `loop.call_later(delay, callback)`.
-    ///
-    /// # Panics
-    /// "Event loop is closed" on a closed loop.
-    pub fn call_later(&self, delay: Duration, callback: impl FnOnce() + 'static) -> TimerHandle {
-        let when = self.time() + delay;
-        self.inner.call_at_internal(when, callback)
-    }
-
-    /// Schedules `callback` at `when` (loop time). Python: `loop.call_at(when, callback)`.
-    ///
-    /// # Panics
-    /// "Event loop is closed" on a closed loop.
-    pub fn call_at(&self, when: Instant, callback: impl FnOnce() + 'static) -> TimerHandle {
-        self.inner.call_at_internal(when, callback)
-    }
-
-    /// Wraps `future` in a task scheduled on this loop. Python: `loop.create_task(coro)`.
-    ///
-    /// # Panics
-    /// "Event loop is closed" on a closed loop.
-    #[track_caller]
-    pub fn create_task<F>(&self, future: F) -> Task<F::Output>
-    where
-        F: std::future::Future + 'static,
-    {
-        spawn(&self.inner, future, Location::caller())
-    }
-
-    /// A new pending [`Future`](crate::Future) of this loop. Python: `loop.create_future()`.
-    pub fn create_future<T: 'static>(&self) -> crate::Future<T> {
-        crate::Future::with_loop(self)
-    }
-
-    /// Calls `callback` whenever `fd` is readable, until `remove_reader`.
-    /// Replaces a reader already set for `fd`. Python: `loop.add_reader(fd, callback)`.
-    ///
-    /// # Errors
-    /// The selector's errors (a closed fd: EBADF; [`SelectorError::Closed`]
-    /// on a closed loop).
-    pub fn add_reader(
-        &self,
-        fd: RawFd,
-        callback: impl Fn() + 'static,
-    ) -> Result<(), SelectorError> {
-        self.inner.add_io(fd, EVENT_READ, Box::new(callback))
-    }
-
-    /// Stops watching `fd` for reading; true if a reader was removed.
-    /// Python: `loop.remove_reader(fd)`.
-    pub fn remove_reader(&self, fd: RawFd) -> bool {
-        self.inner.remove_io(fd, EVENT_READ)
-    }
-
-    /// Calls `callback` whenever `fd` is writable, until `remove_writer`.
-    /// Python: `loop.add_writer(fd, callback)`.
-    ///
-    /// # Errors
-    /// As [`add_reader`](Self::add_reader).
-    pub fn add_writer(
-        &self,
-        fd: RawFd,
-        callback: impl Fn() + 'static,
-    ) -> Result<(), SelectorError> {
-        self.inner.add_io(fd, EVENT_WRITE, Box::new(callback))
-    }
-
-    /// Stops watching `fd` for writing; true if a writer was removed.
-    /// Python: `loop.remove_writer(fd)`.
-    pub fn remove_writer(&self, fd: RawFd) -> bool {
-        self.inner.remove_io(fd, EVENT_WRITE)
-    }
-
-    /// A `Send + Sync` handle for other threads (`call_soon_threadsafe`, `stop`).
-    pub fn handle(&self) -> LoopHandle {
-        LoopHandle {
-            remote: self.inner.remote.clone(),
-        }
-    }
-
-    /// Replaces the exception handler; `None` restores the default (stderr).
-    /// Python: `loop.set_exception_handler(handler)`.
-    pub fn set_exception_handler(&self, handler: Option<impl Fn(&ExceptionContext) + 'static>) {
-        *self.inner.exception_handler.borrow_mut() =
-            handler.map(|h| Rc::new(h) as ExceptionHandler);
-    }
-
-    /// Calls the exception handler. Python: `loop.call_exception_handler(context)`.
-    pub fn call_exception_handler(&self, context: ExceptionContext) {
-        self.inner.report(context.message, context.exception);
-    }
-
-    /// Debug mode: slow-callback reports name the task's creation site.
-    /// Python: `loop.set_debug(enabled)`.
-    pub fn set_debug(&self, enabled: bool) {
-        self.inner.debug.set(enabled);
-    }
-
-    /// Python: `loop.get_debug()`.
-    pub fn get_debug(&self) -> bool {
-        self.inner.debug.get()
-    }
-
-    /// Callbacks and task steps slower than this are reported (default
-    /// 100 ms). Python: `loop.slow_callback_duration`; differs in reporting
-    /// outside debug mode too: each step costs one clock read to time.
-    pub fn set_slow_callback_duration(&self, duration: Duration) {
-        self.inner.slow_callback_duration.set(duration);
-    }
-
-    /// Python: `loop.slow_callback_duration`.
-    pub fn slow_callback_duration(&self) -> Duration {
-        self.inner.slow_callback_duration.get()
-    }
-
-    /// The tasks of this loop that are not done. Python: `asyncio.all_tasks(loop)`.
-    pub fn all_tasks(&self) -> Vec<TaskRef> {
-        self.inner.all_tasks()
-    }
-}
-
-impl fmt::Debug for EventLoop {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EventLoop")
-            .field("running", &self.is_running())
-            .field("closed", &self.is_closed())
-            .finish()
     }
 }
