@@ -309,7 +309,7 @@ fn main() {
         .map(|s| s.parse().expect("ROUNDS"))
         .unwrap_or(5);
     // An optional second argument runs only the workloads whose name
-    // contains it, and only corio's side (for profiling with callgrind).
+    // contains it, one side only (for counting instructions with callgrind).
     let only: Option<String> = std::env::args().nth(2);
     type Pair = (&'static str, fn() -> Duration, fn() -> Duration);
     let workloads: [Pair; 4] = [
@@ -338,9 +338,11 @@ fn main() {
     println!("| workload | corio | tokio | ratio |");
     println!("|---|---|---|---|");
     if let Some(only) = &only {
-        for (name, corio_fn, _) in workloads.iter().filter(|w| w.0.contains(only.as_str())) {
-            let took = corio_fn();
-            println!("corio only: {name}: {:.1} ms", took.as_secs_f64() * 1e3);
+        // A third argument `tokio` runs tokio's side instead of corio's.
+        let tokio_side = std::env::args().nth(3).as_deref() == Some("tokio");
+        for (name, corio_fn, tokio_fn) in workloads.iter().filter(|w| w.0.contains(only.as_str())) {
+            let (side, took) = if tokio_side { ("tokio", tokio_fn()) } else { ("corio", corio_fn()) };
+            println!("{side} only: {name}: {:.1} ms", took.as_secs_f64() * 1e3);
         }
         return;
     }
