@@ -341,7 +341,11 @@ fn main() {
         // A third argument `tokio` runs tokio's side instead of corio's.
         let tokio_side = std::env::args().nth(3).as_deref() == Some("tokio");
         for (name, corio_fn, tokio_fn) in workloads.iter().filter(|w| w.0.contains(only.as_str())) {
-            let (side, took) = if tokio_side { ("tokio", tokio_fn()) } else { ("corio", corio_fn()) };
+            let (side, took) = if tokio_side {
+                ("tokio", tokio_fn())
+            } else {
+                ("corio", corio_fn())
+            };
             println!("{side} only: {name}: {:.1} ms", took.as_secs_f64() * 1e3);
         }
         return;
