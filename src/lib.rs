@@ -6,7 +6,7 @@
 //! top. This facade re-exports the crates under asyncio's names.
 //!
 //! - the event loop, futures and tasks (`corio-executor`), re-exported at
-//!   the top: [`EventLoop`], [`run`], [`create_task`], [`sleep`], [`gather`],
+//!   the top: [`EventLoop`], [`run`], [`create_task`], [`sleep`], [`gather`](fn@gather),
 //!   [`wait`], [`TaskGroup`], …
 //! - [`selectors`]: the reactor (`corio-reactor`), Python's `selectors`.
 //! - [`docs`]: the walkthroughs, from the selector up; every code block in

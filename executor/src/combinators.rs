@@ -125,6 +125,8 @@ pub fn as_completed<T: 'static>(
 impl<T: 'static> AsCompleted<T> {
     /// The next outcome to complete; `None` when all were yielded (or after
     /// the timeout was reported).
+    ///
+    /// Python: one step of `for f in as_completed(...)`: `await f`.
     pub async fn next(&mut self) -> Option<Result<T, TaskError>> {
         if self.remaining.is_empty() || self.expired {
             return None;
@@ -148,11 +150,15 @@ impl<T: 'static> AsCompleted<T> {
     }
 
     /// How many tasks have not been yielded yet.
+    ///
+    /// No asyncio counterpart (the iterator's remaining count).
     pub fn len(&self) -> usize {
         self.remaining.len()
     }
 
     /// True when every task was yielded.
+    ///
+    /// No asyncio counterpart.
     pub fn is_empty(&self) -> bool {
         self.remaining.is_empty()
     }
@@ -174,6 +180,7 @@ pub struct Shield<T> {
 /// # Panics
 /// Outside a running loop.
 #[track_caller]
+/// Python: `asyncio.shield(aw)`.
 pub fn shield<F>(future: F) -> Shield<F::Output>
 where
     F: std::future::Future + 'static,
@@ -185,6 +192,8 @@ where
 
 impl<T: 'static> Shield<T> {
     /// The shielded task.
+    ///
+    /// No asyncio counterpart: Python keeps its own reference to the inner task.
     pub fn task(&self) -> Task<T> {
         self.task.clone()
     }
@@ -291,6 +300,7 @@ impl TaskGroup {
     /// # Panics
     /// Outside a running loop.
     #[track_caller]
+    /// Python: `tg.create_task(coro)` whose coroutine raises; `Err` plays the exception.
     pub fn try_create_task<F, T, E>(&self, future: F) -> Task<Result<T, E>>
     where
         F: std::future::Future<Output = Result<T, E>> + 'static,

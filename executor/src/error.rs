@@ -63,11 +63,15 @@ pub enum TaskError {
 
 impl TaskError {
     /// True for [`TaskError::Cancelled`]. Python: `isinstance(e, CancelledError)`.
+    ///
+    /// Python: `isinstance(e, CancelledError)` on what `asyncio.run` raised.
     pub fn is_cancelled(&self) -> bool {
         matches!(self, TaskError::Cancelled)
     }
 
     /// True for [`TaskError::Panicked`].
+    ///
+    /// No asyncio counterpart (Python has exceptions, not panics).
     pub fn is_panic(&self) -> bool {
         matches!(self, TaskError::Panicked(_))
     }
@@ -78,6 +82,8 @@ impl TaskError {
     }
 
     /// Wraps any error as [`TaskError::Exception`].
+    ///
+    /// Python: the exception object given to `set_exception`.
     pub fn exception(err: impl std::error::Error + 'static) -> TaskError {
         TaskError::Exception(Rc::new(err))
     }

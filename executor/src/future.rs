@@ -23,6 +23,42 @@ struct Inner<T> {
     next_callback_id: Cell<u64>,
     /// The loop its callbacks are scheduled on.
     event_loop: Weak<LoopInner>,
+    /// Itself, to hand done callbacks a `Future` (and so that a task can
+    /// park on it without allocating).
+    this: Weak<Inner<T>>,
+}
+
+impl<T: 'static> Inner<T> {
+    fn complete(&self, outcome: Result<T, TaskError>) -> Result<(), InvalidStateError> {
+        {
+            let mut slot = self.outcome.borrow_mut();
+            if slot.is_some() {
+                return Err(InvalidStateError("invalid state"));
+            }
+            *slot = Some(outcome);
+        }
+        for waker in self.wakers.take() {
+            waker.wake();
+        }
+        let callbacks = self.callbacks.take();
+        if let (Some(lp), Some(inner)) = (self.event_loop.upgrade(), self.this.upgrade())
+            && !callbacks.is_empty()
+        {
+            for (_, callback) in callbacks {
+                let fut = Future {
+                    inner: inner.clone(),
+                };
+                lp.call_soon_internal(move || callback(&fut));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<T: 'static> Cancel for Inner<T> {
+    fn cancel(&self) -> bool {
+        self.complete(Err(TaskError::Cancelled)).is_ok()
+    }
 }
 
 /// A result that will be set later. Python: `asyncio.Future`.
@@ -77,37 +113,15 @@ impl<T: 'static> Future<T> {
 
     pub(crate) fn with_loop(lp: &EventLoop) -> Future<T> {
         Future {
-            inner: Rc::new(Inner {
+            inner: Rc::new_cyclic(|this| Inner {
                 outcome: RefCell::new(None),
                 wakers: RefCell::new(Vec::new()),
                 callbacks: RefCell::new(Vec::new()),
                 next_callback_id: Cell::new(0),
                 event_loop: Rc::downgrade(&lp.inner),
+                this: this.clone(),
             }),
         }
-    }
-
-    fn complete(&self, outcome: Result<T, TaskError>) -> Result<(), InvalidStateError> {
-        {
-            let mut slot = self.inner.outcome.borrow_mut();
-            if slot.is_some() {
-                return Err(InvalidStateError("invalid state"));
-            }
-            *slot = Some(outcome);
-        }
-        for waker in self.inner.wakers.take() {
-            waker.wake();
-        }
-        let callbacks = self.inner.callbacks.take();
-        if let Some(lp) = self.inner.event_loop.upgrade()
-            && !callbacks.is_empty()
-        {
-            for (_, callback) in callbacks {
-                let fut = self.clone();
-                lp.call_soon_internal(move || callback(&fut));
-            }
-        }
-        Ok(())
     }
 
     /// Marks the future done with `value`. Python: `Future.set_result(value)`.
@@ -115,7 +129,7 @@ impl<T: 'static> Future<T> {
     /// # Errors
     /// [`InvalidStateError`] when already done (or cancelled).
     pub fn set_result(&self, value: T) -> Result<(), InvalidStateError> {
-        self.complete(Ok(value))
+        self.inner.complete(Ok(value))
     }
 
     /// Marks the future done with an error. Python: `Future.set_exception(exc)`.
@@ -126,12 +140,12 @@ impl<T: 'static> Future<T> {
         &self,
         error: impl std::error::Error + 'static,
     ) -> Result<(), InvalidStateError> {
-        self.complete(Err(TaskError::exception(error)))
+        self.inner.complete(Err(TaskError::exception(error)))
     }
 
     /// Cancels the future; false if already done. Python: `Future.cancel()`.
     pub fn cancel(&self) -> bool {
-        self.complete(Err(TaskError::Cancelled)).is_ok()
+        self.inner.cancel()
     }
 
     /// Python: `Future.cancelled()`.
@@ -210,12 +224,6 @@ impl<T: 'static> Default for Future<T> {
     }
 }
 
-impl<T: 'static> Cancel for Future<T> {
-    fn cancel(&self) -> bool {
-        Future::cancel(self)
-    }
-}
-
 impl<T: Clone + 'static> StdFuture for Future<T> {
     type Output = Result<T, TaskError>;
 
@@ -227,7 +235,7 @@ impl<T: Clone + 'static> StdFuture for Future<T> {
         if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
             wakers.push(cx.waker().clone());
         }
-        runtime::park_current_on(Rc::new(self.clone()));
+        runtime::park_current_on(self.inner.clone());
         Poll::Pending
     }
 }

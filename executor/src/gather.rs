@@ -78,6 +78,8 @@ impl<O: 'static, E: 'static> Gather<O, E> {
     }
 
     /// The gather's own task, for [`wait`](crate::wait) and friends.
+    ///
+    /// No asyncio counterpart (Python passes the future itself).
     pub fn as_ref(&self) -> TaskRef {
         self.task.as_ref()
     }
@@ -151,12 +153,13 @@ where
         .collect()
 }
 
-/// Polls every child; stops early when `stop` says so for an outcome.
-/// Returns the outcomes in input order, or the outcome that stopped it.
+/// Polls every child until all are done and returns their outcomes in input
+/// order; if `stop` holds for an outcome, returns at once with that outcome
+/// alone (the other children keep running).
 async fn collect_outcomes<T: 'static>(
     children: &mut [Task<T>],
     stop: impl Fn(&Result<T, TaskError>) -> bool,
-) -> Result<Vec<Result<T, TaskError>>, Result<T, TaskError>> {
+) -> Vec<Result<T, TaskError>> {
     let mut outcomes: Vec<Option<Result<T, TaskError>>> = children.iter().map(|_| None).collect();
     poll_fn(|cx| {
         let mut pending = false;
@@ -165,7 +168,7 @@ async fn collect_outcomes<T: 'static>(
                 continue;
             }
             match Pin::new(child).poll(cx) {
-                Poll::Ready(outcome) if stop(&outcome) => return Poll::Ready(Err(outcome)),
+                Poll::Ready(outcome) if stop(&outcome) => return Poll::Ready(vec![outcome]),
                 Poll::Ready(outcome) => *slot = Some(outcome),
                 Poll::Pending => pending = true,
             }
@@ -173,7 +176,7 @@ async fn collect_outcomes<T: 'static>(
         if pending {
             return Poll::Pending;
         }
-        Poll::Ready(Ok(outcomes.iter_mut().filter_map(Option::take).collect()))
+        Poll::Ready(outcomes.iter_mut().filter_map(Option::take).collect())
     })
     .await
 }
@@ -211,11 +214,13 @@ where
 {
     start(
         spawn_all(futures),
-        async |children: &mut [Task<F::Output>]| match collect_outcomes(children, Result::is_err)
-            .await
-        {
-            Ok(outcomes) => outcomes.into_iter().collect(),
-            Err(first_error) => first_error.map(|_| Vec::new()),
+        async |children: &mut [Task<F::Output>]| {
+            // Stopped at the first error, the outcomes collect into that error;
+            // otherwise into every value, in order.
+            collect_outcomes(children, Result::is_err)
+                .await
+                .into_iter()
+                .collect()
         },
     )
 }
@@ -234,18 +239,8 @@ where
 {
     start(
         spawn_all(futures),
-        async |children: &mut [Task<F::Output>]| match collect_outcomes(children, |_| false).await {
-            Ok(outcomes) => Ok(outcomes),
-            Err(_) => unreachable_outcome(),
-        },
+        async |children: &mut [Task<F::Output>]| Ok(collect_outcomes(children, |_| false).await),
     )
-}
-
-/// `collect_outcomes` with a `stop` that is always false never stops.
-fn unreachable_outcome<T>() -> Result<T, TaskError> {
-    Err(TaskError::InvalidState(
-        "gather stopped without a stopping outcome",
-    ))
 }
 
 /// Why a [`try_gather`] ended early.
@@ -276,16 +271,8 @@ where
         spawn_all(futures),
         async |children: &mut [Task<Result<T, E>>]| {
             let fails = |outcome: &Result<Result<T, E>, TaskError>| !matches!(outcome, Ok(Ok(_)));
-            let outcomes = match collect_outcomes(children, fails).await {
-                Ok(outcomes) => outcomes,
-                Err(Ok(Err(e))) => return Err(GatherError::Failed(e)),
-                Err(Err(e)) => return Err(GatherError::Task(e)),
-                Err(Ok(Ok(_))) => {
-                    return Err(GatherError::Task(unreachable_outcome::<()>().unwrap_err()));
-                }
-            };
-            let mut values = Vec::with_capacity(outcomes.len());
-            for outcome in outcomes {
+            let mut values = Vec::with_capacity(children.len());
+            for outcome in collect_outcomes(children, fails).await {
                 match outcome {
                     Ok(Ok(v)) => values.push(v),
                     Ok(Err(e)) => return Err(GatherError::Failed(e)),
@@ -339,6 +326,7 @@ task_tuple!(A a, B b, C c, D d, E e, F f, G g, H h);
 
 /// Waits for a tuple of tasks as `gather!` does.
 #[doc(hidden)]
+/// Python: `asyncio.gather(a, b, c)`; the engine of `gather!`.
 pub async fn gather_tuple<Tu: TaskTuple>(tasks: Tu) -> Result<Tu::Output, TaskError> {
     let refs = tasks.refs();
     let mut guard = CancelOnDrop {

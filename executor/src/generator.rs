@@ -148,6 +148,8 @@ impl<Y: 'static, R: 'static, T: 'static> Generator<Y, R, T> {
     }
 
     /// True once the body returned.
+    ///
+    /// Python: `inspect.getgeneratorstate(gen) == GEN_CLOSED`.
     pub fn is_complete(&self) -> bool {
         self.body.is_none()
     }

@@ -10,7 +10,7 @@
 //! | `asyncio.Task`, `create_task`, `ensure_future`, `current_task`, `all_tasks` | [`Task`], [`create_task`], [`ensure_future`], [`current_task`], [`all_tasks`] |
 //! | `asyncio.run` | [`run`] |
 //! | `sleep`, `wait_for`, `timeout` | [`sleep`], [`wait_for`], [`timeout`] |
-//! | `wait`, `gather`, `as_completed`, `shield`, `TaskGroup` | [`wait`], [`gather`], [`as_completed`], [`shield`], [`TaskGroup`] |
+//! | `wait`, `gather`, `as_completed`, `shield`, `TaskGroup` | [`wait`], [`gather`](fn@gather), [`as_completed`], [`shield`], [`TaskGroup`] |
 //!
 //! The loop is single-threaded and `!Send`, like asyncio's: tasks may hold
 //! `Rc` and `RefCell`. Each iteration is asyncio's `_run_once` (see

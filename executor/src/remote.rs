@@ -147,6 +147,8 @@ impl LoopHandle {
     }
 
     /// True once the loop is closed.
+    ///
+    /// Python: `loop.is_closed()`, callable from any thread.
     pub fn is_closed(&self) -> bool {
         self.remote.is_closed()
     }

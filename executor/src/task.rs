@@ -503,13 +503,20 @@ impl<T: 'static> Task<T> {
     /// (never inline); a callback added after the end is scheduled at once.
     /// Returns an id for [`remove_done_callback`](Self::remove_done_callback).
     /// Python: `Task.add_done_callback(fn)`; differs in returning an id,
-    /// since closures have no identity to compare.
+    /// since closures have no identity to compare (for a task already done
+    /// the id matches nothing: the callback is scheduled at once).
+    ///
+    /// # Panics
+    /// "no running event loop" when the task is already done and no loop
+    /// runs to schedule the callback on, as [`create_task`](crate::create_task)
+    /// does: a task keeps no reference to its loop.
     pub fn add_done_callback(&self, callback: impl FnOnce(&Task<T>) + 'static) -> u64 {
         if self.done() {
             let task = self.clone();
-            if let Ok(lp) = runtime::running_inner() {
-                lp.call_soon_internal(move || callback(&task));
-            }
+            match runtime::running_inner() {
+                Ok(lp) => lp.call_soon_internal(move || callback(&task)),
+                Err(e) => panic!("{e}"),
+            };
             return u64::MAX;
         }
         self.inner.add_callback(Box::new(callback))
@@ -523,6 +530,8 @@ impl<T: 'static> Task<T> {
 
     /// An untyped handle to the same task, for [`wait`](crate::wait) and
     /// friends.
+    ///
+    /// No asyncio counterpart (Python passes the task itself).
     pub fn as_ref(&self) -> TaskRef {
         TaskRef {
             inner: self.inner.clone(),
@@ -589,11 +598,15 @@ impl TaskRef {
     }
 
     /// The failure it ended with, if done and failed (cancellation counts).
+    ///
+    /// Python: `task.exception()` on a done task (cancellation included).
     pub fn failure(&self) -> Option<TaskError> {
         self.inner.failure()
     }
 
     /// True when both handles name the same task.
+    ///
+    /// Python: `task_a is task_b`.
     pub fn same(&self, other: &TaskRef) -> bool {
         std::ptr::addr_eq(Rc::as_ptr(&self.inner), Rc::as_ptr(&other.inner))
     }

@@ -284,3 +284,29 @@ fn dump_lists_live_tasks() {
         "{line}"
     );
 }
+
+#[test]
+fn try_gather_reports_a_panicking_child_as_a_task_error() {
+    let lp = virtual_loop();
+    lp.set_slow_callback_duration(secs(3600));
+    let out = lp
+        .run_until_complete(async {
+            let children = [0u64, 1].map(|n| async move {
+                sleep(secs(n)).await;
+                if n == 1 {
+                    panic!("child {n}");
+                }
+                Ok::<u64, String>(n)
+            });
+            try_gather(children).await
+        })
+        .unwrap();
+    assert_eq!(
+        out,
+        Err(GatherError::Task(TaskError::Panicked("child 1".into())))
+    );
+    assert_eq!(
+        GatherError::<String>::Failed("x".into()).to_string(),
+        "a child failed: x"
+    );
+}

@@ -394,3 +394,37 @@ fn a_timer_is_on_time_after_a_pause_between_runs() {
         "fired {late:?} late: a stale clock reading adds the 300 ms pause"
     );
 }
+
+#[test]
+fn get_event_loop_without_any_loop_is_an_error() {
+    corio_executor::set_event_loop(None);
+    let err = corio_executor::get_event_loop().unwrap_err();
+    assert!(matches!(err, LoopError::NoCurrentLoop(_)), "{err:?}");
+    assert!(
+        err.to_string()
+            .starts_with("There is no current event loop in thread")
+    );
+    let lp = EventLoop::new().unwrap();
+    corio_executor::set_event_loop(Some(&lp));
+    assert!(corio_executor::get_event_loop().is_ok());
+    corio_executor::set_event_loop(None);
+}
+
+#[test]
+fn run_inside_a_running_loop_is_refused() {
+    let inner = run(async { run(async { 1 }) }).unwrap();
+    assert_eq!(inner, Err(RunError::Loop(LoopError::AnotherLoopRunning)));
+}
+
+#[test]
+fn readers_on_a_closed_loop_are_refused() {
+    let lp = EventLoop::new().unwrap();
+    let (_a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&b);
+    lp.close().unwrap();
+    let err = lp.add_reader(fd, || {}).unwrap_err();
+    assert_eq!(err.to_string(), "Selector is closed");
+    assert!(lp.add_writer(fd, || {}).is_err());
+    assert!(!lp.remove_reader(fd));
+    assert!(!lp.remove_writer(fd));
+}

@@ -489,3 +489,50 @@ fn sleep_zero_yields_exactly_one_iteration() {
         ["callback", "after sleep(0)", "callback 2", "after yield"]
     );
 }
+
+#[test]
+fn exception_reports_the_failure_only_once_done() {
+    let lp = EventLoop::new().unwrap();
+    lp.set_slow_callback_duration(Duration::from_secs(3600));
+    lp.run_until_complete(async {
+        let ok = create_task(async { 1 });
+        let bad = create_task(async { panic!("exception()") });
+        assert_eq!(
+            ok.exception(),
+            Err(TaskError::InvalidState("Exception is not set."))
+        );
+        yield_now().await;
+        yield_now().await;
+        assert_eq!(ok.exception(), Ok(None));
+        assert_eq!(
+            bad.exception(),
+            Ok(Some(TaskError::Panicked("exception()".into())))
+        );
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_done_callback_on_a_done_task_runs_on_the_running_loop() {
+    let lp = EventLoop::new().unwrap();
+    let task = lp.create_task(async { 3 });
+    lp.run_until_complete(yield_now()).unwrap();
+    assert!(task.done());
+    let seen = Rc::new(RefCell::new(None));
+    let s = seen.clone();
+    lp.run_until_complete(async move {
+        task.add_done_callback(move |t| *s.borrow_mut() = Some(t.result()));
+        yield_now().await;
+    })
+    .unwrap();
+    assert_eq!(*seen.borrow(), Some(Ok(3)));
+}
+
+#[test]
+#[should_panic(expected = "no running event loop")]
+fn a_done_callback_on_a_done_task_outside_a_loop_panics() {
+    let lp = EventLoop::new().unwrap();
+    let task = lp.create_task(async { 3 });
+    lp.run_until_complete(yield_now()).unwrap();
+    task.add_done_callback(|_| {});
+}

@@ -68,6 +68,8 @@ const INITIAL_EVENTS: usize = 64;
 
 impl Epoll {
     /// Which timeout path this backend uses.
+    ///
+    /// No Python counterpart (Python always uses `epoll_wait` milliseconds).
     pub fn timeouts(&self) -> EpollTimeouts {
         self.timeouts
     }
@@ -79,6 +81,8 @@ impl Epoll {
     /// # Errors
     /// The kernel's error (ENOSYS) when `Nanoseconds` is asked for and the
     /// kernel lacks `epoll_pwait2`.
+    ///
+    /// No Python counterpart.
     pub fn set_timeouts(&mut self, timeouts: EpollTimeouts) -> io::Result<()> {
         if timeouts == EpollTimeouts::Nanoseconds {
             sys::epoll_pwait2(self.epfd.as_fd(), &mut self.buf, Some(Duration::ZERO))?;

@@ -67,6 +67,8 @@ impl SelectorError {
     /// let err = sel.register(999, EVENT_READ, ()).unwrap_err();
     /// assert_eq!(err.raw_os_error(), Some(libc::EBADF));
     /// ```
+    ///
+    /// Python: `OSError.errno`.
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
             SelectorError::Os(e) => e.raw_os_error(),

@@ -268,6 +268,8 @@ impl<B: Backend, T> BaseSelector<B, T> {
     }
 
     /// Wraps an already opened backend (to pick its options first).
+    ///
+    /// No Python counterpart (Python's selectors take no options).
     pub fn with_backend(backend: B) -> Self {
         BaseSelector {
             backend: Some(backend),
@@ -279,11 +281,15 @@ impl<B: Backend, T> BaseSelector<B, T> {
     }
 
     /// The backend, for backend-specific queries; `None` once closed.
+    ///
+    /// No Python counterpart (Python: `sel._selector`).
     pub fn backend(&self) -> Option<&B> {
         self.backend.as_ref()
     }
 
     /// The backend, mutably, for backend-specific options; `None` once closed.
+    ///
+    /// No Python counterpart (Python: `sel._selector`).
     pub fn backend_mut(&mut self) -> Option<&mut B> {
         self.backend.as_mut()
     }

@@ -46,6 +46,8 @@ impl Waker {
     ///
     /// # Errors
     /// The OS error when no fd can be had (EMFILE, ENFILE).
+    ///
+    /// Python: asyncio's `_make_self_pipe()`.
     pub fn new() -> io::Result<Waker> {
         Ok(Waker {
             fd: sys::eventfd()?,
@@ -61,6 +63,8 @@ impl Waker {
     ///
     /// # Errors
     /// Only an unexpected OS error (none is known for a valid eventfd).
+    ///
+    /// Python: asyncio's `_write_to_self()`.
     pub fn wake(&self) -> io::Result<()> {
         match sys::eventfd_write(self.fd.as_fd(), 1) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
@@ -74,6 +78,8 @@ impl Waker {
     ///
     /// # Errors
     /// Only an unexpected OS error.
+    ///
+    /// Python: asyncio's `_read_from_self()`.
     pub fn drain(&self) -> io::Result<u64> {
         match sys::eventfd_read(self.fd.as_fd()) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
@@ -83,6 +89,8 @@ impl Waker {
 
     /// The fd to register with a selector (same as [`AsRawFd::as_raw_fd`],
     /// without importing the trait).
+    ///
+    /// Python: `self._ssock.fileno()`.
     pub fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }

@@ -41,6 +41,8 @@ pub enum Clock {
 
 impl Clock {
     /// A virtual clock, starting now.
+    ///
+    /// No asyncio counterpart (trio's `MockClock(autojump_threshold=0)`).
     pub fn virtual_clock() -> Clock {
         Clock::Virtual {
             start: Instant::now(),
@@ -57,11 +59,15 @@ impl Clock {
     }
 
     /// True for a virtual clock.
+    ///
+    /// No asyncio counterpart.
     pub fn is_virtual(&self) -> bool {
         matches!(self, Clock::Virtual { .. })
     }
 
     /// Moves a virtual clock forward by `by`; a real clock ignores it.
+    ///
+    /// No asyncio counterpart (trio's `MockClock.jump`).
     pub fn advance(&self, by: Duration) {
         if let Clock::Virtual { elapsed, .. } = self {
             elapsed.set(elapsed.get() + by);
@@ -70,6 +76,8 @@ impl Clock {
 
     /// Moves a virtual clock forward to `when` (never backward); a real clock
     /// ignores it.
+    ///
+    /// No asyncio counterpart.
     pub fn advance_to(&self, when: Instant) {
         if let Clock::Virtual { start, elapsed } = self {
             let target = when.saturating_duration_since(*start);

@@ -111,6 +111,8 @@ impl<T> Default for TimerQueue<T> {
 
 impl<T> TimerQueue<T> {
     /// An empty queue.
+    ///
+    /// Python: `loop._scheduled = []`.
     pub fn new() -> Self {
         TimerQueue {
             heap: BinaryHeap::new(),
@@ -165,6 +167,8 @@ impl<T> TimerQueue<T> {
 
     /// Moves every item due at `now` (deadline ≤ `now`) to `out`, in deadline
     /// order, equal deadlines in scheduling order. Returns how many.
+    ///
+    /// Python: the `heappop` loop of `_run_once` with `end_time = self.time()`.
     pub fn pop_due(&mut self, now: Instant, out: &mut Vec<T>) -> usize {
         let mut count = 0;
         while let Some(Reverse(top)) = self.heap.peek().copied() {
@@ -181,6 +185,8 @@ impl<T> TimerQueue<T> {
     }
 
     /// The deadline of the first live item, dropping tombstones on the way.
+    ///
+    /// Python: `self._scheduled[0]._when` after skipping cancelled handles.
     pub fn next_deadline(&mut self) -> Option<Instant> {
         while let Some(Reverse(top)) = self.heap.peek().copied() {
             if self.is_live(top) {
@@ -193,21 +199,29 @@ impl<T> TimerQueue<T> {
     }
 
     /// How many live items are scheduled.
+    ///
+    /// Python: `len(loop._scheduled) - loop._timer_cancelled_count`.
     pub fn len(&self) -> usize {
         self.heap.len() - self.cancelled
     }
 
     /// True when nothing live is scheduled.
+    ///
+    /// Python: `not loop._scheduled` (cancelled ones aside).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Heap entries including tombstones (for tests of compaction).
+    ///
+    /// Python: `len(loop._scheduled)`.
     pub fn heap_len(&self) -> usize {
         self.heap.len()
     }
 
     /// Removes and returns every live item, in no particular order.
+    ///
+    /// Python: `loop._scheduled.clear()` in `close()`.
     pub fn drain(&mut self) -> Vec<T> {
         self.heap.clear();
         self.free.clear();

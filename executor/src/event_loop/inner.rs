@@ -81,12 +81,15 @@ pub(crate) struct IoHandlers {
 /// strong, so a detached task is never collected mid-flight).
 #[derive(Default)]
 pub(super) struct TaskTable {
+    /// Slot `i` holds its current generation and its task, if any.
     slots: Vec<(u32, Option<Rc<dyn RawTask>>)>,
+    /// Empty slots, reused before the table grows.
     free: Vec<u32>,
-    live: usize,
 }
 
 impl TaskTable {
+    /// Reserves an empty slot; its key is final, so the task's waker can be
+    /// built before the task is put in with [`fill`](Self::fill).
     fn vacant(&mut self) -> TaskKey {
         let slot = match self.free.pop() {
             Some(slot) => slot,
@@ -101,6 +104,10 @@ impl TaskTable {
         }
     }
 
+    fn fill(&mut self, key: TaskKey, task: Rc<dyn RawTask>) {
+        self.slots[key.slot as usize].1 = Some(task);
+    }
+
     fn get(&self, key: TaskKey) -> Option<&Rc<dyn RawTask>> {
         match self.slots.get(key.slot as usize) {
             Some((generation, Some(task))) if *generation == key.generation => Some(task),
@@ -110,7 +117,6 @@ impl TaskTable {
 
     /// Empties the table (loop close), returning the tasks still in it.
     pub(super) fn take_all(&mut self) -> Vec<Rc<dyn RawTask>> {
-        self.live = 0;
         self.free.clear();
         self.slots.drain(..).filter_map(|(_, task)| task).collect()
     }
@@ -122,7 +128,6 @@ impl TaskTable {
         }
         entry.0 = entry.0.wrapping_add(1);
         self.free.push(key.slot);
-        self.live -= 1;
         entry.1.take()
     }
 }
@@ -247,11 +252,7 @@ impl LoopInner {
             remote: self.remote.clone(),
         }));
         let task = build(key, waker);
-        {
-            let mut table = self.tasks.borrow_mut();
-            table.slots[key.slot as usize].1 = Some(task.clone());
-            table.live += 1;
-        }
+        self.tasks.borrow_mut().fill(key, task.clone());
         task.header().scheduled.set(true);
         self.ready
             .borrow_mut()

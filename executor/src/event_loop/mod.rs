@@ -342,6 +342,8 @@ impl EventLoop {
     }
 
     /// A `Send + Sync` handle for other threads (`call_soon_threadsafe`, `stop`).
+    ///
+    /// No asyncio counterpart: asyncio's loop is itself shared with threads, corio's is `!Send`.
     pub fn handle(&self) -> LoopHandle {
         LoopHandle {
             remote: self.inner.remote.clone(),
