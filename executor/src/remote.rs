@@ -78,7 +78,9 @@ impl Remote {
 
     /// Takes everything queued so far (no lock when nothing was pushed).
     pub(crate) fn drain(&self, into: &mut Vec<RemoteItem>) {
-        if self.pending.swap(false, Ordering::AcqRel) {
+        // A plain load first: the common case (nothing pushed) then costs
+        // no locked instruction.
+        if self.pending.load(Ordering::Acquire) && self.pending.swap(false, Ordering::AcqRel) {
             let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
             into.append(&mut queue);
         }

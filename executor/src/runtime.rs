@@ -15,8 +15,6 @@ use crate::{LoopError, RunError};
 thread_local! {
     /// The loop running on this thread (asyncio's `_running_loop`).
     static RUNNING: RefCell<Option<Rc<LoopInner>>> = const { RefCell::new(None) };
-    /// The task whose step is running (asyncio's `_current_tasks[loop]`).
-    static CURRENT_TASK: RefCell<Option<Rc<dyn RawTask>>> = const { RefCell::new(None) };
     /// The loop set with `set_event_loop` (the policy's loop).
     static CURRENT_LOOP: RefCell<Option<EventLoop>> = const { RefCell::new(None) };
 }
@@ -62,22 +60,26 @@ pub(crate) fn running_inner() -> Result<Rc<LoopInner>, LoopError> {
         .ok_or(LoopError::NoRunningLoop)
 }
 
-pub(crate) fn enter_task(task: Rc<dyn RawTask>) -> Option<Rc<dyn RawTask>> {
-    CURRENT_TASK.with(|c| c.borrow_mut().replace(task))
-}
-
-pub(crate) fn leave_task(previous: Option<Rc<dyn RawTask>>) {
-    CURRENT_TASK.with(|c| *c.borrow_mut() = previous);
+/// The running loop's current task (its step is running), if any.
+fn current_raw() -> Option<Rc<dyn RawTask>> {
+    RUNNING
+        .try_with(|r| {
+            let running = r.borrow();
+            let lp = running.as_ref()?;
+            let task = lp.current.take();
+            lp.current.set(task.clone());
+            task
+        })
+        .ok()
+        .flatten()
 }
 
 /// Records that the current task is parked on `target`, so that cancelling
 /// the task cancels `target` (asyncio's `_fut_waiter`).
 pub(crate) fn park_current_on(target: Rc<dyn Cancel>) {
-    CURRENT_TASK.with(|c| {
-        if let Some(task) = &*c.borrow() {
-            task.header().awaiting.set(Some(target));
-        }
-    });
+    if let Some(task) = current_raw() {
+        task.header().awaiting.set(Some(target));
+    }
 }
 
 /// Reports through the running loop's handler, or to stderr without one.
@@ -164,9 +166,7 @@ where
 
 /// The task whose step is running, if any. Python: `asyncio.current_task()`.
 pub fn current_task() -> Option<TaskRef> {
-    CURRENT_TASK
-        .with(|c| c.borrow().clone())
-        .map(|inner| TaskRef { inner })
+    current_raw().map(|inner| TaskRef { inner })
 }
 
 /// The running loop's tasks that are not done (empty outside a loop).
@@ -272,7 +272,7 @@ pub fn dump_tasks() -> String {
     let Ok(lp) = running_inner() else {
         return "no running event loop\n".to_string();
     };
-    let now = lp.time();
+    let now = corio_timer::CoarseInstant::now();
     let current = current_task();
     let mut out = String::new();
     for task in lp.all_tasks() {
@@ -290,7 +290,7 @@ pub fn dump_tasks() -> String {
             "{:<20} {:<10} age={:.3}s steps={} created at {}\n",
             header.name(),
             state,
-            now.saturating_duration_since(header.created).as_secs_f64(),
+            now.duration_since(header.created).as_secs_f64(),
             header.steps.get(),
             header.location,
         ));

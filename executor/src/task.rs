@@ -32,7 +32,8 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+
+use corio_timer::CoarseInstant;
 
 use crate::event_loop::LoopInner;
 use crate::remote::TaskKey;
@@ -75,8 +76,8 @@ pub(crate) struct Header {
     pub(crate) waker: Waker,
     /// Where `create_task` was called.
     pub(crate) location: &'static Location<'static>,
-    /// When it was created (loop time).
-    pub(crate) created: Instant,
+    /// When it was created (coarse real time, for the age in `dump_tasks`).
+    pub(crate) created: CoarseInstant,
     /// How many steps it has taken.
     pub(crate) steps: Cell<u32>,
     /// Wakers of those waiting for it to finish (an awaiter, `wait`, …).
@@ -251,10 +252,10 @@ impl<F: StdFuture + 'static> RawTask for TaskCell<F> {
         header.steps.set(header.steps.get().saturating_add(1));
         header.awaiting.take();
 
-        let previous = runtime::enter_task(self.clone());
+        let previous = lp.current.replace(Some(self.clone()));
         let mut cx = Context::from_waker(&header.waker);
         let polled = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
-        runtime::leave_task(previous);
+        lp.current.set(previous);
 
         match polled {
             Ok(Poll::Pending) => {
@@ -376,7 +377,7 @@ pub(crate) fn spawn<F: StdFuture + 'static>(
                 awaiting: Cell::new(None),
                 waker,
                 location,
-                created: lp.recent_time(),
+                created: CoarseInstant::now(),
                 steps: Cell::new(0),
                 done_wakers: Cell::new(Vec::new()),
                 retrieved: Cell::new(false),

@@ -322,7 +322,7 @@ fn slow_callbacks_are_reported() {
     lp.set_exception_handler(Some(move |ctx: &corio_executor::ExceptionContext| {
         r.borrow_mut().push(ctx.message.clone())
     }));
-    lp.call_soon(|| std::thread::sleep(Duration::from_millis(30)));
+    lp.call_soon(|| std::thread::sleep(Duration::from_millis(60)));
     lp.call_soon(|| {});
     lp.stop();
     lp.run_forever().unwrap();

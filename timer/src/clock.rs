@@ -88,6 +88,61 @@ impl Clock {
     }
 }
 
+/// A reading of the kernel's coarse monotonic clock
+/// (`CLOCK_MONOTONIC_COARSE`): cheap to take, one timer tick (1–4 ms) coarse.
+///
+/// The event loop times every callback and task step with it, to report
+/// those slower than `slow_callback_duration` (100 ms by default): a
+/// precise `Instant::now()` costs about 22 ns on this project's machine, a
+/// coarse reading about 2 ns (`bench/RESULTS.md`), and a report about a
+/// 100 ms step does not need nanoseconds. It always reads real time, also
+/// under a virtual [`Clock`]: a slow step is slow in real time.
+///
+/// No asyncio counterpart (asyncio times callbacks with `loop.time()`, and
+/// only in debug mode).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use corio_timer::CoarseInstant;
+///
+/// let start = CoarseInstant::now();
+/// std::thread::sleep(Duration::from_millis(30));
+/// let elapsed = CoarseInstant::now().duration_since(start);
+/// // Within one tick of the truth.
+/// assert!(elapsed + CoarseInstant::resolution() >= Duration::from_millis(30));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CoarseInstant {
+    nanos: u64,
+}
+
+impl CoarseInstant {
+    /// The current coarse reading.
+    pub fn now() -> CoarseInstant {
+        CoarseInstant {
+            nanos: crate::sys::coarse_monotonic_ns(),
+        }
+    }
+
+    /// Time from `earlier` to `self`; zero if `earlier` is later.
+    pub fn duration_since(self, earlier: CoarseInstant) -> Duration {
+        Duration::from_nanos(self.nanos.saturating_sub(earlier.nanos))
+    }
+
+    /// True when at least `limit` separates `earlier` from `self`: the
+    /// comparison the loop makes after every step, in integer nanoseconds.
+    pub fn at_least(self, earlier: CoarseInstant, limit_nanos: u64) -> bool {
+        self.nanos.saturating_sub(earlier.nanos) >= limit_nanos
+    }
+
+    /// The clock's resolution: one kernel tick.
+    pub fn resolution() -> Duration {
+        Duration::from_nanos(crate::sys::coarse_resolution_ns())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,5 +162,29 @@ mod tests {
         let before = clock.now();
         clock.advance(Duration::from_secs(3600));
         assert!(clock.now() - before < Duration::from_secs(60));
+    }
+
+    #[test]
+    fn coarse_clock_tracks_the_real_one_within_a_tick() {
+        let tick = CoarseInstant::resolution();
+        assert!(tick > Duration::ZERO && tick <= Duration::from_millis(10));
+        let (coarse, real) = (CoarseInstant::now(), Instant::now());
+        std::thread::sleep(Duration::from_millis(50));
+        let coarse = CoarseInstant::now().duration_since(coarse);
+        let real = real.elapsed();
+        assert!(coarse + tick >= Duration::from_millis(50), "{coarse:?}");
+        assert!(coarse <= real + tick, "{coarse:?} vs {real:?}");
+    }
+
+    #[test]
+    fn coarse_differences_saturate_and_compare_in_nanoseconds() {
+        let earlier = CoarseInstant::now();
+        std::thread::sleep(CoarseInstant::resolution() * 3);
+        let later = CoarseInstant::now();
+        assert!(later > earlier);
+        assert_eq!(earlier.duration_since(later), Duration::ZERO);
+        assert!(later.at_least(earlier, 1));
+        assert!(!earlier.at_least(later, 1));
+        assert!(later.at_least(later, 0));
     }
 }

@@ -7,10 +7,17 @@
 //! - [`Clock`]: the real monotonic clock, or a [`Clock::virtual_clock`] that
 //!   the loop moves straight to the next deadline when it has nothing else
 //!   to do (trio's autojump clock, tokio's paused time).
+//! - [`CoarseInstant`]: the kernel's tick clock, ten times cheaper to read
+//!   than `Instant::now()` and a tick (1–4 ms) coarse: what the loop times
+//!   each step with, to report slow callbacks without paying for precision
+//!   it does not need.
+//!
+//! The one `unsafe` block per syscall lives in `sys.rs`.
 #![deny(missing_docs)]
 
 mod clock;
 mod queue;
+mod sys;
 
-pub use clock::Clock;
+pub use clock::{Clock, CoarseInstant};
 pub use queue::{TimerId, TimerQueue};

@@ -23,7 +23,7 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use corio_reactor::{DefaultSelector, EVENT_READ, EVENT_WRITE, Events, Selector, SelectorError};
-use corio_timer::{Clock, TimerId, TimerQueue};
+use corio_timer::{Clock, CoarseInstant, TimerId, TimerQueue};
 
 use crate::handle::{Callback, Handle, TimerHandle, callback};
 use crate::remote::{Remote, RemoteItem, TaskKey, TaskWaker};
@@ -168,11 +168,10 @@ pub(crate) struct LoopInner {
     /// Run once by `run()` and `close()` (the offload crate registers the
     /// default executor's shutdown here).
     pub(super) shutdown_hooks: RefCell<Vec<Box<dyn FnOnce()>>>,
-    /// The clock reading that ended the last iteration, reused as the next
-    /// one's "now" (saves a clock read per iteration).
-    pub(super) last_now: Cell<Option<Instant>>,
-    /// When the callback now running started (see `recent_time`).
-    pub(super) last_started: Cell<Option<Instant>>,
+    /// `slow_callback_duration` in nanoseconds, as the per-step check uses it.
+    pub(super) slow_nanos: Cell<u64>,
+    /// The task whose step is running (asyncio's `_current_tasks[loop]`).
+    pub(crate) current: Cell<Option<Rc<dyn RawTask>>>,
     /// Scratch buffers reused by every iteration.
     pub(super) due: RefCell<Vec<TimerEntry>>,
     pub(super) remote_items: RefCell<Vec<RemoteItem>>,
@@ -181,15 +180,6 @@ pub(crate) struct LoopInner {
 impl LoopInner {
     pub(crate) fn time(&self) -> Instant {
         self.clock.now()
-    }
-
-    /// A clock reading from this iteration when the loop runs (no clock
-    /// read), else the clock: precise enough to timestamp a task's creation.
-    pub(crate) fn recent_time(&self) -> Instant {
-        match self.last_started.get() {
-            Some(t) if self.running.get() => t,
-            _ => self.clock.now(),
-        }
     }
 
     fn check_open(&self) {
@@ -306,14 +296,16 @@ impl LoopInner {
 
     /// One iteration of the loop (see the module docs for the phases).
     pub(super) fn run_once(self: &Rc<Self>) {
-        // Phase 1: timeout. The clock reading taken after the last callback
-        // of the previous iteration is still "now": nothing ran since.
-        let mut now = self.last_now.take().unwrap_or_else(|| self.clock.now());
+        // Phase 1: timeout. The precise clock is read only when a timer
+        // exists: without one, no decision here depends on the time.
         let next_timer = self.scheduled.borrow_mut().next_deadline();
+        let now = next_timer.map(|_| self.clock.now());
         let timeout = if !self.ready.borrow().is_empty() || self.stopping.get() {
             Some(Duration::ZERO)
         } else {
-            next_timer.map(|deadline| deadline.saturating_duration_since(now))
+            next_timer
+                .zip(now)
+                .map(|(deadline, now)| deadline.saturating_duration_since(now))
         };
         // A virtual clock never sleeps for a timer: poll I/O, then jump.
         let jump_to =
@@ -344,53 +336,57 @@ impl LoopInner {
             self.clock.advance_to(deadline);
         }
 
-        // The clock is read again only if time may have passed in select.
-        if select_timeout != Some(Duration::ZERO) || jump_to.is_some() || io_events > 0 {
-            now = self.clock.now();
-        }
-
-        // Phase 4: timers (skipped when phase 1 saw nothing due by `now`).
-        if next_timer.is_some_and(|deadline| deadline <= now) {
-            let mut due = self.due.borrow_mut();
-            self.scheduled.borrow_mut().pop_due(now, &mut due);
-            // In deadline order: a callback joins the ready queue, a waker
-            // queues its task's step (the same thing, one allocation less).
-            for entry in due.drain(..) {
-                match entry {
-                    TimerEntry::Callback(cb) if !cb.cancelled() => {
-                        self.ready.borrow_mut().push_back(Runnable::Callback(cb));
-                    }
-                    TimerEntry::Callback(_) => {}
-                    TimerEntry::Wake(waker) => waker.wake(),
-                }
+        // Phase 4: timers. The clock is read again only if time may have
+        // passed in select; the phase is skipped when nothing is due.
+        if let (Some(deadline), Some(mut now)) = (next_timer, now) {
+            if select_timeout != Some(Duration::ZERO) || jump_to.is_some() || io_events > 0 {
+                now = self.clock.now();
+            }
+            if deadline <= now {
+                self.move_due_timers(now);
             }
         }
 
-        // Phase 5: run exactly what is ready now.
+        // Phase 5: run exactly what is ready now, timing each item on the
+        // coarse clock (see `CoarseInstant`): one cheap reading per item,
+        // since the end of one is the start of the next.
         let ntodo = self.ready.borrow().len();
-        let mut started = now;
-        self.last_started.set(Some(now));
+        let mut started = CoarseInstant::now();
         for _ in 0..ntodo {
             let Some(runnable) = self.ready.borrow_mut().pop_front() else {
                 break;
             };
             let ran = self.run_one(runnable);
-            // One clock read per callback: the end of one is the start of the next.
-            let finished = self.clock.now();
-            if finished - started >= self.slow_callback_duration.get() {
+            let finished = CoarseInstant::now();
+            if finished.at_least(started, self.slow_nanos.get()) {
                 self.report(
                     format!(
                         "Executing {} took {:.3} seconds",
                         ran.describe(),
-                        (finished - started).as_secs_f64()
+                        finished.duration_since(started).as_secs_f64()
                     ),
                     None,
                 );
             }
             started = finished;
-            self.last_started.set(Some(started));
         }
-        self.last_now.set(Some(started));
+    }
+
+    /// Phase 4: moves what is due at `now` to the ready queue, in deadline
+    /// order: a callback joins the queue, a waker queues its task's step
+    /// (the same thing, one allocation less).
+    fn move_due_timers(&self, now: Instant) {
+        let mut due = self.due.borrow_mut();
+        self.scheduled.borrow_mut().pop_due(now, &mut due);
+        for entry in due.drain(..) {
+            match entry {
+                TimerEntry::Callback(cb) if !cb.cancelled() => {
+                    self.ready.borrow_mut().push_back(Runnable::Callback(cb));
+                }
+                TimerEntry::Callback(_) => {}
+                TimerEntry::Wake(waker) => waker.wake(),
+            }
+        }
     }
 
     fn select_io(&self, timeout: Option<Duration>) -> usize {

@@ -109,8 +109,8 @@ impl EventLoop {
                 debug: Cell::new(false),
                 slow_callback_duration: Cell::new(DEFAULT_SLOW_CALLBACK_DURATION),
                 shutdown_hooks: RefCell::new(Vec::new()),
-                last_now: Cell::new(None),
-                last_started: Cell::new(None),
+                slow_nanos: Cell::new(duration_nanos(DEFAULT_SLOW_CALLBACK_DURATION)),
+                current: Cell::new(None),
                 due: RefCell::new(Vec::new()),
                 remote_items: RefCell::new(Vec::new()),
             }),
@@ -135,8 +135,6 @@ impl EventLoop {
         }
         let _running = runtime::enter_loop(inner.clone())?;
         inner.running.set(true);
-        // A reading from an earlier run is stale: time passed in between.
-        inner.last_now.set(None);
         loop {
             inner.run_once();
             if inner.stopping.get() {
@@ -375,9 +373,12 @@ impl EventLoop {
 
     /// Callbacks and task steps slower than this are reported (default
     /// 100 ms). Python: `loop.slow_callback_duration`; differs in reporting
-    /// outside debug mode too: each step costs one clock read to time.
+    /// outside debug mode too: each step costs one reading of the coarse
+    /// clock ([`CoarseInstant`](corio_timer::CoarseInstant), about 2 ns),
+    /// so durations are measured to within one kernel tick (1–4 ms).
     pub fn set_slow_callback_duration(&self, duration: Duration) {
         self.inner.slow_callback_duration.set(duration);
+        self.inner.slow_nanos.set(duration_nanos(duration));
     }
 
     /// Python: `loop.slow_callback_duration`.
@@ -398,4 +399,9 @@ impl fmt::Debug for EventLoop {
             .field("closed", &self.is_closed())
             .finish()
     }
+}
+
+/// `d` in nanoseconds, saturating (a duration past 584 years never fires).
+fn duration_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

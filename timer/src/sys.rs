@@ -1,0 +1,35 @@
+//! The timer crate's one syscall: the coarse monotonic clock.
+
+/// `clock_gettime(CLOCK_MONOTONIC_COARSE)` in nanoseconds.
+///
+/// The coarse clock is the kernel's last timer-tick reading, served from the
+/// vDSO without reading the TSC: about 2 ns here against about 22 ns for
+/// `CLOCK_MONOTONIC` (what `Instant::now` reads), at a resolution of one
+/// tick (1–4 ms).
+pub(crate) fn coarse_monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec that outlives the call, and
+    // CLOCK_MONOTONIC_COARSE is a clock id every Linux since 2.6.32 knows.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    debug_assert_eq!(rc, 0, "clock_gettime(CLOCK_MONOTONIC_COARSE) failed");
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
+}
+
+/// The coarse clock's resolution in nanoseconds (`clock_getres`).
+pub(crate) fn coarse_resolution_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: as above; `clock_getres` only writes the timespec.
+    let rc = unsafe { libc::clock_getres(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    debug_assert_eq!(rc, 0, "clock_getres(CLOCK_MONOTONIC_COARSE) failed");
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
+}
