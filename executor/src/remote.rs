@@ -76,11 +76,17 @@ impl Remote {
             .map_err(|e| LoopError::Selector(e.to_string()))
     }
 
+    /// True when something may have been pushed since the last `drain`: a
+    /// plain load, so the common case (nothing came) costs no locked
+    /// instruction.
+    #[inline]
+    pub(crate) fn has_pending(&self) -> bool {
+        self.pending.load(Ordering::Acquire)
+    }
+
     /// Takes everything queued so far (no lock when nothing was pushed).
     pub(crate) fn drain(&self, into: &mut Vec<RemoteItem>) {
-        // A plain load first: the common case (nothing pushed) then costs
-        // no locked instruction.
-        if self.pending.load(Ordering::Acquire) && self.pending.swap(false, Ordering::AcqRel) {
+        if self.pending.swap(false, Ordering::AcqRel) {
             let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
             into.append(&mut queue);
         }

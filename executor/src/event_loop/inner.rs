@@ -170,6 +170,8 @@ pub(crate) struct LoopInner {
     pub(super) shutdown_hooks: RefCell<Vec<Box<dyn FnOnce()>>>,
     /// `slow_callback_duration` in nanoseconds, as the per-step check uses it.
     pub(super) slow_nanos: Cell<u64>,
+    /// The coarse reading that ended the last iteration (see phase 5).
+    pub(super) last_coarse: Cell<Option<CoarseInstant>>,
     /// The task whose step is running (asyncio's `_current_tasks[loop]`).
     pub(crate) current: Cell<Option<Rc<dyn RawTask>>>,
     /// Scratch buffers reused by every iteration.
@@ -350,8 +352,13 @@ impl LoopInner {
         // Phase 5: run exactly what is ready now, timing each item on the
         // coarse clock (see `CoarseInstant`): one cheap reading per item,
         // since the end of one is the start of the next.
+        // The last reading of the previous iteration still holds unless
+        // select may have slept since.
         let ntodo = self.ready.borrow().len();
-        let mut started = CoarseInstant::now();
+        let mut started = match self.last_coarse.get() {
+            Some(t) if select_timeout == Some(Duration::ZERO) => t,
+            _ => CoarseInstant::now(),
+        };
         for _ in 0..ntodo {
             let Some(runnable) = self.ready.borrow_mut().pop_front() else {
                 break;
@@ -370,6 +377,7 @@ impl LoopInner {
             }
             started = finished;
         }
+        self.last_coarse.set(Some(started));
     }
 
     /// Phase 4: moves what is due at `now` to the ready queue, in deadline
@@ -419,6 +427,9 @@ impl LoopInner {
     }
 
     fn drain_remote(&self) -> usize {
+        if !self.remote.has_pending() {
+            return 0;
+        }
         let mut items = self.remote_items.borrow_mut();
         self.remote.drain(&mut items);
         if items.is_empty() {

@@ -111,6 +111,7 @@ impl EventLoop {
                 shutdown_hooks: RefCell::new(Vec::new()),
                 slow_nanos: Cell::new(duration_nanos(DEFAULT_SLOW_CALLBACK_DURATION)),
                 current: Cell::new(None),
+                last_coarse: Cell::new(None),
                 due: RefCell::new(Vec::new()),
                 remote_items: RefCell::new(Vec::new()),
             }),
@@ -135,6 +136,8 @@ impl EventLoop {
         }
         let _running = runtime::enter_loop(inner.clone())?;
         inner.running.set(true);
+        // A reading from an earlier run is stale: time passed in between.
+        inner.last_coarse.set(None);
         loop {
             inner.run_once();
             if inner.stopping.get() {
