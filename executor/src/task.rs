@@ -55,6 +55,16 @@ pub(crate) enum TaskState {
     Done,
 }
 
+/// Who waits for a task to finish. Nearly always one awaiter, kept inline;
+/// a `Vec` only when several wait (an `await` plus a `wait`, say).
+#[derive(Default)]
+enum DoneWakers {
+    #[default]
+    None,
+    One(Waker),
+    Many(Vec<Waker>),
+}
+
 /// The untyped part of every task.
 pub(crate) struct Header {
     /// The task's slot in its loop's table.
@@ -81,7 +91,7 @@ pub(crate) struct Header {
     /// How many steps it has taken.
     pub(crate) steps: Cell<u32>,
     /// Wakers of those waiting for it to finish (an awaiter, `wait`, …).
-    done_wakers: Cell<Vec<Waker>>,
+    done_wakers: Cell<DoneWakers>,
     /// The outcome was looked at, so a failure need not be reported.
     pub(crate) retrieved: Cell<bool>,
 }
@@ -103,10 +113,17 @@ impl Header {
     }
 
     pub(crate) fn add_done_waker(&self, waker: &Waker) {
-        let mut wakers = self.done_wakers.take();
-        if !wakers.iter().any(|w| w.will_wake(waker)) {
-            wakers.push(waker.clone());
-        }
+        let wakers = match self.done_wakers.take() {
+            DoneWakers::None => DoneWakers::One(waker.clone()),
+            DoneWakers::One(first) if first.will_wake(waker) => DoneWakers::One(first),
+            DoneWakers::One(first) => DoneWakers::Many(vec![first, waker.clone()]),
+            DoneWakers::Many(mut all) => {
+                if !all.iter().any(|w| w.will_wake(waker)) {
+                    all.push(waker.clone());
+                }
+                DoneWakers::Many(all)
+            }
+        };
         self.done_wakers.set(wakers);
     }
 
@@ -193,8 +210,10 @@ impl<F: StdFuture + 'static> TaskCell<F> {
         header.state.set(TaskState::Done);
         header.awaiting.take();
         lp.forget_task(header.key);
-        for waker in header.done_wakers.take() {
-            waker.wake();
+        match header.done_wakers.take() {
+            DoneWakers::None => {}
+            DoneWakers::One(waker) => waker.wake(),
+            DoneWakers::Many(wakers) => wakers.into_iter().for_each(Waker::wake),
         }
         let callbacks = self.callbacks.take().map(|c| c.list).unwrap_or_default();
         for (_, callback) in callbacks {
@@ -379,7 +398,7 @@ pub(crate) fn spawn<F: StdFuture + 'static>(
                 location,
                 created: CoarseInstant::now(),
                 steps: Cell::new(0),
-                done_wakers: Cell::new(Vec::new()),
+                done_wakers: Cell::new(DoneWakers::None),
                 retrieved: Cell::new(false),
             },
             future: Cell::new(Some(Box::pin(future))),

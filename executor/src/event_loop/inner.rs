@@ -329,7 +329,11 @@ impl LoopInner {
         };
 
         // Phase 3: remote.
-        let remote_count = self.drain_remote();
+        let remote_count = if self.remote.has_pending() {
+            self.drain_remote()
+        } else {
+            0
+        };
 
         if let Some(deadline) = jump_to
             && io_events == 0
@@ -427,9 +431,6 @@ impl LoopInner {
     }
 
     fn drain_remote(&self) -> usize {
-        if !self.remote.has_pending() {
-            return 0;
-        }
         let mut items = self.remote_items.borrow_mut();
         self.remote.drain(&mut items);
         if items.is_empty() {
