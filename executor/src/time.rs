@@ -92,21 +92,29 @@ impl StdFuture for Sleep {
             Ok(lp) => lp,
             Err(e) => panic!("sleep polled outside a running loop: {e}"),
         };
-        if lp.time() >= deadline {
-            self.timer = None;
+        // Once scheduled, the timer itself says when the deadline has come:
+        // the loop popped it (phase 4). No clock read per poll.
+        if let Some((id, waker, _)) = &self.timer {
+            if !lp.timer_scheduled(*id) {
+                self.timer = None;
+                self.deadline = None;
+                self.yielded = true;
+                return Poll::Ready(());
+            }
+            if waker.will_wake(cx.waker()) {
+                return Poll::Pending;
+            }
+            // Moved to another task: re-arm with the new waker.
+            lp.cancel_timer(*id);
+        } else if lp.time() >= deadline {
+            // First poll, deadline already past (the future was created
+            // earlier): done without touching the timer queue.
+            self.deadline = None;
+            self.yielded = true;
             return Poll::Ready(());
         }
-        let stale = match &self.timer {
-            Some((_, waker, _)) => !waker.will_wake(cx.waker()),
-            None => true,
-        };
-        if stale {
-            if let Some((id, _, _)) = self.timer.take() {
-                lp.cancel_timer(id);
-            }
-            let id = lp.wake_at(deadline, cx.waker().clone());
-            self.timer = Some((id, cx.waker().clone(), Rc::downgrade(&lp)));
-        }
+        let id = lp.wake_at(deadline, cx.waker().clone());
+        self.timer = Some((id, cx.waker().clone(), Rc::downgrade(&lp)));
         Poll::Pending
     }
 }

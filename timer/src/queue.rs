@@ -198,6 +198,15 @@ impl<T> TimerQueue<T> {
         None
     }
 
+    /// True while `id` is scheduled: neither popped as due nor cancelled.
+    ///
+    /// Python: `not handle.cancelled()` and still in `loop._scheduled`.
+    pub fn is_scheduled(&self, id: TimerId) -> bool {
+        self.slots
+            .get(id.slot as usize)
+            .is_some_and(|slot| slot.seq == id.seq && slot.item.is_some())
+    }
+
     /// How many live items are scheduled.
     ///
     /// Python: `len(loop._scheduled) - loop._timer_cancelled_count`.

@@ -250,6 +250,22 @@ fn tokio_ping_pong() -> Duration {
     })
 }
 
+/// What timing one step costs: a precise and a coarse clock read, in ns.
+fn clock_read_costs() -> (f64, f64) {
+    const READS: u32 = 10_000_000;
+    let start = Instant::now();
+    for _ in 0..READS {
+        std::hint::black_box(Instant::now());
+    }
+    let precise = start.elapsed().as_secs_f64() * 1e9 / f64::from(READS);
+    let start = Instant::now();
+    for _ in 0..READS {
+        std::hint::black_box(corio::timer::CoarseInstant::now());
+    }
+    let coarse = start.elapsed().as_secs_f64() * 1e9 / f64::from(READS);
+    (precise, coarse)
+}
+
 fn corio_bytes_per_pending_task() -> f64 {
     corio::run(async {
         quiet();
@@ -309,8 +325,10 @@ fn main() {
         .map(|s| s.parse().expect("ROUNDS"))
         .unwrap_or(5);
     // An optional second argument runs only the workloads whose name
-    // contains it, one side only (for counting instructions with callgrind).
+    // contains it: interleaved as usual, or with a third argument `corio`
+    // or `tokio`, that side once (for counting instructions with callgrind).
     let only: Option<String> = std::env::args().nth(2);
+    let side = std::env::args().nth(3);
     type Pair = (&'static str, fn() -> Duration, fn() -> Duration);
     let workloads: [Pair; 4] = [
         (
@@ -337,9 +355,8 @@ fn main() {
     println!("median of {rounds} interleaved rounds; ratio = corio / tokio (< 1: corio faster)\n");
     println!("| workload | corio | tokio | ratio |");
     println!("|---|---|---|---|");
-    if let Some(only) = &only {
-        // A third argument `tokio` runs tokio's side instead of corio's.
-        let tokio_side = std::env::args().nth(3).as_deref() == Some("tokio");
+    if let (Some(only), Some(side)) = (&only, &side) {
+        let tokio_side = side == "tokio";
         for (name, corio_fn, tokio_fn) in workloads.iter().filter(|w| w.0.contains(only.as_str())) {
             let (side, took) = if tokio_side {
                 ("tokio", tokio_fn())
@@ -350,11 +367,21 @@ fn main() {
         }
         return;
     }
-    for (name, corio_fn, tokio_fn) in workloads {
+    let selected = workloads
+        .into_iter()
+        .filter(|w| only.as_deref().is_none_or(|only| w.0.contains(only)));
+    for (name, corio_fn, tokio_fn) in selected {
         let (mut c, mut t) = (Vec::new(), Vec::new());
-        for _ in 0..rounds {
-            c.push(corio_fn());
-            t.push(tokio_fn());
+        // The order alternates: whichever runs second inherits the first
+        // one's allocator state.
+        for round in 0..rounds {
+            if round % 2 == 0 {
+                c.push(corio_fn());
+                t.push(tokio_fn());
+            } else {
+                t.push(tokio_fn());
+                c.push(corio_fn());
+            }
         }
         let (c, t) = (median(c), median(t));
         println!(
@@ -364,6 +391,9 @@ fn main() {
             c.as_secs_f64() / t.as_secs_f64()
         );
     }
+    if only.is_some() {
+        return;
+    }
     let (cm, tm) = (
         corio_bytes_per_pending_task(),
         tokio_bytes_per_pending_task(),
@@ -371,6 +401,10 @@ fn main() {
     println!(
         "| bytes per pending task | {cm:.0} B | {tm:.0} B | {:.2} |",
         cm / tm
+    );
+    let (precise, coarse) = clock_read_costs();
+    println!(
+        "\nper-step timing: one Instant::now() costs {precise:.1} ns, one CoarseInstant::now() {coarse:.1} ns"
     );
     let late = corio_timer_lateness();
     println!(

@@ -225,6 +225,15 @@ impl LoopInner {
             .schedule(when, TimerEntry::Wake(waker))
     }
 
+    /// True while the timer `id` is neither due-and-popped nor cancelled.
+    pub(crate) fn timer_scheduled(&self, id: TimerId) -> bool {
+        // Borrowed elsewhere only while the queue is being changed, never
+        // during a step; "still scheduled" is then the safe answer.
+        self.scheduled
+            .try_borrow()
+            .map_or(true, |scheduled| scheduled.is_scheduled(id))
+    }
+
     pub(crate) fn cancel_timer(&self, id: TimerId) {
         if let Ok(mut scheduled) = self.scheduled.try_borrow_mut() {
             scheduled.cancel(id);
