@@ -1,0 +1,192 @@
+//! [`Barrier`]: wait until `parties` tasks have arrived (Python 3.11).
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::SyncError;
+use crate::waiters::{WaitList, WaiterId};
+
+/// A meeting point for a fixed number of tasks. Python: `asyncio.Barrier`.
+///
+/// Each `wait()` returns the task's arrival index (0 to `parties - 1`); the
+/// last arrival releases everyone and the barrier starts the next cycle at
+/// once. `abort` breaks it (every wait fails until `reset`); `reset` fails
+/// the current waiters and empties it.
+///
+/// Differs from asyncio in that the next cycle's arrivals do not wait for
+/// the released tasks to leave first: each released task already owns its
+/// index, so there is nothing to drain.
+///
+/// # Examples
+///
+/// ```
+/// use std::rc::Rc;
+/// use corio_executor::{create_task, run};
+/// use corio_sync::Barrier;
+///
+/// let mut indices = run(async {
+///     let barrier = Rc::new(Barrier::new(3).unwrap());
+///     let tasks: Vec<_> = (0..3)
+///         .map(|_| {
+///             let barrier = barrier.clone();
+///             create_task(async move { barrier.wait().await.unwrap() })
+///         })
+///         .collect();
+///     let mut out = Vec::new();
+///     for t in tasks {
+///         out.push(t.await.unwrap());
+///     }
+///     out
+/// })?;
+/// indices.sort();
+/// assert_eq!(indices, [0, 1, 2]);
+/// # Ok::<(), corio_executor::RunError>(())
+/// ```
+pub struct Barrier {
+    parties: usize,
+    state: RefCell<BarrierState>,
+}
+
+struct BarrierState {
+    /// Tasks that arrived in this cycle and still wait (asyncio's `_count`).
+    count: usize,
+    /// `abort()` was called and `reset()` not yet.
+    broken: bool,
+    /// Granted `true` when released, `false` when broken.
+    waiters: WaitList<bool>,
+}
+
+impl Barrier {
+    /// A barrier for `parties` tasks. Python: `asyncio.Barrier(parties)`.
+    ///
+    /// # Errors
+    /// [`SyncError::NoParties`] for 0.
+    pub fn new(parties: usize) -> Result<Barrier, SyncError> {
+        if parties == 0 {
+            return Err(SyncError::NoParties);
+        }
+        Ok(Barrier {
+            parties,
+            state: RefCell::new(BarrierState {
+                count: 0,
+                broken: false,
+                waiters: WaitList::default(),
+            }),
+        })
+    }
+
+    /// Arrives and waits for the others; returns the arrival index.
+    /// Python: `await barrier.wait()`.
+    ///
+    /// Dropping the future while it waits withdraws the arrival.
+    ///
+    /// # Errors
+    /// [`SyncError::BrokenBarrier`] when the barrier is broken, or is
+    /// aborted or reset while waiting.
+    pub fn wait(&self) -> BarrierWait<'_> {
+        BarrierWait {
+            barrier: self,
+            arrival: None,
+            done: false,
+        }
+    }
+
+    /// Breaks the barrier: current and later waits fail until `reset`.
+    /// Python: `await barrier.abort()` (not async here: it never waits).
+    pub fn abort(&self) {
+        let mut state = self.state.borrow_mut();
+        state.broken = true;
+        state.count = 0;
+        state.waiters.grant_all(|_| false);
+    }
+
+    /// Fails the current waiters and returns to the empty, unbroken state.
+    /// Python: `await barrier.reset()` (not async here).
+    pub fn reset(&self) {
+        let mut state = self.state.borrow_mut();
+        state.waiters.grant_all(|_| false);
+        state.count = 0;
+        state.broken = false;
+    }
+
+    /// Python: `barrier.parties`.
+    pub fn parties(&self) -> usize {
+        self.parties
+    }
+
+    /// How many tasks wait in the current cycle. Python: `barrier.n_waiting`.
+    pub fn n_waiting(&self) -> usize {
+        self.state.borrow().count
+    }
+
+    /// Python: `barrier.broken`.
+    pub fn broken(&self) -> bool {
+        self.state.borrow().broken
+    }
+}
+
+/// The future of [`Barrier::wait`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct BarrierWait<'a> {
+    barrier: &'a Barrier,
+    /// Our arrival index and our place in the wait list.
+    arrival: Option<(usize, WaiterId)>,
+    done: bool,
+}
+
+impl Future for BarrierWait<'_> {
+    type Output = Result<usize, SyncError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let mut state = this.barrier.state.borrow_mut();
+        let (index, id) = match this.arrival {
+            Some(arrival) => arrival,
+            None => {
+                if state.broken {
+                    this.done = true;
+                    return Poll::Ready(Err(SyncError::BrokenBarrier));
+                }
+                let index = state.count;
+                if index + 1 == this.barrier.parties {
+                    // The last arrival releases the cycle.
+                    state.waiters.grant_all(|_| true);
+                    state.count = 0;
+                    this.done = true;
+                    return Poll::Ready(Ok(index));
+                }
+                state.count += 1;
+                let id = state.waiters.push(None);
+                this.arrival = Some((index, id));
+                (index, id)
+            }
+        };
+        match state.waiters.poll(id, cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(released)) => {
+                this.done = true;
+                Poll::Ready(if released {
+                    Ok(index)
+                } else {
+                    Err(SyncError::BrokenBarrier)
+                })
+            }
+            Poll::Ready(None) => panic!("corio-sync: waiter {id} lost its place in a wait list"),
+        }
+    }
+}
+
+impl Drop for BarrierWait<'_> {
+    fn drop(&mut self) {
+        if let (Some((_, id)), false) = (self.arrival, self.done) {
+            let mut state = self.barrier.state.borrow_mut();
+            // Still waiting: the arrival is withdrawn. Already released or
+            // broken: the cycle has moved on without it.
+            if state.waiters.cancel(id).is_none() {
+                state.count -= 1;
+            }
+        }
+    }
+}

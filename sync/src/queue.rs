@@ -1,0 +1,609 @@
+//! [`Queue`], [`PriorityQueue`] and [`LifoQueue`]: one machinery
+//! ([`BaseQueue`]) over three buffers.
+//!
+//! # Hand-offs (the notes' `get`/`put` wake-up chain, made cancel-safe)
+//!
+//! - `put` with getters waiting gives the item **to the first getter**
+//!   (it never enters the buffer); otherwise it goes in the buffer. So
+//!   getters wait only while the buffer is empty.
+//! - `get` that frees a slot of a bounded queue **reserves** it for the
+//!   first waiting putter; the putter inserts its item when it runs. So
+//!   putters wait only while the queue is full, counting reserved slots.
+//! - A getter cancelled after it was handed an item gives the item back to
+//!   the front of the buffer (it comes out next) and, if another getter
+//!   waits, hands it on: a cancelled getter never consumes an item.
+//! - A putter cancelled after it was given a slot never inserts its item;
+//!   the slot goes to the next putter, or back to the queue.
+//!
+//! # Shutdown (Python 3.13)
+//!
+//! `shutdown(false)`: later puts fail, waiting putters fail, getters drain
+//! what is left and then fail. `shutdown(true)` also empties the buffer at
+//! once (counting those items as done for `join`) and fails waiting
+//! getters. Every failure is [`SyncError::QueueShutDown`].
+
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::waiters::{WaitList, WaiterId};
+use crate::{PutError, SyncError};
+
+/// Where a queue keeps its items: the order `get` takes them in.
+///
+/// Python: the `_init`/`_put`/`_get` hooks a subclass of `asyncio.Queue`
+/// overrides.
+pub trait Buffer<T> {
+    /// Adds an item.
+    fn push(&mut self, item: T);
+    /// Takes the next item.
+    fn pop(&mut self) -> Option<T>;
+    /// Puts back an item that was just popped, so that it comes out next.
+    fn unpop(&mut self, item: T);
+    /// How many items it holds.
+    fn len(&self) -> usize;
+    /// True when it holds nothing.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// First in, first out. Python: `asyncio.Queue`'s deque.
+pub struct Fifo<T>(VecDeque<T>);
+
+/// Last in, first out. Python: `asyncio.LifoQueue`'s list.
+pub struct Lifo<T>(Vec<T>);
+
+/// Smallest first. Python: `asyncio.PriorityQueue`'s heap.
+pub struct Priority<T>(BinaryHeap<Reverse<T>>);
+
+impl<T> Buffer<T> for Fifo<T> {
+    fn push(&mut self, item: T) {
+        self.0.push_back(item);
+    }
+    fn pop(&mut self) -> Option<T> {
+        self.0.pop_front()
+    }
+    fn unpop(&mut self, item: T) {
+        self.0.push_front(item);
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl<T> Buffer<T> for Lifo<T> {
+    fn push(&mut self, item: T) {
+        self.0.push(item);
+    }
+    fn pop(&mut self) -> Option<T> {
+        self.0.pop()
+    }
+    fn unpop(&mut self, item: T) {
+        self.0.push(item);
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl<T: Ord> Buffer<T> for Priority<T> {
+    fn push(&mut self, item: T) {
+        self.0.push(Reverse(item));
+    }
+    fn pop(&mut self) -> Option<T> {
+        self.0.pop().map(|Reverse(item)| item)
+    }
+    fn unpop(&mut self, item: T) {
+        // It was the smallest, so it is again.
+        self.0.push(Reverse(item));
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// A FIFO queue for the tasks of one loop. Python: `asyncio.Queue`.
+///
+/// # Examples
+///
+/// ```
+/// use corio_executor::run;
+/// use corio_sync::{Queue, SyncError};
+///
+/// run(async {
+///     let queue = Queue::new(2);
+///     queue.put(1).await.unwrap();
+///     queue.put_nowait(2).unwrap();
+///     assert_eq!(queue.put_nowait(3).unwrap_err().error, SyncError::QueueFull);
+///     assert_eq!(queue.get().await, Ok(1));
+///     assert_eq!(queue.get_nowait(), Ok(2));
+///     assert_eq!(queue.get_nowait(), Err(SyncError::QueueEmpty));
+/// })?;
+/// # Ok::<(), corio_executor::RunError>(())
+/// ```
+pub type Queue<T> = BaseQueue<T, Fifo<T>>;
+
+/// A queue that gives the smallest item first. Python: `asyncio.PriorityQueue`.
+///
+/// # Examples
+///
+/// ```
+/// use corio_sync::PriorityQueue;
+///
+/// let queue = PriorityQueue::new(0);
+/// for priority in [3, 1, 2] {
+///     queue.put_nowait((priority, "job")).unwrap();
+/// }
+/// assert_eq!(queue.get_nowait().unwrap().0, 1);
+/// ```
+pub type PriorityQueue<T> = BaseQueue<T, Priority<T>>;
+
+/// A queue that gives the newest item first. Python: `asyncio.LifoQueue`.
+///
+/// # Examples
+///
+/// ```
+/// use corio_sync::LifoQueue;
+///
+/// let queue = LifoQueue::new(0);
+/// queue.put_nowait("old").unwrap();
+/// queue.put_nowait("new").unwrap();
+/// assert_eq!(queue.get_nowait(), Ok("new"));
+/// ```
+pub type LifoQueue<T> = BaseQueue<T, Lifo<T>>;
+
+impl<T> BaseQueue<T, Fifo<T>> {
+    /// A queue holding at most `maxsize` items (0: unbounded).
+    /// Python: `asyncio.Queue(maxsize)`.
+    pub fn new(maxsize: usize) -> Self {
+        BaseQueue::with_buffer(Fifo(VecDeque::new()), maxsize)
+    }
+}
+
+impl<T> BaseQueue<T, Lifo<T>> {
+    /// Python: `asyncio.LifoQueue(maxsize)`.
+    pub fn new(maxsize: usize) -> Self {
+        BaseQueue::with_buffer(Lifo(Vec::new()), maxsize)
+    }
+}
+
+impl<T: Ord> BaseQueue<T, Priority<T>> {
+    /// Python: `asyncio.PriorityQueue(maxsize)`.
+    pub fn new(maxsize: usize) -> Self {
+        BaseQueue::with_buffer(Priority(BinaryHeap::new()), maxsize)
+    }
+}
+
+/// The machinery behind [`Queue`], [`PriorityQueue`] and [`LifoQueue`].
+///
+/// Not `Sync`: for one loop's tasks. See the module docs for how items and
+/// slots are handed over.
+pub struct BaseQueue<T, B> {
+    state: RefCell<QueueState<T, B>>,
+}
+
+struct QueueState<T, B> {
+    buffer: B,
+    /// 0: unbounded. asyncio's `_maxsize`.
+    maxsize: usize,
+    /// Granted `Some(item)`, or `None` when the queue shut down.
+    /// asyncio's `_getters`.
+    getters: WaitList<Option<T>>,
+    /// Granted `true` with a reserved slot, `false` when the queue shut
+    /// down. asyncio's `_putters`.
+    putters: WaitList<bool>,
+    /// Slots granted to putters that have not run yet.
+    reserved: usize,
+    /// asyncio's `_unfinished_tasks`.
+    unfinished: usize,
+    /// Tasks in `join`. asyncio's `_finished` event.
+    joiners: WaitList<()>,
+    /// asyncio's `_is_shutdown`.
+    shut_down: bool,
+}
+
+impl<T, B: Buffer<T>> QueueState<T, B> {
+    fn full(&self) -> bool {
+        self.maxsize > 0 && self.buffer.len() + self.reserved >= self.maxsize
+    }
+
+    /// Puts an accepted item where it belongs: a waiting getter, else the
+    /// buffer.
+    fn deliver(&mut self, item: T) {
+        self.unfinished += 1;
+        if let Err(Some(item)) = self.getters.grant_first(Some(item)) {
+            self.buffer.push(item);
+        }
+    }
+
+    /// A slot came free: reserve it for the first waiting putter.
+    fn slot_freed(&mut self) {
+        if !self.shut_down && self.putters.grant_first(true).is_ok() {
+            self.reserved += 1;
+        }
+    }
+
+    fn get_nowait(&mut self) -> Result<T, SyncError> {
+        match self.buffer.pop() {
+            Some(item) => {
+                self.slot_freed();
+                Ok(item)
+            }
+            None if self.shut_down => Err(SyncError::QueueShutDown),
+            None => Err(SyncError::QueueEmpty),
+        }
+    }
+}
+
+impl<T, B: Buffer<T>> BaseQueue<T, B> {
+    /// A queue over `buffer` holding at most `maxsize` items (0: unbounded).
+    ///
+    /// Python: subclassing `asyncio.Queue` and overriding `_init`.
+    pub fn with_buffer(buffer: B, maxsize: usize) -> Self {
+        BaseQueue {
+            state: RefCell::new(QueueState {
+                buffer,
+                maxsize,
+                getters: WaitList::default(),
+                putters: WaitList::default(),
+                reserved: 0,
+                unfinished: 0,
+                joiners: WaitList::default(),
+                shut_down: false,
+            }),
+        }
+    }
+
+    /// Puts an item, waiting for a free slot. Python: `await queue.put(item)`.
+    ///
+    /// Cancel-safe: dropping the future before it completes never inserts
+    /// the item (a slot reserved for it passes to the next putter).
+    ///
+    /// # Errors
+    /// [`SyncError::QueueShutDown`] (with the item back) when the queue is
+    /// or gets shut down.
+    pub fn put(&self, item: T) -> Put<'_, T, B> {
+        Put {
+            queue: self,
+            item: Some(item),
+            id: None,
+        }
+    }
+
+    /// Puts an item without waiting. Python: `queue.put_nowait(item)`.
+    ///
+    /// # Errors
+    /// [`SyncError::QueueFull`] or [`SyncError::QueueShutDown`], with the
+    /// item back.
+    pub fn put_nowait(&self, item: T) -> Result<(), PutError<T>> {
+        let mut state = self.state.borrow_mut();
+        if state.shut_down {
+            return Err(PutError {
+                error: SyncError::QueueShutDown,
+                item,
+            });
+        }
+        if state.full() {
+            return Err(PutError {
+                error: SyncError::QueueFull,
+                item,
+            });
+        }
+        state.deliver(item);
+        Ok(())
+    }
+
+    /// Takes an item, waiting for one. Python: `await queue.get()`.
+    ///
+    /// Cancel-safe: dropping the future before it completes never consumes
+    /// an item (one handed to it goes back to the front of the queue).
+    ///
+    /// # Errors
+    /// [`SyncError::QueueShutDown`] once the queue is shut down and empty.
+    pub fn get(&self) -> Get<'_, T, B> {
+        Get {
+            queue: self,
+            id: None,
+            done: false,
+        }
+    }
+
+    /// Takes an item without waiting. Python: `queue.get_nowait()`.
+    ///
+    /// # Errors
+    /// [`SyncError::QueueEmpty`]; [`SyncError::QueueShutDown`] once the
+    /// queue is shut down and empty.
+    pub fn get_nowait(&self) -> Result<T, SyncError> {
+        self.state.borrow_mut().get_nowait()
+    }
+
+    /// Marks one item taken with `get` as processed. Python: `queue.task_done()`.
+    ///
+    /// # Errors
+    /// [`SyncError::TaskDoneTooManyTimes`] when every item put is already done.
+    pub fn task_done(&self) -> Result<(), SyncError> {
+        let mut state = self.state.borrow_mut();
+        if state.unfinished == 0 {
+            return Err(SyncError::TaskDoneTooManyTimes);
+        }
+        state.unfinished -= 1;
+        if state.unfinished == 0 {
+            state.joiners.grant_all(|_| ());
+        }
+        Ok(())
+    }
+
+    /// Waits until every item put has been marked done. Python: `await queue.join()`.
+    pub fn join(&self) -> Join<'_, T, B> {
+        Join {
+            queue: self,
+            id: None,
+            done: false,
+        }
+    }
+
+    /// Shuts the queue down (Python 3.13's `queue.shutdown(immediate)`).
+    ///
+    /// Later puts fail and waiting putters wake with
+    /// [`SyncError::QueueShutDown`]. With `immediate`, the items left are
+    /// dropped (and count as done for [`join`](Self::join)) and waiting
+    /// getters fail at once; without it, getters drain what is left first.
+    pub fn shutdown(&self, immediate: bool) {
+        let mut dropped = Vec::new();
+        {
+            let mut state = self.state.borrow_mut();
+            state.shut_down = true;
+            if immediate {
+                while let Some(item) = state.buffer.pop() {
+                    dropped.push(item);
+                    state.unfinished = state.unfinished.saturating_sub(1);
+                }
+                if state.unfinished == 0 {
+                    state.joiners.grant_all(|_| ());
+                }
+            }
+            // Getters wait only on an empty buffer: they fail now.
+            state.getters.grant_all(|_| None);
+            state.putters.grant_all(|_| false);
+        }
+        // Dropped outside the borrow: an item's destructor may use the queue.
+        drop(dropped);
+    }
+
+    /// Items in the queue. Python: `queue.qsize()`.
+    pub fn qsize(&self) -> usize {
+        self.state.borrow().buffer.len()
+    }
+
+    /// Python: `queue.empty()`.
+    pub fn empty(&self) -> bool {
+        self.state.borrow().buffer.is_empty()
+    }
+
+    /// True when a put would wait (slots reserved for waiting putters
+    /// count as taken). Python: `queue.full()`.
+    pub fn full(&self) -> bool {
+        self.state.borrow().full()
+    }
+
+    /// Python: `queue.maxsize`.
+    pub fn maxsize(&self) -> usize {
+        self.state.borrow().maxsize
+    }
+
+    /// True once `shutdown` was called.
+    ///
+    /// Python: `queue._is_shutdown`.
+    pub fn is_shut_down(&self) -> bool {
+        self.state.borrow().shut_down
+    }
+}
+
+impl<T, B: Buffer<T>> fmt::Debug for BaseQueue<T, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.state.borrow();
+        f.debug_struct("Queue")
+            .field("maxsize", &state.maxsize)
+            .field("qsize", &state.buffer.len())
+            .field("getters", &state.getters.waiting())
+            .field("putters", &state.putters.waiting())
+            .field("unfinished", &state.unfinished)
+            .field("shut_down", &state.shut_down)
+            .finish()
+    }
+}
+
+fn lost(id: WaiterId) -> ! {
+    panic!("corio-sync: waiter {id} lost its place in a wait list")
+}
+
+/// The future of [`BaseQueue::put`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Put<'a, T, B: Buffer<T>> {
+    queue: &'a BaseQueue<T, B>,
+    /// Ours until it is delivered (`None` after).
+    item: Option<T>,
+    id: Option<WaiterId>,
+}
+
+impl<T, B: Buffer<T>> Unpin for Put<'_, T, B> {}
+
+impl<T, B: Buffer<T>> Future for Put<'_, T, B> {
+    type Output = Result<(), PutError<T>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let Some(item) = this.item.take() else {
+            return Poll::Ready(Ok(())); // polled after completion
+        };
+        let mut state = this.queue.state.borrow_mut();
+        let id = match this.id {
+            Some(id) => id,
+            None => {
+                if state.shut_down {
+                    return Poll::Ready(Err(PutError {
+                        error: SyncError::QueueShutDown,
+                        item,
+                    }));
+                }
+                if !state.full() {
+                    state.deliver(item);
+                    return Poll::Ready(Ok(()));
+                }
+                let id = state.putters.push(None);
+                this.id = Some(id);
+                id
+            }
+        };
+        match state.putters.poll(id, cx) {
+            Poll::Pending => {
+                this.item = Some(item);
+                Poll::Pending
+            }
+            Poll::Ready(Some(true)) => {
+                this.id = None;
+                state.reserved -= 1;
+                if state.shut_down {
+                    return Poll::Ready(Err(PutError {
+                        error: SyncError::QueueShutDown,
+                        item,
+                    }));
+                }
+                state.deliver(item);
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Some(false)) => {
+                this.id = None;
+                Poll::Ready(Err(PutError {
+                    error: SyncError::QueueShutDown,
+                    item,
+                }))
+            }
+            Poll::Ready(None) => lost(id),
+        }
+    }
+}
+
+impl<T, B: Buffer<T>> Drop for Put<'_, T, B> {
+    /// Cancelled: the item is dropped with the future, never inserted; a
+    /// slot reserved for it goes to the next putter.
+    fn drop(&mut self) {
+        let Some(id) = self.id else { return };
+        let mut state = self.queue.state.borrow_mut();
+        if state.putters.cancel(id) == Some(true) {
+            state.reserved -= 1;
+            state.slot_freed();
+        }
+    }
+}
+
+/// The future of [`BaseQueue::get`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Get<'a, T, B: Buffer<T>> {
+    queue: &'a BaseQueue<T, B>,
+    id: Option<WaiterId>,
+    done: bool,
+}
+
+impl<T, B: Buffer<T>> Future for Get<'_, T, B> {
+    type Output = Result<T, SyncError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(Err(SyncError::QueueEmpty)); // polled after completion
+        }
+        let mut state = this.queue.state.borrow_mut();
+        let id = match this.id {
+            Some(id) => id,
+            None => match state.get_nowait() {
+                Err(SyncError::QueueEmpty) => {
+                    let id = state.getters.push(None);
+                    this.id = Some(id);
+                    id
+                }
+                outcome => {
+                    this.done = true;
+                    return Poll::Ready(outcome);
+                }
+            },
+        };
+        match state.getters.poll(id, cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(grant)) => {
+                this.done = true;
+                Poll::Ready(grant.ok_or(SyncError::QueueShutDown))
+            }
+            Poll::Ready(None) => lost(id),
+        }
+    }
+}
+
+impl<T, B: Buffer<T>> Drop for Get<'_, T, B> {
+    /// Cancelled: an item handed to us goes back to the front of the queue,
+    /// and on to the next getter if one waits.
+    fn drop(&mut self) {
+        let (Some(id), false) = (self.id, self.done) else {
+            return;
+        };
+        let mut state = self.queue.state.borrow_mut();
+        if let Some(Some(item)) = state.getters.cancel(id) {
+            if let Err(Some(item)) = state.getters.grant_first(Some(item)) {
+                state.buffer.unpop(item);
+            }
+        }
+    }
+}
+
+/// The future of [`BaseQueue::join`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Join<'a, T, B: Buffer<T>> {
+    queue: &'a BaseQueue<T, B>,
+    id: Option<WaiterId>,
+    done: bool,
+}
+
+impl<T, B: Buffer<T>> Future for Join<'_, T, B> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(());
+        }
+        let mut state = this.queue.state.borrow_mut();
+        let id = match this.id {
+            Some(id) => id,
+            None if state.unfinished == 0 => {
+                this.done = true;
+                return Poll::Ready(());
+            }
+            None => {
+                let id = state.joiners.push(None);
+                this.id = Some(id);
+                id
+            }
+        };
+        match state.joiners.poll(id, cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(())) => {
+                this.done = true;
+                Poll::Ready(())
+            }
+            Poll::Ready(None) => lost(id),
+        }
+    }
+}
+
+impl<T, B: Buffer<T>> Drop for Join<'_, T, B> {
+    fn drop(&mut self) {
+        if let (Some(id), false) = (self.id, self.done) {
+            self.queue.state.borrow_mut().joiners.cancel(id);
+        }
+    }
+}
