@@ -83,9 +83,7 @@ impl Lock {
     ///
     /// No asyncio counterpart (`if not lock.locked(): await lock.acquire()`).
     pub fn try_acquire(&self) -> Option<LockGuard<'_>> {
-        self.permits
-            .try_acquire()
-            .then_some(LockGuard { lock: self })
+        self.permits.try_acquire().then(|| LockGuard { lock: self })
     }
 
     /// True while some task owns the lock (or it was just handed to a

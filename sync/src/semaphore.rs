@@ -203,7 +203,7 @@ impl Semaphore {
     pub fn try_acquire(&self) -> Option<SemaphoreGuard<'_>> {
         self.permits
             .try_acquire()
-            .then_some(SemaphoreGuard { semaphore: self })
+            .then(|| SemaphoreGuard { semaphore: self })
     }
 
     /// Gives a permit back: to the first waiter, else to the count.
