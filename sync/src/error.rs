@@ -60,13 +60,23 @@ impl SyncError {
 ///
 /// Mirrors `asyncio.QueueFull` / `QueueShutDown` raised by `put`; differs
 /// in returning the item, which Python leaves with the caller anyway.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{error}")]
 pub struct PutError<T> {
     /// [`SyncError::QueueFull`] or [`SyncError::QueueShutDown`].
     pub error: SyncError,
     /// The item that was not put.
     pub item: T,
+}
+
+/// Shows the error only, so that items need not be `Debug` (as std's
+/// `SendError`).
+impl<T> std::fmt::Debug for PutError<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PutError")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<T> PutError<T> {

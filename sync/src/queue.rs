@@ -9,9 +9,11 @@
 //! - `get` that frees a slot of a bounded queue **reserves** it for the
 //!   first waiting putter; the putter inserts its item when it runs. So
 //!   putters wait only while the queue is full, counting reserved slots.
-//! - A getter cancelled after it was handed an item gives the item back to
-//!   the front of the buffer (it comes out next) and, if another getter
-//!   waits, hands it on: a cancelled getter never consumes an item.
+//! - A getter cancelled after it was handed an item gives it up: the getters
+//!   handed items after it each take the item before theirs (so items still
+//!   reach getters oldest first), and the newest such item goes to the next
+//!   waiting getter, or back to the front of the buffer (it comes out
+//!   next): a cancelled getter never consumes an item.
 //! - A putter cancelled after it was given a slot never inserts its item;
 //!   the slot goes to the next putter, or back to the queue.
 //!
@@ -221,9 +223,10 @@ impl<T, B: Buffer<T>> QueueState<T, B> {
         }
     }
 
-    /// A slot came free: reserve it for the first waiting putter.
+    /// Slots came free (an item left, or a reservation was used or given
+    /// up): reserve them for the waiting putters, first come first served.
     fn slot_freed(&mut self) {
-        if !self.shut_down && self.putters.grant_first(true).is_ok() {
+        while !self.shut_down && !self.full() && self.putters.grant_first(true).is_ok() {
             self.reserved += 1;
         }
     }
@@ -475,6 +478,8 @@ impl<T, B: Buffer<T>> Future for Put<'_, T, B> {
                     }));
                 }
                 state.deliver(item);
+                // Handed straight to a getter, the item left the slot free.
+                state.slot_freed();
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Some(false)) => {
@@ -545,14 +550,16 @@ impl<T, B: Buffer<T>> Future for Get<'_, T, B> {
 }
 
 impl<T, B: Buffer<T>> Drop for Get<'_, T, B> {
-    /// Cancelled: an item handed to us goes back to the front of the queue,
-    /// and on to the next getter if one waits.
+    /// Cancelled: an item handed to us moves down the line of getters that
+    /// were handed items after us (so they keep receiving items oldest
+    /// first), and the newest of those items goes to the next waiting
+    /// getter, or back to the front of the queue.
     fn drop(&mut self) {
         let (Some(id), false) = (self.id, self.done) else {
             return;
         };
         let mut state = self.queue.state.borrow_mut();
-        if let Some(Some(item)) = state.getters.cancel(id) {
+        if let Some(Some(item)) = state.getters.cancel_shifting(id) {
             if let Err(Some(item)) = state.getters.grant_first(Some(item)) {
                 state.buffer.unpop(item);
             }

@@ -146,6 +146,23 @@ impl<P> WaitList<P> {
         self.remove(index)
     }
 
+    /// Like [`cancel`](Self::cancel), for grants whose order matters (queue
+    /// items): the entries granted after this one each take the grant of
+    /// the one before, and what is returned is the *last* grant. So grants
+    /// stay in waiter order: with items handed out oldest first, the
+    /// surviving waiters still get them oldest first.
+    pub(crate) fn cancel_shifting(&mut self, id: WaiterId) -> Option<P> {
+        let index = self.position(id)?;
+        let mut carried = self.remove(index)?;
+        // Entries `index..granted` were granted after the removed one.
+        for entry in self.entries.range_mut(index..self.granted) {
+            if let Some(grant) = entry.grant.as_mut() {
+                std::mem::swap(grant, &mut carried);
+            }
+        }
+        Some(carried)
+    }
+
     fn remove(&mut self, index: usize) -> Option<P> {
         let entry = self.entries.remove(index)?;
         if entry.grant.is_some() {
@@ -208,6 +225,26 @@ mod tests {
         let mut cx = Context::from_waker(&waker);
         assert_eq!(list.poll(c, &mut cx), Poll::Ready(Some(1)));
         assert_eq!(list.waiting(), 0);
+    }
+
+    #[test]
+    fn cancel_shifting_keeps_grants_in_waiter_order() {
+        let mut list = WaitList::default();
+        let ids: Vec<_> = (0..4).map(|_| list.push(None)).collect();
+        list.grant_first('a').unwrap();
+        list.grant_first('b').unwrap();
+        list.grant_first('c').unwrap();
+        // The first granted waiter leaves: 'a' moves down the line and the
+        // newest grant, 'c', is what is left to pass on.
+        assert_eq!(list.cancel_shifting(ids[0]), Some('c'));
+        list.grant_first('c').unwrap();
+        let (_, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        let got: Vec<_> = ids[1..].iter().map(|&id| list.poll(id, &mut cx)).collect();
+        assert_eq!(got, ['a', 'b', 'c'].map(|c| Poll::Ready(Some(c))).to_vec());
+        // A waiting (not granted) entry has nothing to pass on.
+        let d = list.push(None);
+        assert_eq!(list.cancel_shifting(d), None);
     }
 
     #[test]
