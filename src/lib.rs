@@ -28,3 +28,14 @@ pub mod timer {
 }
 
 pub use corio_executor::*;
+
+/// asyncio's synchronization primitives and queues (`corio-sync`):
+/// `corio::sync::Lock` is `asyncio.Lock`, and so on.
+pub mod sync {
+    pub use corio_sync::*;
+}
+
+pub use corio_sync::{
+    Barrier, BoundedSemaphore, Condition, Event, LifoQueue, Lock, LockGuard, PriorityQueue,
+    PutError, Queue, Semaphore, SemaphoreGuard, SyncError,
+};
