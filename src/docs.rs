@@ -14,3 +14,6 @@ pub mod futures_and_tasks {}
 
 #[doc = include_str!("../docs/04-timers.md")]
 pub mod timers {}
+
+#[doc = include_str!("../docs/05-sync.md")]
+pub mod sync {}
