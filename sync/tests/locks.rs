@@ -639,3 +639,17 @@ fn barrier_wait_cancelled_withdraws_its_arrival() {
         assert_eq!(first.await.unwrap(), Ok(0));
     });
 }
+
+#[test]
+fn event_waiter_cancelled_while_waiting_leaves_the_others_intact() {
+    run_virtual(async {
+        let event = Rc::new(Event::new());
+        let waiter = |event: Rc<Event>| create_task(async move { event.wait().await });
+        let (a, b) = (waiter(event.clone()), waiter(event.clone()));
+        yield_now().await;
+        a.cancel();
+        assert!(a.await.unwrap_err().is_cancelled());
+        event.set();
+        b.await.unwrap();
+    });
+}
