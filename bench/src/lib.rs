@@ -33,6 +33,40 @@ impl Summary {
     }
 }
 
+/// The median of a sample (the upper one for an even count).
+pub fn median(mut sample: Vec<Duration>) -> Duration {
+    sample.sort_unstable();
+    sample[sample.len() / 2]
+}
+
+/// Runs each side `rounds` times, alternating which goes first (the second
+/// inherits the first one's allocator state), and prints the table row
+/// `| name | corio | tokio | ratio |` from the medians.
+pub fn side_by_side(
+    rounds: usize,
+    name: &str,
+    corio: impl Fn() -> Duration,
+    tokio: impl Fn() -> Duration,
+) {
+    let (mut c, mut t) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        if round % 2 == 0 {
+            c.push(corio());
+            t.push(tokio());
+        } else {
+            t.push(tokio());
+            c.push(corio());
+        }
+    }
+    let (c, t) = (median(c), median(t));
+    println!(
+        "| {name} | {:.1} ms | {:.1} ms | {:.2} |",
+        c.as_secs_f64() * 1e3,
+        t.as_secs_f64() * 1e3,
+        c.as_secs_f64() / t.as_secs_f64()
+    );
+}
+
 /// A duration in microseconds with one decimal, for tables.
 pub fn micros(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1e6)

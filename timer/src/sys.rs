@@ -15,9 +15,7 @@ pub(crate) fn coarse_monotonic_ns() -> u64 {
     // CLOCK_MONOTONIC_COARSE is a clock id every Linux since 2.6.32 knows.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
     debug_assert_eq!(rc, 0, "clock_gettime(CLOCK_MONOTONIC_COARSE) failed");
-    (ts.tv_sec as u64)
-        .wrapping_mul(1_000_000_000)
-        .wrapping_add(ts.tv_nsec as u64)
+    nanos(ts)
 }
 
 /// The coarse clock's resolution in nanoseconds (`clock_getres`).
@@ -29,6 +27,12 @@ pub(crate) fn coarse_resolution_ns() -> u64 {
     // SAFETY: as above; `clock_getres` only writes the timespec.
     let rc = unsafe { libc::clock_getres(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
     debug_assert_eq!(rc, 0, "clock_getres(CLOCK_MONOTONIC_COARSE) failed");
+    nanos(ts)
+}
+
+/// A monotonic clock's timespec in nanoseconds (never negative; wraps only
+/// after 584 years of uptime).
+fn nanos(ts: libc::timespec) -> u64 {
     (ts.tv_sec as u64)
         .wrapping_mul(1_000_000_000)
         .wrapping_add(ts.tv_nsec as u64)

@@ -283,7 +283,10 @@ fn timer_queue_costs() -> (f64, f64) {
         assert!(queue.is_empty());
         samples.1.push(start.elapsed());
     }
-    (per_timer(median(samples.0)), per_timer(median(samples.1)))
+    (
+        per_timer(corio_bench::median(samples.0)),
+        per_timer(corio_bench::median(samples.1)),
+    )
 }
 
 /// What timing one step costs: a precise and a coarse clock read, in ns.
@@ -350,11 +353,6 @@ fn corio_timer_lateness() -> corio_bench::Summary {
     corio_bench::Summary::of(&mut late)
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort_unstable();
-    v[v.len() / 2]
-}
-
 fn main() {
     let rounds: usize = std::env::args()
         .nth(1)
@@ -407,25 +405,7 @@ fn main() {
         .into_iter()
         .filter(|w| only.as_deref().is_none_or(|only| w.0.contains(only)));
     for (name, corio_fn, tokio_fn) in selected {
-        let (mut c, mut t) = (Vec::new(), Vec::new());
-        // The order alternates: whichever runs second inherits the first
-        // one's allocator state.
-        for round in 0..rounds {
-            if round % 2 == 0 {
-                c.push(corio_fn());
-                t.push(tokio_fn());
-            } else {
-                t.push(tokio_fn());
-                c.push(corio_fn());
-            }
-        }
-        let (c, t) = (median(c), median(t));
-        println!(
-            "| {name} | {:.1} ms | {:.1} ms | {:.2} |",
-            c.as_secs_f64() * 1e3,
-            t.as_secs_f64() * 1e3,
-            c.as_secs_f64() / t.as_secs_f64()
-        );
+        corio_bench::side_by_side(rounds, name, corio_fn, tokio_fn);
     }
     if only.is_some() {
         return;

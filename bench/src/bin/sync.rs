@@ -154,11 +154,6 @@ fn tokio_semaphore() -> Duration {
     })
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort_unstable();
-    v[v.len() / 2]
-}
-
 fn main() {
     let rounds: usize = std::env::args()
         .nth(1)
@@ -185,22 +180,6 @@ fn main() {
     println!("median of {rounds} rounds, order alternating; ratio = corio / tokio\n");
     println!("| workload | corio | tokio | ratio |\n|---|---|---|---|");
     for (name, corio_fn, tokio_fn) in workloads {
-        let (mut c, mut t) = (Vec::new(), Vec::new());
-        for round in 0..rounds {
-            if round % 2 == 0 {
-                c.push(corio_fn());
-                t.push(tokio_fn());
-            } else {
-                t.push(tokio_fn());
-                c.push(corio_fn());
-            }
-        }
-        let (c, t) = (median(c), median(t));
-        println!(
-            "| {name} | {:.1} ms | {:.1} ms | {:.2} |",
-            c.as_secs_f64() * 1e3,
-            t.as_secs_f64() * 1e3,
-            c.as_secs_f64() / t.as_secs_f64()
-        );
+        corio_bench::side_by_side(rounds, name, corio_fn, tokio_fn);
     }
 }
