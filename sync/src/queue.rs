@@ -40,15 +40,16 @@ use crate::{PutError, SyncError};
 /// Python: the `_init`/`_put`/`_get` hooks a subclass of `asyncio.Queue`
 /// overrides.
 pub trait Buffer<T> {
-    /// Adds an item.
+    /// Adds an item. Python: `Queue._put(item)`.
     fn push(&mut self, item: T);
-    /// Takes the next item.
+    /// Takes the next item. Python: `Queue._get()`.
     fn pop(&mut self) -> Option<T>;
-    /// Puts back an item that was just popped, so that it comes out next.
+    /// Puts back an item that was just popped, so that it comes out next
+    /// (a cancelled getter's item). No asyncio counterpart.
     fn unpop(&mut self, item: T);
-    /// How many items it holds.
+    /// How many items it holds. Python: `Queue.qsize()`.
     fn len(&self) -> usize;
-    /// True when it holds nothing.
+    /// True when it holds nothing. Python: `Queue.empty()`.
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
