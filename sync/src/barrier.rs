@@ -163,18 +163,9 @@ impl Future for BarrierWait<'_> {
                 (index, id)
             }
         };
-        match state.waiters.poll(id, cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(released)) => {
-                this.done = true;
-                Poll::Ready(if released {
-                    Ok(index)
-                } else {
-                    Err(SyncError::BrokenBarrier)
-                })
-            }
-            Poll::Ready(None) => panic!("corio-sync: waiter {id} lost its place in a wait list"),
-        }
+        let polled = state.waiters.poll(id, cx);
+        this.done = polled.is_ready();
+        polled.map(|released| released.then_some(index).ok_or(SyncError::BrokenBarrier))
     }
 }
 

@@ -178,14 +178,8 @@ impl Future for Notified<'_> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let id = self.id;
         let polled = self.condition.waiters.borrow_mut().poll(id, cx);
-        match polled {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(())) => {
-                self.done = true;
-                Poll::Ready(())
-            }
-            Poll::Ready(None) => panic!("corio-sync: waiter {id} lost its place in a wait list"),
-        }
+        self.done = polled.is_ready();
+        polled
     }
 }
 

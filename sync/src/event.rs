@@ -110,14 +110,9 @@ impl Future for EventWait<'_> {
                 id
             }
         };
-        match state.waiters.poll(id, cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(())) => {
-                this.done = true;
-                Poll::Ready(())
-            }
-            Poll::Ready(None) => panic!("corio-sync: waiter {id} lost its place in a wait list"),
-        }
+        let polled = state.waiters.poll(id, cx);
+        this.done = polled.is_ready();
+        polled
     }
 }
 

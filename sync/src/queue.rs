@@ -422,10 +422,6 @@ impl<T, B: Buffer<T>> fmt::Debug for BaseQueue<T, B> {
     }
 }
 
-fn lost(id: WaiterId) -> ! {
-    panic!("corio-sync: waiter {id} lost its place in a wait list")
-}
-
 /// The future of [`BaseQueue::put`].
 #[must_use = "futures do nothing unless awaited"]
 pub struct Put<'a, T, B: Buffer<T>> {
@@ -469,7 +465,7 @@ impl<T, B: Buffer<T>> Future for Put<'_, T, B> {
                 this.item = Some(item);
                 Poll::Pending
             }
-            Poll::Ready(Some(true)) => {
+            Poll::Ready(true) => {
                 this.id = None;
                 state.reserved -= 1;
                 if state.shut_down {
@@ -483,14 +479,13 @@ impl<T, B: Buffer<T>> Future for Put<'_, T, B> {
                 state.slot_freed();
                 Poll::Ready(Ok(()))
             }
-            Poll::Ready(Some(false)) => {
+            Poll::Ready(false) => {
                 this.id = None;
                 Poll::Ready(Err(PutError {
                     error: SyncError::QueueShutDown,
                     item,
                 }))
             }
-            Poll::Ready(None) => lost(id),
         }
     }
 }
@@ -539,14 +534,10 @@ impl<T, B: Buffer<T>> Future for Get<'_, T, B> {
                 }
             },
         };
-        match state.getters.poll(id, cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(grant)) => {
-                this.done = true;
-                Poll::Ready(grant.ok_or(SyncError::QueueShutDown))
-            }
-            Poll::Ready(None) => lost(id),
-        }
+        // Granted an item, or `None`: the queue shut down.
+        let polled = state.getters.poll(id, cx);
+        this.done = polled.is_ready();
+        polled.map(|grant| grant.ok_or(SyncError::QueueShutDown))
     }
 }
 
@@ -597,14 +588,9 @@ impl<T, B: Buffer<T>> Future for Join<'_, T, B> {
                 id
             }
         };
-        match state.joiners.poll(id, cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(())) => {
-                this.done = true;
-                Poll::Ready(())
-            }
-            Poll::Ready(None) => lost(id),
-        }
+        let polled = state.joiners.poll(id, cx);
+        this.done = polled.is_ready();
+        polled
     }
 }
 

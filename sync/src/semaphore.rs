@@ -93,29 +93,19 @@ impl Future for AcquirePermit<'_> {
         if this.done {
             return Poll::Ready(());
         }
-        let Some(id) = this.id else {
-            if this.permits.try_acquire() {
+        let id = match this.id {
+            Some(id) => id,
+            None if this.permits.try_acquire() => {
                 this.done = true;
                 return Poll::Ready(());
             }
-            let id = this.permits.state.borrow_mut().waiters.push(None);
-            this.id = Some(id);
-            return this.poll_waiting(id, cx);
+            None => *this
+                .id
+                .insert(this.permits.state.borrow_mut().waiters.push(None)),
         };
-        this.poll_waiting(id, cx)
-    }
-}
-
-impl AcquirePermit<'_> {
-    fn poll_waiting(&mut self, id: WaiterId, cx: &mut Context<'_>) -> Poll<()> {
-        match self.permits.state.borrow_mut().waiters.poll(id, cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(())) => {
-                self.done = true;
-                Poll::Ready(())
-            }
-            Poll::Ready(None) => panic!("corio-sync: waiter {id} lost its place in a wait list"),
-        }
+        let polled = this.permits.state.borrow_mut().waiters.poll(id, cx);
+        this.done = polled.is_ready();
+        polled
     }
 }
 

@@ -120,18 +120,20 @@ impl<P> WaitList<P> {
     /// The waiter's side: `Ready(grant)` once granted (the entry leaves the
     /// list), else `Pending` with `cx`'s waker recorded.
     ///
-    /// An id that is not in the list breaks the invariants; it is reported
-    /// as `Ready(None)` so the caller can turn it into an error instead of
-    /// waiting forever.
-    pub(crate) fn poll(&mut self, id: WaiterId, cx: &mut Context<'_>) -> Poll<Option<P>> {
+    /// # Panics
+    /// For an id that is not in the list: only its own future removes an
+    /// entry (third invariant), so this is a bug in this crate, reported
+    /// here, in one place, rather than as a task that waits forever.
+    pub(crate) fn poll(&mut self, id: WaiterId, cx: &mut Context<'_>) -> Poll<P> {
         let Some(index) = self.position(id) else {
-            return Poll::Ready(None);
+            panic!("corio-sync: waiter {id} lost its place in a wait list");
         };
-        let entry = &mut self.entries[index];
-        if entry.grant.is_some() {
-            let grant = self.remove(index);
+        if self.entries[index].grant.is_some()
+            && let Some(grant) = self.remove(index)
+        {
             return Poll::Ready(grant);
         }
+        let entry = &mut self.entries[index];
         match &entry.waker {
             Some(waker) if waker.will_wake(cx.waker()) => {}
             _ => entry.waker = Some(cx.waker().clone()),
@@ -203,9 +205,9 @@ mod tests {
         assert_eq!(list.waiting(), 1);
         let mut cx = Context::from_waker(&waker);
         assert_eq!(list.poll(b, &mut cx), Poll::Pending);
-        assert_eq!(list.poll(a, &mut cx), Poll::Ready(Some("first")));
+        assert_eq!(list.poll(a, &mut cx), Poll::Ready("first"));
         list.grant_first("second").unwrap();
-        assert_eq!(list.poll(b, &mut cx), Poll::Ready(Some("second")));
+        assert_eq!(list.poll(b, &mut cx), Poll::Ready("second"));
         assert_eq!(list.grant_first("nobody"), Err("nobody"));
     }
 
@@ -223,7 +225,7 @@ mod tests {
         list.grant_first(1).unwrap();
         let (_, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
-        assert_eq!(list.poll(c, &mut cx), Poll::Ready(Some(1)));
+        assert_eq!(list.poll(c, &mut cx), Poll::Ready(1));
         assert_eq!(list.waiting(), 0);
     }
 
@@ -241,13 +243,14 @@ mod tests {
         let (_, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         let got: Vec<_> = ids[1..].iter().map(|&id| list.poll(id, &mut cx)).collect();
-        assert_eq!(got, ['a', 'b', 'c'].map(|c| Poll::Ready(Some(c))).to_vec());
+        assert_eq!(got, ['a', 'b', 'c'].map(Poll::Ready).to_vec());
         // A waiting (not granted) entry has nothing to pass on.
         let d = list.push(None);
         assert_eq!(list.cancel_shifting(d), None);
     }
 
     #[test]
+    #[should_panic(expected = "lost its place in a wait list")]
     fn grant_all_counts_and_an_unknown_id_is_reported() {
         let mut list = WaitList::default();
         let ids: Vec<_> = (0..5).map(|_| list.push(None)).collect();
@@ -255,10 +258,8 @@ mod tests {
         let (_, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         let got: Vec<_> = ids.iter().rev().map(|&id| list.poll(id, &mut cx)).collect();
-        assert_eq!(
-            got,
-            [40, 30, 20, 10, 0].map(|v| Poll::Ready(Some(v))).to_vec()
-        );
-        assert_eq!(list.poll(ids[0], &mut cx), Poll::Ready(None));
+        assert_eq!(got, [40, 30, 20, 10, 0].map(Poll::Ready).to_vec());
+        // Collected already: polling it again is the invariant broken.
+        let _ = list.poll(ids[0], &mut cx);
     }
 }
