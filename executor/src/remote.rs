@@ -58,6 +58,13 @@ impl Remote {
     }
 
     /// Queues `item` and wakes the selector. Fails when the loop is closed.
+    ///
+    /// Only the push that turns `pending` from false to true writes the
+    /// eventfd; the pushes after it ride on that wake until the loop drains.
+    /// This is sound because the loop reads the eventfd *before* it clears
+    /// `pending` (see [`drain`](Self::drain)): whoever sets `pending` again
+    /// writes after that read, so a set `pending` always has an unread wake
+    /// behind it (or one about to be written).
     pub(crate) fn push(&self, item: RemoteItem) -> Result<(), LoopError> {
         {
             let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
@@ -68,7 +75,9 @@ impl Remote {
             }
             queue.push(item);
         }
-        self.pending.store(true, Ordering::Release);
+        if self.pending.swap(true, Ordering::AcqRel) {
+            return Ok(()); // the wake is already on its way
+        }
         // An eventfd write cannot fail for a valid fd except by saturation,
         // which `wake` already treats as success.
         self.waker
@@ -84,12 +93,19 @@ impl Remote {
         self.pending.load(Ordering::Acquire)
     }
 
-    /// Takes everything queued so far (no lock when nothing was pushed).
-    pub(crate) fn drain(&self, into: &mut Vec<RemoteItem>) {
+    /// Empties the eventfd, then takes everything queued so far (no lock
+    /// when nothing was pushed). The order matters: see [`push`](Self::push).
+    ///
+    /// # Errors
+    /// Reading the eventfd failed (no such error is known for a valid
+    /// eventfd); the queue is still taken.
+    pub(crate) fn drain(&self, into: &mut Vec<RemoteItem>) -> std::io::Result<()> {
+        let read = self.waker.drain().map(drop);
         if self.pending.swap(false, Ordering::AcqRel) {
             let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
             into.append(&mut queue);
         }
+        read
     }
 
     /// Refuses further pushes and returns what was queued.

@@ -211,7 +211,7 @@ where
     set_event_loop(Some(&lp));
     let outcome = lp.run_until_complete(main);
     cancel_all_tasks(&lp);
-    lp.run_shutdown_hooks();
+    lp.run_shutdown_hooks(crate::Shutdown::Graceful);
     set_event_loop(None);
     lp.close()?;
     outcome

@@ -211,12 +211,12 @@ fn run_cancels_leftover_tasks_and_runs_shutdown_hooks() {
         let t3 = t.clone();
         corio_executor::get_running_loop()
             .unwrap()
-            .add_shutdown_hook(move || t3.borrow_mut().push("hook".into()));
+            .add_shutdown_hook(move |kind| t3.borrow_mut().push(format!("hook {kind:?}")));
         yield_now().await;
         "main done"
     });
     assert_eq!(out, Ok("main done"));
-    assert_eq!(*trace.borrow(), ["finally leftover", "hook"]);
+    assert_eq!(*trace.borrow(), ["finally leftover", "hook Graceful"]);
 }
 
 #[test]

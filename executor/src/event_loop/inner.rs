@@ -13,6 +13,7 @@
 //! 5. **run**: run exactly the callbacks that were ready at this point;
 //!    whatever they schedule waits for the next iteration.
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
@@ -27,6 +28,7 @@ use corio_timer::{Clock, CoarseInstant, TimerId, TimerQueue};
 
 use crate::handle::{Callback, Handle, TimerHandle, callback};
 use crate::remote::{Remote, RemoteItem, TaskKey, TaskWaker};
+use super::Shutdown;
 use crate::task::{RawTask, TaskRef, panic_message};
 
 /// Something the ready queue runs.
@@ -167,7 +169,10 @@ pub(crate) struct LoopInner {
     pub(super) slow_callback_duration: Cell<Duration>,
     /// Run once by `run()` and `close()` (the offload crate registers the
     /// default executor's shutdown here).
-    pub(super) shutdown_hooks: RefCell<Vec<Box<dyn FnOnce()>>>,
+    pub(super) shutdown_hooks: RefCell<Vec<Box<dyn FnOnce(Shutdown)>>>,
+    /// Loop-local values of the crates above (see `EventLoop::extension`);
+    /// asyncio's private loop attributes such as `_default_executor`.
+    pub(super) extensions: RefCell<Vec<Rc<dyn Any>>>,
     /// `slow_callback_duration` in nanoseconds, as the per-step check uses it.
     pub(super) slow_nanos: Cell<u64>,
     /// The coarse reading that ended the last iteration (see phase 5).
@@ -331,14 +336,16 @@ impl LoopInner {
         // loop's own waker (whose news phase 3 reads from an atomic flag),
         // a zero-timeout select can report nothing: skip the syscall.
         let only_waker = self.selector.borrow().len() == 1;
-        let io_events = if select_timeout == Some(Duration::ZERO) && only_waker {
-            0
+        let (io_events, woken) = if select_timeout == Some(Duration::ZERO) && only_waker {
+            (0, false)
         } else {
             self.select_io(select_timeout)
         };
 
-        // Phase 3: remote.
-        let remote_count = if self.remote.has_pending() {
+        // Phase 3: remote. A readable eventfd is always emptied, even if the
+        // queue turns out empty, or level-triggered `select` would report it
+        // again at once.
+        let remote_count = if woken || self.remote.has_pending() {
             self.drain_remote()
         } else {
             0
@@ -410,13 +417,17 @@ impl LoopInner {
         }
     }
 
-    fn select_io(&self, timeout: Option<Duration>) -> usize {
+    /// Phase 2: returns how many fds were reported, and whether the loop's
+    /// own eventfd was one of them.
+    fn select_io(&self, timeout: Option<Duration>) -> (usize, bool) {
         let waker_fd = self.remote.waker.as_raw_fd();
+        let mut woken = false;
         let mut selector = self.selector.borrow_mut();
         let mut ready = self.ready.borrow_mut();
         let result = selector.select_with(timeout, |key, events| {
             if key.fd == waker_fd {
-                return; // the remote queue is drained in phase 3 anyway
+                woken = true; // the remote queue is drained in phase 3
+                return;
             }
             if events.is_readable()
                 && let Some(reader) = &key.data.reader
@@ -431,21 +442,17 @@ impl LoopInner {
         });
         drop((selector, ready));
         match result {
-            Ok(count) => count,
+            Ok(count) => (count, woken),
             Err(err) => {
                 self.report("Selector failed".to_string(), Some(err.to_string()));
-                0
+                (0, false)
             }
         }
     }
 
     fn drain_remote(&self) -> usize {
         let mut items = self.remote_items.borrow_mut();
-        self.remote.drain(&mut items);
-        if items.is_empty() {
-            return 0;
-        }
-        if let Err(err) = self.remote.waker.drain() {
+        if let Err(err) = self.remote.drain(&mut items) {
             self.report(
                 "Could not drain the loop's waker".to_string(),
                 Some(err.to_string()),

@@ -34,6 +34,17 @@ static LOOP_IDS: AtomicU64 = AtomicU64::new(1);
 /// asyncio's default `slow_callback_duration`.
 pub const DEFAULT_SLOW_CALLBACK_DURATION: Duration = Duration::from_millis(100);
 
+/// Why a loop's shutdown hooks run (see [`EventLoop::add_shutdown_hook`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shutdown {
+    /// [`run`](crate::run) is ending and every task has finished: a hook
+    /// may wait for its work (asyncio.run's `shutdown_default_executor()`).
+    Graceful,
+    /// [`EventLoop::close`] on a loop that `run` did not shut down: a hook
+    /// must not block (`loop.close()`'s `executor.shutdown(wait=False)`).
+    Close,
+}
+
 /// An asyncio event loop. Python: `asyncio.new_event_loop()`.
 ///
 /// One loop per thread, `!Send`: its tasks may hold `Rc` and `RefCell`.
@@ -109,6 +120,7 @@ impl EventLoop {
                 debug: Cell::new(false),
                 slow_callback_duration: Cell::new(DEFAULT_SLOW_CALLBACK_DURATION),
                 shutdown_hooks: RefCell::new(Vec::new()),
+                extensions: RefCell::new(Vec::new()),
                 slow_nanos: Cell::new(duration_nanos(DEFAULT_SLOW_CALLBACK_DURATION)),
                 current: Cell::new(None),
                 last_coarse: Cell::new(None),
@@ -213,7 +225,7 @@ impl EventLoop {
         if inner.closed.get() {
             return Ok(());
         }
-        self.run_shutdown_hooks();
+        self.run_shutdown_hooks(Shutdown::Close);
         inner.closed.set(true);
         drop(inner.remote.close());
         let ready: Vec<_> = inner.ready.borrow_mut().drain(..).collect();
@@ -235,10 +247,10 @@ impl EventLoop {
         Ok(())
     }
 
-    pub(crate) fn run_shutdown_hooks(&self) {
+    pub(crate) fn run_shutdown_hooks(&self, kind: Shutdown) {
         let hooks = self.inner.shutdown_hooks.take();
         for hook in hooks {
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(hook)) {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| hook(kind))) {
                 self.inner.report(
                     "Exception in shutdown hook".to_string(),
                     Some(panic_message(&*payload)),
@@ -247,11 +259,68 @@ impl EventLoop {
         }
     }
 
-    /// Registers `hook` to run once when the loop shuts down (in `run()`
-    /// after the tasks are finished, or in `close()`). No direct asyncio
-    /// counterpart: asyncio hard-codes `shutdown_default_executor` there.
-    pub fn add_shutdown_hook(&self, hook: impl FnOnce() + 'static) {
+    /// Registers `hook` to run once when the loop shuts down: in `run()`
+    /// after the tasks are finished ([`Shutdown::Graceful`]), or in
+    /// `close()` if `run()` did not run it ([`Shutdown::Close`]). Hooks run
+    /// in registration order; a panicking hook is reported and the others
+    /// still run.
+    ///
+    /// No direct asyncio counterpart: asyncio hard-codes its two cases,
+    /// `asyncio.run` awaiting `loop.shutdown_default_executor()` and
+    /// `loop.close()` calling `executor.shutdown(wait=False)`. corio's
+    /// offload crate registers exactly those through this hook.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio_executor::{EventLoop, Shutdown};
+    ///
+    /// let lp = EventLoop::new()?;
+    /// let seen = std::rc::Rc::new(std::cell::Cell::new(None));
+    /// let s = seen.clone();
+    /// lp.add_shutdown_hook(move |kind| s.set(Some(kind)));
+    /// lp.close()?;
+    /// assert_eq!(seen.get(), Some(Shutdown::Close));
+    /// # Ok::<(), corio_executor::LoopError>(())
+    /// ```
+    pub fn add_shutdown_hook(&self, hook: impl FnOnce(Shutdown) + 'static) {
         self.inner.shutdown_hooks.borrow_mut().push(Box::new(hook));
+    }
+
+    /// The loop's value of type `T`, made by `init` on first use.
+    ///
+    /// Loop-local storage for the crates built on the executor (the offload
+    /// crate keeps the default executor here, as asyncio keeps
+    /// `loop._default_executor`). One value per type; the value lives as
+    /// long as the loop. No asyncio counterpart (asyncio sets private
+    /// attributes on the loop object).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use corio_executor::EventLoop;
+    ///
+    /// struct Counter(Cell<u32>);
+    /// let lp = EventLoop::new()?;
+    /// lp.extension(|| Counter(Cell::new(0))).0.set(7);
+    /// assert_eq!(lp.extension(|| Counter(Cell::new(0))).0.get(), 7);
+    /// # Ok::<(), corio_executor::LoopError>(())
+    /// ```
+    pub fn extension<T: 'static>(&self, init: impl FnOnce() -> T) -> Rc<T> {
+        let found = self
+            .inner
+            .extensions
+            .borrow()
+            .iter()
+            .find_map(|ext| ext.clone().downcast::<T>().ok());
+        if let Some(ext) = found {
+            return ext;
+        }
+        // `init` runs with no borrow held: it may use the loop.
+        let ext = Rc::new(init());
+        self.inner.extensions.borrow_mut().push(ext.clone());
+        ext
     }
 
     /// The loop's current time. Python: `loop.time()`; differs in being an
