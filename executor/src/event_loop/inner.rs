@@ -144,6 +144,7 @@ pub struct ExceptionContext {
 }
 
 pub(super) type ExceptionHandler = Rc<dyn Fn(&ExceptionContext)>;
+pub(super) type ShutdownHook = Box<dyn FnOnce(Shutdown)>;
 
 /// The state behind an [`EventLoop`]; tasks, handles and wakers point here.
 pub(crate) struct LoopInner {
@@ -169,7 +170,7 @@ pub(crate) struct LoopInner {
     pub(super) slow_callback_duration: Cell<Duration>,
     /// Run once by `run()` and `close()` (the offload crate registers the
     /// default executor's shutdown here).
-    pub(super) shutdown_hooks: RefCell<Vec<Box<dyn FnOnce(Shutdown)>>>,
+    pub(super) shutdown_hooks: RefCell<Vec<ShutdownHook>>,
     /// Loop-local values of the crates above (see `EventLoop::extension`);
     /// asyncio's private loop attributes such as `_default_executor`.
     pub(super) extensions: RefCell<Vec<Rc<dyn Any>>>,
