@@ -44,5 +44,5 @@ pub use runtime::{
     all_tasks, create_task, current_task, dump_tasks, ensure_future, get_event_loop,
     get_running_loop, new_event_loop, run, set_event_loop,
 };
-pub use task::{Task, TaskRef};
+pub use task::{Task, TaskRef, panic_message};
 pub use time::{Sleep, sleep, sleep_until, timeout, wait_for, yield_now};

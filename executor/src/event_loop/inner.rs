@@ -26,9 +26,9 @@ use std::time::{Duration, Instant};
 use corio_reactor::{DefaultSelector, EVENT_READ, EVENT_WRITE, Events, Selector, SelectorError};
 use corio_timer::{Clock, CoarseInstant, TimerId, TimerQueue};
 
+use super::Shutdown;
 use crate::handle::{Callback, Handle, TimerHandle, callback};
 use crate::remote::{Remote, RemoteItem, TaskKey, TaskWaker};
-use super::Shutdown;
 use crate::task::{RawTask, TaskRef, panic_message};
 
 /// Something the ready queue runs.

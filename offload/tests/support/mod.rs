@@ -1,0 +1,38 @@
+//! Helpers shared by the offload test binaries.
+#![allow(dead_code)] // each binary uses its own subset
+
+use std::time::{Duration, Instant};
+
+/// How many threads of this process have a name starting with `prefix`
+/// (read from /proc, so it sees exited threads disappear). Linux keeps 15
+/// bytes of a thread's name: keep prefixes short.
+pub fn threads_named(prefix: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .expect("read /proc/self/task")
+        .filter_map(Result::ok)
+        .filter_map(|entry| std::fs::read_to_string(entry.path().join("comm")).ok())
+        .filter(|comm| comm.trim_end().starts_with(prefix))
+        .count()
+}
+
+/// The process's thread count, from /proc/self/status.
+pub fn thread_count() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("a Threads: line")
+}
+
+/// Polls `cond` every millisecond for up to 10 s; true once it holds.
+pub fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    cond()
+}
