@@ -17,3 +17,6 @@ pub mod timers {}
 
 #[doc = include_str!("../docs/05-sync.md")]
 pub mod sync {}
+
+#[doc = include_str!("../docs/07-offload.md")]
+pub mod offload {}

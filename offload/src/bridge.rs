@@ -16,7 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use corio_executor::{EventLoop, LoopHandle, Shutdown, Task, create_task, get_event_loop};
+use corio_executor::{
+    EventLoop, LoopError, LoopHandle, Shutdown, Task, create_task, get_event_loop,
+};
 
 use crate::{ConcurrentFuture, OffloadError, ThreadPoolExecutor};
 
@@ -58,9 +60,14 @@ enum Wrapped<R> {
         future: ConcurrentFuture<R>,
         id: u64,
     },
+    /// Made with no loop to find (`to_thread` before the loop runs): the
+    /// job goes to the running loop's default executor at the first poll.
+    Deferred(Option<DeferredJob<R>>),
     /// The job could not be submitted; the error is given at the first poll.
     Failed(Option<OffloadError>),
 }
+
+type DeferredJob<R> = Box<dyn FnOnce() -> R + Send>;
 
 impl<R> WrappedFuture<R> {
     fn failed(err: OffloadError) -> WrappedFuture<R> {
@@ -70,22 +77,36 @@ impl<R> WrappedFuture<R> {
     }
 
     /// The concurrent future behind this one (`None` if the submission
-    /// failed). No asyncio counterpart (asyncio keeps it private).
+    /// failed or waits for the first poll). No asyncio counterpart (asyncio
+    /// keeps it private).
     pub fn concurrent(&self) -> Option<&ConcurrentFuture<R>> {
         match &self.state {
             Wrapped::Waiting { future, .. } => Some(future),
-            Wrapped::Failed(_) => None,
+            Wrapped::Deferred(_) | Wrapped::Failed(_) => None,
         }
     }
 }
 
-impl<R> StdFuture for WrappedFuture<R> {
+impl<R: Send + 'static> StdFuture for WrappedFuture<R> {
     type Output = Result<R, OffloadError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match &mut self.get_mut().state {
+        let this = self.get_mut();
+        if let Wrapped::Deferred(job) = &mut this.state {
+            let job = job.take();
+            this.state = match job.map(|job| default_executor()?.submit(job)) {
+                Some(Ok(future)) => Wrapped::Waiting {
+                    future,
+                    id: AWAITER_IDS.fetch_add(1, Ordering::Relaxed),
+                },
+                Some(Err(err)) => Wrapped::Failed(Some(err)),
+                None => Wrapped::Failed(None),
+            };
+        }
+        match &mut this.state {
             Wrapped::Waiting { future, id } => future.poll_result(*id, cx),
             Wrapped::Failed(err) => Poll::Ready(Err(err.take().unwrap_or(OffloadError::Retrieved))),
+            Wrapped::Deferred(_) => unreachable!("submitted above"),
         }
     }
 }
@@ -125,8 +146,10 @@ pub fn wrap_future<R>(future: ConcurrentFuture<R>) -> WrappedFuture<R> {
 ///
 /// Mirrors `loop.run_in_executor(executor, func)`, submitting at once as
 /// asyncio does. Differs in being a free function: with `None` it uses the
-/// loop of [`get_event_loop`], and errors (a closed loop, a pool shut down)
-/// are given when the result is awaited, so one `?` handles everything.
+/// loop of [`get_event_loop`] (and if there is none yet, the running loop
+/// when the result is first awaited, so `lp.run_until_complete(to_thread(f))`
+/// works as in Python); errors (a closed loop, a pool shut down) are given
+/// when the result is awaited, so one `?` handles everything.
 ///
 /// # Examples
 ///
@@ -152,7 +175,16 @@ where
 {
     let submitted = match executor {
         Some(executor) => executor.submit(func),
-        None => default_executor().and_then(|executor| executor.submit(func)),
+        None => match default_executor() {
+            Ok(executor) => executor.submit(func),
+            // No loop yet: use the running one when first awaited.
+            Err(OffloadError::Loop(LoopError::NoCurrentLoop(_))) => {
+                return WrappedFuture {
+                    state: Wrapped::Deferred(Some(Box::new(func))),
+                };
+            }
+            Err(err) => Err(err),
+        },
     };
     match submitted {
         Ok(future) => wrap_future(future),
@@ -163,8 +195,9 @@ where
 /// Runs the blocking `func` on the loop's default executor.
 ///
 /// Mirrors `asyncio.to_thread(func)`: `run_in_executor(None, func)`.
-/// Differs in submitting at once rather than when first awaited, and in not
-/// copying context variables (corio has none).
+/// Differs in submitting at once when a loop is running or set (Python's
+/// coroutine waits to be awaited; made with no loop around, corio's waits
+/// too), and in not copying context variables (corio has none).
 ///
 /// # Examples
 ///
@@ -241,7 +274,7 @@ impl DefaultExecutor {
 pub fn default_executor() -> Result<ThreadPoolExecutor, OffloadError> {
     let lp = get_event_loop()?;
     if lp.is_closed() {
-        return Err(corio_executor::LoopError::Closed.into());
+        return Err(LoopError::Closed.into());
     }
     let ext = lp.extension(|| DefaultExecutor::install(&lp));
     let mut slot = ext.slot.borrow_mut();
@@ -282,7 +315,7 @@ pub fn set_default_executor(
     executor: ThreadPoolExecutor,
 ) -> Result<(), OffloadError> {
     if lp.is_closed() {
-        return Err(corio_executor::LoopError::Closed.into());
+        return Err(LoopError::Closed.into());
     }
     let ext = lp.extension(|| DefaultExecutor::install(lp));
     let old = ext.slot.replace(Slot::Active(executor));

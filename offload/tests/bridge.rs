@@ -5,6 +5,7 @@
 mod support;
 
 use std::cell::RefCell;
+use std::future::Future as _;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
@@ -214,18 +215,28 @@ fn submit_failures_come_out_of_the_await() {
     let out = run(async move { run_in_executor(Some(&pool), || 1).await }).unwrap();
     assert_eq!(out, Err(OffloadError::Shutdown));
 
-    // No loop at all for the default executor.
-    let lonely = thread::spawn(|| {
-        let job = to_thread(|| 1);
-        assert!(job.concurrent().is_none());
+    // No loop yet: the job waits for the loop that first awaits it.
+    let later = thread::spawn(|| {
+        let job = to_thread(|| thread::current().name().map(String::from));
+        assert!(job.concurrent().is_none(), "not submitted yet");
         let lp = EventLoop::new().unwrap();
-        lp.run_until_complete(job).unwrap()
+        let name = lp.run_until_complete(job).unwrap();
+        lp.close().unwrap();
+        name
     });
-    let err = lonely.join().unwrap().unwrap_err();
-    assert!(
-        matches!(err, OffloadError::Loop(LoopError::NoCurrentLoop(_))),
-        "{err:?}"
-    );
+    let name = later.join().unwrap().unwrap().unwrap();
+    assert!(name.starts_with("ThreadPoolExecutor-"), "{name}");
+
+    // Polled with no loop anywhere: the error comes out of the poll.
+    let lonely = thread::spawn(|| {
+        let mut job = std::pin::pin!(to_thread(|| 1));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        job.as_mut().poll(&mut cx)
+    });
+    match lonely.join().unwrap() {
+        std::task::Poll::Ready(Err(OffloadError::Loop(LoopError::NoCurrentLoop(_)))) => {}
+        other => panic!("expected NoCurrentLoop, got {other:?}"),
+    }
 }
 
 #[test]
