@@ -208,3 +208,53 @@ impl Wake for TaskWaker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_push_that_sets_pending_writes_the_eventfd() {
+        let remote = Remote::new(1).unwrap();
+        remote.push(RemoteItem::Stop).unwrap();
+        remote.push(RemoteItem::Stop).unwrap();
+        remote.push(RemoteItem::Stop).unwrap();
+        // One write for three pushes: the counter holds 1.
+        assert_eq!(remote.waker.drain().unwrap(), 1);
+        // `pending` is still set, so the queue is taken.
+        let mut items = Vec::new();
+        remote.drain(&mut items).unwrap();
+        assert_eq!(items.len(), 3);
+        assert!(!remote.has_pending());
+        // After a drain, the next push writes again.
+        remote.push(RemoteItem::Stop).unwrap();
+        assert_eq!(remote.waker.drain().unwrap(), 1);
+    }
+
+    #[test]
+    fn drain_empties_the_eventfd_before_taking_the_queue() {
+        let remote = Remote::new(1).unwrap();
+        remote.push(RemoteItem::Stop).unwrap();
+        let mut items = Vec::new();
+        remote.drain(&mut items).unwrap();
+        assert_eq!(items.len(), 1);
+        // Nothing left behind: neither a wake nor a flag.
+        assert_eq!(remote.waker.drain().unwrap(), 0);
+        assert!(!remote.has_pending());
+        // A stale wake (written, nothing queued) is emptied by a drain too.
+        remote.waker.wake().unwrap();
+        remote.drain(&mut items).unwrap();
+        assert_eq!(remote.waker.drain().unwrap(), 0);
+    }
+
+    #[test]
+    fn a_stale_wake_does_not_keep_the_loop_busy() {
+        let lp = crate::EventLoop::new().unwrap();
+        // A wake with nothing queued, as a push that loses the race with a
+        // drain leaves it.
+        lp.inner.remote.waker.wake().unwrap();
+        lp.inner.run_once();
+        // The iteration emptied the eventfd: select would block again.
+        assert_eq!(lp.inner.remote.waker.drain().unwrap(), 0);
+    }
+}

@@ -255,10 +255,22 @@ fn the_default_executor_is_made_once_per_loop_and_shut_down_by_close() {
         .unwrap()
         .unwrap();
     assert!(name.starts_with("ThreadPoolExecutor-"), "{name}");
-    corio_executor::set_event_loop(None);
     lp.close().unwrap();
     // close() shuts it down without waiting: later jobs are refused.
     assert_eq!(a.submit(|| ()).unwrap_err(), OffloadError::Shutdown);
+    // The closed loop is still the thread's loop: its default executor is
+    // refused with the loop's error.
+    let mut late = std::pin::pin!(to_thread(|| ()));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert_eq!(
+        late.as_mut().poll(&mut cx),
+        std::task::Poll::Ready(Err(OffloadError::Loop(LoopError::Closed)))
+    );
+    assert_eq!(
+        default_executor().unwrap_err().to_string(),
+        "Event loop is closed"
+    );
+    corio_executor::set_event_loop(None);
     let closed = lp.run_until_complete(async { 1 });
     assert!(closed.is_err());
 }

@@ -312,7 +312,7 @@ impl LoopInner {
     // ------------------------------------------------------- _run_once ---
 
     /// One iteration of the loop (see the module docs for the phases).
-    pub(super) fn run_once(self: &Rc<Self>) {
+    pub(crate) fn run_once(self: &Rc<Self>) {
         // Phase 1: timeout. The precise clock is read only when a timer
         // exists: without one, no decision here depends on the time.
         let next_timer = self.scheduled.borrow_mut().next_deadline();
