@@ -67,6 +67,21 @@ pub fn side_by_side(
     );
 }
 
+/// `corio::run(main)` with slow-callback reports silenced (a benchmark's
+/// long steps are on purpose), panicking on a failed run.
+pub fn corio_run<F: std::future::Future + 'static>(main: F) -> F::Output
+where
+    F::Output: 'static,
+{
+    corio::run(async move {
+        corio::get_running_loop()
+            .expect("inside run")
+            .set_slow_callback_duration(Duration::from_secs(3600));
+        main.await
+    })
+    .expect("run")
+}
+
 /// A duration in microseconds with one decimal, for tables.
 pub fn micros(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1e6)

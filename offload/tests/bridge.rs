@@ -19,7 +19,7 @@ use corio_offload::{
     OffloadError, ThreadPoolExecutor, default_executor, run_coroutine_threadsafe, run_in_executor,
     set_default_executor, to_thread, wrap_future,
 };
-use support::{eventually, threads_named};
+use support::{eventually, occupy, threads_named};
 
 #[test]
 fn the_notes_twenty_jobs_from_the_loop_on_a_pool_of_three() {
@@ -154,15 +154,7 @@ fn dropping_the_awaiting_future_while_the_job_runs_drops_its_result_safely() {
 fn a_job_whose_awaiting_future_is_dropped_before_it_starts_never_runs() {
     let pool = ThreadPoolExecutor::new(1).unwrap();
     let ran = Arc::new(AtomicUsize::new(0));
-    let (started_tx, started) = mpsc::channel();
-    let (release, release_rx) = mpsc::channel::<()>();
-    let busy = pool
-        .submit(move || {
-            started_tx.send(()).unwrap();
-            release_rx.recv().unwrap();
-        })
-        .unwrap();
-    started.recv().unwrap();
+    let (release, busy) = occupy(&pool);
     let cancelled = run({
         let (pool, ran) = (pool.clone(), ran.clone());
         async move {

@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use corio_offload::{OffloadError, ThreadPoolExecutor, default_max_workers};
-use support::{eventually, threads_named};
+use support::{eventually, occupy, threads_named};
 
 /// Counts how many jobs run at once and remembers the most.
 #[derive(Default)]
@@ -211,16 +211,7 @@ fn busy_pool(
         .thread_name_prefix(prefix)
         .build()
         .unwrap();
-    let (started_tx, started) = mpsc::channel();
-    let (release, release_rx) = mpsc::channel::<()>();
-    let busy = pool
-        .submit(move || {
-            started_tx.send(()).unwrap();
-            release_rx.recv().unwrap();
-            "busy done"
-        })
-        .unwrap();
-    started.recv().unwrap();
+    let (release, busy) = occupy(&pool);
     assert!(busy.running());
     (pool, release, busy)
 }

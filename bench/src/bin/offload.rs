@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use corio_bench::{Summary, micros, side_by_side};
+use corio_bench::{Summary, corio_run, micros, side_by_side};
 
 const BURST: usize = 100_000;
 const ROUND_TRIPS: usize = 10_000;
@@ -27,19 +27,6 @@ fn tokio_rt() -> tokio::runtime::Runtime {
         .max_blocking_threads(workers())
         .build()
         .expect("tokio runtime")
-}
-
-fn corio_run<F: std::future::Future + 'static>(main: F) -> F::Output
-where
-    F::Output: 'static,
-{
-    corio::run(async move {
-        corio::get_running_loop()
-            .expect("inside run")
-            .set_slow_callback_duration(Duration::from_secs(3600));
-        main.await
-    })
-    .expect("run")
 }
 
 fn corio_burst() -> Duration {

@@ -7,6 +7,8 @@
 //! `LocalSet`, its closest peer to corio's loop.
 
 use std::rc::Rc;
+
+use corio_bench::corio_run;
 use std::time::{Duration, Instant};
 
 const LOCKS: u64 = 1_000_000;
@@ -25,19 +27,6 @@ fn timed(f: impl FnOnce()) -> Duration {
     let start = Instant::now();
     f();
     start.elapsed()
-}
-
-fn corio_run<F: std::future::Future + 'static>(main: F) -> F::Output
-where
-    F::Output: 'static,
-{
-    corio::run(async move {
-        corio::get_running_loop()
-            .expect("inside run")
-            .set_slow_callback_duration(Duration::from_secs(3600));
-        main.await
-    })
-    .expect("run")
 }
 
 fn tokio_run<F: std::future::Future + 'static>(main: F) -> F::Output {

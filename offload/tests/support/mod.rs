@@ -1,7 +1,10 @@
 //! Helpers shared by the offload test binaries.
 #![allow(dead_code)] // each binary uses its own subset
 
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use corio_offload::{ConcurrentFuture, ThreadPoolExecutor};
 
 /// How many threads of this process have a name starting with `prefix`
 /// (read from /proc, so it sees exited threads disappear). Linux keeps 15
@@ -35,4 +38,20 @@ pub fn eventually(mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(1));
     }
     cond()
+}
+
+/// Submits a job that holds one worker of `pool` until the returned sender
+/// is used, and waits until it runs. The job's value is "busy done".
+pub fn occupy(pool: &ThreadPoolExecutor) -> (mpsc::Sender<()>, ConcurrentFuture<&'static str>) {
+    let (started_tx, started) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel::<()>();
+    let busy = pool
+        .submit(move || {
+            started_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+            "busy done"
+        })
+        .unwrap();
+    started.recv().unwrap();
+    (release, busy)
 }
