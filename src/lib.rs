@@ -47,6 +47,12 @@ pub mod offload {
     pub use corio_offload::*;
 }
 
+/// Sockets on the loop (`corio-net`): `TcpStream`, `TcpListener`,
+/// `UdpSocket`, Unix sockets, `getaddrinfo` — asyncio's `sock_*` calls.
+pub mod net {
+    pub use corio_net::*;
+}
+
 pub use corio_offload::{
     ConcurrentFuture, OffloadError, ThreadPoolExecutor, WrappedFuture, run_coroutine_threadsafe,
     run_in_executor, to_thread, wrap_future,

@@ -67,6 +67,7 @@ pub use events::{EVENT_READ, EVENT_WRITE, Events};
 pub use poll::{Poll, PollSelector};
 pub use select::{Select, SelectSelector};
 pub use selector::{Backend, BaseSelector, Selector, SelectorKey};
+pub use sys::{MinusOne, cvt};
 pub use waker::Waker;
 
 /// The best selector of the platform: [`EpollSelector`] on Linux.

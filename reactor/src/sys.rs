@@ -16,8 +16,20 @@ use std::time::Duration;
 
 /// Turns the C convention "-1 and errno" into an `io::Result`.
 ///
-/// The one checked helper every call below goes through.
-pub(crate) fn cvt<T: MinusOne>(ret: T) -> io::Result<T> {
+/// The one checked helper every call below goes through, and the other
+/// corio crates' syscall layers too (re-exported as `corio_reactor::cvt`).
+/// No Python counterpart (CPython checks `-1` in C).
+///
+/// # Errors
+/// `errno` as an [`io::Error`] when `ret` is `-1`.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(corio_reactor::cvt(3).unwrap(), 3);
+/// assert!(corio_reactor::cvt(-1).is_err());
+/// ```
+pub fn cvt<T: MinusOne>(ret: T) -> io::Result<T> {
     if ret.is_minus_one() {
         Err(io::Error::last_os_error())
     } else {
@@ -25,8 +37,9 @@ pub(crate) fn cvt<T: MinusOne>(ret: T) -> io::Result<T> {
     }
 }
 
-/// Integer return types whose `-1` means failure.
-pub(crate) trait MinusOne: Copy {
+/// Integer return types whose `-1` means failure (`int`, `long`, `ssize_t`).
+pub trait MinusOne: Copy {
+    /// True for the failure value `-1`.
     fn is_minus_one(self) -> bool;
 }
 

@@ -1,0 +1,30 @@
+//! corio-net: sockets on the loop's selector.
+//!
+//! Every socket is non-blocking and close-on-exec from birth. An operation
+//! first tries its syscall; when it would block, it parks on a future that
+//! the loop completes when the selector reports the fd ready (asyncio's
+//! `sock_recv` / `sock_sendall` / `sock_connect` / `sock_accept`).
+//!
+//! | Python | corio |
+//! |---|---|
+//! | `loop.getaddrinfo` | [`getaddrinfo`] (numeric hosts skip the thread pool) |
+//! | `loop.sock_connect`, `sock_accept`, `sock_recv`, `sock_sendall` on TCP | [`TcpStream`], [`TcpListener`] |
+//! | `sock_sendto`, `sock_recvfrom` on UDP | [`UdpSocket`] |
+//! | `AF_UNIX` stream and datagram sockets | [`UnixStream`], [`UnixListener`], [`UnixDatagram`] |
+//!
+//! Status: the socket layer. Transports, protocols and streams
+//! (`open_connection`, `start_server`) are the next step of issue 6.
+#![deny(missing_docs)]
+
+mod ready;
+mod resolve;
+mod socket;
+mod sys;
+mod tcp;
+mod udp;
+mod unix;
+
+pub use resolve::getaddrinfo;
+pub use tcp::{DEFAULT_BACKLOG, TcpListener, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixDatagram, UnixListener, UnixStream};

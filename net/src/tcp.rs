@@ -1,0 +1,281 @@
+//! [`TcpListener`] and [`TcpStream`]: non-blocking TCP sockets on the
+//! running loop.
+
+use std::io;
+use std::net::{Shutdown, SocketAddr};
+
+use crate::resolve::try_each;
+use crate::socket::Socket;
+use crate::sys::SockAddr;
+
+/// asyncio's default `backlog` for servers.
+pub const DEFAULT_BACKLOG: i32 = 100;
+
+/// A listening TCP socket.
+///
+/// Mirrors a listening `socket.socket` used with `loop.sock_accept`; made
+/// non-blocking and close-on-exec, with `SO_REUSEADDR` as asyncio's servers
+/// set it.
+///
+/// # Examples
+///
+/// ```
+/// use corio_net::{TcpListener, TcpStream};
+///
+/// corio_executor::run(async {
+///     let listener = TcpListener::bind("127.0.0.1", 0).await?;
+///     let port = listener.local_addr()?.port();
+///     let client = corio_executor::create_task(async move {
+///         let stream = TcpStream::connect("127.0.0.1", port).await?;
+///         stream.send_all(b"ping").await
+///     });
+///     let (server_side, _peer) = listener.accept().await?;
+///     let mut buf = [0; 4];
+///     let n = server_side.recv(&mut buf).await?;
+///     assert_eq!(&buf[..n], b"ping");
+///     client.await.unwrap()
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct TcpListener {
+    socket: Socket,
+}
+
+impl TcpListener {
+    /// Binds and listens on the first address `host` resolves to that
+    /// accepts the bind (port 0: the kernel picks one), with `SO_REUSEADDR`
+    /// and a backlog of [`DEFAULT_BACKLOG`].
+    ///
+    /// Python: `socket.create_server((host, port))` made non-blocking.
+    ///
+    /// # Errors
+    /// Resolution errors (naming the host); `AddrInUse`, `PermissionDenied`.
+    pub async fn bind(host: &str, port: u16) -> io::Result<TcpListener> {
+        try_each(host, port, |addr| async move {
+            TcpListener::bind_addr(addr, false, DEFAULT_BACKLOG)
+        })
+        .await
+    }
+
+    /// Binds and listens on `addr`; `reuse_port` sets `SO_REUSEPORT` (several
+    /// listeners, e.g. one per loop, share the port).
+    ///
+    /// Python: `socket.create_server(addr, reuse_port=…, backlog=…)`.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a backlog below 0; the OS error of socket, bind or
+    /// listen (the socket is closed).
+    pub fn bind_addr(addr: SocketAddr, reuse_port: bool, backlog: i32) -> io::Result<TcpListener> {
+        if backlog < 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "backlog must not be negative",
+            ));
+        }
+        let sockaddr = SockAddr::inet(&addr);
+        let socket = Socket::new_for(&sockaddr, libc::SOCK_STREAM)?;
+        socket.set_option(libc::SOL_SOCKET, libc::SO_REUSEADDR, true)?;
+        if reuse_port {
+            socket.set_option(libc::SOL_SOCKET, libc::SO_REUSEPORT, true)?;
+        }
+        if addr.is_ipv6() {
+            // As asyncio: an IPv6 listener does not also take IPv4.
+            socket.set_option(libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, true)?;
+        }
+        socket.bind(&sockaddr)?;
+        socket.listen(backlog)?;
+        Ok(TcpListener { socket })
+    }
+
+    /// Waits for a connection; the new stream is non-blocking, close-on-exec
+    /// and has `TCP_NODELAY` on. Python: `loop.sock_accept(sock)`.
+    ///
+    /// # Errors
+    /// The OS error of `accept4` (`EMFILE` when out of fds: the caller
+    /// decides how to back off).
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (socket, addr) = self.socket.accept().await?;
+        let stream = TcpStream::from_socket(socket)?;
+        let peer = addr
+            .as_inet()
+            .ok_or_else(|| io::Error::other("accepted a non-IP peer"))?;
+        Ok((stream, peer))
+    }
+
+    /// The asyncio name of [`accept`](Self::accept).
+    pub async fn sock_accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        self.accept().await
+    }
+
+    /// The address the listener is bound to. Python: `sock.getsockname()`.
+    ///
+    /// # Errors
+    /// The OS error of `getsockname`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        inet(self.socket.local_addr()?)
+    }
+}
+
+/// A connected TCP socket.
+///
+/// Mirrors a connected `socket.socket` used with `loop.sock_recv`,
+/// `sock_sendall`; non-blocking, close-on-exec, `TCP_NODELAY` on (as
+/// asyncio's transports set it).
+#[derive(Debug)]
+pub struct TcpStream {
+    socket: Socket,
+}
+
+impl TcpStream {
+    fn from_socket(socket: Socket) -> io::Result<TcpStream> {
+        socket.set_option(libc::IPPROTO_TCP, libc::TCP_NODELAY, true)?;
+        Ok(TcpStream { socket })
+    }
+
+    /// Connects to `host:port`, trying each resolved address in order.
+    ///
+    /// Mirrors `loop.sock_connect` after `loop.getaddrinfo`, as
+    /// `create_connection` does.
+    ///
+    /// # Errors
+    /// `InvalidInput` for port 0 or a malformed host; a resolution error
+    /// naming the host; otherwise the last address's error (e.g.
+    /// `ConnectionRefused`), its message naming the host and address.
+    pub async fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
+        if port == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("cannot connect to {host}:0: port 0"),
+            ));
+        }
+        try_each(host, port, TcpStream::connect_addr).await
+    }
+
+    /// Connects to one address. Python: `loop.sock_connect(sock, addr)`.
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect), without resolution.
+    pub async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
+        let sockaddr = SockAddr::inet(&addr);
+        let socket = Socket::new_for(&sockaddr, libc::SOCK_STREAM)?;
+        socket.connect(&sockaddr).await?;
+        TcpStream::from_socket(socket)
+    }
+
+    /// Reads at most `buf.len()` bytes; 0 at EOF. Python: `loop.sock_recv`.
+    ///
+    /// # Errors
+    /// The OS error (`ConnectionReset` when the peer reset).
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.socket.recv(buf).await
+    }
+
+    /// Reads without consuming. Python: `sock.recv(n, MSG_PEEK)`.
+    ///
+    /// # Errors
+    /// As [`recv`](Self::recv).
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.socket.peek(buf).await
+    }
+
+    /// Sends some of `buf`; how much. Python: `sock.send` on readiness.
+    ///
+    /// # Errors
+    /// The OS error (`BrokenPipe` / `ConnectionReset` once the peer is gone;
+    /// never SIGPIPE).
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.socket.send(buf).await
+    }
+
+    /// Sends all of `buf`. Python: `loop.sock_sendall`.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send); some bytes may have gone out before it.
+    pub async fn send_all(&self, buf: &[u8]) -> io::Result<()> {
+        self.socket.send_all(buf).await
+    }
+
+    /// The asyncio name of [`recv`](Self::recv).
+    pub async fn sock_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.recv(buf).await
+    }
+
+    /// The asyncio name of [`send_all`](Self::send_all).
+    pub async fn sock_sendall(&self, buf: &[u8]) -> io::Result<()> {
+        self.send_all(buf).await
+    }
+
+    /// Shuts down one or both directions. Python: `sock.shutdown(how)`.
+    ///
+    /// # Errors
+    /// `NotConnected` if the connection is gone.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.socket.shutdown(how)
+    }
+
+    /// Sets `TCP_NODELAY`. Python: `sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, on)`.
+    ///
+    /// # Errors
+    /// The OS error of `setsockopt`.
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        self.socket
+            .set_option(libc::IPPROTO_TCP, libc::TCP_NODELAY, on)
+    }
+
+    /// Whether `TCP_NODELAY` is on. Python: `sock.getsockopt(…)`.
+    ///
+    /// # Errors
+    /// The OS error of `getsockopt`.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.socket.option(libc::IPPROTO_TCP, libc::TCP_NODELAY)
+    }
+
+    /// This end's address. Python: `sock.getsockname()`.
+    ///
+    /// # Errors
+    /// The OS error of `getsockname`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        inet(self.socket.local_addr()?)
+    }
+
+    /// The peer's address. Python: `sock.getpeername()`.
+    ///
+    /// # Errors
+    /// `NotConnected` once the connection is gone.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        inet(self.socket.peer_addr()?)
+    }
+}
+
+/// An IP socket address out of a [`SockAddr`] the kernel filled.
+fn inet(addr: SockAddr) -> io::Result<SocketAddr> {
+    addr.as_inet()
+        .ok_or_else(|| io::Error::other("not an IP socket address"))
+}
+
+macro_rules! fd_traits {
+    ($($ty:ty),*) => {$(
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.socket.fd()
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.socket.raw()
+            }
+        }
+
+        impl From<$ty> for std::os::fd::OwnedFd {
+            fn from(value: $ty) -> std::os::fd::OwnedFd {
+                value.socket.into_fd()
+            }
+        }
+    )*};
+}
+
+pub(crate) use fd_traits;
+
+fd_traits!(TcpListener, TcpStream);
