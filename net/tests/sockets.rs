@@ -339,3 +339,37 @@ fn dropping_a_pending_accept_unregisters_the_fd() {
     .unwrap();
     ok.unwrap();
 }
+
+#[test]
+fn a_second_reader_of_one_socket_is_refused_not_lost() {
+    let (second, first) = run(async {
+        let listener = TcpListener::bind("127.0.0.1", 0).await?;
+        let port = listener.local_addr()?.port();
+        let client = std::rc::Rc::new(TcpStream::connect("127.0.0.1", port).await?);
+        let (server_side, _) = listener.accept().await?;
+        let c = client.clone();
+        let first = create_task(async move {
+            let mut buf = [0; 8];
+            let n = c.recv(&mut buf).await?;
+            Ok::<_, io::Error>(buf[..n].to_vec())
+        });
+        sleep(Duration::from_millis(5)).await; // the first task is parked
+        let mut buf = [0; 8];
+        let second = client.recv(&mut buf).await.unwrap_err();
+        server_side.send_all(b"first").await?;
+        let first = first.await.unwrap()?;
+        // Once the first is done, the socket can be read again.
+        server_side.send_all(b"again").await?;
+        let n = client.recv(&mut buf).await?;
+        assert_eq!(&buf[..n], b"again");
+        Ok::<_, io::Error>((second, first))
+    })
+    .unwrap()
+    .unwrap();
+    assert_eq!(second.kind(), ErrorKind::ResourceBusy);
+    assert!(
+        second.to_string().contains("already waiting to read"),
+        "{second}"
+    );
+    assert_eq!(first, b"first");
+}
