@@ -21,10 +21,14 @@ mod resolve;
 mod socket;
 mod sys;
 mod tcp;
+mod transport;
 mod udp;
 mod unix;
 
 pub use resolve::getaddrinfo;
 pub use tcp::{DEFAULT_BACKLOG, TcpListener, TcpStream};
+pub use transport::{
+    DEFAULT_HIGH_WATER, DEFAULT_LOW_WATER, Protocol, Transport, create_connection,
+};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream};

@@ -128,6 +128,10 @@ pub struct TcpStream {
 }
 
 impl TcpStream {
+    pub(crate) fn into_socket(self) -> Socket {
+        self.socket
+    }
+
     fn from_socket(socket: Socket) -> io::Result<TcpStream> {
         socket.set_option(libc::IPPROTO_TCP, libc::TCP_NODELAY, true)?;
         Ok(TcpStream { socket })

@@ -1,0 +1,586 @@
+//! Transports and protocols: asyncio's callback layer, on which streams
+//! stand.
+//!
+//! A [`Transport`] owns a connected socket and keeps **one** registration
+//! on the loop for its whole life, as asyncio's `_SelectorSocketTransport`
+//! does: the reader callback stays on while reading is not paused, and the
+//! writer callback is on only while the write buffer holds bytes. A message
+//! that is read and answered at once costs one `recv` and one `send`, no
+//! `epoll_ctl`.
+//!
+//! The protocol is called from the loop's callbacks, never from inside
+//! another of its own callbacks: a transport method that must tell the
+//! protocol something while the protocol is busy (a `write` inside
+//! `data_received` crossing the high-water mark) schedules the call with
+//! `call_soon`, and `connection_lost` always comes from `call_soon`, as in
+//! asyncio.
+
+use std::cell::RefCell;
+use std::io;
+use std::net::{Shutdown, SocketAddr};
+use std::rc::Rc;
+
+use corio_executor::{EventLoop, get_running_loop};
+
+use crate::socket::Socket;
+use crate::sys;
+
+/// Default high-water mark of a transport's write buffer (asyncio: 64 KiB).
+pub const DEFAULT_HIGH_WATER: usize = 64 * 1024;
+/// Default low-water mark: `high / 4` (asyncio: 16 KiB).
+pub const DEFAULT_LOW_WATER: usize = DEFAULT_HIGH_WATER / 4;
+/// How much one `recv` asks for (asyncio's `max_size` is 256 KiB).
+const READ_SIZE: usize = 64 * 1024;
+
+/// The callbacks of a stream connection. Mirrors `asyncio.Protocol`; every
+/// method has asyncio's default (do nothing; `eof_received` closes).
+pub trait Protocol: 'static {
+    /// The connection is up; keep `transport` to write. Python:
+    /// `connection_made(transport)`.
+    fn connection_made(&mut self, transport: Transport) {
+        drop(transport);
+    }
+
+    /// Bytes arrived. Python: `data_received(data)`.
+    fn data_received(&mut self, data: &[u8]) {
+        let _ = data;
+    }
+
+    /// The peer closed its writing half. Return true to keep the transport
+    /// open (to keep writing), false to close it. Python: `eof_received()`.
+    fn eof_received(&mut self) -> bool {
+        false
+    }
+
+    /// The connection is gone: `None` after a clean close or EOF, the error
+    /// otherwise. Called exactly once. Python: `connection_lost(exc)`.
+    fn connection_lost(&mut self, exc: Option<io::Error>) {
+        drop(exc);
+    }
+
+    /// The write buffer went over the high-water mark. Python:
+    /// `pause_writing()`.
+    fn pause_writing(&mut self) {}
+
+    /// The write buffer drained to the low-water mark. Python:
+    /// `resume_writing()`.
+    fn resume_writing(&mut self) {}
+}
+
+/// A stream transport: a connected socket plus its buffers.
+///
+/// Mirrors `asyncio.Transport` (`_SelectorSocketTransport`). Cloning gives
+/// another handle to the same transport. Differs from asyncio in that
+/// [`write`](Self::write) after [`close`](Self::close) is an error (asyncio
+/// drops the bytes silently).
+#[derive(Clone)]
+pub struct Transport {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    lp: EventLoop,
+    protocol: Rc<RefCell<dyn Protocol>>,
+    state: RefCell<State>,
+}
+
+struct State {
+    /// `None` once the connection is lost (the fd is closed then).
+    socket: Option<Socket>,
+    /// Bytes accepted by `write` and not yet sent; `sent` of them are gone.
+    buffer: Vec<u8>,
+    sent: usize,
+    /// `close()` was called (Python: `_closing`).
+    closing: bool,
+    /// `write_eof()` was called.
+    eof: bool,
+    reading_paused: bool,
+    /// The protocol was told `pause_writing`.
+    protocol_paused: bool,
+    high: usize,
+    low: usize,
+    /// The writer callback is registered.
+    writing: bool,
+    /// `connection_lost` is scheduled or done.
+    lost: bool,
+    peer: Option<SocketAddr>,
+    local: Option<SocketAddr>,
+}
+
+/// The loop's scratch buffer for transport reads.
+struct ReadBuffer(RefCell<Vec<u8>>);
+
+impl State {
+    fn pending(&self) -> usize {
+        self.buffer.len() - self.sent
+    }
+}
+
+impl Transport {
+    /// Wraps a connected socket, registers its reader and tells the
+    /// protocol `connection_made`.
+    pub(crate) fn start(
+        lp: &EventLoop,
+        socket: Socket,
+        protocol: Rc<RefCell<dyn Protocol>>,
+    ) -> io::Result<Transport> {
+        let peer = socket.peer_addr().ok().and_then(|a| a.as_inet());
+        let local = socket.local_addr().ok().and_then(|a| a.as_inet());
+        let transport = Transport {
+            inner: Rc::new(Inner {
+                lp: lp.clone(),
+                protocol,
+                state: RefCell::new(State {
+                    socket: Some(socket),
+                    buffer: Vec::new(),
+                    sent: 0,
+                    closing: false,
+                    eof: false,
+                    reading_paused: false,
+                    protocol_paused: false,
+                    high: DEFAULT_HIGH_WATER,
+                    low: DEFAULT_LOW_WATER,
+                    writing: false,
+                    lost: false,
+                    peer,
+                    local,
+                }),
+            }),
+        };
+        transport.add_reader()?;
+        // Before anything else can reach the protocol (asyncio schedules it
+        // and makes `create_connection` wait for it: the same order).
+        let handle = transport.clone();
+        transport.tell(move |p| p.connection_made(handle));
+        Ok(transport)
+    }
+
+    fn fd(&self) -> Option<std::os::fd::RawFd> {
+        self.inner.state.borrow().socket.as_ref().map(Socket::raw)
+    }
+
+    fn add_reader(&self) -> io::Result<()> {
+        let Some(fd) = self.fd() else { return Ok(()) };
+        let me = self.clone();
+        self.inner
+            .lp
+            .add_reader(fd, move || me.read_ready())
+            .map_err(|e| io::Error::other(e.to_string()))
+    }
+
+    fn remove_reader(&self) {
+        if let Some(fd) = self.fd() {
+            self.inner.lp.remove_reader(fd);
+        }
+    }
+
+    /// Calls the protocol now, or soon if it is busy in one of its own
+    /// callbacks (so no callback is ever re-entered).
+    fn tell(&self, f: impl FnOnce(&mut dyn Protocol) + 'static) {
+        match self.inner.protocol.try_borrow_mut() {
+            Ok(mut protocol) => f(&mut *protocol),
+            Err(_) => {
+                let me = self.clone();
+                self.inner.lp.call_soon(move || me.tell(f));
+            }
+        }
+    }
+
+    /// The reader callback (asyncio's `_read_ready`): one `recv`, into the
+    /// loop's shared scratch buffer (one per loop, not one per connection:
+    /// callbacks never overlap, and the protocol gets a borrowed slice).
+    fn read_ready(&self) {
+        let scratch = self
+            .inner
+            .lp
+            .extension(|| ReadBuffer(RefCell::new(vec![0; READ_SIZE])));
+        let mut buf = scratch.0.borrow_mut();
+        let outcome = {
+            let state = self.inner.state.borrow();
+            let Some(socket) = &state.socket else { return };
+            sys::recv(socket.fd(), &mut buf, 0)
+        };
+        match outcome {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => self.fatal_error(e),
+            Ok(0) => {
+                drop(buf);
+                self.remove_reader();
+                let me = self.clone();
+                self.tell(move |p| {
+                    if !p.eof_received() {
+                        me.close();
+                    }
+                });
+            }
+            Ok(n) => match self.inner.protocol.try_borrow_mut() {
+                Ok(mut protocol) => protocol.data_received(&buf[..n]),
+                Err(_) => {
+                    let data = buf[..n].to_vec();
+                    self.tell(move |p| p.data_received(&data));
+                }
+            },
+        }
+    }
+
+    /// Writes `data`, never blocking: what the socket does not take now is
+    /// buffered and sent when it is writable. Python: `transport.write(data)`.
+    ///
+    /// # Errors
+    /// `NotConnected` after [`close`](Self::close) or
+    /// [`write_eof`](Self::write_eof), or once the connection is lost.
+    pub fn write(&self, data: &[u8]) -> io::Result<()> {
+        let mut state = self.inner.state.borrow_mut();
+        if state.closing || state.eof || state.lost {
+            let why = if state.eof { "write_eof" } else { "close" };
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                format!("write after {why}: the transport no longer takes data"),
+            ));
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        let mut rest = data;
+        if state.pending() == 0 {
+            let Some(socket) = &state.socket else {
+                return Ok(());
+            };
+            match sys::send(socket.fd(), data) {
+                Ok(n) => rest = &data[n..],
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => {
+                    drop(state);
+                    self.fatal_error(e);
+                    return Ok(());
+                }
+            }
+        }
+        if rest.is_empty() {
+            return Ok(());
+        }
+        state.buffer.extend_from_slice(rest);
+        let start_writer = !state.writing;
+        state.writing = true;
+        let pause = !state.protocol_paused && state.pending() > state.high;
+        if pause {
+            state.protocol_paused = true;
+        }
+        let fd = state.socket.as_ref().map(Socket::raw);
+        drop(state);
+        if start_writer && let Some(fd) = fd {
+            let me = self.clone();
+            if let Err(e) = self.inner.lp.add_writer(fd, move || me.write_ready()) {
+                self.fatal_error(io::Error::other(e.to_string()));
+            }
+        }
+        if pause {
+            self.tell(|p| p.pause_writing());
+        }
+        Ok(())
+    }
+
+    /// Writes each buffer in turn. Python: `transport.writelines(list)`.
+    ///
+    /// # Errors
+    /// As [`write`](Self::write).
+    pub fn writelines<'a>(&self, data: impl IntoIterator<Item = &'a [u8]>) -> io::Result<()> {
+        data.into_iter().try_for_each(|chunk| self.write(chunk))
+    }
+
+    /// The writer callback (asyncio's `_write_ready`).
+    fn write_ready(&self) {
+        let mut state = self.inner.state.borrow_mut();
+        let Some(socket) = &state.socket else { return };
+        let fd = socket.raw();
+        let outcome = sys::send(socket.fd(), &state.buffer[state.sent..]);
+        match outcome {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => {
+                drop(state);
+                self.fatal_error(e);
+            }
+            Ok(n) => {
+                state.sent += n;
+                if state.pending() > 0 {
+                    // Compact once the sent prefix is most of the buffer.
+                    if state.sent > state.buffer.len() / 2 {
+                        let sent = state.sent;
+                        state.buffer.drain(..sent);
+                        state.sent = 0;
+                    }
+                } else {
+                    state.buffer.clear();
+                    state.sent = 0;
+                    state.writing = false;
+                    self.inner.lp.remove_writer(fd);
+                }
+                let resume = state.protocol_paused && state.pending() <= state.low;
+                if resume {
+                    state.protocol_paused = false;
+                }
+                let drained = state.pending() == 0;
+                let (closing, eof) = (state.closing, state.eof);
+                drop(state);
+                if resume {
+                    self.tell(|p| p.resume_writing());
+                }
+                if drained && closing {
+                    self.schedule_connection_lost(None);
+                } else if drained && eof {
+                    self.shutdown_write();
+                }
+            }
+        }
+    }
+
+    fn shutdown_write(&self) {
+        let state = self.inner.state.borrow();
+        if let Some(socket) = &state.socket
+            && let Err(e) = socket.shutdown(Shutdown::Write)
+        {
+            drop(state);
+            self.fatal_error(e);
+        }
+    }
+
+    /// Closes the writing half once the buffer is sent (the peer reads
+    /// EOF); reading goes on. Python: `transport.write_eof()`.
+    pub fn write_eof(&self) {
+        let mut state = self.inner.state.borrow_mut();
+        if state.closing || state.eof {
+            return;
+        }
+        state.eof = true;
+        let drained = state.pending() == 0;
+        drop(state);
+        if drained {
+            self.shutdown_write();
+        }
+    }
+
+    /// True: TCP and Unix stream transports can half-close. Python:
+    /// `can_write_eof()`.
+    pub fn can_write_eof(&self) -> bool {
+        true
+    }
+
+    /// Closes the transport once the buffered data is sent; the protocol's
+    /// `connection_lost(None)` follows. Python: `transport.close()`.
+    pub fn close(&self) {
+        let mut state = self.inner.state.borrow_mut();
+        if state.closing {
+            return;
+        }
+        state.closing = true;
+        let drained = state.pending() == 0;
+        drop(state);
+        self.remove_reader();
+        if drained {
+            self.schedule_connection_lost(None);
+        }
+    }
+
+    /// Closes at once, dropping buffered data. Python: `transport.abort()`.
+    pub fn abort(&self) {
+        self.force_close(None);
+    }
+
+    /// True once closing (or lost). Python: `is_closing()`.
+    pub fn is_closing(&self) -> bool {
+        let state = self.inner.state.borrow();
+        state.closing || state.lost
+    }
+
+    /// Stops reading until [`resume_reading`](Self::resume_reading).
+    /// Python: `pause_reading()`.
+    pub fn pause_reading(&self) {
+        let mut state = self.inner.state.borrow_mut();
+        if state.closing || state.reading_paused {
+            return;
+        }
+        state.reading_paused = true;
+        drop(state);
+        self.remove_reader();
+    }
+
+    /// Reads again after [`pause_reading`](Self::pause_reading).
+    /// Python: `resume_reading()`.
+    pub fn resume_reading(&self) {
+        let mut state = self.inner.state.borrow_mut();
+        if state.closing || !state.reading_paused {
+            return;
+        }
+        state.reading_paused = false;
+        drop(state);
+        if let Err(e) = self.add_reader() {
+            self.fatal_error(e);
+        }
+    }
+
+    /// True while reading is on. Python: `is_reading()`.
+    pub fn is_reading(&self) -> bool {
+        let state = self.inner.state.borrow();
+        !state.reading_paused && !state.closing && !state.lost
+    }
+
+    /// Bytes buffered, not yet sent. Python: `get_write_buffer_size()`.
+    pub fn get_write_buffer_size(&self) -> usize {
+        self.inner.state.borrow().pending()
+    }
+
+    /// Sets the water marks; `low` defaults to `high / 4`. Python:
+    /// `set_write_buffer_limits(high, low)`.
+    ///
+    /// # Errors
+    /// `InvalidInput` when `low > high`.
+    pub fn set_write_buffer_limits(&self, high: usize, low: Option<usize>) -> io::Result<()> {
+        let low = low.unwrap_or(high / 4);
+        if low > high {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("high ({high}) must be >= low ({low}) must be >= 0"),
+            ));
+        }
+        let mut state = self.inner.state.borrow_mut();
+        state.high = high;
+        state.low = low;
+        Ok(())
+    }
+
+    /// The water marks `(low, high)`. Python: `get_write_buffer_limits()`.
+    pub fn get_write_buffer_limits(&self) -> (usize, usize) {
+        let state = self.inner.state.borrow();
+        (state.low, state.high)
+    }
+
+    /// The peer's address (`None` for Unix sockets). Python:
+    /// `get_extra_info('peername')`.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.inner.state.borrow().peer
+    }
+
+    /// This end's address. Python: `get_extra_info('sockname')`.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.inner.state.borrow().local
+    }
+
+    /// asyncio's `_fatal_error`: close at once with the error.
+    fn fatal_error(&self, err: io::Error) {
+        self.force_close(Some(err));
+    }
+
+    fn force_close(&self, err: Option<io::Error>) {
+        let mut state = self.inner.state.borrow_mut();
+        if state.lost {
+            return;
+        }
+        state.closing = true;
+        state.buffer.clear();
+        state.sent = 0;
+        let writing = std::mem::take(&mut state.writing);
+        let fd = state.socket.as_ref().map(Socket::raw);
+        drop(state);
+        if let Some(fd) = fd {
+            self.inner.lp.remove_reader(fd);
+            if writing {
+                self.inner.lp.remove_writer(fd);
+            }
+        }
+        self.schedule_connection_lost(err);
+    }
+
+    /// Schedules `connection_lost` once; the socket is closed right after
+    /// the protocol is told, as asyncio's `_call_connection_lost` does.
+    fn schedule_connection_lost(&self, err: Option<io::Error>) {
+        let mut state = self.inner.state.borrow_mut();
+        if state.lost {
+            return;
+        }
+        state.lost = true;
+        drop(state);
+        let me = self.clone();
+        self.inner.lp.call_soon(move || {
+            let socket = me.inner.state.borrow_mut().socket.take();
+            if let Some(socket) = &socket {
+                me.inner.lp.remove_reader(socket.raw());
+                me.inner.lp.remove_writer(socket.raw());
+            }
+            me.tell(move |p| p.connection_lost(err));
+            drop(socket);
+        });
+    }
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.inner.state.borrow();
+        f.debug_struct("Transport")
+            .field("fd", &state.socket.as_ref().map(Socket::raw))
+            .field("peer", &state.peer)
+            .field("closing", &state.closing)
+            .field("buffered", &state.pending())
+            .finish()
+    }
+}
+
+/// Connects to `host:port` and runs the protocol made by `factory` on the
+/// connection. Mirrors `loop.create_connection(protocol_factory, host,
+/// port)`, returning `(transport, protocol)`.
+///
+/// # Examples
+///
+/// ```
+/// use std::{cell::RefCell, rc::Rc};
+/// use corio_net::{Protocol, Transport, TcpListener, create_connection};
+///
+/// #[derive(Default)]
+/// struct Collect(Vec<u8>, bool);
+/// impl Protocol for Collect {
+///     fn data_received(&mut self, data: &[u8]) { self.0.extend_from_slice(data) }
+///     fn connection_lost(&mut self, _: Option<std::io::Error>) { self.1 = true }
+/// }
+///
+/// corio_executor::run(async {
+///     let listener = TcpListener::bind("127.0.0.1", 0).await?;
+///     let port = listener.local_addr()?.port();
+///     let (transport, protocol) = create_connection(Collect::default, "127.0.0.1", port).await?;
+///     let (server_side, _) = listener.accept().await?;
+///     server_side.send_all(b"hello").await?;
+///     drop(server_side); // EOF: eof_received() says close
+///     while !protocol.borrow().1 {
+///         corio_executor::sleep(std::time::Duration::from_millis(1)).await;
+///     }
+///     assert_eq!(protocol.borrow().0, b"hello");
+///     assert!(transport.is_closing());
+///     Ok::<(), std::io::Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// As [`TcpStream::connect`](crate::TcpStream::connect); `Other` without a
+/// running loop.
+pub async fn create_connection<P: Protocol>(
+    factory: impl FnOnce() -> P,
+    host: &str,
+    port: u16,
+) -> io::Result<(Transport, Rc<RefCell<P>>)> {
+    let stream = crate::TcpStream::connect(host, port).await?;
+    let lp = get_running_loop().map_err(io::Error::other)?;
+    let protocol = Rc::new(RefCell::new(factory()));
+    let transport = Transport::start(&lp, stream.into_socket(), protocol.clone())?;
+    Ok((transport, protocol))
+}

@@ -1,0 +1,215 @@
+//! The transport/protocol layer on loopback.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::time::Duration;
+
+use corio_executor::{run, sleep};
+use corio_net::{Protocol, TcpListener, Transport, create_connection};
+
+/// Records every callback, in order.
+#[derive(Default)]
+struct Recorder {
+    transport: Option<Transport>,
+    events: Vec<String>,
+    data: Vec<u8>,
+    keep_open_on_eof: bool,
+}
+
+impl Protocol for Recorder {
+    fn connection_made(&mut self, transport: Transport) {
+        self.events.push("made".into());
+        self.transport = Some(transport);
+    }
+    fn data_received(&mut self, data: &[u8]) {
+        self.data.extend_from_slice(data);
+    }
+    fn eof_received(&mut self) -> bool {
+        self.events.push("eof".into());
+        if self.keep_open_on_eof {
+            let t = self.transport.as_ref().unwrap();
+            t.write(b"bye").unwrap();
+            t.close();
+        }
+        self.keep_open_on_eof
+    }
+    fn connection_lost(&mut self, exc: Option<io::Error>) {
+        self.events
+            .push(format!("lost {:?}", exc.map(|e| e.kind())));
+    }
+    fn pause_writing(&mut self) {
+        self.events.push("pause".into());
+    }
+    fn resume_writing(&mut self) {
+        self.events.push("resume".into());
+    }
+}
+
+async fn until(cond: impl Fn() -> bool) {
+    for _ in 0..5_000 {
+        if cond() {
+            return;
+        }
+        sleep(Duration::from_millis(1)).await;
+    }
+    panic!("condition not reached in 5 s");
+}
+
+#[test]
+fn callbacks_come_in_asyncio_order_and_eof_closes_by_default() {
+    let events = run(async {
+        let listener = TcpListener::bind("127.0.0.1", 0).await?;
+        let port = listener.local_addr()?.port();
+        let (transport, protocol) = create_connection(Recorder::default, "127.0.0.1", port).await?;
+        let (peer, _) = listener.accept().await?;
+        transport.write(b"ping")?;
+        let mut buf = [0; 4];
+        let mut got = 0;
+        while got < 4 {
+            got += peer.recv(&mut buf[got..]).await?;
+        }
+        assert_eq!(&buf, b"ping");
+        peer.send_all(b"pong").await?;
+        drop(peer);
+        until(|| protocol.borrow().events.len() == 3).await;
+        assert_eq!(protocol.borrow().data, b"pong");
+        assert!(transport.is_closing());
+        let err = transport.write(b"late").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotConnected);
+        assert!(err.to_string().contains("write after close"), "{err}");
+        let events = protocol.borrow().events.clone();
+        Ok::<_, io::Error>(events)
+    })
+    .unwrap()
+    .unwrap();
+    assert_eq!(events, ["made", "eof", "lost None"]);
+}
+
+#[test]
+fn eof_received_true_keeps_the_transport_open_to_answer() {
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = std_listener.local_addr().unwrap().port();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = std_listener.accept().unwrap();
+        s.write_all(b"question").unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut answer = Vec::new();
+        s.read_to_end(&mut answer).unwrap();
+        answer
+    });
+    let events = run(async move {
+        let (_transport, protocol) = create_connection(
+            || Recorder {
+                keep_open_on_eof: true,
+                ..Recorder::default()
+            },
+            "127.0.0.1",
+            port,
+        )
+        .await?;
+        until(|| protocol.borrow().events.len() == 3).await;
+        let events = protocol.borrow().events.clone();
+        Ok::<_, io::Error>(events)
+    })
+    .unwrap()
+    .unwrap();
+    assert_eq!(events, ["made", "eof", "lost None"]);
+    assert_eq!(peer.join().unwrap(), b"bye");
+}
+
+#[test]
+fn a_slow_peer_pauses_and_resumes_writing_and_the_buffer_stays_bounded() {
+    let (events, most_buffered, received) = run(async {
+        let listener = TcpListener::bind("127.0.0.1", 0).await?;
+        let port = listener.local_addr()?.port();
+        let (transport, protocol) = create_connection(Recorder::default, "127.0.0.1", port).await?;
+        let (peer, _) = listener.accept().await?;
+        until(|| protocol.borrow().transport.is_some()).await;
+        // Write until the protocol is told to pause: the peer reads nothing.
+        let chunk = vec![7u8; 16 * 1024];
+        let mut written = 0;
+        while !protocol.borrow().events.contains(&"pause".to_string()) {
+            transport.write(&chunk)?;
+            written += chunk.len();
+            assert!(written < 64 << 20, "never paused");
+        }
+        let most = transport.get_write_buffer_size();
+        // Now the peer reads everything; the buffer drains and writing resumes.
+        let mut received = 0;
+        let mut buf = vec![0; 64 * 1024];
+        while received < written {
+            received += peer.recv(&mut buf).await?;
+        }
+        until(|| transport.get_write_buffer_size() == 0).await;
+        transport.close();
+        until(|| {
+            protocol
+                .borrow()
+                .events
+                .iter()
+                .any(|e| e.starts_with("lost"))
+        })
+        .await;
+        let events = protocol.borrow().events.clone();
+        Ok::<_, io::Error>((events, most, received))
+    })
+    .unwrap()
+    .unwrap();
+    assert_eq!(events, ["made", "pause", "resume", "lost None"]);
+    // The protocol stops writing at the high-water mark; the buffer is what
+    // one write could leave above it.
+    assert!(
+        most_buffered <= corio_net::DEFAULT_HIGH_WATER + 16 * 1024,
+        "{most_buffered}"
+    );
+    assert!(received > 0);
+}
+
+#[test]
+fn abort_drops_the_buffer_and_reports_lost_at_once() {
+    let events = run(async {
+        let listener = TcpListener::bind("127.0.0.1", 0).await?;
+        let port = listener.local_addr()?.port();
+        let (transport, protocol) = create_connection(Recorder::default, "127.0.0.1", port).await?;
+        let (_peer, _) = listener.accept().await?;
+        transport.write(&vec![1; 8 << 20])?; // more than the socket takes
+        assert!(transport.get_write_buffer_size() > 0);
+        transport.abort();
+        assert_eq!(transport.get_write_buffer_size(), 0);
+        until(|| {
+            protocol
+                .borrow()
+                .events
+                .iter()
+                .any(|e| e.starts_with("lost"))
+        })
+        .await;
+        let events = protocol.borrow().events.clone();
+        Ok::<_, io::Error>(events)
+    })
+    .unwrap()
+    .unwrap();
+    assert_eq!(events.first().map(String::as_str), Some("made"));
+    assert_eq!(events.last().map(String::as_str), Some("lost None"));
+}
+
+#[test]
+fn water_marks_are_checked() {
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1", 0).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (transport, _p) = create_connection(Recorder::default, "127.0.0.1", port)
+            .await
+            .unwrap();
+        assert_eq!(
+            transport.get_write_buffer_limits(),
+            (corio_net::DEFAULT_LOW_WATER, corio_net::DEFAULT_HIGH_WATER)
+        );
+        transport.set_write_buffer_limits(1000, None).unwrap();
+        assert_eq!(transport.get_write_buffer_limits(), (250, 1000));
+        let err = transport.set_write_buffer_limits(10, Some(20)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(transport.peer_addr().is_some() && transport.local_addr().is_some());
+        transport.close();
+    })
+    .unwrap();
+}
