@@ -18,6 +18,7 @@
 
 mod ready;
 mod resolve;
+mod server;
 mod socket;
 mod sys;
 mod tcp;
@@ -26,6 +27,7 @@ mod udp;
 mod unix;
 
 pub use resolve::getaddrinfo;
+pub use server::{ACCEPT_RETRY_DELAY, Server, ServerOptions, create_server};
 pub use tcp::{DEFAULT_BACKLOG, TcpListener, TcpStream};
 pub use transport::{
     DEFAULT_HIGH_WATER, DEFAULT_LOW_WATER, Protocol, Transport, create_connection,

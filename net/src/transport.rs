@@ -82,6 +82,8 @@ struct Inner {
     lp: EventLoop,
     protocol: Rc<RefCell<dyn Protocol>>,
     state: RefCell<State>,
+    /// Run after `connection_lost` (a server counts its connections).
+    on_lost: RefCell<Option<Box<dyn FnOnce()>>>,
 }
 
 struct State {
@@ -145,6 +147,7 @@ impl Transport {
                     peer,
                     local,
                 }),
+                on_lost: RefCell::new(None),
             }),
         };
         transport.add_reader()?;
@@ -520,7 +523,15 @@ impl Transport {
             }
             me.tell(move |p| p.connection_lost(err));
             drop(socket);
+            if let Some(hook) = me.inner.on_lost.take() {
+                hook();
+            }
         });
+    }
+
+    /// Runs `hook` once the connection is lost (after `connection_lost`).
+    pub(crate) fn on_lost(&self, hook: impl FnOnce() + 'static) {
+        *self.inner.on_lost.borrow_mut() = Some(Box::new(hook));
     }
 }
 

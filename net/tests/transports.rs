@@ -213,3 +213,121 @@ fn water_marks_are_checked() {
     })
     .unwrap();
 }
+
+/// Echoes everything back.
+struct Echo(Option<Transport>);
+
+impl Protocol for Echo {
+    fn connection_made(&mut self, transport: Transport) {
+        self.0 = Some(transport);
+    }
+    fn data_received(&mut self, data: &[u8]) {
+        self.0.as_ref().unwrap().write(data).unwrap();
+    }
+}
+
+#[test]
+fn a_protocol_server_echoes_to_a_hundred_concurrent_clients() {
+    use corio_net::{ServerOptions, TcpStream, create_server};
+    let total = run(async {
+        let server = create_server(|| Echo(None), "127.0.0.1", 0, ServerOptions::default()).await?;
+        assert!(server.is_serving());
+        let port = server.addresses()[0].port();
+        let clients = (0..100u32).map(|i| async move {
+            let stream = TcpStream::connect("127.0.0.1", port).await?;
+            let msg = format!("message {i}").repeat(50);
+            stream.send_all(msg.as_bytes()).await?;
+            let mut got = vec![0; msg.len()];
+            let mut n = 0;
+            while n < got.len() {
+                n += stream.recv(&mut got[n..]).await?;
+            }
+            assert_eq!(got, msg.as_bytes());
+            Ok::<_, io::Error>(n)
+        });
+        let results = corio_executor::gather(clients).await.unwrap();
+        server.close();
+        server.wait_closed().await;
+        assert!(!server.is_serving());
+        Ok::<_, io::Error>(results.into_iter().map(Result::unwrap).sum::<usize>())
+    })
+    .unwrap()
+    .unwrap();
+    assert!(total > 100 * 50 * 9);
+}
+
+#[test]
+fn wait_closed_waits_for_live_connections_and_serve_forever_ends_on_close() {
+    use corio_net::{ServerOptions, TcpStream, create_server};
+    let order = run(async {
+        let order = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let server = create_server(|| Echo(None), "127.0.0.1", 0, ServerOptions::default()).await?;
+        let port = server.addresses()[0].port();
+        let forever = {
+            let (server, order) = (server.clone(), order.clone());
+            corio_executor::create_task(async move {
+                server.serve_forever().await.unwrap();
+                order.borrow_mut().push("serve_forever returned");
+            })
+        };
+        let client = TcpStream::connect("127.0.0.1", port).await?;
+        client.send_all(b"x").await?;
+        let mut b = [0; 1];
+        client.recv(&mut b).await?;
+        let waiter = {
+            let (server, order) = (server.clone(), order.clone());
+            corio_executor::create_task(async move {
+                server.wait_closed().await;
+                order.borrow_mut().push("wait_closed returned");
+            })
+        };
+        server.close();
+        sleep(Duration::from_millis(20)).await;
+        order.borrow_mut().push("client closes");
+        drop(client);
+        waiter.await.unwrap();
+        forever.await.unwrap();
+        // A closed server refuses new connections.
+        let refused = TcpStream::connect("127.0.0.1", port).await.unwrap_err();
+        assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
+        let order = order.borrow().clone();
+        Ok::<_, io::Error>(order)
+    })
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        order,
+        [
+            "serve_forever returned",
+            "client closes",
+            "wait_closed returned"
+        ]
+    );
+}
+
+#[test]
+fn reuse_port_lets_two_servers_share_a_port() {
+    use corio_net::{ServerOptions, create_server};
+    run(async {
+        let options = ServerOptions {
+            reuse_port: true,
+            ..ServerOptions::default()
+        };
+        let a = create_server(|| Echo(None), "127.0.0.1", 0, options.clone())
+            .await
+            .unwrap();
+        let port = a.addresses()[0].port();
+        let b = create_server(|| Echo(None), "127.0.0.1", port, options)
+            .await
+            .unwrap();
+        assert_eq!(b.addresses()[0].port(), port);
+        let err = create_server(|| Echo(None), "127.0.0.1", port, ServerOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::AddrInUse);
+        assert!(err.to_string().contains(&port.to_string()), "{err}");
+        a.close();
+        b.close();
+    })
+    .unwrap();
+}

@@ -1,0 +1,323 @@
+//! [`Server`] and [`create_server`]: asyncio's `loop.create_server`.
+//!
+//! Each listening socket has one reader callback that accepts up to
+//! `backlog` connections per readiness (asyncio's `_accept_connection`) and
+//! starts a [`Transport`] with a fresh protocol for each. When `accept4`
+//! fails for lack of resources (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`),
+//! the listener stops reading for [`ACCEPT_RETRY_DELAY`] instead of spinning
+//! on a readiness it cannot serve, then serves again.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use corio_executor::{EventLoop, Future, get_running_loop};
+
+use crate::socket::Socket;
+use crate::sys;
+use crate::tcp::{DEFAULT_BACKLOG, TcpListener};
+use crate::transport::{Protocol, Transport};
+
+/// How long a listener rests after running out of fds (asyncio: 1 s).
+pub const ACCEPT_RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// The options of [`create_server`], with asyncio's defaults.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// `listen` backlog, also the most accepts per readiness (100).
+    pub backlog: i32,
+    /// `SO_REUSEPORT`, to let several loops share the port (false).
+    pub reuse_port: bool,
+    /// Start accepting at once (true); else on `start_serving`.
+    pub start_serving: bool,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            backlog: DEFAULT_BACKLOG,
+            reuse_port: false,
+            start_serving: true,
+        }
+    }
+}
+
+/// A listening server. Mirrors `asyncio.Server`.
+///
+/// Cloning gives another handle to the same server.
+#[derive(Clone)]
+pub struct Server {
+    inner: Rc<ServerInner>,
+}
+
+struct ServerInner {
+    lp: EventLoop,
+    /// Emptied (the sockets closed) by `close` (Python: `_sockets`).
+    listeners: RefCell<Vec<TcpListener>>,
+    factory: Box<dyn Fn() -> Rc<RefCell<dyn Protocol>>>,
+    backlog: i32,
+    serving: Cell<bool>,
+    closed: Cell<bool>,
+    /// Connections whose `connection_lost` has not come yet.
+    active: Cell<usize>,
+    /// Done when closed and every connection is gone (`wait_closed`).
+    all_gone: Future<()>,
+    /// Done when closed (`serve_forever` returns).
+    stopped: Future<()>,
+}
+
+/// Listens on every address `host` resolves to and runs a protocol made by
+/// `factory` on each accepted connection. Mirrors `loop.create_server(
+/// protocol_factory, host, port, backlog=…, reuse_port=…, start_serving=…)`.
+///
+/// # Examples
+///
+/// ```
+/// use corio_net::{Protocol, ServerOptions, Transport, TcpStream, create_server};
+///
+/// struct Echo(Option<Transport>);
+/// impl Protocol for Echo {
+///     fn connection_made(&mut self, t: Transport) { self.0 = Some(t) }
+///     fn data_received(&mut self, data: &[u8]) {
+///         self.0.as_ref().unwrap().write(data).unwrap();
+///     }
+/// }
+///
+/// corio_executor::run(async {
+///     let server = create_server(|| Echo(None), "127.0.0.1", 0, ServerOptions::default()).await?;
+///     let port = server.addresses()[0].port();
+///     let client = TcpStream::connect("127.0.0.1", port).await?;
+///     client.send_all(b"echo me").await?;
+///     let mut buf = [0; 7];
+///     let mut got = 0;
+///     while got < 7 { got += client.recv(&mut buf[got..]).await?; }
+///     assert_eq!(&buf, b"echo me");
+///     drop(client);
+///     server.close();
+///     server.wait_closed().await;
+///     Ok::<(), std::io::Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// Resolution errors naming the host; `InvalidInput` for a negative
+/// backlog; the bind error of any address (listeners already made are
+/// closed); `Other` without a running loop.
+pub async fn create_server<P: Protocol>(
+    factory: impl Fn() -> P + 'static,
+    host: &str,
+    port: u16,
+    options: ServerOptions,
+) -> io::Result<Server> {
+    let lp = get_running_loop().map_err(io::Error::other)?;
+    let mut addrs = crate::getaddrinfo(host, port).await?;
+    addrs.dedup();
+    let mut listeners = Vec::new();
+    for addr in addrs {
+        let listener = TcpListener::bind_addr(addr, options.reuse_port, options.backlog)
+            .map_err(|e| io::Error::new(e.kind(), format!("could not bind on {addr}: {e}")))?;
+        listeners.push(listener);
+    }
+    let server = Server {
+        inner: Rc::new(ServerInner {
+            lp: lp.clone(),
+            listeners: RefCell::new(listeners),
+            factory: Box::new(move || {
+                Rc::new(RefCell::new(factory())) as Rc<RefCell<dyn Protocol>>
+            }),
+            backlog: options.backlog,
+            serving: Cell::new(false),
+            closed: Cell::new(false),
+            active: Cell::new(0),
+            all_gone: lp.create_future(),
+            stopped: lp.create_future(),
+        }),
+    };
+    if options.start_serving {
+        server.start_serving()?;
+    }
+    Ok(server)
+}
+
+impl Server {
+    /// Starts accepting (if not yet). Python: `await server.start_serving()`.
+    ///
+    /// # Errors
+    /// `NotConnected` on a closed server; the selector's error.
+    pub fn start_serving(&self) -> io::Result<()> {
+        let inner = &self.inner;
+        if inner.closed.get() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "the server is closed",
+            ));
+        }
+        if inner.serving.replace(true) {
+            return Ok(());
+        }
+        for index in 0..inner.listeners.borrow().len() {
+            self.watch(index)?;
+        }
+        Ok(())
+    }
+
+    fn watch(&self, index: usize) -> io::Result<()> {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&self.inner.listeners.borrow()[index]);
+        let me = self.clone();
+        self.inner
+            .lp
+            .add_reader(fd, move || me.accept_ready(index))
+            .map_err(|e| io::Error::other(e.to_string()))
+    }
+
+    /// The reader of listener `index`: accept up to `backlog` connections.
+    fn accept_ready(&self, index: usize) {
+        let inner = &self.inner;
+        for _ in 0..inner.backlog.max(1) {
+            let accepted = match inner.listeners.borrow().get(index) {
+                Some(listener) => sys::accept(std::os::fd::AsFd::as_fd(listener)),
+                None => return, // closed
+            };
+            match accepted {
+                Ok((fd, _)) => self.serve(Socket::from_fd(fd)),
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock) => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_out_of_resources(&e) => {
+                    // Back off: stop watching, retry later (asyncio's way).
+                    if let Some(listener) = inner.listeners.borrow().get(index) {
+                        inner
+                            .lp
+                            .remove_reader(std::os::fd::AsRawFd::as_raw_fd(listener));
+                    }
+                    let me = self.clone();
+                    inner.lp.call_later(ACCEPT_RETRY_DELAY, move || {
+                        if me.inner.serving.get() && !me.inner.closed.get() {
+                            // A failure here is reported by the next accept.
+                            me.watch(index).ok();
+                        }
+                    });
+                    return;
+                }
+                // The peer gave up before we accepted: nothing to serve.
+                Err(_) => return,
+            }
+        }
+    }
+
+    fn serve(&self, socket: Socket) {
+        let inner = &self.inner;
+        if let Err(e) = socket.set_option(libc::IPPROTO_TCP, libc::TCP_NODELAY, true) {
+            drop(e); // a connection already reset; the transport will see it
+        }
+        let protocol = (inner.factory)();
+        inner.active.set(inner.active.get() + 1);
+        let me = self.clone();
+        match Transport::start(&inner.lp, socket, protocol) {
+            Ok(transport) => transport.on_lost(move || me.connection_gone()),
+            Err(_) => self.connection_gone(),
+        }
+    }
+
+    fn connection_gone(&self) {
+        let inner = &self.inner;
+        inner.active.set(inner.active.get() - 1);
+        self.maybe_all_gone();
+    }
+
+    fn maybe_all_gone(&self) {
+        let inner = &self.inner;
+        if inner.closed.get() && inner.active.get() == 0 && !inner.all_gone.done() {
+            // Cannot fail: checked not done, and nothing else completes it.
+            inner.all_gone.set_result(()).ok();
+        }
+    }
+
+    /// Stops listening and closes the listening sockets; connections go on
+    /// until they end. Python: `server.close()`.
+    pub fn close(&self) {
+        let inner = &self.inner;
+        if inner.closed.replace(true) {
+            return;
+        }
+        let listeners = inner.listeners.take();
+        if inner.serving.replace(false) {
+            for listener in &listeners {
+                inner
+                    .lp
+                    .remove_reader(std::os::fd::AsRawFd::as_raw_fd(listener));
+            }
+        }
+        drop(listeners); // closes the listening sockets
+        if !inner.stopped.done() {
+            inner.stopped.set_result(()).ok();
+        }
+        self.maybe_all_gone();
+    }
+
+    /// True while accepting. Python: `server.is_serving()`.
+    pub fn is_serving(&self) -> bool {
+        self.inner.serving.get()
+    }
+
+    /// The bound addresses (none once closed). Python:
+    /// `[s.getsockname() for s in server.sockets]`.
+    pub fn addresses(&self) -> Vec<SocketAddr> {
+        self.inner
+            .listeners
+            .borrow()
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// Waits until the server is closed and every connection it accepted
+    /// is gone. Python: `await server.wait_closed()` (3.12 semantics).
+    pub async fn wait_closed(&self) {
+        // Only cancellation can end it otherwise; then there is no result.
+        self.inner.all_gone.clone().await.ok();
+    }
+
+    /// Serves until closed. Python: `await server.serve_forever()`;
+    /// dropping the future (a cancelled task) closes the server, as
+    /// asyncio's cancellation does.
+    ///
+    /// # Errors
+    /// As [`start_serving`](Self::start_serving).
+    pub async fn serve_forever(&self) -> io::Result<()> {
+        self.start_serving()?;
+        let guard = CloseOnDrop(self.clone());
+        self.inner.stopped.clone().await.ok();
+        drop(guard);
+        Ok(())
+    }
+}
+
+/// Closes the server if `serve_forever` is dropped before it ends.
+struct CloseOnDrop(Server);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+/// `accept4` errors that mean "no resources now": back off and retry.
+fn is_out_of_resources(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("addresses", &self.addresses())
+            .field("serving", &self.is_serving())
+            .field("active", &self.inner.active.get())
+            .finish()
+    }
+}
