@@ -104,6 +104,15 @@ impl Drop for Ready {
     }
 }
 
+/// True for the errors that mean "not now, try again": `EAGAIN` and
+/// `EINTR`. Callbacks that run on readiness simply return on these.
+pub(crate) fn try_again(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
 /// Runs `op` until it does not fail with `WouldBlock`, waiting for
 /// `interest` between tries; `EINTR` is retried at once.
 pub(crate) async fn retry<T>(

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use corio_executor::{EventLoop, Future, get_running_loop};
 
+use crate::ready::try_again;
 use crate::socket::Socket;
 use crate::sys;
 use crate::tcp::{DEFAULT_BACKLOG, TcpListener};
@@ -183,8 +184,8 @@ impl Server {
             };
             match accepted {
                 Ok((fd, _)) => self.serve(Socket::from_fd(fd)),
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock) => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if try_again(&e) => return,
                 Err(e) if is_out_of_resources(&e) => {
                     // Back off: stop watching, retry later (asyncio's way).
                     if let Some(listener) = inner.listeners.borrow().get(index) {

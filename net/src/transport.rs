@@ -22,6 +22,7 @@ use std::rc::Rc;
 
 use corio_executor::{EventLoop, get_running_loop};
 
+use crate::ready::try_again;
 use crate::socket::Socket;
 use crate::sys;
 
@@ -80,6 +81,8 @@ pub struct Transport {
 
 struct Inner {
     lp: EventLoop,
+    /// The loop's read buffer, looked up once per connection.
+    scratch: Rc<ReadBuffer>,
     protocol: Rc<RefCell<dyn Protocol>>,
     state: RefCell<State>,
     /// Run after `connection_lost` (a server counts its connections).
@@ -131,6 +134,7 @@ impl Transport {
         let transport = Transport {
             inner: Rc::new(Inner {
                 lp: lp.clone(),
+                scratch: lp.extension(|| ReadBuffer(RefCell::new(vec![0; READ_SIZE]))),
                 protocol,
                 state: RefCell::new(State {
                     socket: Some(socket),
@@ -193,22 +197,14 @@ impl Transport {
     /// loop's shared scratch buffer (one per loop, not one per connection:
     /// callbacks never overlap, and the protocol gets a borrowed slice).
     fn read_ready(&self) {
-        let scratch = self
-            .inner
-            .lp
-            .extension(|| ReadBuffer(RefCell::new(vec![0; READ_SIZE])));
-        let mut buf = scratch.0.borrow_mut();
+        let mut buf = self.inner.scratch.0.borrow_mut();
         let outcome = {
             let state = self.inner.state.borrow();
             let Some(socket) = &state.socket else { return };
             sys::recv(socket.fd(), &mut buf, 0)
         };
         match outcome {
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) => {}
+            Err(e) if try_again(&e) => {}
             Err(e) => self.fatal_error(e),
             Ok(0) => {
                 drop(buf);
@@ -255,11 +251,7 @@ impl Transport {
             };
             match sys::send(socket.fd(), data) {
                 Ok(n) => rest = &data[n..],
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                    ) => {}
+                Err(e) if try_again(&e) => {}
                 Err(e) => {
                     drop(state);
                     self.fatal_error(e);
@@ -306,11 +298,7 @@ impl Transport {
         let fd = socket.raw();
         let outcome = sys::send(socket.fd(), &state.buffer[state.sent..]);
         match outcome {
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) => {}
+            Err(e) if try_again(&e) => {}
             Err(e) => {
                 drop(state);
                 self.fatal_error(e);

@@ -54,6 +54,19 @@ async fn until(cond: impl Fn() -> bool) {
     panic!("condition not reached in 5 s");
 }
 
+/// Waits for `connection_lost`, then returns every callback seen.
+async fn events_once_lost(protocol: &std::rc::Rc<std::cell::RefCell<Recorder>>) -> Vec<String> {
+    until(|| {
+        protocol
+            .borrow()
+            .events
+            .iter()
+            .any(|e| e.starts_with("lost"))
+    })
+    .await;
+    protocol.borrow().events.clone()
+}
+
 #[test]
 fn callbacks_come_in_asyncio_order_and_eof_closes_by_default() {
     let events = run(async {
@@ -141,15 +154,7 @@ fn a_slow_peer_pauses_and_resumes_writing_and_the_buffer_stays_bounded() {
         }
         until(|| transport.get_write_buffer_size() == 0).await;
         transport.close();
-        until(|| {
-            protocol
-                .borrow()
-                .events
-                .iter()
-                .any(|e| e.starts_with("lost"))
-        })
-        .await;
-        let events = protocol.borrow().events.clone();
+        let events = events_once_lost(&protocol).await;
         Ok::<_, io::Error>((events, most, received))
     })
     .unwrap()
@@ -175,15 +180,7 @@ fn abort_drops_the_buffer_and_reports_lost_at_once() {
         assert!(transport.get_write_buffer_size() > 0);
         transport.abort();
         assert_eq!(transport.get_write_buffer_size(), 0);
-        until(|| {
-            protocol
-                .borrow()
-                .events
-                .iter()
-                .any(|e| e.starts_with("lost"))
-        })
-        .await;
-        let events = protocol.borrow().events.clone();
+        let events = events_once_lost(&protocol).await;
         Ok::<_, io::Error>(events)
     })
     .unwrap()

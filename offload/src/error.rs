@@ -24,7 +24,9 @@ pub enum OffloadError {
     #[error("the job panicked: {0}")]
     Panicked(String),
     /// A coroutine run by `run_coroutine_threadsafe` ended with a task error
-    /// other than a panic or a cancellation; its text.
+    /// other than a panic or a cancellation; its text. A task ends only in
+    /// those two today; this catches variants `TaskError` (non-exhaustive)
+    /// may gain.
     #[error("the coroutine failed: {0}")]
     Failed(String),
     /// `result_timeout` expired before the future was done.
