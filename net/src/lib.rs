@@ -16,6 +16,8 @@
 //! (`open_connection`, `start_server`) are the next step of issue 6.
 #![deny(missing_docs)]
 
+mod callee;
+mod datagram;
 mod ready;
 mod resolve;
 mod server;
@@ -26,11 +28,13 @@ mod transport;
 mod udp;
 mod unix;
 
+pub use datagram::{DatagramProtocol, DatagramTransport, create_datagram_endpoint};
 pub use resolve::getaddrinfo;
-pub use server::{ACCEPT_RETRY_DELAY, Server, ServerOptions, create_server};
+pub use server::{ACCEPT_RETRY_DELAY, Server, ServerOptions, create_server, create_unix_server};
 pub use tcp::{DEFAULT_BACKLOG, TcpListener, TcpStream};
 pub use transport::{
     DEFAULT_HIGH_WATER, DEFAULT_LOW_WATER, Protocol, Transport, create_connection,
+    create_unix_connection,
 };
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream};

@@ -10,6 +10,8 @@
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::SocketAddr;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -18,6 +20,7 @@ use corio_executor::{EventLoop, Future, get_running_loop};
 use crate::ready::try_again;
 use crate::socket::Socket;
 use crate::sys;
+use crate::sys::SockAddr;
 use crate::tcp::{DEFAULT_BACKLOG, TcpListener};
 use crate::transport::{Protocol, Transport};
 
@@ -56,8 +59,10 @@ pub struct Server {
 struct ServerInner {
     lp: EventLoop,
     /// Emptied (the sockets closed) by `close` (Python: `_sockets`).
-    listeners: RefCell<Vec<TcpListener>>,
-    factory: Box<dyn Fn() -> Rc<RefCell<dyn Protocol>>>,
+    listeners: RefCell<Vec<Socket>>,
+    /// A Unix server's socket file, removed on close if still ours.
+    unix_file: Option<SocketFile>,
+    factory: ProtocolFactory,
     backlog: i32,
     serving: Cell<bool>,
     closed: Cell<bool>,
@@ -120,30 +125,125 @@ pub async fn create_server<P: Protocol>(
     for addr in addrs {
         let listener = TcpListener::bind_addr(addr, options.reuse_port, options.backlog)
             .map_err(|e| io::Error::new(e.kind(), format!("could not bind on {addr}: {e}")))?;
-        listeners.push(listener);
+        listeners.push(listener.into_socket());
     }
-    let server = Server {
-        inner: Rc::new(ServerInner {
-            lp: lp.clone(),
-            listeners: RefCell::new(listeners),
-            factory: Box::new(move || {
-                Rc::new(RefCell::new(factory())) as Rc<RefCell<dyn Protocol>>
-            }),
-            backlog: options.backlog,
-            serving: Cell::new(false),
-            closed: Cell::new(false),
-            active: Cell::new(0),
-            all_gone: lp.create_future(),
-            stopped: lp.create_future(),
-        }),
+    Server::start(&lp, listeners, None, boxed(factory), &options)
+}
+
+/// Listens on the Unix socket `path` and runs a protocol made by `factory`
+/// on each connection. Mirrors `loop.create_unix_server(protocol_factory,
+/// path, backlog=…, start_serving=…)`: a stale socket file at `path` is
+/// replaced, and the file is removed when the server closes (as Python
+/// 3.13's `cleanup_socket=True`), unless something else replaced it.
+/// `reuse_port` is ignored.
+///
+/// # Errors
+/// `AddrInUse` when `path` exists and is not a socket; `InvalidInput` for
+/// a path too long or with a NUL byte, or a negative backlog; `Other`
+/// without a running loop.
+pub async fn create_unix_server<P: Protocol>(
+    factory: impl Fn() -> P + 'static,
+    path: impl AsRef<Path>,
+    options: ServerOptions,
+) -> io::Result<Server> {
+    let lp = get_running_loop().map_err(io::Error::other)?;
+    let path = path.as_ref();
+    if options.backlog < 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "backlog must not be negative",
+        ));
+    }
+    let addr = SockAddr::unix(path)?;
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!("{} exists and is not a socket", path.display()),
+            ));
+        }
+        // A socket file left behind by a server that is gone (Python:
+        // `if stat.S_ISSOCK(...): os.remove(path)`).
+        std::fs::remove_file(path)?;
+    }
+    let socket = Socket::new_for(&addr, libc::SOCK_STREAM)?;
+    let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+    socket.bind(&addr).map_err(named)?;
+    socket.listen(options.backlog).map_err(named)?;
+    let meta = std::fs::symlink_metadata(path)?;
+    let file = SocketFile {
+        path: path.to_path_buf(),
+        id: (meta.dev(), meta.ino()),
     };
-    if options.start_serving {
-        server.start_serving()?;
+    Server::start(&lp, vec![socket], Some(file), boxed(factory), &options)
+}
+
+impl Drop for ServerInner {
+    /// A server dropped without `close` (never started, say) still takes
+    /// its socket file away.
+    fn drop(&mut self) {
+        if !self.closed.get()
+            && let Some(file) = &self.unix_file
+        {
+            file.remove();
+        }
     }
-    Ok(server)
+}
+
+/// A protocol factory with the protocol type erased.
+type ProtocolFactory = Box<dyn Fn() -> Rc<RefCell<dyn Protocol>>>;
+
+fn boxed<P: Protocol>(factory: impl Fn() -> P + 'static) -> ProtocolFactory {
+    Box::new(move || Rc::new(RefCell::new(factory())) as Rc<RefCell<dyn Protocol>>)
+}
+
+/// The socket file a Unix server made: its path and (device, inode).
+struct SocketFile {
+    path: PathBuf,
+    id: (u64, u64),
+}
+
+impl SocketFile {
+    /// Removes the file if it is still the one bound (Python 3.13 checks
+    /// the inode the same way before unlinking).
+    fn remove(&self) {
+        if let Ok(meta) = std::fs::symlink_metadata(&self.path)
+            && (meta.dev(), meta.ino()) == self.id
+        {
+            // Already gone is fine: nothing else to clean up.
+            std::fs::remove_file(&self.path).ok();
+        }
+    }
 }
 
 impl Server {
+    fn start(
+        lp: &EventLoop,
+        listeners: Vec<Socket>,
+        unix_file: Option<SocketFile>,
+        factory: ProtocolFactory,
+        options: &ServerOptions,
+    ) -> io::Result<Server> {
+        let server = Server {
+            inner: Rc::new(ServerInner {
+                lp: lp.clone(),
+                listeners: RefCell::new(listeners),
+                unix_file,
+                factory,
+                backlog: options.backlog,
+                serving: Cell::new(false),
+                closed: Cell::new(false),
+                active: Cell::new(0),
+                all_gone: lp.create_future(),
+                stopped: lp.create_future(),
+            }),
+        };
+        if options.start_serving {
+            server.start_serving()?;
+        }
+        Ok(server)
+    }
+
     /// Starts accepting (if not yet). Python: `await server.start_serving()`.
     ///
     /// # Errors
@@ -166,7 +266,7 @@ impl Server {
     }
 
     fn watch(&self, index: usize) -> io::Result<()> {
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&self.inner.listeners.borrow()[index]);
+        let fd = self.inner.listeners.borrow()[index].raw();
         let me = self.clone();
         self.inner
             .lp
@@ -179,7 +279,7 @@ impl Server {
         let inner = &self.inner;
         for _ in 0..inner.backlog.max(1) {
             let accepted = match inner.listeners.borrow().get(index) {
-                Some(listener) => sys::accept(std::os::fd::AsFd::as_fd(listener)),
+                Some(listener) => sys::accept(listener.fd()),
                 None => return, // closed
             };
             match accepted {
@@ -189,9 +289,7 @@ impl Server {
                 Err(e) if is_out_of_resources(&e) => {
                     // Back off: stop watching, retry later (asyncio's way).
                     if let Some(listener) = inner.listeners.borrow().get(index) {
-                        inner
-                            .lp
-                            .remove_reader(std::os::fd::AsRawFd::as_raw_fd(listener));
+                        inner.lp.remove_reader(listener.raw());
                     }
                     let me = self.clone();
                     inner.lp.call_later(ACCEPT_RETRY_DELAY, move || {
@@ -210,7 +308,9 @@ impl Server {
 
     fn serve(&self, socket: Socket) {
         let inner = &self.inner;
-        if let Err(e) = socket.set_option(libc::IPPROTO_TCP, libc::TCP_NODELAY, true) {
+        if inner.unix_file.is_none()
+            && let Err(e) = socket.set_option(libc::IPPROTO_TCP, libc::TCP_NODELAY, true)
+        {
             drop(e); // a connection already reset; the transport will see it
         }
         let protocol = (inner.factory)();
@@ -246,12 +346,13 @@ impl Server {
         let listeners = inner.listeners.take();
         if inner.serving.replace(false) {
             for listener in &listeners {
-                inner
-                    .lp
-                    .remove_reader(std::os::fd::AsRawFd::as_raw_fd(listener));
+                inner.lp.remove_reader(listener.raw());
             }
         }
         drop(listeners); // closes the listening sockets
+        if let Some(file) = &inner.unix_file {
+            file.remove();
+        }
         if !inner.stopped.done() {
             inner.stopped.set_result(()).ok();
         }
@@ -263,15 +364,23 @@ impl Server {
         self.inner.serving.get()
     }
 
-    /// The bound addresses (none once closed). Python:
-    /// `[s.getsockname() for s in server.sockets]`.
+    /// The bound IP addresses (none once closed, none for a Unix server).
+    /// Python: `[s.getsockname() for s in server.sockets]`.
     pub fn addresses(&self) -> Vec<SocketAddr> {
         self.inner
             .listeners
             .borrow()
             .iter()
-            .filter_map(|l| l.local_addr().ok())
+            .filter_map(|l| l.local_addr().ok()?.as_inet())
             .collect()
+    }
+
+    /// A Unix server's socket path while it listens (`None` once closed
+    /// and for a TCP server). Python: `server.sockets[0].getsockname()`.
+    pub fn path(&self) -> Option<PathBuf> {
+        let listeners = self.inner.listeners.borrow();
+        let addr = listeners.first()?.local_addr().ok()?;
+        addr.as_unix_path().map(Path::to_path_buf)
     }
 
     /// Waits until the server is closed and every connection it accepted

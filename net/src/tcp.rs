@@ -43,6 +43,10 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
+    pub(crate) fn into_socket(self) -> Socket {
+        self.socket
+    }
+
     /// Binds and listens on the first address `host` resolves to that
     /// accepts the bind (port 0: the kernel picks one), with `SO_REUSEADDR`
     /// and a backlog of [`DEFAULT_BACKLOG`].

@@ -22,6 +22,7 @@ use std::rc::Rc;
 
 use corio_executor::{EventLoop, get_running_loop};
 
+use crate::callee::Callee;
 use crate::ready::try_again;
 use crate::socket::Socket;
 use crate::sys;
@@ -83,7 +84,7 @@ struct Inner {
     lp: EventLoop,
     /// The loop's read buffer, looked up once per connection.
     scratch: Rc<ReadBuffer>,
-    protocol: Rc<RefCell<dyn Protocol>>,
+    protocol: Callee<dyn Protocol>,
     state: RefCell<State>,
     /// Run after `connection_lost` (a server counts its connections).
     on_lost: RefCell<Option<Box<dyn FnOnce()>>>,
@@ -112,8 +113,15 @@ struct State {
     local: Option<SocketAddr>,
 }
 
-/// The loop's scratch buffer for transport reads.
-struct ReadBuffer(RefCell<Vec<u8>>);
+/// The loop's scratch buffer for transport reads (stream and datagram).
+pub(crate) struct ReadBuffer(pub(crate) RefCell<Vec<u8>>);
+
+impl ReadBuffer {
+    /// The running loop's buffer, made on first use.
+    pub(crate) fn of(lp: &EventLoop) -> Rc<ReadBuffer> {
+        lp.extension(|| ReadBuffer(RefCell::new(vec![0; READ_SIZE])))
+    }
+}
 
 impl State {
     fn pending(&self) -> usize {
@@ -134,8 +142,8 @@ impl Transport {
         let transport = Transport {
             inner: Rc::new(Inner {
                 lp: lp.clone(),
-                scratch: lp.extension(|| ReadBuffer(RefCell::new(vec![0; READ_SIZE]))),
-                protocol,
+                scratch: ReadBuffer::of(lp),
+                protocol: Callee::new(lp, protocol),
                 state: RefCell::new(State {
                     socket: Some(socket),
                     buffer: Vec::new(),
@@ -184,13 +192,7 @@ impl Transport {
     /// Calls the protocol now, or soon if it is busy in one of its own
     /// callbacks (so no callback is ever re-entered).
     fn tell(&self, f: impl FnOnce(&mut dyn Protocol) + 'static) {
-        match self.inner.protocol.try_borrow_mut() {
-            Ok(mut protocol) => f(&mut *protocol),
-            Err(_) => {
-                let me = self.clone();
-                self.inner.lp.call_soon(move || me.tell(f));
-            }
-        }
+        self.inner.protocol.tell(f);
     }
 
     /// The reader callback (asyncio's `_read_ready`): one `recv`, into the
@@ -216,13 +218,13 @@ impl Transport {
                     }
                 });
             }
-            Ok(n) => match self.inner.protocol.try_borrow_mut() {
-                Ok(mut protocol) => protocol.data_received(&buf[..n]),
-                Err(_) => {
-                    let data = buf[..n].to_vec();
+            Ok(n) => {
+                let data = &buf[..n];
+                if self.inner.protocol.now(|p| p.data_received(data)).is_none() {
+                    let data = data.to_vec();
                     self.tell(move |p| p.data_received(&data));
                 }
-            },
+            }
         }
     }
 
@@ -509,7 +511,11 @@ impl Transport {
                 me.inner.lp.remove_reader(socket.raw());
                 me.inner.lp.remove_writer(socket.raw());
             }
-            me.tell(move |p| p.connection_lost(err));
+            // Taken out first: the protocol may drop its transport handle.
+            let protocol = me.inner.protocol.take();
+            if let Some(protocol) = protocol {
+                protocol.borrow_mut().connection_lost(err);
+            }
             drop(socket);
             if let Some(hook) = me.inner.on_lost.take() {
                 hook();
@@ -578,6 +584,24 @@ pub async fn create_connection<P: Protocol>(
     port: u16,
 ) -> io::Result<(Transport, Rc<RefCell<P>>)> {
     let stream = crate::TcpStream::connect(host, port).await?;
+    let lp = get_running_loop().map_err(io::Error::other)?;
+    let protocol = Rc::new(RefCell::new(factory()));
+    let transport = Transport::start(&lp, stream.into_socket(), protocol.clone())?;
+    Ok((transport, protocol))
+}
+
+/// Connects to the Unix socket at `path` and runs the protocol made by
+/// `factory` on it. Mirrors `loop.create_unix_connection(protocol_factory,
+/// path)`. The transport's addresses are `None`.
+///
+/// # Errors
+/// As [`UnixStream::connect`](crate::UnixStream::connect); `Other` without
+/// a running loop.
+pub async fn create_unix_connection<P: Protocol>(
+    factory: impl FnOnce() -> P,
+    path: impl AsRef<std::path::Path>,
+) -> io::Result<(Transport, Rc<RefCell<P>>)> {
+    let stream = crate::UnixStream::connect(path).await?;
     let lp = get_running_loop().map_err(io::Error::other)?;
     let protocol = Rc::new(RefCell::new(factory()));
     let transport = Transport::start(&lp, stream.into_socket(), protocol.clone())?;

@@ -94,6 +94,10 @@ pub struct UnixStream {
 }
 
 impl UnixStream {
+    pub(crate) fn into_socket(self) -> Socket {
+        self.socket
+    }
+
     /// Connects to the socket at `path`. Python: `loop.sock_connect(sock, path)`.
     ///
     /// # Errors
