@@ -151,13 +151,23 @@ impl TcpStream {
     /// naming the host; otherwise the last address's error (e.g.
     /// `ConnectionRefused`), its message naming the host and address.
     pub async fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
+        TcpStream::connect_from(host, port, None).await
+    }
+
+    /// [`connect`](Self::connect) from `local` (bound first) if given:
+    /// `create_connection`'s `local_addr`.
+    pub(crate) async fn connect_from(
+        host: &str,
+        port: u16,
+        local: Option<SocketAddr>,
+    ) -> io::Result<TcpStream> {
         if port == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("cannot connect to {host}:0: port 0"),
             ));
         }
-        try_each(host, port, TcpStream::connect_addr).await
+        try_each(host, port, |addr| TcpStream::connect_addr_from(addr, local)).await
     }
 
     /// Connects to one address. Python: `loop.sock_connect(sock, addr)`.
@@ -165,8 +175,20 @@ impl TcpStream {
     /// # Errors
     /// As [`connect`](Self::connect), without resolution.
     pub async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
+        TcpStream::connect_addr_from(addr, None).await
+    }
+
+    async fn connect_addr_from(
+        addr: SocketAddr,
+        local: Option<SocketAddr>,
+    ) -> io::Result<TcpStream> {
         let sockaddr = SockAddr::inet(&addr);
         let socket = Socket::new_for(&sockaddr, libc::SOCK_STREAM)?;
+        if let Some(local) = local {
+            socket
+                .bind(&SockAddr::inet(&local))
+                .map_err(|e| io::Error::new(e.kind(), format!("could not bind on {local}: {e}")))?;
+        }
         socket.connect(&sockaddr).await?;
         TcpStream::from_socket(socket)
     }

@@ -1,0 +1,1013 @@
+//! Streams: asyncio's `StreamReader`, `StreamWriter`, `open_connection` and
+//! `start_server`, built on the protocol layer exactly as asyncio's are.
+//!
+//! A [`StreamReaderProtocol`](self) sits on a [`Transport`]: `data_received`
+//! appends to the reader's buffer and wakes the one task waiting to read;
+//! `pause_writing` / `resume_writing` gate [`StreamWriter::drain`]. The
+//! reader's methods consume the buffer only when they succeed, so a read
+//! that is cancelled (its future dropped) loses no byte.
+//!
+//! Flow control both ways: the reader pauses the transport's reading when
+//! its buffer passes `2 * limit` and resumes it at `limit`; the writer's
+//! `drain` waits while the transport's write buffer is over its high-water
+//! mark (64 KiB), until it is back to the low-water mark (16 KiB).
+
+use std::cell::{Cell, RefCell};
+use std::future::{Future, poll_fn};
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+
+use corio_executor::{EventLoop, ExceptionContext, create_task, get_running_loop, yield_now};
+
+use crate::server::{Server, ServerOptions, create_server, create_unix_server};
+use crate::tcp::TcpStream;
+use crate::transport::{Protocol, Transport};
+
+/// asyncio's `_DEFAULT_LIMIT`: 64 KiB.
+pub const DEFAULT_LIMIT: usize = 64 * 1024;
+
+/// What a stream read can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// EOF came first. `partial` holds the bytes read (they are consumed);
+    /// `expected` is the count asked for, `None` when looking for a
+    /// separator. Python: `asyncio.IncompleteReadError`.
+    #[error("{} bytes read on a total of {} expected bytes", partial.len(), expected.map_or("undefined".to_string(), |n| n.to_string()))]
+    IncompleteRead {
+        /// The bytes read before EOF.
+        partial: Vec<u8>,
+        /// How many bytes were asked for.
+        expected: Option<usize>,
+    },
+    /// The separator was not found within the limit. Nothing is consumed:
+    /// `consumed` bytes are in the buffer, which stays intact. Python:
+    /// `asyncio.LimitOverrunError`.
+    #[error("{message}")]
+    LimitOverrun {
+        /// asyncio's message for the case.
+        message: &'static str,
+        /// How far the buffer was searched.
+        consumed: usize,
+    },
+    /// `readline` met a line over the limit; the line is dropped from the
+    /// buffer (through its newline, if it came). Python: the `ValueError`
+    /// `readline` raises.
+    #[error("{0}")]
+    LineTooLong(&'static str),
+    /// The connection failed, or the call was invalid (`InvalidInput`: an
+    /// empty separator; `ResourceBusy`: another task is already reading).
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+impl From<StreamError> for io::Error {
+    fn from(err: StreamError) -> io::Error {
+        match err {
+            StreamError::Io(e) => e,
+            StreamError::IncompleteRead { .. } => {
+                io::Error::new(io::ErrorKind::UnexpectedEof, err.to_string())
+            }
+            _ => io::Error::new(io::ErrorKind::InvalidData, err.to_string()),
+        }
+    }
+}
+
+/// A connection error kept to be reported more than once (`io::Error` is
+/// not `Clone`).
+#[derive(Clone)]
+struct Failure(io::ErrorKind, String);
+
+impl Failure {
+    fn of(err: &io::Error) -> Failure {
+        Failure(err.kind(), err.to_string())
+    }
+
+    fn error(&self) -> io::Error {
+        io::Error::new(self.0, self.1.clone())
+    }
+}
+
+/// The bytes received and not yet read: a vector read from the front.
+#[derive(Default)]
+struct Buffer {
+    bytes: Vec<u8>,
+    /// Bytes before `head` are read.
+    head: usize,
+}
+
+impl Buffer {
+    fn unread(&self) -> &[u8] {
+        &self.bytes[self.head..]
+    }
+
+    fn len(&self) -> usize {
+        self.bytes.len() - self.head
+    }
+
+    fn extend(&mut self, data: &[u8]) {
+        // Move the unread bytes to the front before growing, not on every
+        // read: reads stay O(bytes read).
+        if self.head > 0 && self.bytes.len() + data.len() > self.bytes.capacity() {
+            self.bytes.drain(..self.head);
+            self.head = 0;
+        }
+        self.bytes.extend_from_slice(data);
+    }
+
+    /// Takes the first `n` unread bytes.
+    fn take(&mut self, n: usize) -> Vec<u8> {
+        let out = self.unread()[..n].to_vec();
+        self.skip(n);
+        out
+    }
+
+    fn skip(&mut self, n: usize) {
+        self.head += n;
+        if self.head == self.bytes.len() {
+            self.bytes.clear();
+            self.head = 0;
+        }
+    }
+
+    fn take_all(&mut self) -> Vec<u8> {
+        self.take(self.len())
+    }
+}
+
+/// The state a reader, its writer and their protocol share.
+struct Shared {
+    limit: usize,
+    buffer: RefCell<Buffer>,
+    eof: Cell<bool>,
+    /// The connection's error, reported by every later read.
+    failure: RefCell<Option<Failure>>,
+    /// The task waiting for data (asyncio's `_waiter`; one at a time).
+    reader_waiting: Cell<bool>,
+    reader_waker: RefCell<Option<Waker>>,
+    transport: RefCell<Option<Transport>>,
+    /// The reader paused the transport's reading.
+    reading_paused: Cell<bool>,
+    /// The transport told `pause_writing` (asyncio's `_paused`).
+    writing_paused: Cell<bool>,
+    /// `connection_lost` came, with this error if any.
+    lost: Cell<bool>,
+    lost_error: RefCell<Option<Failure>>,
+    /// Tasks in `drain` or `wait_closed`.
+    writer_wakers: RefCell<Vec<Waker>>,
+}
+
+impl Shared {
+    fn new(limit: usize) -> Rc<Shared> {
+        Rc::new(Shared {
+            limit,
+            buffer: RefCell::default(),
+            eof: Cell::new(false),
+            failure: RefCell::new(None),
+            reader_waiting: Cell::new(false),
+            reader_waker: RefCell::new(None),
+            transport: RefCell::new(None),
+            reading_paused: Cell::new(false),
+            writing_paused: Cell::new(false),
+            lost: Cell::new(false),
+            lost_error: RefCell::new(None),
+            writer_wakers: RefCell::new(Vec::new()),
+        })
+    }
+
+    fn wake_reader(&self) {
+        if let Some(waker) = self.reader_waker.borrow_mut().take() {
+            waker.wake();
+        }
+    }
+
+    fn wake_writers(&self) {
+        for waker in self.writer_wakers.take() {
+            waker.wake();
+        }
+    }
+
+    /// asyncio's `feed_data`, pausing the transport past `2 * limit`.
+    fn feed_data(&self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let mut buffer = self.buffer.borrow_mut();
+        buffer.extend(data);
+        let over = buffer.len() > 2 * self.limit;
+        drop(buffer);
+        self.wake_reader();
+        if over && !self.reading_paused.get() {
+            if let Some(transport) = &*self.transport.borrow() {
+                transport.pause_reading();
+                self.reading_paused.set(true);
+            }
+        }
+    }
+
+    fn feed_eof(&self) {
+        self.eof.set(true);
+        self.wake_reader();
+    }
+
+    /// Looks for `separator` from `offset` on (bytes before it were
+    /// searched already): its index, or `None` and the next `offset`.
+    fn search(&self, separator: &[u8], offset: &mut usize) -> Result<Option<usize>, StreamError> {
+        let buffer = self.buffer.borrow();
+        let unread = buffer.unread();
+        if unread.len() < *offset + separator.len() {
+            return Ok(None);
+        }
+        if let Some(at) = find(&unread[*offset..], separator) {
+            return Ok(Some(*offset + at));
+        }
+        *offset = unread.len() + 1 - separator.len();
+        if *offset > self.limit {
+            return Err(StreamError::LimitOverrun {
+                message: "Separator is not found, and chunk exceed the limit",
+                consumed: *offset,
+            });
+        }
+        Ok(None)
+    }
+
+    /// asyncio's `_maybe_resume_transport`.
+    fn maybe_resume(&self) {
+        if self.reading_paused.get() && self.buffer.borrow().len() <= self.limit {
+            self.reading_paused.set(false);
+            if let Some(transport) = &*self.transport.borrow() {
+                transport.resume_reading();
+            }
+        }
+    }
+}
+
+/// Waits until the protocol feeds data, EOF or an error (asyncio's
+/// `_wait_for_data`). Callers check their condition again after it.
+struct WaitForData<'a> {
+    shared: &'a Shared,
+    parked: bool,
+}
+
+impl Future for WaitForData<'_> {
+    type Output = ();
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        if self.parked && self.shared.reader_waker.borrow().is_none() {
+            return Poll::Ready(()); // woken by the protocol
+        }
+        self.parked = true;
+        *self.shared.reader_waker.borrow_mut() = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl Drop for WaitForData<'_> {
+    fn drop(&mut self) {
+        self.shared.reader_waker.borrow_mut().take();
+    }
+}
+
+/// Marks the reader busy for one read (two tasks reading one stream would
+/// steal each other's bytes: the second gets `ResourceBusy`, as asyncio's
+/// `RuntimeError`).
+struct ReadGuard<'a>(&'a Shared);
+
+impl Drop for ReadGuard<'_> {
+    fn drop(&mut self) {
+        self.0.reader_waiting.set(false);
+    }
+}
+
+/// The reading half of a stream connection. Mirrors `asyncio.StreamReader`.
+///
+/// # Examples
+///
+/// The buffer and its limit work without a connection, fed by hand:
+///
+/// ```
+/// use corio_net::{StreamError, StreamReader};
+///
+/// corio_executor::run(async {
+///     let reader = StreamReader::new(8);
+///     reader.feed_data(b"GET / HTTP/1.1\r\n");
+///     reader.feed_eof();
+///     // No newline within 8 bytes: LimitOverrun, and nothing consumed.
+///     let err = reader.readuntil(b"\n").await.unwrap_err();
+///     assert!(matches!(err, StreamError::LimitOverrun { consumed: 9, .. }));
+///     assert_eq!(reader.readexactly(4).await.unwrap(), b"GET ");
+///     assert_eq!(reader.read(-1).await.unwrap(), b"/ HTTP/1.1\r\n");
+///     assert!(reader.at_eof());
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct StreamReader {
+    shared: Rc<Shared>,
+}
+
+impl StreamReader {
+    /// A reader with its own buffer of `limit` bytes (asyncio's `limit`:
+    /// the longest line or separator search). Python: `StreamReader(limit)`.
+    ///
+    /// # Panics
+    /// When `limit` is 0 (asyncio raises `ValueError`).
+    pub fn new(limit: usize) -> StreamReader {
+        assert!(limit > 0, "limit must be positive");
+        StreamReader {
+            shared: Shared::new(limit),
+        }
+    }
+
+    /// Appends bytes as if received. Python: `feed_data(data)`.
+    pub fn feed_data(&self, data: &[u8]) {
+        self.shared.feed_data(data);
+    }
+
+    /// Marks the end of the stream. Python: `feed_eof()`.
+    pub fn feed_eof(&self) {
+        self.shared.feed_eof();
+    }
+
+    /// The reader's limit. Python: `reader._limit`.
+    pub fn limit(&self) -> usize {
+        self.shared.limit
+    }
+
+    /// True when EOF came and the buffer is empty. Python: `at_eof()`.
+    pub fn at_eof(&self) -> bool {
+        self.shared.eof.get() && self.shared.buffer.borrow().len() == 0
+    }
+
+    /// The connection's error, if it failed. Python: `exception()`.
+    pub fn exception(&self) -> Option<io::Error> {
+        self.shared.failure.borrow().as_ref().map(Failure::error)
+    }
+
+    fn check(&self) -> Result<ReadGuard<'_>, StreamError> {
+        if let Some(failure) = &*self.shared.failure.borrow() {
+            return Err(failure.error().into());
+        }
+        if self.shared.reader_waiting.replace(true) {
+            return Err(io::Error::new(
+                io::ErrorKind::ResourceBusy,
+                "another task is already waiting to read this stream",
+            )
+            .into());
+        }
+        Ok(ReadGuard(&self.shared))
+    }
+
+    /// Waits for more data; the connection's error if it fails meanwhile.
+    async fn wait(&self) -> Result<(), StreamError> {
+        let shared = &*self.shared;
+        if shared.reading_paused.get() {
+            // Waiting with a paused transport would wait forever.
+            shared.reading_paused.set(false);
+            if let Some(transport) = &*shared.transport.borrow() {
+                transport.resume_reading();
+            }
+        }
+        WaitForData {
+            shared,
+            parked: false,
+        }
+        .await;
+        match &*shared.failure.borrow() {
+            Some(failure) => Err(failure.error().into()),
+            None => Ok(()),
+        }
+    }
+
+    /// Reads up to `n` bytes: whatever is buffered (at least one byte)
+    /// once something is, or `b""` at EOF; `n < 0` reads until EOF.
+    /// Python: `await reader.read(n=-1)`.
+    ///
+    /// # Errors
+    /// The connection's error; `ResourceBusy` if another task is reading.
+    pub async fn read(&self, n: isize) -> Result<Vec<u8>, StreamError> {
+        if n < 0 {
+            let _guard = self.check()?;
+            while !self.shared.eof.get() {
+                self.wait().await?;
+            }
+            let all = self.shared.buffer.borrow_mut().take_all();
+            self.shared.maybe_resume();
+            return Ok(all);
+        }
+        let _guard = self.check()?;
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        while self.shared.buffer.borrow().len() == 0 && !self.shared.eof.get() {
+            self.wait().await?;
+        }
+        let mut buffer = self.shared.buffer.borrow_mut();
+        let n = buffer.len().min(n.unsigned_abs());
+        let data = buffer.take(n);
+        drop(buffer);
+        self.shared.maybe_resume();
+        Ok(data)
+    }
+
+    /// Reads exactly `n` bytes. Python: `await reader.readexactly(n)`.
+    ///
+    /// # Errors
+    /// [`StreamError::IncompleteRead`] with what was buffered (consumed)
+    /// when EOF comes first; the connection's error.
+    pub async fn readexactly(&self, n: usize) -> Result<Vec<u8>, StreamError> {
+        let _guard = self.check()?;
+        while self.shared.buffer.borrow().len() < n {
+            if self.shared.eof.get() {
+                let partial = self.shared.buffer.borrow_mut().take_all();
+                return Err(StreamError::IncompleteRead {
+                    partial,
+                    expected: Some(n),
+                });
+            }
+            self.wait().await?;
+        }
+        let data = self.shared.buffer.borrow_mut().take(n);
+        self.shared.maybe_resume();
+        Ok(data)
+    }
+
+    /// Reads through `separator`, which ends the returned bytes. Python:
+    /// `await reader.readuntil(separator)`.
+    ///
+    /// # Errors
+    /// [`StreamError::LimitOverrun`] when the separator is not within the
+    /// limit (the buffer is left intact); [`StreamError::IncompleteRead`]
+    /// at EOF without it (the partial bytes are consumed);
+    /// `InvalidInput` for an empty separator; the connection's error.
+    pub async fn readuntil(&self, separator: &[u8]) -> Result<Vec<u8>, StreamError> {
+        if separator.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "separator should be at least one-byte string",
+            )
+            .into());
+        }
+        let _guard = self.check()?;
+        let limit = self.shared.limit;
+        // Where the search resumes: bytes before it were searched already.
+        let mut offset = 0;
+        let found = loop {
+            if let Some(found) = self.shared.search(separator, &mut offset)? {
+                break found;
+            }
+            if self.shared.eof.get() {
+                let partial = self.shared.buffer.borrow_mut().take_all();
+                return Err(StreamError::IncompleteRead {
+                    partial,
+                    expected: None,
+                });
+            }
+            self.wait().await?;
+        };
+        if found > limit {
+            return Err(StreamError::LimitOverrun {
+                message: "Separator is found, but chunk is longer than limit",
+                consumed: found,
+            });
+        }
+        let line = self
+            .shared
+            .buffer
+            .borrow_mut()
+            .take(found + separator.len());
+        self.shared.maybe_resume();
+        Ok(line)
+    }
+
+    /// Reads one line, through `\n`; at EOF the last unterminated bytes,
+    /// then `b""`. Python: `await reader.readline()`.
+    ///
+    /// # Errors
+    /// [`StreamError::LineTooLong`] when the line passes the limit: as in
+    /// asyncio, the buffer loses the line through its `\n` if it came,
+    /// else everything buffered; the connection's error.
+    pub async fn readline(&self) -> Result<Vec<u8>, StreamError> {
+        match self.readuntil(b"\n").await {
+            Ok(line) => Ok(line),
+            Err(StreamError::IncompleteRead { partial, .. }) => Ok(partial),
+            Err(StreamError::LimitOverrun { message, consumed }) => {
+                let mut buffer = self.shared.buffer.borrow_mut();
+                if buffer.unread().get(consumed) == Some(&b'\n') {
+                    buffer.skip(consumed + 1);
+                } else {
+                    buffer.take_all();
+                }
+                drop(buffer);
+                self.shared.maybe_resume();
+                Err(StreamError::LineTooLong(message))
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// The next line, `None` at EOF: `async for line in reader`. Python:
+    /// `await reader.__anext__()`.
+    ///
+    /// # Errors
+    /// As [`readline`](Self::readline).
+    pub async fn next_line(&self) -> Result<Option<Vec<u8>>, StreamError> {
+        let line = self.readline().await?;
+        Ok((!line.is_empty()).then_some(line))
+    }
+
+    /// Line iteration: `while let Some(line) = lines.next().await`. Python:
+    /// `async for line in reader`.
+    pub fn lines(&self) -> Lines<'_> {
+        Lines { reader: self }
+    }
+}
+
+/// The lines of a [`StreamReader`], until EOF (see [`StreamReader::lines`]).
+pub struct Lines<'a> {
+    reader: &'a StreamReader,
+}
+
+impl Lines<'_> {
+    /// The next line, or `None` at EOF.
+    pub async fn next(&mut self) -> Option<Result<Vec<u8>, StreamError>> {
+        self.reader.next_line().await.transpose()
+    }
+}
+
+/// Where `needle` first occurs in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    match needle {
+        [byte] => haystack.iter().position(|b| b == byte),
+        _ => haystack.windows(needle.len()).position(|w| w == needle),
+    }
+}
+
+impl std::fmt::Debug for StreamReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamReader")
+            .field("buffered", &self.shared.buffer.borrow().len())
+            .field("limit", &self.shared.limit)
+            .field("eof", &self.shared.eof.get())
+            .finish()
+    }
+}
+
+/// The writing half of a stream connection. Mirrors `asyncio.StreamWriter`.
+///
+/// Dropping the writer closes the connection (after sending what is
+/// buffered), as asyncio's `StreamWriter.__del__` does since 3.11.5.
+pub struct StreamWriter {
+    transport: Transport,
+    shared: Rc<Shared>,
+}
+
+impl StreamWriter {
+    /// Buffers `data` and sends what the socket takes now; never blocks.
+    /// Follow with [`drain`](Self::drain). Python: `writer.write(data)`.
+    ///
+    /// # Errors
+    /// `NotConnected` after [`close`](Self::close) or
+    /// [`write_eof`](Self::write_eof) (asyncio drops the bytes silently).
+    pub fn write(&self, data: &[u8]) -> io::Result<()> {
+        self.transport.write(data)
+    }
+
+    /// Writes each buffer in turn. Python: `writer.writelines(data)`.
+    ///
+    /// # Errors
+    /// As [`write`](Self::write).
+    pub fn writelines<'a>(&self, data: impl IntoIterator<Item = &'a [u8]>) -> io::Result<()> {
+        self.transport.writelines(data)
+    }
+
+    /// Waits while the write buffer is over its high-water mark. Python:
+    /// `await writer.drain()`.
+    ///
+    /// # Errors
+    /// The connection's error if it failed (`ConnectionReset` when the
+    /// peer reset), or `ConnectionReset` ("Connection lost") once it is
+    /// closed.
+    pub async fn drain(&self) -> io::Result<()> {
+        let shared = &*self.shared;
+        if let Some(failure) = &*shared.failure.borrow() {
+            return Err(failure.error());
+        }
+        if self.transport.is_closing() {
+            // Let connection_lost come if it is scheduled (as asyncio).
+            yield_now().await;
+        }
+        poll_fn(|cx| {
+            if shared.lost.get() {
+                return Poll::Ready(Err(lost_error(shared)));
+            }
+            if !shared.writing_paused.get() {
+                return Poll::Ready(Ok(()));
+            }
+            shared.writer_wakers.borrow_mut().push(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Closes the writing half once the buffer is sent; reading goes on.
+    /// Python: `writer.write_eof()`.
+    pub fn write_eof(&self) {
+        self.transport.write_eof();
+    }
+
+    /// True for TCP and Unix streams. Python: `writer.can_write_eof()`.
+    pub fn can_write_eof(&self) -> bool {
+        self.transport.can_write_eof()
+    }
+
+    /// Closes the connection once the buffer is sent. Python:
+    /// `writer.close()`.
+    pub fn close(&self) {
+        self.transport.close();
+    }
+
+    /// True once closing. Python: `writer.is_closing()`.
+    pub fn is_closing(&self) -> bool {
+        self.transport.is_closing()
+    }
+
+    /// Waits until the connection is closed. Python: `await
+    /// writer.wait_closed()`.
+    ///
+    /// # Errors
+    /// The error the connection ended with, if any.
+    pub async fn wait_closed(&self) -> io::Result<()> {
+        let shared = &*self.shared;
+        poll_fn(|cx| {
+            if !shared.lost.get() {
+                shared.writer_wakers.borrow_mut().push(cx.waker().clone());
+                return Poll::Pending;
+            }
+            Poll::Ready(match &*shared.lost_error.borrow() {
+                Some(failure) => Err(failure.error()),
+                None => Ok(()),
+            })
+        })
+        .await
+    }
+
+    /// The transport underneath. Python: `writer.transport`.
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    /// The peer's address (`None` for Unix streams). Python:
+    /// `get_extra_info('peername')`.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.transport.peer_addr()
+    }
+
+    /// This end's address. Python: `get_extra_info('sockname')`.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.transport.local_addr()
+    }
+}
+
+/// What `drain` says once the connection is gone.
+fn lost_error(shared: &Shared) -> io::Error {
+    match &*shared.lost_error.borrow() {
+        Some(failure) => failure.error(),
+        None => io::Error::new(io::ErrorKind::ConnectionReset, "Connection lost"),
+    }
+}
+
+impl Drop for StreamWriter {
+    fn drop(&mut self) {
+        self.transport.close();
+    }
+}
+
+impl std::fmt::Debug for StreamWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamWriter")
+            .field("transport", &self.transport)
+            .finish()
+    }
+}
+
+/// What a `client_connected_cb` may return: nothing, or a `Result` whose
+/// error is reported to the loop's exception handler (and the connection
+/// closed), as asyncio does with an exception from the callback.
+pub trait ClientResult: 'static {
+    /// The error's text, if the callback failed.
+    fn failure(self) -> Option<String>;
+}
+
+impl ClientResult for () {
+    fn failure(self) -> Option<String> {
+        None
+    }
+}
+
+impl<E: std::fmt::Display + 'static> ClientResult for Result<(), E> {
+    fn failure(self) -> Option<String> {
+        self.err().map(|e| e.to_string())
+    }
+}
+
+/// The callback a stream server runs on each connection, as a task.
+type ClientCallback = Rc<dyn Fn(StreamReader, StreamWriter)>;
+
+/// asyncio's `StreamReaderProtocol`: feeds a reader, gates a writer.
+struct StreamProtocol {
+    shared: Rc<Shared>,
+    /// Servers: run on `connection_made` with a fresh reader and writer.
+    on_connect: Option<ClientCallback>,
+}
+
+impl Protocol for StreamProtocol {
+    fn connection_made(&mut self, transport: Transport) {
+        *self.shared.transport.borrow_mut() = Some(transport.clone());
+        if let Some(callback) = &self.on_connect {
+            let reader = StreamReader {
+                shared: self.shared.clone(),
+            };
+            let writer = StreamWriter {
+                transport,
+                shared: self.shared.clone(),
+            };
+            callback(reader, writer);
+        }
+    }
+
+    fn data_received(&mut self, data: &[u8]) {
+        self.shared.feed_data(data);
+    }
+
+    fn eof_received(&mut self) -> bool {
+        self.shared.feed_eof();
+        // Keep the transport: the writer may still answer (half-close).
+        true
+    }
+
+    fn connection_lost(&mut self, exc: Option<io::Error>) {
+        let shared = &*self.shared;
+        match &exc {
+            None => shared.feed_eof(),
+            Some(err) => {
+                *shared.failure.borrow_mut() = Some(Failure::of(err));
+                *shared.lost_error.borrow_mut() = Some(Failure::of(err));
+                shared.wake_reader();
+            }
+        }
+        shared.lost.set(true);
+        shared.transport.borrow_mut().take(); // the transport ↔ reader cycle
+        shared.wake_writers();
+    }
+
+    fn pause_writing(&mut self) {
+        self.shared.writing_paused.set(true);
+    }
+
+    fn resume_writing(&mut self) {
+        self.shared.writing_paused.set(false);
+        self.shared.wake_writers();
+    }
+}
+
+/// The options of [`open_connection_with`].
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// The reader's limit ([`DEFAULT_LIMIT`]).
+    pub limit: usize,
+    /// Bind the connecting socket here first (`None`: the kernel picks).
+    /// Python: `local_addr=`.
+    pub local_addr: Option<SocketAddr>,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            limit: DEFAULT_LIMIT,
+            local_addr: None,
+        }
+    }
+}
+
+/// Wraps a connected transport in a reader and a writer.
+fn streams_on(
+    lp: &EventLoop,
+    socket: crate::socket::Socket,
+    limit: usize,
+) -> io::Result<(StreamReader, StreamWriter)> {
+    let reader = StreamReader::new(limit);
+    let protocol = Rc::new(RefCell::new(StreamProtocol {
+        shared: reader.shared.clone(),
+        on_connect: None,
+    }));
+    let transport = Transport::start(lp, socket, protocol)?;
+    let writer = StreamWriter {
+        transport,
+        shared: reader.shared.clone(),
+    };
+    Ok((reader, writer))
+}
+
+/// Connects to `host:port`: a reader and a writer on a new connection.
+/// Mirrors `asyncio.open_connection(host, port)`.
+///
+/// # Examples
+///
+/// ```
+/// use corio_net::{open_connection, start_server, StreamReader, StreamWriter};
+///
+/// async fn shout(reader: StreamReader, writer: StreamWriter) -> std::io::Result<()> {
+///     while let Some(line) = reader.next_line().await? {
+///         writer.write(&line.to_ascii_uppercase())?;
+///         writer.drain().await?;
+///     }
+///     Ok(())
+/// }
+///
+/// corio_executor::run(async {
+///     let server = start_server(shout, "127.0.0.1", 0).await?;
+///     let port = server.addresses()[0].port();
+///     let (reader, writer) = open_connection("127.0.0.1", port).await?;
+///     writer.write(b"hello\n")?;
+///     assert_eq!(reader.readline().await?, b"HELLO\n");
+///     writer.close();
+///     writer.wait_closed().await?;
+///     server.close();
+///     server.wait_closed().await;
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })
+/// .unwrap()
+/// .unwrap();
+/// ```
+///
+/// # Errors
+/// As [`TcpStream::connect`]: `ConnectionRefused`, a resolution error
+/// naming the host, `InvalidInput` for port 0.
+pub async fn open_connection(host: &str, port: u16) -> io::Result<(StreamReader, StreamWriter)> {
+    open_connection_with(host, port, ConnectOptions::default()).await
+}
+
+/// [`open_connection`] with asyncio's keyword arguments `limit` and
+/// `local_addr`.
+///
+/// # Errors
+/// As [`open_connection`]; `InvalidInput` for a limit of 0; the bind
+/// error of `local_addr`.
+pub async fn open_connection_with(
+    host: &str,
+    port: u16,
+    options: ConnectOptions,
+) -> io::Result<(StreamReader, StreamWriter)> {
+    check_limit(options.limit)?;
+    let stream = TcpStream::connect_from(host, port, options.local_addr).await?;
+    let lp = get_running_loop().map_err(io::Error::other)?;
+    streams_on(&lp, stream.into_socket(), options.limit)
+}
+
+/// Connects to the Unix socket at `path`. Mirrors
+/// `asyncio.open_unix_connection(path, limit=…)`.
+///
+/// # Errors
+/// As [`UnixStream::connect`](crate::UnixStream::connect);
+/// `InvalidInput` for a limit of 0.
+pub async fn open_unix_connection(
+    path: impl AsRef<Path>,
+    limit: usize,
+) -> io::Result<(StreamReader, StreamWriter)> {
+    check_limit(limit)?;
+    let stream = crate::UnixStream::connect(path).await?;
+    let lp = get_running_loop().map_err(io::Error::other)?;
+    streams_on(&lp, stream.into_socket(), limit)
+}
+
+/// A `client_connected_cb` made into a protocol factory: each connection
+/// runs the callback as its own task.
+fn stream_factory<F, Fut>(callback: F, limit: usize) -> impl Fn() -> StreamProtocol + 'static
+where
+    F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: Future + 'static,
+    Fut::Output: ClientResult,
+{
+    let callback = Rc::new(callback);
+    let on_connect: ClientCallback = Rc::new(move |reader, writer: StreamWriter| {
+        let transport = writer.transport.clone();
+        let closer = transport.clone();
+        let run = callback(reader, writer);
+        let task = create_task(async move {
+            if let Some(failure) = run.await.failure() {
+                client_failed(&closer, failure);
+            }
+        });
+        task.add_done_callback(move |task| {
+            if let Ok(Some(err)) = task.exception()
+                && !err.is_cancelled()
+            {
+                client_failed(&transport, err.to_string());
+            }
+        });
+    });
+    move || StreamProtocol {
+        shared: Shared::new(limit),
+        on_connect: Some(on_connect.clone()),
+    }
+}
+
+/// A `client_connected_cb` failed: close its connection, tell the loop.
+fn client_failed(transport: &Transport, failure: String) {
+    transport.close();
+    if let Ok(lp) = get_running_loop() {
+        lp.call_exception_handler(ExceptionContext {
+            message: "Unhandled error in client_connected_cb".into(),
+            exception: Some(failure),
+        });
+    }
+}
+
+/// Serves `host:port`, running `client_connected_cb(reader, writer)` as a
+/// new task for each connection. Mirrors `asyncio.start_server(
+/// client_connected_cb, host, port)`; `port` 0 lets the kernel pick (see
+/// [`Server::addresses`]). The callback may return `()` or a `Result`: an
+/// error (or a panic) is reported to the loop's exception handler and the
+/// connection closed, as asyncio does.
+///
+/// # Errors
+/// As [`create_server`].
+pub async fn start_server<F, Fut>(
+    client_connected_cb: F,
+    host: &str,
+    port: u16,
+) -> io::Result<Server>
+where
+    F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: Future + 'static,
+    Fut::Output: ClientResult,
+{
+    start_server_with(
+        client_connected_cb,
+        host,
+        port,
+        DEFAULT_LIMIT,
+        ServerOptions::default(),
+    )
+    .await
+}
+
+/// [`start_server`] with asyncio's keyword arguments: the readers'
+/// `limit`, and `backlog`, `reuse_port`, `start_serving`.
+///
+/// # Errors
+/// As [`create_server`]; `InvalidInput` for a limit of 0.
+pub async fn start_server_with<F, Fut>(
+    client_connected_cb: F,
+    host: &str,
+    port: u16,
+    limit: usize,
+    options: ServerOptions,
+) -> io::Result<Server>
+where
+    F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: Future + 'static,
+    Fut::Output: ClientResult,
+{
+    check_limit(limit)?;
+    create_server(
+        stream_factory(client_connected_cb, limit),
+        host,
+        port,
+        options,
+    )
+    .await
+}
+
+/// Serves the Unix socket `path` (a stale socket file is replaced; the file
+/// is removed on close). Mirrors `asyncio.start_unix_server(
+/// client_connected_cb, path, limit=…)`.
+///
+/// # Errors
+/// As [`create_unix_server`]; `InvalidInput` for a limit of 0.
+pub async fn start_unix_server<F, Fut>(
+    client_connected_cb: F,
+    path: impl AsRef<Path>,
+    limit: usize,
+    options: ServerOptions,
+) -> io::Result<Server>
+where
+    F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: Future + 'static,
+    Fut::Output: ClientResult,
+{
+    check_limit(limit)?;
+    create_unix_server(stream_factory(client_connected_cb, limit), path, options).await
+}
+
+fn check_limit(limit: usize) -> io::Result<()> {
+    if limit == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "limit must be positive",
+        ));
+    }
+    Ok(())
+}
