@@ -294,9 +294,10 @@ impl Drop for ReadGuard<'_> {
 ///     let reader = StreamReader::new(8);
 ///     reader.feed_data(b"GET / HTTP/1.1\r\n");
 ///     reader.feed_eof();
-///     // No newline within 8 bytes: LimitOverrun, and nothing consumed.
+///     // The newline is at 15, past the 8-byte limit: LimitOverrun, and
+///     // nothing consumed.
 ///     let err = reader.readuntil(b"\n").await.unwrap_err();
-///     assert!(matches!(err, StreamError::LimitOverrun { consumed: 9, .. }));
+///     assert!(matches!(err, StreamError::LimitOverrun { consumed: 15, .. }));
 ///     assert_eq!(reader.readexactly(4).await.unwrap(), b"GET ");
 ///     assert_eq!(reader.read(-1).await.unwrap(), b"/ HTTP/1.1\r\n");
 ///     assert!(reader.at_eof());
