@@ -1,4 +1,6 @@
 //! Streams on loopback: readers, writers, servers, limits and flow control.
+//!
+//! Each case is a plain function, made a test by `cases!` at the end.
 
 use std::cell::RefCell;
 use std::io::{self, ErrorKind, Read, Write};
@@ -12,17 +14,9 @@ use corio_net::{
     start_unix_server,
 };
 
-type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+pub(crate) mod support;
 
-async fn until(cond: impl Fn() -> bool) {
-    for _ in 0..5_000 {
-        if cond() {
-            return;
-        }
-        sleep(Duration::from_millis(1)).await;
-    }
-    panic!("condition not reached in 5 s");
-}
+use support::{Result, cases, until};
 
 /// The notes' echo handler: each line back until EOF.
 async fn echo(reader: StreamReader, writer: StreamWriter) -> io::Result<()> {
@@ -34,7 +28,6 @@ async fn echo(reader: StreamReader, writer: StreamWriter) -> io::Result<()> {
     writer.wait_closed().await
 }
 
-#[test]
 fn echo_lines_through_a_server_and_iterate_lines_to_eof() -> Result {
     run(async {
         let server = start_server(echo, "127.0.0.1", 0).await?;
@@ -65,7 +58,6 @@ fn echo_lines_through_a_server_and_iterate_lines_to_eof() -> Result {
     })?
 }
 
-#[test]
 fn read_readexactly_and_readuntil_split_the_stream_as_asyncio() -> Result {
     run(async {
         let listener = TcpListener::bind("127.0.0.1", 0).await?;
@@ -95,7 +87,6 @@ fn read_readexactly_and_readuntil_split_the_stream_as_asyncio() -> Result {
     })?
 }
 
-#[test]
 fn readexactly_and_readuntil_at_eof_give_the_partial_bytes() -> Result {
     run(async {
         let reader = StreamReader::new(1024);
@@ -125,7 +116,6 @@ fn readexactly_and_readuntil_at_eof_give_the_partial_bytes() -> Result {
     })?
 }
 
-#[test]
 fn limit_overrun_leaves_the_buffer_intact() -> Result {
     run(async {
         let reader = StreamReader::new(4);
@@ -156,7 +146,6 @@ fn limit_overrun_leaves_the_buffer_intact() -> Result {
     })?
 }
 
-#[test]
 fn readline_over_the_limit_drops_the_line_as_asyncio() -> Result {
     run(async {
         // The newline came: the long line goes, through its newline.
@@ -182,7 +171,6 @@ fn readline_over_the_limit_drops_the_line_as_asyncio() -> Result {
     })?
 }
 
-#[test]
 fn a_line_longer_than_the_limit_over_a_connection() -> Result {
     run(async {
         let listener = TcpListener::bind("127.0.0.1", 0).await?;
@@ -212,7 +200,6 @@ fn a_line_longer_than_the_limit_over_a_connection() -> Result {
     })?
 }
 
-#[test]
 fn a_cancelled_readline_loses_no_bytes() -> Result {
     run(async {
         let listener = TcpListener::bind("127.0.0.1", 0).await?;
@@ -234,7 +221,6 @@ fn a_cancelled_readline_loses_no_bytes() -> Result {
     })?
 }
 
-#[test]
 fn two_tasks_reading_one_stream_is_resource_busy() -> Result {
     run(async {
         let listener = TcpListener::bind("127.0.0.1", 0).await?;
@@ -255,7 +241,6 @@ fn two_tasks_reading_one_stream_is_resource_busy() -> Result {
     })?
 }
 
-#[test]
 fn a_full_reader_pauses_the_transport_and_resumes_it_when_read() -> Result {
     run(async {
         let listener = TcpListener::bind("127.0.0.1", 0).await?;
@@ -286,7 +271,6 @@ fn a_full_reader_pauses_the_transport_and_resumes_it_when_read() -> Result {
     })?
 }
 
-#[test]
 fn drain_waits_for_a_slow_peer_and_the_buffer_stays_bounded() -> Result {
     run(async {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -356,7 +340,6 @@ fn reset_by(mut peer: std::net::TcpStream, unread_expected: usize) {
     drop(peer);
 }
 
-#[test]
 fn a_reset_during_a_read_is_connection_reset() -> Result {
     run(async {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -385,7 +368,6 @@ fn a_reset_during_a_read_is_connection_reset() -> Result {
     })?
 }
 
-#[test]
 fn a_reset_during_a_drain_ends_the_drain_with_the_error() -> Result {
     run(async {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -423,7 +405,6 @@ fn a_reset_during_a_drain_ends_the_drain_with_the_error() -> Result {
     })?
 }
 
-#[test]
 fn writing_after_close_is_an_error_not_a_panic() -> Result {
     run(async {
         let server = start_server(echo, "127.0.0.1", 0).await?;
@@ -445,7 +426,6 @@ fn writing_after_close_is_an_error_not_a_panic() -> Result {
     })?
 }
 
-#[test]
 fn half_close_both_ways_with_write_eof() -> Result {
     run(async {
         // The server reads to EOF, answers, then half-closes in turn.
@@ -478,7 +458,6 @@ fn half_close_both_ways_with_write_eof() -> Result {
     })?
 }
 
-#[test]
 fn closing_a_server_with_live_connections() -> Result {
     run(async {
         let server = start_server(echo, "127.0.0.1", 0).await?;
@@ -504,7 +483,6 @@ fn closing_a_server_with_live_connections() -> Result {
     })?
 }
 
-#[test]
 fn a_failing_callback_is_reported_and_its_connection_closed() -> Result {
     run(async {
         let reports = Rc::new(RefCell::new(Vec::new()));
@@ -544,7 +522,6 @@ fn a_failing_callback_is_reported_and_its_connection_closed() -> Result {
     })?
 }
 
-#[test]
 fn connect_faults_are_typed() -> Result {
     run(async {
         let port = TcpListener::bind("127.0.0.1", 0)
@@ -576,7 +553,6 @@ fn connect_faults_are_typed() -> Result {
     })?
 }
 
-#[test]
 fn open_connection_binds_the_local_address_it_is_given() -> Result {
     run(async {
         let listener = TcpListener::bind("127.0.0.1", 0).await?;
@@ -594,7 +570,6 @@ fn open_connection_binds_the_local_address_it_is_given() -> Result {
     })?
 }
 
-#[test]
 fn unix_streams_replace_a_stale_socket_file_and_remove_it_on_close() -> Result {
     let dir = std::env::temp_dir().join(format!("corio-streams-unix-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -632,7 +607,6 @@ fn unix_streams_replace_a_stale_socket_file_and_remove_it_on_close() -> Result {
     Ok(())
 }
 
-#[test]
 fn stream_servers_take_backlog_and_reuse_port() -> Result {
     run(async {
         let options = ServerOptions {
@@ -663,7 +637,6 @@ fn stream_servers_take_backlog_and_reuse_port() -> Result {
     })?
 }
 
-#[test]
 fn a_std_blocking_client_talks_to_a_stream_server() -> Result {
     // The server's loop runs on this thread; a plain blocking client in
     // another thread checks every byte of a large echo.
@@ -699,3 +672,27 @@ fn a_std_blocking_client_talks_to_a_stream_server() -> Result {
         Ok(())
     })?
 }
+
+cases!(
+    echo_lines_through_a_server_and_iterate_lines_to_eof,
+    read_readexactly_and_readuntil_split_the_stream_as_asyncio,
+    readexactly_and_readuntil_at_eof_give_the_partial_bytes,
+    limit_overrun_leaves_the_buffer_intact,
+    readline_over_the_limit_drops_the_line_as_asyncio,
+    a_line_longer_than_the_limit_over_a_connection,
+    a_cancelled_readline_loses_no_bytes,
+    two_tasks_reading_one_stream_is_resource_busy,
+    a_full_reader_pauses_the_transport_and_resumes_it_when_read,
+    drain_waits_for_a_slow_peer_and_the_buffer_stays_bounded,
+    a_reset_during_a_read_is_connection_reset,
+    a_reset_during_a_drain_ends_the_drain_with_the_error,
+    writing_after_close_is_an_error_not_a_panic,
+    half_close_both_ways_with_write_eof,
+    closing_a_server_with_live_connections,
+    a_failing_callback_is_reported_and_its_connection_closed,
+    connect_faults_are_typed,
+    open_connection_binds_the_local_address_it_is_given,
+    unix_streams_replace_a_stale_socket_file_and_remove_it_on_close,
+    stream_servers_take_backlog_and_reuse_port,
+    a_std_blocking_client_talks_to_a_stream_server,
+);

@@ -44,15 +44,9 @@ impl Protocol for Recorder {
     }
 }
 
-async fn until(cond: impl Fn() -> bool) {
-    for _ in 0..5_000 {
-        if cond() {
-            return;
-        }
-        sleep(Duration::from_millis(1)).await;
-    }
-    panic!("condition not reached in 5 s");
-}
+mod support;
+
+use support::until;
 
 /// Waits for `connection_lost`, then returns every callback seen.
 async fn events_once_lost(protocol: &std::rc::Rc<std::cell::RefCell<Recorder>>) -> Vec<String> {
