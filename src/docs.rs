@@ -18,5 +18,8 @@ pub mod timers {}
 #[doc = include_str!("../docs/05-sync.md")]
 pub mod sync {}
 
+#[doc = include_str!("../docs/06-streams.md")]
+pub mod streams {}
+
 #[doc = include_str!("../docs/07-offload.md")]
 pub mod offload {}

@@ -5,15 +5,23 @@
 //! the loop completes when the selector reports the fd ready (asyncio's
 //! `sock_recv` / `sock_sendall` / `sock_connect` / `sock_accept`).
 //!
+//! Above the sockets, asyncio's callback layer and its streams, built the
+//! same way: a [`Transport`] keeps one registration for a connection's life
+//! and calls its [`Protocol`]; streams are a protocol like any other (see
+//! the walkthrough `docs/06-streams.md`).
+//!
 //! | Python | corio |
 //! |---|---|
 //! | `loop.getaddrinfo` | [`getaddrinfo`] (numeric hosts skip the thread pool) |
 //! | `loop.sock_connect`, `sock_accept`, `sock_recv`, `sock_sendall` on TCP | [`TcpStream`], [`TcpListener`] |
 //! | `sock_sendto`, `sock_recvfrom` on UDP | [`UdpSocket`] |
 //! | `AF_UNIX` stream and datagram sockets | [`UnixStream`], [`UnixListener`], [`UnixDatagram`] |
-//!
-//! Status: the socket layer. Transports, protocols and streams
-//! (`open_connection`, `start_server`) are the next step of issue 6.
+//! | `loop.create_connection`, `create_server`, `Protocol`, `Transport`, `Server` | [`create_connection`], [`create_server`], [`Protocol`], [`Transport`], [`Server`] |
+//! | `loop.create_unix_connection`, `create_unix_server` | [`create_unix_connection`], [`create_unix_server`] |
+//! | `loop.create_datagram_endpoint`, `DatagramProtocol` | [`create_datagram_endpoint`], [`DatagramProtocol`], [`DatagramTransport`] |
+//! | `asyncio.open_connection`, `start_server`, `StreamReader`, `StreamWriter` | [`open_connection`], [`start_server`], [`StreamReader`], [`StreamWriter`] |
+//! | `open_unix_connection`, `start_unix_server` | [`open_unix_connection`], [`start_unix_server`] |
+//! | `IncompleteReadError`, `LimitOverrunError` | [`StreamError`] |
 #![deny(missing_docs)]
 
 mod callee;

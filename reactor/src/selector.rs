@@ -344,13 +344,18 @@ fn wait_ready<B: Backend>(
     timeout: Option<Duration>,
     ready: &mut Vec<(u64, Events)>,
 ) -> io::Result<()> {
-    // A timeout too large to add to `now` is as good as none.
-    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    // A timeout too large to add to `now` is as good as none. Blocking and
+    // polling need no deadline: the clock is read only for a real wait
+    // (an event loop's hot path is `None` or zero).
+    let deadline = timeout
+        .filter(|t| !t.is_zero())
+        .and_then(|t| Instant::now().checked_add(t));
     let mut remaining = timeout;
     loop {
         ready.clear();
         match backend.wait(remaining, ready) {
             Ok(()) if !ready.is_empty() => return Ok(()),
+            Ok(()) if remaining == Some(Duration::ZERO) => return Ok(()),
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
