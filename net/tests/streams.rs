@@ -9,14 +9,28 @@ use std::time::Duration;
 
 use corio_executor::{create_task, run, sleep, wait_for};
 use corio_net::{
-    ConnectOptions, ServerOptions, StreamError, StreamReader, StreamWriter, TcpListener,
-    open_connection, open_connection_with, open_unix_connection, start_server, start_server_with,
-    start_unix_server,
+    ConnectOptions, DEFAULT_LIMIT, ServerOptions, StreamError, StreamReader, StreamWriter,
+    TcpListener, TcpStream, open_connection, open_connection_with, open_unix_connection,
+    start_server, start_server_with, start_unix_server,
 };
 
 pub(crate) mod support;
 
 use support::{Result, cases, until};
+
+/// A stream connection with reader `limit`, and the raw socket of its
+/// other end.
+async fn connected(limit: usize) -> io::Result<(StreamReader, StreamWriter, TcpStream)> {
+    let listener = TcpListener::bind("127.0.0.1", 0).await?;
+    let port = listener.local_addr()?.port();
+    let options = ConnectOptions {
+        limit,
+        ..ConnectOptions::default()
+    };
+    let (reader, writer) = open_connection_with("127.0.0.1", port, options).await?;
+    let (peer, _) = listener.accept().await?;
+    Ok((reader, writer, peer))
+}
 
 /// The notes' echo handler: each line back until EOF.
 async fn echo(reader: StreamReader, writer: StreamWriter) -> io::Result<()> {
@@ -60,10 +74,7 @@ fn echo_lines_through_a_server_and_iterate_lines_to_eof() -> Result {
 
 fn read_readexactly_and_readuntil_split_the_stream_as_asyncio() -> Result {
     run(async {
-        let listener = TcpListener::bind("127.0.0.1", 0).await?;
-        let port = listener.local_addr()?.port();
-        let (reader, writer) = open_connection("127.0.0.1", port).await?;
-        let (peer, _) = listener.accept().await?;
+        let (reader, writer, peer) = connected(DEFAULT_LIMIT).await?;
         peer.send_all(b"HEAD\r\n\r\nbody-bytes").await?;
         assert_eq!(reader.readuntil(b"\r\n\r\n").await?, b"HEAD\r\n\r\n");
         assert_eq!(reader.readexactly(4).await?, b"body");
@@ -173,14 +184,7 @@ fn readline_over_the_limit_drops_the_line_as_asyncio() -> Result {
 
 fn a_line_longer_than_the_limit_over_a_connection() -> Result {
     run(async {
-        let listener = TcpListener::bind("127.0.0.1", 0).await?;
-        let port = listener.local_addr()?.port();
-        let options = ConnectOptions {
-            limit: 16,
-            ..ConnectOptions::default()
-        };
-        let (reader, _writer) = open_connection_with("127.0.0.1", port, options).await?;
-        let (peer, _) = listener.accept().await?;
+        let (reader, _writer, peer) = connected(16).await?;
         peer.send_all(&[b'x'; 100]).await?;
         peer.send_all(b"\nnext\n").await?;
         assert!(matches!(
@@ -202,10 +206,7 @@ fn a_line_longer_than_the_limit_over_a_connection() -> Result {
 
 fn a_cancelled_readline_loses_no_bytes() -> Result {
     run(async {
-        let listener = TcpListener::bind("127.0.0.1", 0).await?;
-        let port = listener.local_addr()?.port();
-        let (reader, _writer) = open_connection("127.0.0.1", port).await?;
-        let (peer, _) = listener.accept().await?;
+        let (reader, _writer, peer) = connected(DEFAULT_LIMIT).await?;
         peer.send_all(b"first half, ").await?;
         let reader = Rc::new(reader);
         let r = reader.clone();
@@ -223,10 +224,7 @@ fn a_cancelled_readline_loses_no_bytes() -> Result {
 
 fn two_tasks_reading_one_stream_is_resource_busy() -> Result {
     run(async {
-        let listener = TcpListener::bind("127.0.0.1", 0).await?;
-        let port = listener.local_addr()?.port();
-        let (reader, _writer) = open_connection("127.0.0.1", port).await?;
-        let (peer, _) = listener.accept().await?;
+        let (reader, _writer, peer) = connected(DEFAULT_LIMIT).await?;
         let reader = Rc::new(reader);
         let first = create_task({
             let reader = reader.clone();
@@ -243,14 +241,7 @@ fn two_tasks_reading_one_stream_is_resource_busy() -> Result {
 
 fn a_full_reader_pauses_the_transport_and_resumes_it_when_read() -> Result {
     run(async {
-        let listener = TcpListener::bind("127.0.0.1", 0).await?;
-        let port = listener.local_addr()?.port();
-        let options = ConnectOptions {
-            limit: 1024,
-            ..ConnectOptions::default()
-        };
-        let (reader, writer) = open_connection_with("127.0.0.1", port, options).await?;
-        let (peer, _) = listener.accept().await?;
+        let (reader, writer, peer) = connected(1024).await?;
         let sender = create_task(async move {
             peer.send_all(&vec![7u8; 64 * 1024]).await?;
             io::Result::Ok(peer)
