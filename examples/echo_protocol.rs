@@ -18,6 +18,8 @@
 //! server = await loop.create_server(EchoServerProtocol, '127.0.0.1', 8888)
 //! ```
 
+mod common;
+
 use std::io;
 
 use corio::net::{Protocol, ServerOptions, Transport, create_server, open_connection};
@@ -76,13 +78,6 @@ async fn main_async(serve_port: Option<u16>) -> io::Result<()> {
 }
 
 fn main() -> io::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let serve_port = match args.as_slice() {
-        [flag, port] if flag == "--serve" => Some(
-            port.parse()
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
-        ),
-        _ => None,
-    };
+    let serve_port = common::serve_port()?;
     corio::run(main_async(serve_port)).map_err(|e| io::Error::other(e.to_string()))?
 }

@@ -8,6 +8,8 @@
 //! curl http://127.0.0.1:8000/hello
 //! ```
 
+mod common;
+
 use std::io;
 
 use corio::net::{StreamReader, StreamWriter, start_server};
@@ -40,13 +42,7 @@ async fn handle(reader: StreamReader, writer: StreamWriter) -> io::Result<()> {
 }
 
 fn main() -> io::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let port: u16 = match args.as_slice() {
-        [flag, port] if flag == "--serve" => port
-            .parse()
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
-        _ => 8000,
-    };
+    let port = common::serve_port()?.unwrap_or(8000);
     corio::run(async move {
         let server = start_server(handle, "127.0.0.1", port).await?;
         println!("listening on {}", server.addresses()[0]);

@@ -8,6 +8,8 @@
 //! cargo run --example multi_loop_echo -- --serve 8888
 //! ```
 
+mod common;
+
 use std::io;
 use std::sync::mpsc;
 use std::thread;
@@ -64,14 +66,7 @@ fn serve(
 }
 
 fn main() -> io::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let serve_port: Option<u16> = match args.as_slice() {
-        [flag, port] if flag == "--serve" => Some(
-            port.parse()
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
-        ),
-        _ => None,
-    };
+    let serve_port = common::serve_port()?;
     let loops = thread::available_parallelism()
         .map_or(2, |n| n.get())
         .max(2);

@@ -19,6 +19,8 @@
 //!     EchoServerProtocol, local_addr=('127.0.0.1', 9999))
 //! ```
 
+mod common;
+
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -91,13 +93,6 @@ async fn main_async(serve_port: Option<u16>) -> io::Result<()> {
 }
 
 fn main() -> io::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let serve_port = match args.as_slice() {
-        [flag, port] if flag == "--serve" => Some(
-            port.parse()
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
-        ),
-        _ => None,
-    };
+    let serve_port = common::serve_port()?;
     corio::run(main_async(serve_port)).map_err(|e| io::Error::other(e.to_string()))?
 }

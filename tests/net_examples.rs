@@ -6,19 +6,8 @@ mod support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::thread;
 
-use support::{KillOnDrop, example_path, spawn_example, wait_for_line};
-
-/// Starts an example with `--serve 0`; its port, from "listening on ADDR".
-fn serve_example(name: &str) -> (KillOnDrop, u16) {
-    let (child, mut out) = spawn_example(name, &["--serve", "0"]);
-    let addr = wait_for_line(&mut out, "listening on ");
-    let port = addr.rsplit(':').next().unwrap().parse().expect("port");
-    // Keep draining its stdout so the server never blocks on a full pipe.
-    thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    (child, port)
-}
+use support::{KillOnDrop, example_path, serve_example, wait_for_line};
 
 /// Runs an example to its end; its stdout, after checking it succeeded.
 fn run_example(name: &str, args: &[&str]) -> String {

@@ -8,15 +8,9 @@ use std::net::{Shutdown, TcpStream};
 use std::process::Command;
 use std::thread;
 
-use support::{spawn_example, wait_for_line};
 
 fn start_server() -> (support::KillOnDrop, u16) {
-    let (child, mut out) = spawn_example("selector_echo", &["--serve", "0"]);
-    let addr = wait_for_line(&mut out, "listening on ");
-    let port = addr.rsplit(':').next().unwrap().parse().expect("port");
-    // Keep draining its stdout so the server never blocks on a full pipe.
-    thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    (child, port)
+    support::serve_example("selector_echo")
 }
 
 #[test]

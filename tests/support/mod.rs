@@ -60,3 +60,14 @@ pub fn wait_for_line(out: &mut impl BufRead, prefix: &str) -> String {
         }
     }
 }
+
+/// Starts an example with `--serve 0`; its port, read from the
+/// "listening on ADDR" line it prints. Its stdout is drained from then on,
+/// so the server never blocks on a full pipe.
+pub fn serve_example(name: &str) -> (KillOnDrop, u16) {
+    let (child, mut out) = spawn_example(name, &["--serve", "0"]);
+    let addr = wait_for_line(&mut out, "listening on ");
+    let port = addr.rsplit(':').next().unwrap().parse().expect("port");
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    (child, port)
+}
