@@ -8,7 +8,6 @@ use std::net::{Shutdown, TcpStream};
 use std::process::Command;
 use std::thread;
 
-
 fn start_server() -> (support::KillOnDrop, u16) {
     support::serve_example("selector_echo")
 }

@@ -150,6 +150,9 @@ struct Shared {
     transport: RefCell<Option<Transport>>,
     /// The reader paused the transport's reading.
     reading_paused: Cell<bool>,
+    /// A `read(-1)` is collecting everything: pausing past `2 * limit`
+    /// would only be undone by its next wait (two `epoll_ctl` per chunk).
+    to_eof: Cell<bool>,
     /// The transport told `pause_writing` (asyncio's `_paused`).
     writing_paused: Cell<bool>,
     /// `connection_lost` came, with this error if any.
@@ -170,6 +173,7 @@ impl Shared {
             reader_waker: RefCell::new(None),
             transport: RefCell::new(None),
             reading_paused: Cell::new(false),
+            to_eof: Cell::new(false),
             writing_paused: Cell::new(false),
             lost: Cell::new(false),
             lost_error: RefCell::new(None),
@@ -199,7 +203,7 @@ impl Shared {
         let over = buffer.len() > 2 * self.limit;
         drop(buffer);
         self.wake_reader();
-        if over && !self.reading_paused.get() {
+        if over && !self.reading_paused.get() && !self.to_eof.get() {
             if let Some(transport) = &*self.transport.borrow() {
                 transport.pause_reading();
                 self.reading_paused.set(true);
@@ -278,6 +282,7 @@ struct ReadGuard<'a>(&'a Shared);
 impl Drop for ReadGuard<'_> {
     fn drop(&mut self) {
         self.0.reader_waiting.set(false);
+        self.0.to_eof.set(false);
     }
 }
 
@@ -390,6 +395,7 @@ impl StreamReader {
     pub async fn read(&self, n: isize) -> Result<Vec<u8>, StreamError> {
         if n < 0 {
             let _guard = self.check()?;
+            self.shared.to_eof.set(true);
             while !self.shared.eof.get() {
                 self.wait().await?;
             }

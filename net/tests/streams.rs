@@ -262,6 +262,35 @@ fn a_full_reader_pauses_the_transport_and_resumes_it_when_read() -> Result {
     })?
 }
 
+fn read_to_eof_takes_a_body_past_the_limit_without_pausing() -> Result {
+    run(async {
+        let (reader, writer, peer) = connected(1024).await?;
+        let body: Vec<u8> = (0..256 * 1024u32).map(|i| i as u8).collect();
+        let sent = body.clone();
+        let sender = create_task(async move {
+            peer.send_all(&sent).await?;
+            drop(peer); // EOF
+            io::Result::Ok(())
+        });
+        // Sample the transport while read(-1) collects: pausing would only
+        // be undone by the reader's next wait.
+        let transport = writer.transport().clone();
+        let paused = Rc::new(std::cell::Cell::new(false));
+        let seen = paused.clone();
+        let sampler = create_task(async move {
+            loop {
+                seen.set(seen.get() || !transport.is_reading());
+                corio_executor::yield_now().await;
+            }
+        });
+        assert_eq!(reader.read(-1).await?, body, "every byte, in order");
+        sampler.cancel();
+        sender.await??;
+        assert!(!paused.get(), "read(-1) never paused the transport");
+        Ok(())
+    })?
+}
+
 fn drain_waits_for_a_slow_peer_and_the_buffer_stays_bounded() -> Result {
     run(async {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -674,6 +703,7 @@ cases!(
     a_cancelled_readline_loses_no_bytes,
     two_tasks_reading_one_stream_is_resource_busy,
     a_full_reader_pauses_the_transport_and_resumes_it_when_read,
+    read_to_eof_takes_a_body_past_the_limit_without_pausing,
     drain_waits_for_a_slow_peer_and_the_buffer_stays_bounded,
     a_reset_during_a_read_is_connection_reset,
     a_reset_during_a_drain_ends_the_drain_with_the_error,
