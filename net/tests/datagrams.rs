@@ -7,8 +7,9 @@ use std::rc::Rc;
 
 use corio_executor::run;
 use corio_net::{
-    DatagramProtocol, DatagramTransport, Protocol, ServerOptions, Transport,
-    create_datagram_endpoint, create_unix_connection, create_unix_server,
+    DatagramProtocol, DatagramTransport, Protocol, ServerOptions, StreamReader, StreamWriter,
+    Transport, create_datagram_endpoint, create_unix_connection, create_unix_server,
+    open_unix_connection, start_unix_server,
 };
 
 mod support;
@@ -207,7 +208,59 @@ fn unix_transports_on_the_protocol_layer() -> Result {
     Ok(())
 }
 
+fn bad_input_to_unix_servers_and_datagram_endpoints_is_typed() -> Result {
+    let dir = std::env::temp_dir().join(format!("corio-bad-input-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("s.sock");
+    let p = path.clone();
+    run(async move {
+        let invalid = |e: io::Error| assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        let negative = ServerOptions {
+            backlog: -1,
+            ..ServerOptions::default()
+        };
+        invalid(
+            create_unix_server(|| Lengths(None), &p, negative)
+                .await
+                .unwrap_err(),
+        );
+        let too_long = dir_path_of_length(200);
+        invalid(
+            create_unix_server(|| Lengths(None), &too_long, ServerOptions::default())
+                .await
+                .unwrap_err(),
+        );
+        invalid(open_unix_connection(&p, 0).await.unwrap_err());
+        invalid(
+            start_unix_server(
+                |_: StreamReader, _: StreamWriter| async {},
+                &p,
+                0,
+                ServerOptions::default(),
+            )
+            .await
+            .unwrap_err(),
+        );
+        assert!(!p.exists(), "nothing was bound");
+        let host = format!("{}.invalid", "x".repeat(64));
+        let err = create_datagram_endpoint(Recorder::default, None, Some((host.as_str(), 9)))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(&host), "{err}");
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })??;
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+/// A path longer than `sun_path` holds.
+fn dir_path_of_length(len: usize) -> std::path::PathBuf {
+    std::env::temp_dir().join("x".repeat(len))
+}
+
 cases!(
+    bad_input_to_unix_servers_and_datagram_endpoints_is_typed,
     udp_echo_keeps_datagram_boundaries,
     sendto_checks_its_address,
     a_refused_datagram_goes_to_error_received_and_the_endpoint_lives,
