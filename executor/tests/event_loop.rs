@@ -313,9 +313,11 @@ fn panicking_callback_reaches_the_handler_and_the_loop_goes_on() {
     assert_eq!(*reports.borrow(), ["Exception in callback: boom"]);
 }
 
-#[test]
-fn slow_callbacks_are_reported() {
+/// Runs a 60 ms callback and a quick one with a 20 ms threshold; returns
+/// the reports.
+fn slow_callback_reports(debug: bool) -> Vec<String> {
     let lp = EventLoop::new().unwrap();
+    lp.set_debug(debug);
     lp.set_slow_callback_duration(ms(20));
     let reports = trace();
     let r = reports.clone();
@@ -326,12 +328,42 @@ fn slow_callbacks_are_reported() {
     lp.call_soon(|| {});
     lp.stop();
     lp.run_forever().unwrap();
-    let reports = reports.borrow();
+    reports.take()
+}
+
+#[test]
+fn slow_callbacks_are_reported_in_debug_mode() {
+    let reports = slow_callback_reports(true);
     assert_eq!(reports.len(), 1, "{reports:?}");
     assert!(
         reports[0].starts_with("Executing a callback took 0.0"),
         "{reports:?}"
     );
+}
+
+#[test]
+fn a_slow_task_step_is_reported_with_where_the_task_was_created() {
+    let lp = EventLoop::new().unwrap();
+    lp.set_debug(true);
+    lp.set_slow_callback_duration(ms(20));
+    let reports = trace();
+    let r = reports.clone();
+    lp.set_exception_handler(Some(move |ctx: &corio_executor::ExceptionContext| {
+        r.borrow_mut().push(ctx.message.clone())
+    }));
+    let line = line!() + 1;
+    let task = lp.create_task(async { std::thread::sleep(Duration::from_millis(60)) });
+    task.set_name("sleeper");
+    lp.run_until_complete(task).unwrap().unwrap();
+    let reports = reports.borrow();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    let expected = format!("Executing <Task 'sleeper' created at {}:{line}", file!());
+    assert!(reports[0].starts_with(&expected), "{reports:?}");
+}
+
+#[test]
+fn slow_callbacks_are_not_timed_outside_debug_mode() {
+    assert_eq!(slow_callback_reports(false), Vec::<String>::new());
 }
 
 #[test]

@@ -124,6 +124,14 @@ impl Buffer {
         out
     }
 
+    /// Copies as many unread bytes as fit into `out`; returns how many.
+    fn take_into(&mut self, out: &mut [u8]) -> usize {
+        let n = self.len().min(out.len());
+        out[..n].copy_from_slice(&self.unread()[..n]);
+        self.skip(n);
+        n
+    }
+
     fn skip(&mut self, n: usize) {
         self.head += n;
         if self.head == self.bytes.len() {
@@ -237,6 +245,11 @@ impl Shared {
         Ok(None)
     }
 
+    /// A byte is buffered, or EOF came: what `read(n)` waits for.
+    fn has_data_or_eof(&self) -> bool {
+        self.buffer.borrow().len() > 0 || self.eof.get()
+    }
+
     /// asyncio's `_maybe_resume_transport`.
     fn maybe_resume(&self) {
         if self.reading_paused.get() && self.buffer.borrow().len() <= self.limit {
@@ -248,27 +261,46 @@ impl Shared {
     }
 }
 
-/// Waits until the protocol feeds data, EOF or an error (asyncio's
-/// `_wait_for_data`). Callers check their condition again after it.
-struct WaitForData<'a> {
+/// Waits until `ready(shared)` holds: asyncio's
+/// `while not <condition>: await self._wait_for_data()`, as one future.
+/// Each poll checks the condition first, then the connection's error; only
+/// then does it park (resuming a paused transport first: waiting on one
+/// would wait forever). The protocol wakes the parked reader on data, EOF
+/// or error.
+struct WaitUntil<'a, F> {
     shared: &'a Shared,
-    parked: bool,
+    ready: F,
 }
 
-impl Future for WaitForData<'_> {
-    type Output = ();
+impl<F: FnMut(&Shared) -> bool + Unpin> Future for WaitUntil<'_, F> {
+    type Output = Result<(), StreamError>;
 
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
-        if self.parked && self.shared.reader_waker.borrow().is_none() {
-            return Poll::Ready(()); // woken by the protocol
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let shared = this.shared;
+        if (this.ready)(shared) {
+            return Poll::Ready(Ok(()));
         }
-        self.parked = true;
-        *self.shared.reader_waker.borrow_mut() = Some(cx.waker().clone());
+        if let Some(failure) = &*shared.failure.borrow() {
+            return Poll::Ready(Err(failure.error().into()));
+        }
+        if shared.reading_paused.replace(false)
+            && let Some(transport) = &*shared.transport.borrow()
+        {
+            transport.resume_reading();
+        }
+        let mut parked = shared.reader_waker.borrow_mut();
+        if !parked.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            *parked = Some(cx.waker().clone());
+        }
         Poll::Pending
     }
 }
 
-impl Drop for WaitForData<'_> {
+impl<F> Drop for WaitUntil<'_, F> {
     fn drop(&mut self) {
         self.shared.reader_waker.borrow_mut().take();
     }
@@ -365,25 +397,18 @@ impl StreamReader {
         Ok(ReadGuard(&self.shared))
     }
 
-    /// Waits for more data; the connection's error if it fails meanwhile.
-    async fn wait(&self) -> Result<(), StreamError> {
-        let shared = &*self.shared;
-        if shared.reading_paused.get() {
-            // Waiting with a paused transport would wait forever.
-            shared.reading_paused.set(false);
-            if let Some(transport) = &*shared.transport.borrow() {
-                transport.resume_reading();
-            }
+    /// Waits until `ready` holds, or the connection fails.
+    fn wait_until<F: FnMut(&Shared) -> bool + Unpin>(&self, ready: F) -> WaitUntil<'_, F> {
+        WaitUntil {
+            shared: &self.shared,
+            ready,
         }
-        WaitForData {
-            shared,
-            parked: false,
-        }
-        .await;
-        match &*shared.failure.borrow() {
-            Some(failure) => Err(failure.error().into()),
-            None => Ok(()),
-        }
+    }
+
+    /// Waits for more data than is buffered now, or EOF.
+    fn wait_for_more(&self) -> WaitUntil<'_, impl FnMut(&Shared) -> bool + Unpin> {
+        let before = self.shared.buffer.borrow().len();
+        self.wait_until(move |s| s.buffer.borrow().len() > before || s.eof.get())
     }
 
     /// Reads up to `n` bytes: whatever is buffered (at least one byte)
@@ -396,9 +421,7 @@ impl StreamReader {
         if n < 0 {
             let _guard = self.check()?;
             self.shared.to_eof.set(true);
-            while !self.shared.eof.get() {
-                self.wait().await?;
-            }
+            self.wait_until(|s| s.eof.get()).await?;
             let all = self.shared.buffer.borrow_mut().take_all();
             self.shared.maybe_resume();
             return Ok(all);
@@ -407,15 +430,55 @@ impl StreamReader {
         if n == 0 {
             return Ok(Vec::new());
         }
-        while self.shared.buffer.borrow().len() == 0 && !self.shared.eof.get() {
-            self.wait().await?;
-        }
+        self.wait_until(Shared::has_data_or_eof).await?;
         let mut buffer = self.shared.buffer.borrow_mut();
         let n = buffer.len().min(n.unsigned_abs());
         let data = buffer.take(n);
         drop(buffer);
         self.shared.maybe_resume();
         Ok(data)
+    }
+
+    /// Reads up to `buf.len()` bytes into `buf` and returns how many: what
+    /// [`read(buf.len())`](Self::read) would return, copied into the
+    /// caller's buffer instead of a new `Vec`; 0 at EOF (or for an empty
+    /// `buf`).
+    ///
+    /// No asyncio counterpart on `StreamReader` (its nearest kin is
+    /// `loop.sock_recv_into`); it is tokio's `AsyncReadExt::read`, for a
+    /// loop that reuses one buffer and so allocates nothing per read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio_net::StreamReader;
+    ///
+    /// corio_executor::run(async {
+    ///     let reader = StreamReader::new(1024);
+    ///     reader.feed_data(b"hello");
+    ///     reader.feed_eof();
+    ///     let mut buf = [0u8; 3];
+    ///     assert_eq!(reader.read_into(&mut buf).await?, 3);
+    ///     assert_eq!(&buf, b"hel");
+    ///     assert_eq!(reader.read_into(&mut buf).await?, 2);
+    ///     assert_eq!(&buf[..2], b"lo");
+    ///     assert_eq!(reader.read_into(&mut buf).await?, 0); // EOF
+    ///     Ok::<(), corio_net::StreamError>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As for [`read`](Self::read).
+    pub async fn read_into(&self, buf: &mut [u8]) -> Result<usize, StreamError> {
+        let _guard = self.check()?;
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.wait_until(Shared::has_data_or_eof).await?;
+        let n = self.shared.buffer.borrow_mut().take_into(buf);
+        self.shared.maybe_resume();
+        Ok(n)
     }
 
     /// Reads exactly `n` bytes. Python: `await reader.readexactly(n)`.
@@ -425,15 +488,14 @@ impl StreamReader {
     /// when EOF comes first; the connection's error.
     pub async fn readexactly(&self, n: usize) -> Result<Vec<u8>, StreamError> {
         let _guard = self.check()?;
-        while self.shared.buffer.borrow().len() < n {
-            if self.shared.eof.get() {
-                let partial = self.shared.buffer.borrow_mut().take_all();
-                return Err(StreamError::IncompleteRead {
-                    partial,
-                    expected: Some(n),
-                });
-            }
-            self.wait().await?;
+        self.wait_until(|s| s.buffer.borrow().len() >= n || s.eof.get())
+            .await?;
+        if self.shared.buffer.borrow().len() < n {
+            let partial = self.shared.buffer.borrow_mut().take_all();
+            return Err(StreamError::IncompleteRead {
+                partial,
+                expected: Some(n),
+            });
         }
         let data = self.shared.buffer.borrow_mut().take(n);
         self.shared.maybe_resume();
@@ -471,7 +533,7 @@ impl StreamReader {
                     expected: None,
                 });
             }
-            self.wait().await?;
+            self.wait_for_more().await?;
         };
         if found > limit {
             return Err(StreamError::LimitOverrun {

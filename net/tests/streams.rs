@@ -98,6 +98,61 @@ fn read_readexactly_and_readuntil_split_the_stream_as_asyncio() -> Result {
     })?
 }
 
+fn read_into_fills_the_callers_buffer_as_read_would() -> Result {
+    run(async {
+        // A small limit, so the sender's burst pauses the transport and
+        // the reads below must resume it.
+        let (reader, writer, peer) = connected(16).await?;
+        let mut buf = [0u8; 10];
+        assert_eq!(reader.read_into(&mut []).await?, 0);
+        let later = create_task(async move {
+            sleep(Duration::from_millis(20)).await;
+            peer.send_all(b"abc").await?;
+            sleep(Duration::from_millis(20)).await;
+            let body: Vec<u8> = (0..200u8).collect();
+            peer.send_all(&body).await?;
+            drop(peer);
+            io::Result::Ok(body)
+        });
+        // It waits for data, then returns what is there, not a full buffer.
+        assert_eq!(reader.read_into(&mut buf).await?, 3);
+        assert_eq!(&buf[..3], b"abc");
+        let mut got = Vec::new();
+        loop {
+            let n = reader.read_into(&mut buf).await?;
+            if n == 0 {
+                break; // EOF
+            }
+            assert!(n <= buf.len());
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, later.await??, "every byte, in order");
+        assert!(reader.at_eof());
+        assert_eq!(reader.read_into(&mut buf).await?, 0);
+        drop(writer);
+        Ok(())
+    })?
+}
+
+fn read_into_after_a_reset_is_connection_reset() -> Result {
+    run(async {
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let port = std_listener.local_addr()?.port();
+        let (reader, writer) = open_connection("127.0.0.1", port).await?;
+        let (peer, _) = std_listener.accept()?;
+        writer.write(b"never read by the peer")?;
+        let reading = create_task(async move {
+            let mut buf = [0u8; 8];
+            reader.read_into(&mut buf).await.map_err(io::Error::from)
+        });
+        sleep(Duration::from_millis(5)).await;
+        reset_by(peer, 1);
+        let err = reading.await?.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionReset, "{err}");
+        Ok(())
+    })?
+}
+
 fn readexactly_and_readuntil_at_eof_give_the_partial_bytes() -> Result {
     run(async {
         let reader = StreamReader::new(1024);
@@ -696,6 +751,8 @@ fn a_std_blocking_client_talks_to_a_stream_server() -> Result {
 cases!(
     echo_lines_through_a_server_and_iterate_lines_to_eof,
     read_readexactly_and_readuntil_split_the_stream_as_asyncio,
+    read_into_fills_the_callers_buffer_as_read_would,
+    read_into_after_a_reset_is_connection_reset,
     readexactly_and_readuntil_at_eof_give_the_partial_bytes,
     limit_overrun_leaves_the_buffer_intact,
     readline_over_the_limit_drops_the_line_as_asyncio,

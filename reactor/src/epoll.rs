@@ -161,11 +161,11 @@ impl Backend for Epoll {
         sys::epoll_ctl(self.epfd.as_fd(), libc::EPOLL_CTL_DEL, fd, 0, 0)
     }
 
-    fn wait(
+    fn wait<F: FnMut(u64, Events)>(
         &mut self,
         timeout: Option<Duration>,
-        ready: &mut Vec<(u64, Events)>,
-    ) -> io::Result<()> {
+        mut on_event: F,
+    ) -> io::Result<usize> {
         let n = match self.timeouts {
             EpollTimeouts::Nanoseconds => {
                 sys::epoll_pwait2(self.epfd.as_fd(), &mut self.buf, timeout)?
@@ -179,12 +179,12 @@ impl Backend for Epoll {
         // `epoll_event` is packed: copy each one out before reading fields.
         for event in self.buf[..n].iter().copied() {
             let (bits, token) = (event.events, event.u64);
-            ready.push((token, readiness(bits)));
+            on_event(token, readiness(bits));
         }
         if n == self.buf.len() {
             self.buf.resize(n * 2, sys::EMPTY_EPOLL_EVENT);
         }
-        Ok(())
+        Ok(n)
     }
 }
 

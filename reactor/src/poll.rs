@@ -105,22 +105,23 @@ impl Backend for Poll {
         Ok(())
     }
 
-    fn wait(
+    fn wait<F: FnMut(u64, Events)>(
         &mut self,
         timeout: Option<Duration>,
-        ready: &mut Vec<(u64, Events)>,
-    ) -> io::Result<()> {
-        let mut left = sys::ppoll(&mut self.fds, timeout)?;
+        mut on_event: F,
+    ) -> io::Result<usize> {
+        let n = sys::ppoll(&mut self.fds, timeout)?;
+        let mut left = n;
         for (pollfd, &token) in self.fds.iter().zip(&self.tokens) {
             if left == 0 {
                 break;
             }
             if pollfd.revents != 0 {
-                ready.push((token, readiness(pollfd.revents)));
+                on_event(token, readiness(pollfd.revents));
                 left -= 1;
             }
         }
-        Ok(())
+        Ok(n)
     }
 }
 

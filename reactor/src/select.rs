@@ -97,13 +97,14 @@ impl Backend for Select {
         Ok(())
     }
 
-    fn wait(
+    fn wait<F: FnMut(u64, Events)>(
         &mut self,
         timeout: Option<Duration>,
-        ready: &mut Vec<(u64, Events)>,
-    ) -> io::Result<()> {
+        mut on_event: F,
+    ) -> io::Result<usize> {
         let (mut readable, mut writable) = (self.readers, self.writers);
-        let mut left = sys::pselect(self.nfds, &mut readable, &mut writable, timeout)?;
+        let n = sys::pselect(self.nfds, &mut readable, &mut writable, timeout)?;
+        let mut left = n;
         for fd in 0..self.nfds {
             if left == 0 {
                 break;
@@ -118,9 +119,9 @@ impl Backend for Select {
                 left = left.saturating_sub(1);
             }
             if !events.is_empty() {
-                ready.push((self.tokens[fd as usize], events));
+                on_event(self.tokens[fd as usize], events);
             }
         }
-        Ok(())
+        Ok(n)
     }
 }

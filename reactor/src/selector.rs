@@ -194,11 +194,14 @@ pub trait Backend: Sized {
     /// bookkeeping must be removed even when the kernel answers EBADF.
     fn delete(&mut self, fd: RawFd) -> io::Result<()>;
 
-    /// Waits once (a single syscall) and appends `(token, events)` for each
-    /// ready fd to `ready`. EINTR is returned, not retried: the caller owns
-    /// the deadline.
-    fn wait(&mut self, timeout: Option<Duration>, ready: &mut Vec<(u64, Events)>)
-    -> io::Result<()>;
+    /// Waits once (a single syscall) and calls `on_event(token, events)`
+    /// for each ready fd, straight from the kernel's answer; returns how
+    /// many. EINTR is returned, not retried: the caller owns the deadline.
+    fn wait<F: FnMut(u64, Events)>(
+        &mut self,
+        timeout: Option<Duration>,
+        on_event: F,
+    ) -> io::Result<usize>;
 }
 
 /// The shared bookkeeping of every selector, generic over its [`Backend`].
@@ -247,9 +250,6 @@ pub struct BaseSelector<B: Backend, T> {
     len: usize,
     /// Bumped on every registration; the high half of each token.
     generation: u32,
-    /// What the backend reported on the last wait, reused to avoid an
-    /// allocation per `select`.
-    ready: Vec<(u64, Events)>,
 }
 
 /// A key plus the token the kernel knows it by.
@@ -276,7 +276,6 @@ impl<B: Backend, T> BaseSelector<B, T> {
             slots: Vec::new(),
             len: 0,
             generation: 0,
-            ready: Vec::new(),
         }
     }
 
@@ -339,10 +338,10 @@ fn is_closed_fd(err: &io::Error) -> bool {
 
 /// Calls `backend.wait` until something is ready or the deadline passes,
 /// retrying EINTR and early returns with the remaining time (PEP 475).
-fn wait_ready<B: Backend>(
+fn wait_ready<B: Backend, F: FnMut(u64, Events)>(
     backend: &mut B,
     timeout: Option<Duration>,
-    ready: &mut Vec<(u64, Events)>,
+    mut on_event: F,
 ) -> io::Result<()> {
     // A timeout too large to add to `now` is as good as none. Blocking and
     // polling need no deadline: the clock is read only for a real wait
@@ -352,11 +351,10 @@ fn wait_ready<B: Backend>(
         .and_then(|t| Instant::now().checked_add(t));
     let mut remaining = timeout;
     loop {
-        ready.clear();
-        match backend.wait(remaining, ready) {
-            Ok(()) if !ready.is_empty() => return Ok(()),
-            Ok(()) if remaining == Some(Duration::ZERO) => return Ok(()),
-            Ok(()) => {}
+        match backend.wait(remaining, &mut on_event) {
+            Ok(n) if n > 0 => return Ok(()),
+            Ok(_) if remaining == Some(Duration::ZERO) => return Ok(()),
+            Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
@@ -469,24 +467,20 @@ impl<B: Backend, T> Selector<T> for BaseSelector<B, T> {
         F: FnMut(&SelectorKey<T>, Events),
     {
         let backend = self.backend.as_mut().ok_or(SelectorError::Closed)?;
-        wait_ready(backend, timeout, &mut self.ready)?;
+        let slots = &self.slots;
         let mut count = 0;
-        for &(token, raw) in &self.ready {
-            let fd = token as u32 as RawFd;
+        wait_ready(backend, timeout, |token, raw| {
             // An event for a slot with another token is left over from an fd
             // number that was closed and registered again: drop it.
-            let Some(Some(slot)) = self.slots.get(fd as u32 as usize) else {
-                continue;
+            let Some(Some(slot)) = slots.get(token as u32 as usize) else {
+                return;
             };
-            if slot.token != token {
-                continue;
-            }
             let events = raw & slot.key.events;
-            if !events.is_empty() {
+            if slot.token == token && !events.is_empty() {
                 on_ready(&slot.key, events);
                 count += 1;
             }
-        }
+        })?;
         Ok(count)
     }
 

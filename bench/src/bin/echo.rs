@@ -74,7 +74,7 @@ fn main() -> io::Result<()> {
 /// connections have closed (never if 0).
 fn server(kind: &str, exit_after: usize) -> io::Result<()> {
     match kind {
-        "corio-streams" | "corio-protocol" => corio_server(kind == "corio-streams", exit_after),
+        "corio-streams" | "corio-streams-vec" | "corio-protocol" => corio_server(kind, exit_after),
         "tokio" => tokio_server(exit_after),
         other => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -104,7 +104,19 @@ impl Closed {
     }
 }
 
+/// The streams echo, as tokio's: one buffer, reused for every read.
 async fn stream_echo(reader: StreamReader, writer: StreamWriter, closed: Rc<Closed>) {
+    let mut buf = vec![0; DEFAULT_LIMIT];
+    while let Ok(n) = reader.read_into(&mut buf).await {
+        if n == 0 || writer.write(&buf[..n]).is_err() || writer.drain().await.is_err() {
+            break;
+        }
+    }
+    closed.one_more();
+}
+
+/// The streams echo as asyncio writes it: each `read(n)` returns new bytes.
+async fn stream_echo_vec(reader: StreamReader, writer: StreamWriter, closed: Rc<Closed>) {
     while let Ok(data) = reader.read(DEFAULT_LIMIT as isize).await {
         if data.is_empty() || writer.write(&data).is_err() || writer.drain().await.is_err() {
             break;
@@ -133,7 +145,8 @@ impl Protocol for ProtocolEcho {
     }
 }
 
-fn corio_server(streams: bool, exit_after: usize) -> io::Result<()> {
+fn corio_server(kind: &str, exit_after: usize) -> io::Result<()> {
+    let kind = kind.to_string();
     corio_run(async move {
         let closed = Rc::new(Closed {
             count: Cell::new(0),
@@ -145,15 +158,22 @@ fn corio_server(streams: bool, exit_after: usize) -> io::Result<()> {
             ..ServerOptions::default()
         };
         let c = closed.clone();
-        let server = if streams {
-            let handler = move |r, w| stream_echo(r, w, c.clone());
-            start_server_with(handler, "127.0.0.1", 0, DEFAULT_LIMIT, options).await?
-        } else {
-            let factory = move || ProtocolEcho {
-                transport: None,
-                closed: c.clone(),
-            };
-            create_server(factory, "127.0.0.1", 0, options).await?
+        let server = match kind.as_str() {
+            "corio-streams" => {
+                let handler = move |r, w| stream_echo(r, w, c.clone());
+                start_server_with(handler, "127.0.0.1", 0, DEFAULT_LIMIT, options).await?
+            }
+            "corio-streams-vec" => {
+                let handler = move |r, w| stream_echo_vec(r, w, c.clone());
+                start_server_with(handler, "127.0.0.1", 0, DEFAULT_LIMIT, options).await?
+            }
+            _ => {
+                let factory = move || ProtocolEcho {
+                    transport: None,
+                    closed: c.clone(),
+                };
+                create_server(factory, "127.0.0.1", 0, options).await?
+            }
         };
         announce(server.addresses()[0].port());
         closed.done.wait().await;
@@ -414,7 +434,8 @@ fn counts() -> io::Result<()> {
         "| server | syscalls/msg (100 conns) | instructions/msg (1 conn) | instructions/msg (100 conns) |"
     );
     println!("|---|---:|---:|---:|");
-    for kind in KINDS {
+    // `corio-streams-vec` too: the asyncio idiom, one new `Vec` per read.
+    for kind in KINDS.iter().chain(&["corio-streams-vec"]) {
         // The difference of two runs: accepts, start-up and shutdown cancel.
         let small = strace_calls(kind, 100, MSGS)?;
         let syscalls =

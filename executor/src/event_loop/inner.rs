@@ -24,7 +24,7 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use corio_reactor::{DefaultSelector, EVENT_READ, EVENT_WRITE, Events, Selector, SelectorError};
-use corio_timer::{Clock, CoarseInstant, TimerId, TimerQueue};
+use corio_timer::{Clock, TimerId, TimerQueue};
 
 use super::Shutdown;
 use crate::handle::{Callback, Handle, TimerHandle, callback};
@@ -174,10 +174,6 @@ pub(crate) struct LoopInner {
     /// Loop-local values of the crates above (see `EventLoop::extension`);
     /// asyncio's private loop attributes such as `_default_executor`.
     pub(super) extensions: RefCell<Vec<Rc<dyn Any>>>,
-    /// `slow_callback_duration` in nanoseconds, as the per-step check uses it.
-    pub(super) slow_nanos: Cell<u64>,
-    /// The coarse reading that ended the last iteration (see phase 5).
-    pub(super) last_coarse: Cell<Option<CoarseInstant>>,
     /// The task whose step is running (asyncio's `_current_tasks[loop]`).
     pub(crate) current: Cell<Option<Rc<dyn RawTask>>>,
     /// Scratch buffers reused by every iteration.
@@ -370,35 +366,51 @@ impl LoopInner {
             }
         }
 
-        // Phase 5: run exactly what is ready now, timing each item on the
-        // coarse clock (see `CoarseInstant`): one cheap reading per item,
-        // since the end of one is the start of the next.
-        // The last reading of the previous iteration still holds unless
-        // select may have slept since.
+        // Phase 5: run exactly what is ready now. Only debug mode times
+        // each item for the slow-callback report, as asyncio does: outside
+        // it, an item costs a queue pop and a call.
         let ntodo = self.ready.borrow().len();
-        let mut started = match self.last_coarse.get() {
-            Some(t) if select_timeout == Some(Duration::ZERO) => t,
-            _ => CoarseInstant::now(),
-        };
+        if self.debug.get() {
+            self.run_ready_timed(ntodo);
+            return;
+        }
         for _ in 0..ntodo {
             let Some(runnable) = self.ready.borrow_mut().pop_front() else {
                 break;
             };
-            let ran = self.run_one(runnable);
-            let finished = CoarseInstant::now();
-            if finished.at_least(started, self.slow_nanos.get()) {
+            self.run_one(runnable);
+        }
+    }
+
+    /// Phase 5 in debug mode: reports each item slower than
+    /// `slow_callback_duration`, timed on the monotonic clock (not the
+    /// loop's, which may be virtual).
+    fn run_ready_timed(self: &Rc<Self>, ntodo: usize) {
+        let mut started = Instant::now();
+        for _ in 0..ntodo {
+            let Some(runnable) = self.ready.borrow_mut().pop_front() else {
+                break;
+            };
+            let ran = match &runnable {
+                Runnable::Step(task) => Ran::Step(task.clone()),
+                Runnable::Callback(_) => Ran::Callback,
+                Runnable::Io(_) => Ran::Io,
+            };
+            self.run_one(runnable);
+            let finished = Instant::now();
+            let took = finished.duration_since(started);
+            if took >= self.slow_callback_duration.get() {
                 self.report(
                     format!(
                         "Executing {} took {:.3} seconds",
                         ran.describe(),
-                        finished.duration_since(started).as_secs_f64()
+                        took.as_secs_f64()
                     ),
                     None,
                 );
             }
             started = finished;
         }
-        self.last_coarse.set(Some(started));
     }
 
     /// Phase 4: moves what is due at `now` to the ready queue, in deadline
@@ -474,15 +486,11 @@ impl LoopInner {
         count
     }
 
-    /// Runs one ready item, catching panics; returns what ran, to be
-    /// described only if it was slow.
-    fn run_one(self: &Rc<Self>, runnable: Runnable) -> Ran {
+    /// Runs one ready item, catching panics.
+    fn run_one(self: &Rc<Self>, runnable: Runnable) {
         match runnable {
-            Runnable::Step(task) => {
-                // A panic inside the coroutine is caught by the step itself.
-                task.clone().step(self);
-                Ran::Step(task)
-            }
+            // A panic inside the coroutine is caught by the step itself.
+            Runnable::Step(task) => task.step(self),
             Runnable::Callback(cb) => {
                 if let Err(payload) = catch_unwind(AssertUnwindSafe(|| cb.run())) {
                     self.report(
@@ -490,7 +498,6 @@ impl LoopInner {
                         Some(panic_message(&*payload)),
                     );
                 }
-                Ran::Callback
             }
             Runnable::Io(io) => {
                 if !io.cancelled.get()
@@ -501,7 +508,6 @@ impl LoopInner {
                         Some(panic_message(&*payload)),
                     );
                 }
-                Ran::Io
             }
         }
     }

@@ -121,9 +121,7 @@ impl EventLoop {
                 slow_callback_duration: Cell::new(DEFAULT_SLOW_CALLBACK_DURATION),
                 shutdown_hooks: RefCell::new(Vec::new()),
                 extensions: RefCell::new(Vec::new()),
-                slow_nanos: Cell::new(duration_nanos(DEFAULT_SLOW_CALLBACK_DURATION)),
                 current: Cell::new(None),
-                last_coarse: Cell::new(None),
                 due: RefCell::new(Vec::new()),
                 remote_items: RefCell::new(Vec::new()),
             }),
@@ -148,8 +146,6 @@ impl EventLoop {
         }
         let _running = runtime::enter_loop(inner.clone())?;
         inner.running.set(true);
-        // A reading from an earlier run is stale: time passed in between.
-        inner.last_coarse.set(None);
         loop {
             inner.run_once();
             if inner.stopping.get() {
@@ -432,8 +428,11 @@ impl EventLoop {
         self.inner.report(context.message, context.exception);
     }
 
-    /// Debug mode: slow-callback reports name the task's creation site.
-    /// Python: `loop.set_debug(enabled)`.
+    /// Debug mode: each callback and task step is timed, and those slower
+    /// than [`slow_callback_duration`](Self::slow_callback_duration) are
+    /// reported, a task's naming where it was created. Off by default.
+    /// Python: `loop.set_debug(enabled)`; as there, the timing costs two
+    /// clock readings per item, so it is off outside debug mode.
     pub fn set_debug(&self, enabled: bool) {
         self.inner.debug.set(enabled);
     }
@@ -443,14 +442,11 @@ impl EventLoop {
         self.inner.debug.get()
     }
 
-    /// Callbacks and task steps slower than this are reported (default
-    /// 100 ms). Python: `loop.slow_callback_duration`; differs in reporting
-    /// outside debug mode too: each step costs one reading of the coarse
-    /// clock ([`CoarseInstant`](corio_timer::CoarseInstant), about 2 ns),
-    /// so durations are measured to within one kernel tick (1–4 ms).
+    /// In debug mode (see [`set_debug`](Self::set_debug)), callbacks and
+    /// task steps slower than this are reported (default 100 ms).
+    /// Python: `loop.slow_callback_duration`, with the same meaning.
     pub fn set_slow_callback_duration(&self, duration: Duration) {
         self.inner.slow_callback_duration.set(duration);
-        self.inner.slow_nanos.set(duration_nanos(duration));
     }
 
     /// Python: `loop.slow_callback_duration`.
@@ -471,9 +467,4 @@ impl fmt::Debug for EventLoop {
             .field("closed", &self.is_closed())
             .finish()
     }
-}
-
-/// `d` in nanoseconds, saturating (a duration past 584 years never fires).
-fn duration_nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
