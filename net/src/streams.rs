@@ -20,7 +20,7 @@ use std::path::Path;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
-use corio_executor::{EventLoop, ExceptionContext, create_task, get_running_loop, yield_now};
+use corio_executor::{EventLoop, ExceptionContext, create_task, get_running_loop};
 
 use crate::server::{Server, ServerOptions, create_server, create_unix_server};
 use crate::tcp::TcpStream;
@@ -658,26 +658,11 @@ impl StreamWriter {
     /// The connection's error if it failed (`ConnectionReset` when the
     /// peer reset), or `ConnectionReset` ("Connection lost") once it is
     /// closed.
-    pub async fn drain(&self) -> io::Result<()> {
-        let shared = &*self.shared;
-        if let Some(failure) = &*shared.failure.borrow() {
-            return Err(failure.error());
+    pub fn drain(&self) -> Drain<'_> {
+        Drain {
+            writer: self,
+            yielded: false,
         }
-        if self.transport.is_closing() {
-            // Let connection_lost come if it is scheduled (as asyncio).
-            yield_now().await;
-        }
-        poll_fn(|cx| {
-            if shared.lost.get() {
-                return Poll::Ready(Err(lost_error(shared)));
-            }
-            if !shared.writing_paused.get() {
-                return Poll::Ready(Ok(()));
-            }
-            shared.writer_wakers.borrow_mut().push(cx.waker().clone());
-            Poll::Pending
-        })
-        .await
     }
 
     /// Closes the writing half once the buffer is sent; reading goes on.
@@ -736,6 +721,48 @@ impl StreamWriter {
     /// This end's address. Python: `get_extra_info('sockname')`.
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.transport.local_addr()
+    }
+}
+
+/// The future of [`StreamWriter::drain`]: ready at once while the write
+/// buffer is under its high-water mark, which is the common case, so it is
+/// written out by hand rather than as an `async fn`.
+#[must_use = "futures do nothing unless awaited"]
+pub struct Drain<'a> {
+    writer: &'a StreamWriter,
+    /// The one-iteration yield of a closing transport is done.
+    yielded: bool,
+}
+
+impl Future for Drain<'_> {
+    type Output = io::Result<()>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        let shared = &*self.writer.shared;
+        if !self.yielded {
+            if let Some(failure) = &*shared.failure.borrow() {
+                return Poll::Ready(Err(failure.error()));
+            }
+            if self.writer.transport.is_closing() {
+                // Let connection_lost come if it is scheduled (as asyncio's
+                // `await sleep(0)`).
+                self.yielded = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            self.yielded = true;
+        }
+        if shared.lost.get() {
+            return Poll::Ready(Err(lost_error(shared)));
+        }
+        if !shared.writing_paused.get() {
+            return Poll::Ready(Ok(()));
+        }
+        shared.writer_wakers.borrow_mut().push(cx.waker().clone());
+        Poll::Pending
     }
 }
 
