@@ -27,6 +27,13 @@ pub mod selectors {
 
 pub mod docs;
 
+/// Signal numbers and the process-wide plumbing behind
+/// `add_signal_handler` (Python's `signal` module, the parts asyncio uses):
+/// `corio::signal::SIGINT`, `disposition`, `raise_signal`.
+pub mod signal {
+    pub use corio_reactor::signal::*;
+}
+
 /// The timer queue and clocks behind the loop (`corio-timer`).
 pub mod timer {
     pub use corio_timer::*;

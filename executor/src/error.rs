@@ -1,5 +1,5 @@
 //! The executor's errors: [`LoopError`], [`TaskError`], [`RunError`],
-//! [`InvalidStateError`], [`TimeoutError`].
+//! [`InvalidStateError`], [`TimeoutError`], [`SignalError`].
 
 use std::fmt;
 use std::rc::Rc;
@@ -125,6 +125,12 @@ pub enum RunError {
     /// The main future ended without a value.
     #[error(transparent)]
     Task(#[from] TaskError),
+    /// Ctrl-C (SIGINT) cancelled the main task; the other tasks were
+    /// cancelled and the loop closed. Python: `KeyboardInterrupt` out of
+    /// `asyncio.run`; a program exits with status 130 for it, as a shell
+    /// does for a process that SIGINT ended.
+    #[error("interrupted (SIGINT)")]
+    Interrupted,
 }
 
 impl RunError {
@@ -149,4 +155,28 @@ impl From<TimeoutError> for TaskError {
     fn from(_: TimeoutError) -> TaskError {
         TaskError::Timeout
     }
+}
+
+/// A signal handler that cannot be added. Python raises `ValueError`,
+/// `RuntimeError` or `OSError` for these.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignalError {
+    /// Not a signal number. Python: `ValueError('invalid signal number')`.
+    #[error("invalid signal number {0}")]
+    Invalid(i32),
+    /// `SIGKILL` and `SIGSTOP` cannot be caught. Python:
+    /// `RuntimeError('sig 9 cannot be caught')`.
+    #[error("sig {0} cannot be caught")]
+    Uncatchable(i32),
+    /// Another event loop of this process handles the signal (a signal has
+    /// one disposition per process, so one loop at a time catches it).
+    #[error("signal {0} is already handled by another event loop")]
+    InUse(i32),
+    /// The loop is closed, or (for the free functions) none is running.
+    #[error(transparent)]
+    Loop(#[from] LoopError),
+    /// The pipe or `sigaction` failed.
+    #[error("cannot handle signal: {0}")]
+    Os(#[from] std::io::Error),
 }

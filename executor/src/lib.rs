@@ -32,8 +32,11 @@ mod time;
 
 pub use combinators::{AsCompleted, ReturnWhen, Shield, TaskGroup, as_completed, shield, wait};
 pub use corio_timer::Clock;
-pub use error::{InvalidStateError, LoopError, RunError, TaskError, TimeoutError};
-pub use event_loop::{DEFAULT_SLOW_CALLBACK_DURATION, EventLoop, ExceptionContext, Shutdown};
+pub use error::{InvalidStateError, LoopError, RunError, SignalError, TaskError, TimeoutError};
+pub use event_loop::{
+    DEFAULT_SLOW_CALLBACK_DURATION, EventLoop, ExceptionContext, Shutdown, add_signal_handler,
+    remove_signal_handler,
+};
 pub use future::Future;
 pub use gather::{Gather, GatherError, gather, gather_all, try_gather};
 #[doc(hidden)]

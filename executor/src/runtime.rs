@@ -2,10 +2,12 @@
 //! `get_running_loop`, `get_event_loop`, `set_event_loop`, `new_event_loop`,
 //! `create_task`, `ensure_future`, `current_task`, `all_tasks`, `run`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future as StdFuture;
 use std::panic::Location;
 use std::rc::Rc;
+
+use corio_reactor::signal::{Disposition, SIGINT, disposition, is_main_thread};
 
 use crate::event_loop::{EventLoop, LoopInner};
 use crate::remote::TaskKey;
@@ -195,10 +197,21 @@ pub fn all_tasks() -> Vec<TaskRef> {
 /// # Ok::<(), corio_executor::RunError>(())
 /// ```
 ///
+/// # Ctrl-C
+///
+/// On the main thread, when SIGINT has its default disposition (nobody
+/// else handles it), `run` handles it as asyncio 3.11's does: the first
+/// Ctrl-C cancels the main task (which cancels whatever it awaits), the
+/// shutdown above runs, and `run` returns [`RunError::Interrupted`]; a
+/// program turns that into exit status 130. The handler is removed at the
+/// first Ctrl-C, so a second one, during a slow shutdown, ends the
+/// process at once.
+///
 /// # Errors
 /// [`RunError::Task`] when `main` panicked or was cancelled;
-/// [`RunError::Loop`] when a loop already runs on this thread
-/// ([`LoopError::AnotherLoopRunning`]) or the loop cannot be created.
+/// [`RunError::Interrupted`] after Ctrl-C; [`RunError::Loop`] when a loop
+/// already runs on this thread ([`LoopError::AnotherLoopRunning`]) or the
+/// loop cannot be created.
 #[track_caller]
 pub fn run<F>(main: F) -> Result<F::Output, RunError>
 where
@@ -209,12 +222,39 @@ where
     }
     let lp = EventLoop::new()?;
     set_event_loop(Some(&lp));
-    let outcome = lp.run_until_complete(main);
+    let task = spawn(&lp.inner, main, Location::caller());
+    let interrupted = Rc::new(Cell::new(false));
+    cancel_on_ctrl_c(&lp, task.as_ref(), interrupted.clone());
+    let mut outcome = lp.run_task_until_complete(task);
+    if interrupted.get() && outcome.as_ref().err().is_some_and(RunError::is_cancelled) {
+        outcome = Err(RunError::Interrupted);
+    }
     cancel_all_tasks(&lp);
     lp.run_shutdown_hooks(crate::Shutdown::Graceful);
     set_event_loop(None);
     lp.close()?;
     outcome
+}
+
+/// asyncio's `Runner._on_sigint`: on the main thread, if SIGINT has its
+/// default disposition, the first Ctrl-C cancels `main` and gives SIGINT
+/// back its default (so a second one ends the process).
+fn cancel_on_ctrl_c(lp: &EventLoop, main: TaskRef, interrupted: Rc<Cell<bool>>) {
+    if !is_main_thread() || disposition(SIGINT).ok() != Some(Disposition::Default) {
+        return;
+    }
+    let me = lp.clone();
+    let installed = lp.add_signal_handler(SIGINT, move || {
+        if interrupted.replace(true) {
+            return;
+        }
+        me.remove_signal_handler(SIGINT).ok();
+        main.cancel();
+    });
+    if let Err(err) = installed {
+        lp.inner
+            .report("Could not handle Ctrl-C".to_string(), Some(err.to_string()));
+    }
 }
 
 /// asyncio's `_cancel_all_tasks`: cancel what is left and let it finish.

@@ -58,6 +58,7 @@ mod events;
 mod poll;
 mod select;
 pub mod selector;
+pub mod signal;
 mod sys;
 mod waker;
 

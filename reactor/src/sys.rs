@@ -12,6 +12,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 /// Turns the C convention "-1 and errno" into an `io::Result`.
@@ -268,6 +269,111 @@ pub(crate) fn eventfd_read(fd: BorrowedFd<'_>) -> io::Result<u64> {
     // SAFETY: `bytes` is 8 writable bytes, the exact size eventfd writes.
     cvt(unsafe { libc::read(fd.as_raw_fd(), bytes.as_mut_ptr().cast(), bytes.len()) })?;
     Ok(u64::from_ne_bytes(bytes))
+}
+
+// -------------------------------------------------------------- signals ---
+
+/// One past the highest signal number on Linux (`SIGRTMAX` is 64).
+pub(crate) const NSIG: usize = 65;
+
+/// For each signal number, the write end of the pipe its C handler writes
+/// the number to, or -1. Read by [`on_signal`] in signal context, so an
+/// atomic: the only kind of shared state a signal handler may touch.
+pub(crate) static SIGNAL_FDS: [AtomicI32; NSIG] = [const { AtomicI32::new(-1) }; NSIG];
+
+/// The C handler installed for every caught signal: writes the signal's
+/// number, one byte, to its pipe (Python's `set_wakeup_fd`). Only `write`
+/// happens here, which is async-signal-safe; `errno` is put back, since the
+/// interrupted code may be about to read it.
+extern "C" fn on_signal(signum: libc::c_int) {
+    let Some(slot) = usize::try_from(signum).ok().and_then(|i| SIGNAL_FDS.get(i)) else {
+        return;
+    };
+    let fd = slot.load(Ordering::Acquire);
+    if fd < 0 {
+        return;
+    }
+    let byte = signum as u8;
+    // SAFETY: `__errno_location` returns this thread's errno, valid for the
+    // thread's life; `byte` is one readable byte. A full pipe (EAGAIN) loses
+    // only a repeat: the pipe is already readable.
+    unsafe {
+        let errno = libc::__errno_location();
+        let saved = *errno;
+        libc::write(fd, (&byte as *const u8).cast(), 1);
+        *errno = saved;
+    }
+}
+
+/// A signal's disposition as `sigaction` keeps it, saved to be put back.
+#[derive(Clone, Copy)]
+pub(crate) struct SavedAction(libc::sigaction);
+
+/// `sigaction(signum, {on_signal, SA_RESTART}, &old)`: installs
+/// [`on_signal`]; returns the previous action.
+pub(crate) fn catch_signal(signum: libc::c_int) -> io::Result<SavedAction> {
+    let mut old = MaybeUninit::<libc::sigaction>::zeroed();
+    let mut new = MaybeUninit::<libc::sigaction>::zeroed();
+    // SAFETY: `new` is a zeroed sigaction (a valid empty one) whose handler,
+    // flags and mask are set before use; `old` is written by the kernel
+    // when the call succeeds, and read only then.
+    unsafe {
+        let action = new.as_mut_ptr();
+        (*action).sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        (*action).sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut (*action).sa_mask);
+        cvt(libc::sigaction(signum, action, old.as_mut_ptr()))?;
+        Ok(SavedAction(old.assume_init()))
+    }
+}
+
+/// `sigaction(signum, saved, NULL)`: puts a saved action back.
+pub(crate) fn restore_signal(signum: libc::c_int, saved: &SavedAction) -> io::Result<()> {
+    // SAFETY: `saved.0` is an action the kernel returned earlier.
+    cvt(unsafe { libc::sigaction(signum, &saved.0, ptr::null_mut()) }).map(drop)
+}
+
+/// `sigaction(signum, NULL, &old)`: the current handler (`SIG_DFL`,
+/// `SIG_IGN` or a function's address).
+pub(crate) fn signal_handler(signum: libc::c_int) -> io::Result<libc::sighandler_t> {
+    let mut old = MaybeUninit::<libc::sigaction>::zeroed();
+    // SAFETY: a null new action only queries; `old` is written on success.
+    unsafe {
+        cvt(libc::sigaction(signum, ptr::null(), old.as_mut_ptr()))?;
+        Ok(old.assume_init().sa_sigaction)
+    }
+}
+
+/// True when `handler` (from [`signal_handler`]) is corio's own.
+pub(crate) fn is_corio_handler(handler: libc::sighandler_t) -> bool {
+    handler == on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t
+}
+
+/// `pipe2(O_CLOEXEC | O_NONBLOCK)`: (read end, write end).
+pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [-1; 2];
+    // SAFETY: `fds` is two writable ints, as pipe2 expects.
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) })?;
+    Ok((owned(fds[0]), owned(fds[1])))
+}
+
+/// `read(fd, buf)`: how many bytes came (0 at EOF).
+pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for `buf.len()` writable bytes.
+    let n = cvt(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })?;
+    Ok(n as usize)
+}
+
+/// `kill(getpid(), signum)`: sends a signal to this process.
+pub(crate) fn raise_in_process(signum: libc::c_int) -> io::Result<()> {
+    // SAFETY: no pointers; an invalid number is EINVAL.
+    cvt(unsafe { libc::kill(libc::getpid(), signum) }).map(drop)
+}
+
+/// True on the process's main thread (its thread id is the process id).
+pub(crate) fn is_main_thread() -> bool {
+    // SAFETY: neither call takes arguments or can fail.
+    unsafe { libc::gettid() == libc::getpid() }
 }
 
 // -------------------------------------------------------------- helpers ---

@@ -179,6 +179,8 @@ pub(crate) struct LoopInner {
     /// Scratch buffers reused by every iteration.
     pub(super) due: RefCell<Vec<TimerEntry>>,
     pub(super) remote_items: RefCell<Vec<RemoteItem>>,
+    /// Signal handlers and their pipe, once one is added.
+    pub(super) signals: RefCell<Option<super::signals::Signals>>,
 }
 
 impl LoopInner {

@@ -4,6 +4,9 @@
 //! `_run_once`, whose five phases are documented there).
 
 mod inner;
+mod signals;
+
+pub use signals::{add_signal_handler, remove_signal_handler};
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -124,6 +127,7 @@ impl EventLoop {
                 current: Cell::new(None),
                 due: RefCell::new(Vec::new()),
                 remote_items: RefCell::new(Vec::new()),
+                signals: RefCell::new(None),
             }),
         })
     }
@@ -177,6 +181,13 @@ impl EventLoop {
             return Err(LoopError::AlreadyRunning.into());
         }
         let task = spawn(&self.inner, future, Location::caller());
+        self.run_task_until_complete(task)
+    }
+
+    /// The body of [`run_until_complete`](Self::run_until_complete), for a
+    /// task that exists already (`run()` needs its handle first, for
+    /// Ctrl-C).
+    pub(crate) fn run_task_until_complete<T: 'static>(&self, task: Task<T>) -> Result<T, RunError> {
         let stopper = self.inner.clone();
         task.add_done_callback(move |_| stopper.stopping.set(true));
         self.run_forever()?;
@@ -222,6 +233,10 @@ impl EventLoop {
             return Ok(());
         }
         self.run_shutdown_hooks(Shutdown::Close);
+        // Signals first: their dispositions go back before the pipe closes.
+        if let Some(mut signals) = inner.signals.take() {
+            signals.restore_all();
+        }
         inner.closed.set(true);
         drop(inner.remote.close());
         let ready: Vec<_> = inner.ready.borrow_mut().drain(..).collect();

@@ -1,0 +1,99 @@
+//! The notes' Ctrl-C example: three tasks sleep 1, 2 and 3 seconds; press
+//! Ctrl-C after about 1.5 s and the two still sleeping are cancelled.
+//!
+//! ```text
+//! cargo run --example cancel_on_ctrl_c                # then Ctrl-C within 3 s
+//! cargo run --example cancel_on_ctrl_c -- --slow-exit # shutdown waits for a
+//!                                                     # 30 s thread: Ctrl-C twice
+//! ```
+//!
+//! Python, for comparison:
+//!
+//! ```python
+//! async def worker(n):
+//!     try:
+//!         await asyncio.sleep(n)
+//!         print(f"worker {n}: done")
+//!     except asyncio.CancelledError:
+//!         print(f"worker {n}: cancelled")
+//!         raise
+//!
+//! async def main():
+//!     await asyncio.gather(worker(1), worker(2), worker(3))
+//!
+//! asyncio.run(main())   # Ctrl-C: KeyboardInterrupt, exit status 130
+//! ```
+//!
+//! `run` does what `asyncio.run` does on Ctrl-C: it cancels the main task,
+//! whose `gather` cancels the workers; each worker's sleep is dropped at its
+//! await point, which runs its guard (the `except CancelledError` above);
+//! then `run` returns `Interrupted`, which this program turns into 130.
+//!
+//! With `--slow-exit`, a blocking job sleeps 30 s on the default executor,
+//! and `run`'s shutdown waits for it, as `asyncio.run` waits for
+//! `shutdown_default_executor`. The first Ctrl-C gave SIGINT back its
+//! default action, so a second one ends the process at once.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use corio::{RunError, create_task, gather, run, sleep, to_thread};
+
+/// Prints "cancelled" if dropped before the sleep finished: the Rust shape
+/// of `except CancelledError`.
+struct OnCancel(u64);
+
+impl Drop for OnCancel {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        say(&format!("worker {}: cancelled", self.0));
+    }
+}
+
+fn say(line: &str) {
+    println!("{line}");
+    std::io::stdout().flush().ok(); // a pipe is block-buffered otherwise
+}
+
+async fn worker(n: u64) {
+    let guard = OnCancel(n);
+    sleep(Duration::from_secs(n)).await;
+    std::mem::forget(guard);
+    say(&format!("worker {n}: done"));
+}
+
+fn main() -> ExitCode {
+    let slow_exit = std::env::args().any(|a| a == "--slow-exit");
+    say(&format!(
+        "pid {}: press Ctrl-C within 3 s",
+        std::process::id()
+    ));
+    match run(async move {
+        if slow_exit {
+            create_task(to_thread(|| std::thread::sleep(Duration::from_secs(30))));
+        }
+        gather(vec![worker(1), worker(2), worker(3)])
+            .await
+            .map(drop)
+    }) {
+        Ok(Ok(())) => {
+            say("all done");
+            ExitCode::SUCCESS
+        }
+        Ok(Err(err)) => {
+            eprintln!("a worker failed: {err}");
+            ExitCode::FAILURE
+        }
+        Err(RunError::Interrupted) => {
+            say("interrupted");
+            ExitCode::from(130)
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

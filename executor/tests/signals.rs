@@ -1,0 +1,176 @@
+//! `add_signal_handler` / `remove_signal_handler` with real signals sent to
+//! this process. Dispositions are process-wide and the tests run in
+//! parallel, so each test uses its own signal number (real-time signals,
+//! whose default action would end the process: a test raises one only
+//! while it is handled).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use corio_executor::{
+    EventLoop, LoopError, SignalError, add_signal_handler, get_running_loop, remove_signal_handler,
+    run, sleep,
+};
+use corio_reactor::signal::{Disposition, SIGKILL, SIGSTOP, disposition, raise_signal};
+
+/// A real-time signal number of this test's own (`SIGRTMIN` is 34 or 35
+/// under glibc, whose threads use the first one or two).
+fn rt(n: i32) -> i32 {
+    40 + n
+}
+
+#[test]
+fn a_signal_runs_its_handler_as_a_loop_callback() {
+    let sig = rt(0);
+    let lp = EventLoop::new().unwrap();
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let (s, stopper) = (seen.clone(), lp.clone());
+    lp.add_signal_handler(sig, move || {
+        // An ordinary callback: on the loop's thread, with the loop running.
+        s.borrow_mut().push(get_running_loop().is_ok());
+        stopper.stop();
+    })
+    .unwrap();
+    assert_eq!(disposition(sig).unwrap(), Disposition::Corio);
+    raise_signal(sig).unwrap();
+    lp.run_forever().unwrap();
+    assert_eq!(*seen.borrow(), [true]);
+
+    // A second delivery runs it again.
+    raise_signal(sig).unwrap();
+    lp.run_forever().unwrap();
+    assert_eq!(seen.borrow().len(), 2);
+    lp.close().unwrap();
+}
+
+#[test]
+fn adding_again_replaces_the_callback_and_removing_restores_the_disposition() {
+    let sig = rt(1);
+    let before = disposition(sig).unwrap();
+    assert_eq!(before, Disposition::Default);
+    let lp = EventLoop::new().unwrap();
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let (s, stopper) = (seen.clone(), lp.clone());
+    lp.add_signal_handler(sig, move || s.borrow_mut().push("first"))
+        .unwrap();
+    let s = seen.clone();
+    lp.add_signal_handler(sig, move || {
+        s.borrow_mut().push("second");
+        stopper.stop();
+    })
+    .unwrap();
+    raise_signal(sig).unwrap();
+    lp.run_forever().unwrap();
+    assert_eq!(*seen.borrow(), ["second"]);
+
+    assert!(lp.remove_signal_handler(sig).unwrap());
+    assert_eq!(disposition(sig).unwrap(), before);
+    assert!(
+        !lp.remove_signal_handler(sig).unwrap(),
+        "nothing left to remove"
+    );
+    lp.close().unwrap();
+}
+
+#[test]
+fn bad_signal_numbers_are_typed_errors() {
+    let lp = EventLoop::new().unwrap();
+    for bad in [0, -1, 65, 1000] {
+        assert!(
+            matches!(lp.add_signal_handler(bad, || {}), Err(SignalError::Invalid(n)) if n == bad),
+            "{bad}"
+        );
+        assert!(matches!(
+            lp.remove_signal_handler(bad),
+            Err(SignalError::Invalid(_))
+        ));
+    }
+    for uncatchable in [SIGKILL, SIGSTOP] {
+        let err = lp.add_signal_handler(uncatchable, || {}).unwrap_err();
+        assert!(matches!(err, SignalError::Uncatchable(n) if n == uncatchable));
+        assert_eq!(
+            err.to_string(),
+            format!("sig {uncatchable} cannot be caught")
+        );
+    }
+    lp.close().unwrap();
+    let err = lp.add_signal_handler(rt(2), || {}).unwrap_err();
+    assert!(matches!(err, SignalError::Loop(LoopError::Closed)), "{err}");
+    assert_eq!(disposition(rt(2)).unwrap(), Disposition::Default);
+}
+
+#[test]
+fn the_free_functions_need_a_running_loop() {
+    let err = add_signal_handler(rt(3), || {}).unwrap_err();
+    assert!(
+        matches!(err, SignalError::Loop(LoopError::NoRunningLoop)),
+        "{err}"
+    );
+    let err = remove_signal_handler(rt(3)).unwrap_err();
+    assert!(
+        matches!(err, SignalError::Loop(LoopError::NoRunningLoop)),
+        "{err}"
+    );
+    // Inside one, they use it.
+    let got = run(async {
+        let seen = Rc::new(RefCell::new(0));
+        let s = seen.clone();
+        add_signal_handler(rt(3), move || *s.borrow_mut() += 1).unwrap();
+        raise_signal(rt(3)).unwrap();
+        while *seen.borrow() == 0 {
+            sleep(Duration::from_millis(1)).await;
+        }
+        assert!(remove_signal_handler(rt(3)).unwrap());
+        seen.take()
+    })
+    .unwrap();
+    assert_eq!(got, 1);
+    assert_eq!(disposition(rt(3)).unwrap(), Disposition::Default);
+}
+
+#[test]
+fn one_loop_at_a_time_per_signal_and_closing_gives_it_back() {
+    let sig = rt(4);
+    let first = EventLoop::new().unwrap();
+    first.add_signal_handler(sig, || {}).unwrap();
+    // Another loop, here on another thread, is refused while the first has it.
+    let refused = std::thread::spawn(move || {
+        let second = EventLoop::new().unwrap();
+        let err = second.add_signal_handler(sig, || {}).unwrap_err();
+        let refused = matches!(err, SignalError::InUse(n) if n == sig);
+        second.close().unwrap();
+        refused
+    })
+    .join()
+    .unwrap();
+    assert!(refused);
+    // Closing the first loop restores the disposition and frees the signal.
+    first.close().unwrap();
+    assert_eq!(disposition(sig).unwrap(), Disposition::Default);
+    let second = EventLoop::new().unwrap();
+    second.add_signal_handler(sig, || {}).unwrap();
+    second.close().unwrap();
+    assert_eq!(disposition(sig).unwrap(), Disposition::Default);
+}
+
+#[test]
+fn queued_real_time_signals_each_run_the_handler() {
+    let sig = rt(5);
+    let lp = EventLoop::new().unwrap();
+    let count = Rc::new(RefCell::new(0));
+    let c = count.clone();
+    lp.add_signal_handler(sig, move || *c.borrow_mut() += 1)
+        .unwrap();
+    for _ in 0..3 {
+        raise_signal(sig).unwrap();
+    }
+    // Real-time signals queue (standard ones would merge): all three
+    // arrive, three bytes go down the pipe, and the loop runs the handler
+    // for each.
+    let stopper = lp.clone();
+    lp.call_later(Duration::from_millis(50), move || stopper.stop());
+    lp.run_forever().unwrap();
+    assert_eq!(*count.borrow(), 3);
+    lp.close().unwrap();
+}
