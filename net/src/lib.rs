@@ -26,6 +26,7 @@
 
 mod callee;
 mod datagram;
+mod process;
 mod ready;
 mod resolve;
 mod server;
@@ -38,6 +39,9 @@ mod udp;
 mod unix;
 
 pub use datagram::{DatagramProtocol, DatagramTransport, create_datagram_endpoint};
+pub use process::{
+    Process, ProcessOptions, Stdio, create_subprocess_exec, create_subprocess_shell,
+};
 pub use resolve::getaddrinfo;
 pub use server::{ACCEPT_RETRY_DELAY, Server, ServerOptions, create_server, create_unix_server};
 pub use streams::{

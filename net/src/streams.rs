@@ -630,6 +630,9 @@ impl std::fmt::Debug for StreamReader {
 pub struct StreamWriter {
     transport: Transport,
     shared: Rc<Shared>,
+    /// Dropping the writer closes the transport (false for the unused
+    /// writer half of a child's output pipe).
+    close_on_drop: bool,
 }
 
 impl StreamWriter {
@@ -776,7 +779,9 @@ fn lost_error(shared: &Shared) -> io::Error {
 
 impl Drop for StreamWriter {
     fn drop(&mut self) {
-        self.transport.close();
+        if self.close_on_drop {
+            self.transport.close();
+        }
     }
 }
 
@@ -816,6 +821,8 @@ struct StreamProtocol {
     shared: Rc<Shared>,
     /// Servers: run on `connection_made` with a fresh reader and writer.
     on_connect: Option<ClientCallback>,
+    /// A child's pipe: EOF ends the connection (no half-close to keep).
+    close_on_eof: bool,
 }
 
 impl Protocol for StreamProtocol {
@@ -828,6 +835,7 @@ impl Protocol for StreamProtocol {
             let writer = StreamWriter {
                 transport,
                 shared: self.shared.clone(),
+                close_on_drop: true,
             };
             callback(reader, writer);
         }
@@ -840,7 +848,7 @@ impl Protocol for StreamProtocol {
     fn eof_received(&mut self) -> bool {
         self.shared.feed_eof();
         // Keep the transport: the writer may still answer (half-close).
-        true
+        !self.close_on_eof
     }
 
     fn connection_lost(&mut self, exc: Option<io::Error>) {
@@ -893,17 +901,49 @@ fn streams_on(
     socket: crate::socket::Socket,
     limit: usize,
 ) -> io::Result<(StreamReader, StreamWriter)> {
+    streams_with(lp, socket, limit, false)
+}
+
+fn streams_with(
+    lp: &EventLoop,
+    socket: crate::socket::Socket,
+    limit: usize,
+    pipe: bool,
+) -> io::Result<(StreamReader, StreamWriter)> {
     let reader = StreamReader::new(limit);
     let protocol = Rc::new(RefCell::new(StreamProtocol {
         shared: reader.shared.clone(),
         on_connect: None,
+        close_on_eof: pipe,
     }));
     let transport = Transport::start(lp, socket, protocol)?;
     let writer = StreamWriter {
         transport,
         shared: reader.shared.clone(),
+        close_on_drop: true,
     };
     Ok((reader, writer))
+}
+
+/// The reader of a child's stdout or stderr (our end of its socket pair):
+/// the transport closes itself at EOF, when the child closed its end.
+pub(crate) fn child_output(
+    lp: &EventLoop,
+    socket: crate::socket::Socket,
+    limit: usize,
+) -> io::Result<StreamReader> {
+    let (reader, mut writer) = streams_with(lp, socket, limit, true)?;
+    writer.close_on_drop = false;
+    Ok(reader)
+}
+
+/// The writer of a child's stdin: closing it (or dropping it) is the
+/// child's EOF.
+pub(crate) fn child_input(
+    lp: &EventLoop,
+    socket: crate::socket::Socket,
+) -> io::Result<StreamWriter> {
+    Ok(streams_with(lp, socket, DEFAULT_LIMIT, true)?.1)
 }
 
 /// Connects to `host:port`: a reader and a writer on a new connection.
@@ -1007,6 +1047,7 @@ where
     move || StreamProtocol {
         shared: Shared::new(limit),
         on_connect: Some(on_connect.clone()),
+        close_on_eof: false,
     }
 }
 

@@ -364,3 +364,61 @@ pub(crate) fn shutdown(fd: BorrowedFd<'_>, how: libc::c_int) -> io::Result<()> {
     // SAFETY: no pointers.
     cvt(unsafe { libc::shutdown(fd.as_raw_fd(), how) }).map(drop)
 }
+
+// ------------------------------------------------------------ processes ---
+
+/// `socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)`: two connected,
+/// blocking ends (the child's end must block, as a pipe would; the loop
+/// makes its own end non-blocking).
+pub(crate) fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [-1; 2];
+    // SAFETY: `fds` is two writable ints, as socketpair expects.
+    cvt(unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    })?;
+    Ok((owned(fds[0]), owned(fds[1])))
+}
+
+/// `fcntl(fd, F_SETFL, O_NONBLOCK | flags)`.
+pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: F_GETFL/F_SETFL take and return plain integers.
+    unsafe {
+        let flags = cvt(libc::fcntl(fd.as_raw_fd(), libc::F_GETFL))?;
+        cvt(libc::fcntl(
+            fd.as_raw_fd(),
+            libc::F_SETFL,
+            flags | libc::O_NONBLOCK,
+        ))
+        .map(drop)
+    }
+}
+
+/// `pidfd_open(pid, 0)` (Linux ≥ 5.3): an fd that becomes readable when
+/// the process exits. Close-on-exec by default.
+pub(crate) fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
+    let pid = libc::pid_t::try_from(pid).map_err(|_| io::Error::from_raw_os_error(libc::ESRCH))?;
+    // SAFETY: no pointers; the kernel validates the pid.
+    let fd = cvt(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    Ok(owned(fd as RawFd))
+}
+
+/// `pidfd_send_signal(pidfd, signum, NULL, 0)` (Linux ≥ 5.1): signals the
+/// very process the pidfd names, never one that reused its pid.
+pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signum: libc::c_int) -> io::Result<()> {
+    // SAFETY: a null siginfo is allowed (the kernel fills in a kill-like one).
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signum,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    })
+    .map(drop)
+}

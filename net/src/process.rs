@@ -1,0 +1,440 @@
+//! Subprocesses: asyncio's `create_subprocess_exec` / `_shell` and
+//! `Process`.
+//!
+//! A child's pipes are the loop's ordinary streams: each piped stdio is
+//! one end of a Unix socket pair, the other end is the child's fd 0, 1 or
+//! 2, so the transports and stream readers/writers of the rest of this
+//! crate carry them unchanged. A child's exit is a readable fd too: a
+//! pidfd (Linux ≥ 5.3) watched with `add_reader`; its callback reaps the
+//! child (`waitpid`) and wakes whoever waits. No process-wide `SIGCHLD`
+//! handler is involved, so nothing races other libraries' children.
+
+use std::cell::{Cell, RefCell};
+use std::ffi::{OsStr, OsString};
+use std::future::poll_fn;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus};
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+
+use corio_executor::{EventLoop, create_task, get_running_loop};
+
+use crate::socket::Socket;
+use crate::streams::{DEFAULT_LIMIT, StreamReader, StreamWriter, child_input, child_output};
+use crate::sys;
+
+/// What a child's stdin, stdout or stderr is connected to. Python: the
+/// `stdin=` / `stdout=` / `stderr=` arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Stdio {
+    /// A pipe to this process: `Process::stdin` / `stdout` / `stderr`.
+    /// Python: `asyncio.subprocess.PIPE`.
+    Pipe,
+    /// This process's own. Python: `None` (the default).
+    #[default]
+    Inherit,
+    /// `/dev/null`. Python: `asyncio.subprocess.DEVNULL`.
+    Null,
+    /// For stderr only: wherever stdout goes. Python:
+    /// `asyncio.subprocess.STDOUT`.
+    Stdout,
+}
+
+/// The options of [`create_subprocess_exec`] and
+/// [`create_subprocess_shell`]: Python's keyword arguments.
+#[derive(Debug, Clone)]
+pub struct ProcessOptions {
+    /// The child's stdin (default: inherited).
+    pub stdin: Stdio,
+    /// The child's stdout (default: inherited).
+    pub stdout: Stdio,
+    /// The child's stderr (default: inherited; [`Stdio::Stdout`] merges it).
+    pub stderr: Stdio,
+    /// The buffer limit of the stdout/stderr readers (default 64 KiB).
+    pub limit: usize,
+    /// The child's working directory (default: ours). Python: `cwd=`.
+    pub cwd: Option<PathBuf>,
+    /// Variables added to (or replacing in) the child's environment.
+    /// Python: `env=`, which replaces the whole environment instead.
+    pub env: Vec<(OsString, OsString)>,
+}
+
+impl Default for ProcessOptions {
+    fn default() -> Self {
+        ProcessOptions {
+            stdin: Stdio::Inherit,
+            stdout: Stdio::Inherit,
+            stderr: Stdio::Inherit,
+            limit: DEFAULT_LIMIT,
+            cwd: None,
+            env: Vec::new(),
+        }
+    }
+}
+
+impl ProcessOptions {
+    /// stdin, stdout and stderr all piped: the usual choice for
+    /// [`Process::communicate`].
+    pub fn piped() -> Self {
+        ProcessOptions {
+            stdin: Stdio::Pipe,
+            stdout: Stdio::Pipe,
+            stderr: Stdio::Pipe,
+            ..ProcessOptions::default()
+        }
+    }
+}
+
+/// A running (or finished) child process. Mirrors
+/// `asyncio.subprocess.Process`.
+///
+/// Dropping it does not kill the child: the loop keeps watching the child
+/// and reaps it when it exits (no zombie is left, as long as the loop
+/// runs until then).
+#[derive(Debug)]
+pub struct Process {
+    pid: u32,
+    /// The writer to the child's stdin, with [`Stdio::Pipe`]. Python:
+    /// `proc.stdin`.
+    pub stdin: Option<StreamWriter>,
+    /// The reader of the child's stdout, with [`Stdio::Pipe`]. Python:
+    /// `proc.stdout`.
+    pub stdout: Option<StreamReader>,
+    /// The reader of the child's stderr, with [`Stdio::Pipe`]. Python:
+    /// `proc.stderr`.
+    pub stderr: Option<StreamReader>,
+    state: Rc<ChildState>,
+}
+
+/// What the pidfd's callback and the `Process` share.
+#[derive(Debug)]
+struct ChildState {
+    child: RefCell<Option<Child>>,
+    /// Set once reaped.
+    status: Cell<Option<ExitStatus>>,
+    /// Open until the child is reaped.
+    pidfd: RefCell<Option<OwnedFd>>,
+    waiters: RefCell<Vec<Waker>>,
+}
+
+impl ChildState {
+    /// The pidfd became readable: the child exited; reap it.
+    fn reap(&self, lp: &EventLoop) {
+        let reaped = match self.child.borrow_mut().as_mut() {
+            Some(child) => child.try_wait(),
+            None => return,
+        };
+        match reaped {
+            Ok(Some(status)) => self.finish(lp, status),
+            Ok(None) => {} // not yet (a spurious wake-up)
+            Err(err) => {
+                lp.call_exception_handler(corio_executor::ExceptionContext {
+                    message: "Could not reap a child process".to_string(),
+                    exception: Some(err.to_string()),
+                });
+            }
+        }
+    }
+
+    fn finish(&self, lp: &EventLoop, status: ExitStatus) {
+        self.status.set(Some(status));
+        self.child.borrow_mut().take();
+        if let Some(pidfd) = self.pidfd.borrow_mut().take() {
+            lp.remove_reader(pidfd.as_raw_fd());
+        }
+        for waker in self.waiters.take() {
+            waker.wake();
+        }
+    }
+}
+
+/// Starts `program` with `args`. Python:
+/// `await asyncio.create_subprocess_exec(program, *args, stdin=..., ...)`.
+///
+/// # Examples
+///
+/// ```
+/// use corio_net::{ProcessOptions, Stdio, create_subprocess_exec};
+///
+/// let (out, status) = corio_executor::run(async {
+///     let options = ProcessOptions { stdout: Stdio::Pipe, ..ProcessOptions::default() };
+///     let mut child = create_subprocess_exec("echo", ["hello"], options).await?;
+///     let out = child.stdout.take().unwrap().read(-1).await?;
+///     let status = child.wait().await?;
+///     std::io::Result::Ok((out, status))
+/// })??;
+/// assert_eq!(out, b"hello\n");
+/// assert!(status.success());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// `NotFound` (naming the program) when it does not exist; the spawn's
+/// other errors; `Unsupported` on kernels without pidfds (before 5.3);
+/// `InvalidInput` for [`Stdio::Stdout`] anywhere but stderr.
+pub async fn create_subprocess_exec<I, S>(
+    program: impl AsRef<OsStr>,
+    args: I,
+    options: ProcessOptions,
+) -> io::Result<Process>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut command = Command::new(program.as_ref());
+    command.args(args);
+    spawn(command, program.as_ref(), options)
+}
+
+/// Runs `cmd` through `/bin/sh -c`. Python:
+/// `await asyncio.create_subprocess_shell(cmd, ...)`.
+///
+/// # Errors
+/// As for [`create_subprocess_exec`] (a command that does not exist is
+/// the shell's business: it exits with status 127).
+pub async fn create_subprocess_shell(cmd: &str, options: ProcessOptions) -> io::Result<Process> {
+    let mut command = Command::new("/bin/sh");
+    command.arg("-c").arg(cmd);
+    spawn(command, OsStr::new("/bin/sh"), options)
+}
+
+fn spawn(mut command: Command, program: &OsStr, options: ProcessOptions) -> io::Result<Process> {
+    let lp = get_running_loop().map_err(io::Error::other)?;
+    if options.stdin == Stdio::Stdout || options.stdout == Stdio::Stdout {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "Stdio::Stdout is only for stderr",
+        ));
+    }
+    if let Some(cwd) = &options.cwd {
+        command.current_dir(cwd);
+    }
+    command.envs(options.env.iter().map(|(k, v)| (k, v)));
+    // Our ends of the pipes; the child's ends go into `command` and are
+    // closed here once it has them (when `command` is dropped).
+    let stdin = child_stdio(&mut command, options.stdin, Fd::Stdin)?;
+    let stdout = child_stdio(&mut command, options.stdout, Fd::Stdout)?;
+    let stderr = match (options.stderr, &stdout) {
+        (Stdio::Stdout, Some((_, child_end))) => {
+            command.stderr(child_end.try_clone()?);
+            None
+        }
+        (Stdio::Stdout, None) => {
+            // stdout is not piped: stderr goes where stdout goes.
+            command.stderr(match options.stdout {
+                Stdio::Null => std::process::Stdio::null(),
+                _ => std::process::Stdio::inherit(),
+            });
+            None
+        }
+        (other, _) => child_stdio(&mut command, other, Fd::Stderr)?,
+    };
+    let child = command.spawn().map_err(|err| {
+        io::Error::new(
+            err.kind(),
+            format!("cannot run {}: {err}", program.to_string_lossy()),
+        )
+    })?;
+    drop(command); // closes the child's ends of the pipes in this process
+    let pid = child.id();
+    let pidfd = match sys::pidfd_open(pid) {
+        Ok(fd) => fd,
+        Err(err) => {
+            let mut child = child;
+            child.kill().ok();
+            child.wait().ok();
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("cannot watch child {pid}: pidfd_open failed ({err}); Linux ≥ 5.3 needed"),
+            ));
+        }
+    };
+    let state = Rc::new(ChildState {
+        child: RefCell::new(Some(child)),
+        status: Cell::new(None),
+        pidfd: RefCell::new(None),
+        waiters: RefCell::new(Vec::new()),
+    });
+    let watcher = state.clone();
+    let watch_loop = lp.clone();
+    lp.add_reader(pidfd.as_raw_fd(), move || watcher.reap(&watch_loop))
+        .map_err(io::Error::other)?;
+    *state.pidfd.borrow_mut() = Some(pidfd);
+    Ok(Process {
+        pid,
+        stdin: stdin.map(|(ours, _)| child_input(&lp, ours)).transpose()?,
+        stdout: stdout
+            .map(|(ours, _)| child_output(&lp, ours, options.limit))
+            .transpose()?,
+        stderr: stderr
+            .map(|(ours, _)| child_output(&lp, ours, options.limit))
+            .transpose()?,
+        state,
+    })
+}
+
+#[derive(Clone, Copy)]
+enum Fd {
+    Stdin,
+    Stdout,
+    Stderr,
+}
+
+/// Connects one of the child's fds as `how` says; for a pipe, returns our
+/// end (non-blocking, as a `Socket`) and a handle on the child's end.
+fn child_stdio(
+    command: &mut Command,
+    how: Stdio,
+    which: Fd,
+) -> io::Result<Option<(Socket, OwnedFd)>> {
+    let (stdio, pipe) = match how {
+        Stdio::Inherit => (std::process::Stdio::inherit(), None),
+        Stdio::Null => (std::process::Stdio::null(), None),
+        Stdio::Pipe | Stdio::Stdout => {
+            let (ours, theirs) = sys::socketpair()?;
+            sys::set_nonblocking(ours.as_fd())?;
+            let keep = theirs.try_clone()?;
+            (
+                std::process::Stdio::from(theirs),
+                Some((Socket::from_fd(ours), keep)),
+            )
+        }
+    };
+    match which {
+        Fd::Stdin => command.stdin(stdio),
+        Fd::Stdout => command.stdout(stdio),
+        Fd::Stderr => command.stderr(stdio),
+    };
+    Ok(pipe)
+}
+
+impl Process {
+    /// The child's process id. Python: `proc.pid`.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The exit status once the child has been reaped, as asyncio's
+    /// `returncode`: the exit code, or `-N` for a child that signal `N`
+    /// ended; `None` while it runs. Python: `proc.returncode`.
+    pub fn returncode(&self) -> Option<i32> {
+        self.state.status.get().map(returncode)
+    }
+
+    /// Waits for the child to exit; its status. Python: `await
+    /// proc.wait()`, which returns the `returncode` (here:
+    /// `status.code()`, or `status.signal()` for a signal).
+    ///
+    /// Like asyncio's, it can deadlock when the child fills a pipe nobody
+    /// reads: read the pipes first, or use
+    /// [`communicate`](Self::communicate).
+    ///
+    /// # Errors
+    /// None today; `io::Result` for what a future kernel interface may add.
+    pub async fn wait(&self) -> io::Result<ExitStatus> {
+        let state = &self.state;
+        poll_fn(|cx| match state.status.get() {
+            Some(status) => Poll::Ready(Ok(status)),
+            None => {
+                state.waiters.borrow_mut().push(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
+    /// Sends `input` to stdin (then closes it), reads stdout and stderr to
+    /// EOF, all at once, and waits for the child to exit. Python:
+    /// `await proc.communicate(input)`.
+    ///
+    /// Returns what stdout and stderr gave (empty for one not piped). A
+    /// child that exits without reading its input is not an error (a
+    /// broken pipe is ignored, as asyncio ignores it).
+    ///
+    /// # Errors
+    /// `InvalidInput` for input without a piped stdin; a read error.
+    pub async fn communicate(&mut self, input: Option<&[u8]>) -> io::Result<(Vec<u8>, Vec<u8>)> {
+        if input.is_some() && self.stdin.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "communicate with input needs stdin=Stdio::Pipe",
+            ));
+        }
+        let feed = self.stdin.take().map(|writer| {
+            let input = input.map(<[u8]>::to_vec);
+            create_task(async move {
+                if let Some(input) = input {
+                    // A child that stops reading ends the feed, not the call.
+                    if writer.write(&input).is_ok() {
+                        writer.drain().await.ok();
+                    }
+                }
+                writer.close();
+            })
+        });
+        let read_all = |reader: Option<StreamReader>| {
+            reader.map(|r| create_task(async move { r.read(-1).await }))
+        };
+        let out = read_all(self.stdout.take());
+        let err = read_all(self.stderr.take());
+        // The tasks only end in a panic or cancellation if this call is
+        // cancelled or a reader panicked; either way, say so as an error.
+        let failed = |e: corio_executor::TaskError| io::Error::other(e.to_string());
+        let mut got = (Vec::new(), Vec::new());
+        if let Some(out) = out {
+            got.0 = out.await.map_err(failed)??;
+        }
+        if let Some(err) = err {
+            got.1 = err.await.map_err(failed)??;
+        }
+        if let Some(feed) = feed {
+            feed.await.map_err(failed)?;
+        }
+        self.wait().await?;
+        Ok(got)
+    }
+
+    /// Sends signal `signum` to the child. Python: `proc.send_signal(sig)`.
+    /// Through the pidfd, so never to another process that reused the pid.
+    ///
+    /// # Errors
+    /// `NotFound` ("process has exited", asyncio's `ProcessLookupError`)
+    /// once the child has been reaped; `InvalidInput` for a bad number.
+    pub fn send_signal(&self, signum: i32) -> io::Result<()> {
+        match &*self.state.pidfd.borrow() {
+            Some(pidfd) => sys::pidfd_send_signal(pidfd.as_fd(), signum),
+            None => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("process {} has exited", self.pid),
+            )),
+        }
+    }
+
+    /// `send_signal(SIGTERM)`. Python: `proc.terminate()`.
+    ///
+    /// # Errors
+    /// As for [`send_signal`](Self::send_signal).
+    pub fn terminate(&self) -> io::Result<()> {
+        self.send_signal(libc::SIGTERM)
+    }
+
+    /// `send_signal(SIGKILL)`. Python: `proc.kill()`.
+    ///
+    /// # Errors
+    /// As for [`send_signal`](Self::send_signal).
+    pub fn kill(&self) -> io::Result<()> {
+        self.send_signal(libc::SIGKILL)
+    }
+}
+
+/// asyncio's `returncode` of a status: the code, or minus the signal.
+fn returncode(status: ExitStatus) -> i32 {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(signal)) => -signal,
+        (None, None) => -1,
+    }
+}
