@@ -77,7 +77,8 @@ impl Default for ProcessOptions {
 
 impl ProcessOptions {
     /// stdin, stdout and stderr all piped: the usual choice for
-    /// [`Process::communicate`].
+    /// [`Process::communicate`]. Python: `stdin=PIPE, stdout=PIPE,
+    /// stderr=PIPE`.
     pub fn piped() -> Self {
         ProcessOptions {
             stdin: Stdio::Pipe,
@@ -215,22 +216,13 @@ fn spawn(mut command: Command, program: &OsStr, options: ProcessOptions) -> io::
     command.envs(options.env.iter().map(|(k, v)| (k, v)));
     // Our ends of the pipes; the child's ends go into `command` and are
     // closed here once it has them (when `command` is dropped).
+    let merged = options.stderr == Stdio::Stdout;
     let stdin = child_stdio(&mut command, options.stdin, Fd::Stdin)?;
-    let stdout = child_stdio(&mut command, options.stdout, Fd::Stdout)?;
-    let stderr = match (options.stderr, &stdout) {
-        (Stdio::Stdout, Some((_, child_end))) => {
-            command.stderr(child_end.try_clone()?);
-            None
-        }
-        (Stdio::Stdout, None) => {
-            // stdout is not piped: stderr goes where stdout goes.
-            command.stderr(match options.stdout {
-                Stdio::Null => std::process::Stdio::null(),
-                _ => std::process::Stdio::inherit(),
-            });
-            None
-        }
-        (other, _) => child_stdio(&mut command, other, Fd::Stderr)?,
+    let stdout = child_stdio(&mut command, options.stdout, Fd::Stdout { merged })?;
+    let stderr = if merged {
+        None
+    } else {
+        child_stdio(&mut command, options.stderr, Fd::Stderr)?
     };
     let child = command.spawn().map_err(|err| {
         io::Error::new(
@@ -265,12 +257,12 @@ fn spawn(mut command: Command, program: &OsStr, options: ProcessOptions) -> io::
     *state.pidfd.borrow_mut() = Some(pidfd);
     Ok(Process {
         pid,
-        stdin: stdin.map(|(ours, _)| child_input(&lp, ours)).transpose()?,
+        stdin: stdin.map(|ours| child_input(&lp, ours)).transpose()?,
         stdout: stdout
-            .map(|(ours, _)| child_output(&lp, ours, options.limit))
+            .map(|ours| child_output(&lp, ours, options.limit))
             .transpose()?,
         stderr: stderr
-            .map(|(ours, _)| child_output(&lp, ours, options.limit))
+            .map(|ours| child_output(&lp, ours, options.limit))
             .transpose()?,
         state,
     })
@@ -279,36 +271,64 @@ fn spawn(mut command: Command, program: &OsStr, options: ProcessOptions) -> io::
 #[derive(Clone, Copy)]
 enum Fd {
     Stdin,
-    Stdout,
+    /// `merged`: stderr goes to the same place ([`Stdio::Stdout`]).
+    Stdout {
+        merged: bool,
+    },
     Stderr,
 }
 
 /// Connects one of the child's fds as `how` says; for a pipe, returns our
-/// end (non-blocking, as a `Socket`) and a handle on the child's end.
-fn child_stdio(
-    command: &mut Command,
-    how: Stdio,
-    which: Fd,
-) -> io::Result<Option<(Socket, OwnedFd)>> {
-    let (stdio, pipe) = match how {
-        Stdio::Inherit => (std::process::Stdio::inherit(), None),
-        Stdio::Null => (std::process::Stdio::null(), None),
+/// end (non-blocking, as a `Socket`). The child's end goes into `command`
+/// and is closed in this process when `command` is dropped.
+fn child_stdio(command: &mut Command, how: Stdio, which: Fd) -> io::Result<Option<Socket>> {
+    let (child_end, ours) = match how {
+        Stdio::Inherit => (ChildEnd::Inherit, None),
+        Stdio::Null => (ChildEnd::Null, None),
         Stdio::Pipe | Stdio::Stdout => {
             let (ours, theirs) = sys::socketpair()?;
             sys::set_nonblocking(ours.as_fd())?;
-            let keep = theirs.try_clone()?;
-            (
-                std::process::Stdio::from(theirs),
-                Some((Socket::from_fd(ours), keep)),
-            )
+            (ChildEnd::Fd(theirs), Some(Socket::from_fd(ours)))
         }
     };
     match which {
-        Fd::Stdin => command.stdin(stdio),
-        Fd::Stdout => command.stdout(stdio),
-        Fd::Stderr => command.stderr(stdio),
+        Fd::Stdin => command.stdin(child_end.into_stdio()),
+        Fd::Stdout { merged } => {
+            if merged {
+                command.stderr(child_end.stdio()?);
+            }
+            command.stdout(child_end.into_stdio())
+        }
+        Fd::Stderr => command.stderr(child_end.into_stdio()),
     };
-    Ok(pipe)
+    Ok(ours)
+}
+
+/// Where one of the child's fds goes, before it becomes a std `Stdio`
+/// (which cannot be cloned, and stdout's may have to serve stderr too).
+enum ChildEnd {
+    Inherit,
+    Null,
+    Fd(OwnedFd),
+}
+
+impl ChildEnd {
+    /// A `Stdio` for it that leaves it usable (an fd is duplicated).
+    fn stdio(&self) -> io::Result<std::process::Stdio> {
+        Ok(match self {
+            ChildEnd::Inherit => std::process::Stdio::inherit(),
+            ChildEnd::Null => std::process::Stdio::null(),
+            ChildEnd::Fd(fd) => std::process::Stdio::from(fd.try_clone()?),
+        })
+    }
+
+    fn into_stdio(self) -> std::process::Stdio {
+        match self {
+            ChildEnd::Inherit => std::process::Stdio::inherit(),
+            ChildEnd::Null => std::process::Stdio::null(),
+            ChildEnd::Fd(fd) => std::process::Stdio::from(fd),
+        }
+    }
 }
 
 impl Process {

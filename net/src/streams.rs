@@ -727,9 +727,10 @@ impl StreamWriter {
     }
 }
 
-/// The future of [`StreamWriter::drain`]: ready at once while the write
-/// buffer is under its high-water mark, which is the common case, so it is
-/// written out by hand rather than as an `async fn`.
+/// The future of [`StreamWriter::drain`] (Python: the `writer.drain()`
+/// coroutine): ready at once while the write buffer is under its
+/// high-water mark, which is the common case, so it is written out by
+/// hand rather than as an `async fn`.
 #[must_use = "futures do nothing unless awaited"]
 pub struct Drain<'a> {
     writer: &'a StreamWriter,

@@ -186,3 +186,27 @@ fn stdout_as_stdin_is_invalid_input() -> Result {
     })?;
     Ok(())
 }
+
+#[test]
+fn communicate_input_without_a_stdin_pipe_and_bad_signal_numbers_are_errors() -> Result {
+    run(async {
+        let options = ProcessOptions {
+            stdout: Stdio::Pipe,
+            ..ProcessOptions::default()
+        };
+        let mut child = create_subprocess_exec("sleep", ["30"], options).await?;
+        let err = child.communicate(Some(b"lost?")).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        let err = child.send_signal(-1).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        // Neither call touched the child: it still runs, and a real signal
+        // ends it.
+        assert_eq!(child.returncode(), None);
+        child.kill()?;
+        let (out, _) = child.communicate(None).await?;
+        assert!(out.is_empty());
+        assert_eq!(child.returncode(), Some(-9));
+        std::io::Result::Ok(())
+    })??;
+    Ok(())
+}

@@ -131,7 +131,8 @@ pub struct SignalPipe {
 }
 
 impl SignalPipe {
-    /// Opens the pipe (both ends non-blocking, close-on-exec).
+    /// Opens the pipe (both ends non-blocking, close-on-exec). Python:
+    /// asyncio's `_make_self_pipe()` before `signal.set_wakeup_fd`.
     ///
     /// # Errors
     /// EMFILE / ENFILE.
@@ -140,7 +141,7 @@ impl SignalPipe {
         Ok(SignalPipe { read, write })
     }
 
-    /// The end to watch.
+    /// The end to watch. Python: `self._ssock.fileno()`.
     pub fn read_fd(&self) -> RawFd {
         self.read.as_raw_fd()
     }
@@ -176,7 +177,8 @@ impl SignalPipe {
         }
     }
 
-    /// Reads every signal number written so far into `out`, in arrival
+    /// Reads every signal number written so far into `out` (Python:
+    /// asyncio's `_read_from_self` / `_process_self_data`), in arrival
     /// order (repeats included; a signal that arrives while the pipe is full
     /// is one more of a kind already there).
     ///
@@ -196,7 +198,8 @@ impl SignalPipe {
     }
 }
 
-/// A signal routed to a [`SignalPipe`], and the disposition it had before.
+/// A signal routed to a [`SignalPipe`], and the disposition it had before
+/// (Python keeps neither: `remove_signal_handler` resets to the default).
 #[derive(Debug)]
 pub struct CaughtSignal {
     signum: i32,
@@ -210,7 +213,8 @@ impl std::fmt::Debug for sys::SavedAction {
 }
 
 impl CaughtSignal {
-    /// The signal's number.
+    /// The signal's number (Python: the `sig` given to
+    /// `add_signal_handler`).
     pub fn signum(&self) -> i32 {
         self.signum
     }
