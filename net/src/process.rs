@@ -1,10 +1,12 @@
 //! Subprocesses: asyncio's `create_subprocess_exec` / `_shell` and
 //! `Process`.
 //!
-//! A child's pipes are the loop's ordinary streams: each piped stdio is
-//! one end of a Unix socket pair, the other end is the child's fd 0, 1 or
-//! 2, so the transports and stream readers/writers of the rest of this
-//! crate carry them unchanged. A child's exit is a readable fd too: a
+//! A child's pipes are the loop's ordinary streams: each piped stdio is a
+//! real pipe (as asyncio's are: a child may open `/dev/stdout`), one end
+//! the child's fd 0, 1 or 2, the other ours, carried by the same
+//! transports and stream readers/writers as a socket (a pipe end is a
+//! transport [`Endpoint`](crate::transport) that `read`s or `write`s
+//! instead of `recv`ing or `send`ing). A child's exit is a readable fd too: a
 //! pidfd (Linux ≥ 5.3) watched with `add_reader`; its callback reaps the
 //! child (`waitpid`) and wakes whoever waits. No process-wide `SIGCHLD`
 //! handler is involved, so nothing races other libraries' children.
@@ -22,7 +24,6 @@ use std::task::{Poll, Waker};
 
 use corio_executor::{EventLoop, create_task, get_running_loop};
 
-use crate::socket::Socket;
 use crate::streams::{DEFAULT_LIMIT, StreamReader, StreamWriter, child_input, child_output};
 use crate::sys;
 
@@ -148,6 +149,36 @@ impl ChildState {
         }
         for waker in self.waiters.take() {
             waker.wake();
+        }
+    }
+}
+
+impl Drop for ChildState {
+    /// The `Process` is gone and so is the loop's watcher (the loop
+    /// closed before the child exited): a thread waits for the child so it
+    /// does not stay a zombie (asyncio's `ThreadedChildWatcher` does the
+    /// same for every child).
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.get_mut().take()
+            && !matches!(child.try_wait(), Ok(Some(_)))
+        {
+            let reaper = std::thread::Builder::new().name("corio-reaper".into());
+            if reaper.spawn(move || child.wait()).is_err() {
+                // No thread to be had: the child stays a zombie until
+                // this process exits, as a dropped `std::process::Child`.
+            }
+        }
+    }
+}
+
+/// Cancels the tasks of a `communicate` call that was itself cancelled
+/// (dropped before it finished), so none of them reads on unobserved.
+struct CancelOnDrop(Vec<Box<dyn Fn() -> bool>>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        for cancel in &self.0 {
+            cancel();
         }
     }
 }
@@ -279,16 +310,20 @@ enum Fd {
 }
 
 /// Connects one of the child's fds as `how` says; for a pipe, returns our
-/// end (non-blocking, as a `Socket`). The child's end goes into `command`
-/// and is closed in this process when `command` is dropped.
-fn child_stdio(command: &mut Command, how: Stdio, which: Fd) -> io::Result<Option<Socket>> {
+/// end (non-blocking). The child's end goes into `command` and is closed
+/// in this process when `command` is dropped.
+fn child_stdio(command: &mut Command, how: Stdio, which: Fd) -> io::Result<Option<OwnedFd>> {
     let (child_end, ours) = match how {
         Stdio::Inherit => (ChildEnd::Inherit, None),
         Stdio::Null => (ChildEnd::Null, None),
         Stdio::Pipe | Stdio::Stdout => {
-            let (ours, theirs) = sys::socketpair()?;
+            let (read_end, write_end) = sys::pipe()?;
+            let (ours, theirs) = match which {
+                Fd::Stdin => (write_end, read_end),
+                Fd::Stdout { .. } | Fd::Stderr => (read_end, write_end),
+            };
             sys::set_nonblocking(ours.as_fd())?;
-            (ChildEnd::Fd(theirs), Some(Socket::from_fd(ours)))
+            (ChildEnd::Fd(theirs), Some(ours))
         }
     };
     match which {
@@ -359,7 +394,10 @@ impl Process {
         poll_fn(|cx| match state.status.get() {
             Some(status) => Poll::Ready(Ok(status)),
             None => {
-                state.waiters.borrow_mut().push(cx.waker().clone());
+                let mut waiters = state.waiters.borrow_mut();
+                if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                    waiters.push(cx.waker().clone());
+                }
                 Poll::Pending
             }
         })
@@ -373,6 +411,10 @@ impl Process {
     /// Returns what stdout and stderr gave (empty for one not piped). A
     /// child that exits without reading its input is not an error (a
     /// broken pipe is ignored, as asyncio ignores it).
+    ///
+    /// Cancelling the call (dropping it, e.g. through `wait_for`) cancels
+    /// its reading and writing and closes the pipes it took, as asyncio's
+    /// does; the child itself runs on and can still be waited for.
     ///
     /// # Errors
     /// `InvalidInput` for input without a piped stdin; a read error.
@@ -400,6 +442,15 @@ impl Process {
         };
         let out = read_all(self.stdout.take());
         let err = read_all(self.stderr.take());
+        let mut guard = CancelOnDrop(Vec::new());
+        if let Some(task) = &feed {
+            let task = task.clone();
+            guard.0.push(Box::new(move || task.cancel()));
+        }
+        for task in [&out, &err].into_iter().flatten() {
+            let task = task.clone();
+            guard.0.push(Box::new(move || task.cancel()));
+        }
         // The tasks only end in a panic or cancellation if this call is
         // cancelled or a reader panicked; either way, say so as an error.
         let failed = |e: corio_executor::TaskError| io::Error::other(e.to_string());
@@ -414,6 +465,7 @@ impl Process {
             feed.await.map_err(failed)?;
         }
         self.wait().await?;
+        guard.0.clear(); // all done: nothing to cancel
         Ok(got)
     }
 

@@ -16,6 +16,7 @@ use std::cell::{Cell, RefCell};
 use std::future::{Future, poll_fn};
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
@@ -24,7 +25,7 @@ use corio_executor::{EventLoop, ExceptionContext, create_task, get_running_loop}
 
 use crate::server::{Server, ServerOptions, create_server, create_unix_server};
 use crate::tcp::TcpStream;
-use crate::transport::{Protocol, Transport};
+use crate::transport::{Endpoint, Protocol, Transport};
 
 /// asyncio's `_DEFAULT_LIMIT`: 64 KiB.
 pub const DEFAULT_LIMIT: usize = 64 * 1024;
@@ -343,6 +344,17 @@ impl Drop for ReadGuard<'_> {
 /// ```
 pub struct StreamReader {
     shared: Rc<Shared>,
+    /// A child's stdout or stderr: the pipe's transport, closed when the
+    /// reader is dropped (nobody else can read that pipe).
+    pipe: Option<Transport>,
+}
+
+impl Drop for StreamReader {
+    fn drop(&mut self) {
+        if let Some(pipe) = &self.pipe {
+            pipe.close();
+        }
+    }
 }
 
 impl StreamReader {
@@ -355,6 +367,7 @@ impl StreamReader {
         assert!(limit > 0, "limit must be positive");
         StreamReader {
             shared: Shared::new(limit),
+            pipe: None,
         }
     }
 
@@ -832,6 +845,7 @@ impl Protocol for StreamProtocol {
         if let Some(callback) = &self.on_connect {
             let reader = StreamReader {
                 shared: self.shared.clone(),
+                pipe: None,
             };
             let writer = StreamWriter {
                 transport,
@@ -907,7 +921,7 @@ fn streams_on(
 
 fn streams_with(
     lp: &EventLoop,
-    socket: crate::socket::Socket,
+    endpoint: impl Into<Endpoint>,
     limit: usize,
     pipe: bool,
 ) -> io::Result<(StreamReader, StreamWriter)> {
@@ -917,7 +931,7 @@ fn streams_with(
         on_connect: None,
         close_on_eof: pipe,
     }));
-    let transport = Transport::start(lp, socket, protocol)?;
+    let transport = Transport::start(lp, endpoint, protocol)?;
     let writer = StreamWriter {
         transport,
         shared: reader.shared.clone(),
@@ -926,25 +940,24 @@ fn streams_with(
     Ok((reader, writer))
 }
 
-/// The reader of a child's stdout or stderr (our end of its socket pair):
-/// the transport closes itself at EOF, when the child closed its end.
+/// The reader of a child's stdout or stderr (the read end of its pipe):
+/// the transport closes itself at EOF, when the child closed its end, or
+/// when the reader is dropped.
 pub(crate) fn child_output(
     lp: &EventLoop,
-    socket: crate::socket::Socket,
+    pipe: OwnedFd,
     limit: usize,
 ) -> io::Result<StreamReader> {
-    let (reader, mut writer) = streams_with(lp, socket, limit, true)?;
+    let (mut reader, mut writer) = streams_with(lp, Endpoint::ReadPipe(pipe), limit, true)?;
     writer.close_on_drop = false;
+    reader.pipe = Some(writer.transport.clone());
     Ok(reader)
 }
 
-/// The writer of a child's stdin: closing it (or dropping it) is the
-/// child's EOF.
-pub(crate) fn child_input(
-    lp: &EventLoop,
-    socket: crate::socket::Socket,
-) -> io::Result<StreamWriter> {
-    Ok(streams_with(lp, socket, DEFAULT_LIMIT, true)?.1)
+/// The writer of a child's stdin (the write end of its pipe): closing it
+/// (or dropping it) is the child's EOF.
+pub(crate) fn child_input(lp: &EventLoop, pipe: OwnedFd) -> io::Result<StreamWriter> {
+    Ok(streams_with(lp, Endpoint::WritePipe(pipe), DEFAULT_LIMIT, true)?.1)
 }
 
 /// Connects to `host:port`: a reader and a writer on a new connection.

@@ -367,21 +367,29 @@ pub(crate) fn shutdown(fd: BorrowedFd<'_>, how: libc::c_int) -> io::Result<()> {
 
 // ------------------------------------------------------------ processes ---
 
-/// `socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)`: two connected,
-/// blocking ends (the child's end must block, as a pipe would; the loop
-/// makes its own end non-blocking).
-pub(crate) fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
+/// `pipe2(O_CLOEXEC)`: (read end, write end), both blocking (the child's
+/// end must block; the loop makes its own end non-blocking).
+pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [-1; 2];
-    // SAFETY: `fds` is two writable ints, as socketpair expects.
-    cvt(unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    })?;
+    // SAFETY: `fds` is two writable ints, as pipe2 expects.
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
     Ok((owned(fds[0]), owned(fds[1])))
+}
+
+/// `read(fd, buf)`: bytes read, 0 at EOF.
+pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
+    let n = cvt(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })?;
+    Ok(n as usize)
+}
+
+/// `write(fd, buf)`: bytes written. On a pipe without a reader this
+/// raises `SIGPIPE` unless it is ignored (Rust programs ignore it), and
+/// fails with `EPIPE`.
+pub(crate) fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes.
+    let n = cvt(unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) })?;
+    Ok(n as usize)
 }
 
 /// `fcntl(fd, F_SETFL, O_NONBLOCK | flags)`.

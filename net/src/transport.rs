@@ -1,7 +1,8 @@
 //! Transports and protocols: asyncio's callback layer, on which streams
 //! stand.
 //!
-//! A [`Transport`] owns a connected socket and keeps **one** registration
+//! A [`Transport`] owns a connected socket (or one end of a pipe, for a
+//! child process's stdio) and keeps **one** registration
 //! on the loop for its whole life, as asyncio's `_SelectorSocketTransport`
 //! does: the reader callback stays on while reading is not paused, and the
 //! writer callback is on only while the write buffer holds bytes. A message
@@ -18,6 +19,7 @@
 use std::cell::RefCell;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
 
 use corio_executor::{EventLoop, get_running_loop};
@@ -92,7 +94,7 @@ struct Inner {
 
 struct State {
     /// `None` once the connection is lost (the fd is closed then).
-    socket: Option<Socket>,
+    endpoint: Option<Endpoint>,
     /// Bytes accepted by `write` and not yet sent; `sent` of them are gone.
     buffer: Vec<u8>,
     sent: usize,
@@ -109,6 +111,8 @@ struct State {
     writing: bool,
     /// `connection_lost` is scheduled or done.
     lost: bool,
+    /// What ended the connection when it failed (not closed by us).
+    failure: Option<io::ErrorKind>,
     peer: Option<SocketAddr>,
     local: Option<SocketAddr>,
 }
@@ -127,25 +131,97 @@ impl State {
     fn pending(&self) -> usize {
         self.buffer.len() - self.sent
     }
+
+    fn fd(&self) -> Option<RawFd> {
+        self.endpoint.as_ref().map(Endpoint::raw)
+    }
+}
+
+/// What a transport moves its bytes through.
+#[derive(Debug)]
+pub(crate) enum Endpoint {
+    /// A connected stream socket: `recv` / `send`; `write_eof` is
+    /// `shutdown(SHUT_WR)`. asyncio: `_SelectorSocketTransport`.
+    Socket(Socket),
+    /// The read end of a pipe (a child's stdout or stderr): `read`, and
+    /// never written. asyncio: `_UnixReadPipeTransport`.
+    ReadPipe(OwnedFd),
+    /// The write end of a pipe (a child's stdin): `write`. A pipe cannot
+    /// half-close, so `write_eof` closes it. Its reader callback does not
+    /// read: the selector reports the write end "readable" (`EPOLLERR`)
+    /// only once the far end is closed. asyncio: `_UnixWritePipeTransport`.
+    ///
+    /// Writing to a pipe nobody reads raises `SIGPIPE`, which a Rust
+    /// program ignores from the start (Rust's runtime sets it to
+    /// `SIG_IGN` before `main`), so the write fails with `EPIPE` instead,
+    /// as Python's does.
+    WritePipe(OwnedFd),
+}
+
+impl From<Socket> for Endpoint {
+    fn from(socket: Socket) -> Endpoint {
+        Endpoint::Socket(socket)
+    }
+}
+
+impl Endpoint {
+    fn raw(&self) -> RawFd {
+        match self {
+            Endpoint::Socket(socket) => socket.raw(),
+            Endpoint::ReadPipe(fd) | Endpoint::WritePipe(fd) => fd.as_raw_fd(),
+        }
+    }
+
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Endpoint::Socket(socket) => sys::recv(socket.fd(), buf, 0),
+            Endpoint::ReadPipe(fd) => sys::read(fd.as_fd(), buf),
+            Endpoint::WritePipe(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "the write end of a pipe cannot be read",
+            )),
+        }
+    }
+
+    fn write(&self, data: &[u8]) -> io::Result<usize> {
+        match self {
+            Endpoint::Socket(socket) => sys::send(socket.fd(), data),
+            Endpoint::WritePipe(fd) => sys::write(fd.as_fd(), data),
+            Endpoint::ReadPipe(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "the read end of a pipe cannot be written",
+            )),
+        }
+    }
+
+    fn is_pipe(&self) -> bool {
+        !matches!(self, Endpoint::Socket(_))
+    }
 }
 
 impl Transport {
-    /// Wraps a connected socket, registers its reader and tells the
-    /// protocol `connection_made`.
+    /// Wraps a connected socket (or a pipe end), registers its reader and
+    /// tells the protocol `connection_made`.
     pub(crate) fn start(
         lp: &EventLoop,
-        socket: Socket,
+        endpoint: impl Into<Endpoint>,
         protocol: Rc<RefCell<dyn Protocol>>,
     ) -> io::Result<Transport> {
-        let peer = socket.peer_addr().ok().and_then(|a| a.as_inet());
-        let local = socket.local_addr().ok().and_then(|a| a.as_inet());
+        let endpoint = endpoint.into();
+        let (peer, local) = match &endpoint {
+            Endpoint::Socket(socket) => (
+                socket.peer_addr().ok().and_then(|a| a.as_inet()),
+                socket.local_addr().ok().and_then(|a| a.as_inet()),
+            ),
+            _ => (None, None),
+        };
         let transport = Transport {
             inner: Rc::new(Inner {
                 lp: lp.clone(),
                 scratch: ReadBuffer::of(lp),
                 protocol: Callee::new(lp, protocol),
                 state: RefCell::new(State {
-                    socket: Some(socket),
+                    endpoint: Some(endpoint),
                     buffer: Vec::new(),
                     sent: 0,
                     closing: false,
@@ -156,6 +232,7 @@ impl Transport {
                     low: DEFAULT_LOW_WATER,
                     writing: false,
                     lost: false,
+                    failure: None,
                     peer,
                     local,
                 }),
@@ -170,8 +247,8 @@ impl Transport {
         Ok(transport)
     }
 
-    fn fd(&self) -> Option<std::os::fd::RawFd> {
-        self.inner.state.borrow().socket.as_ref().map(Socket::raw)
+    fn fd(&self) -> Option<RawFd> {
+        self.inner.state.borrow().fd()
     }
 
     fn add_reader(&self) -> io::Result<()> {
@@ -202,8 +279,21 @@ impl Transport {
         let mut buf = self.inner.scratch.0.borrow_mut();
         let outcome = {
             let state = self.inner.state.borrow();
-            let Some(socket) = &state.socket else { return };
-            sys::recv(socket.fd(), &mut buf, 0)
+            match &state.endpoint {
+                None => return,
+                Some(Endpoint::WritePipe(_)) => {
+                    // The pipe's reader is gone: nothing written can be
+                    // delivered any more (asyncio: `BrokenPipeError`).
+                    drop(state);
+                    drop(buf);
+                    self.fatal_error(io::Error::new(
+                        io::ErrorKind::BrokenPipe,
+                        "the pipe's reading end was closed",
+                    ));
+                    return;
+                }
+                Some(endpoint) => endpoint.read(&mut buf),
+            }
         };
         match outcome {
             Err(e) if try_again(&e) => {}
@@ -233,9 +323,17 @@ impl Transport {
     ///
     /// # Errors
     /// `NotConnected` after [`close`](Self::close) or
-    /// [`write_eof`](Self::write_eof), or once the connection is lost.
+    /// [`write_eof`](Self::write_eof), or once the connection is lost;
+    /// once it failed, the kind of its error (`ConnectionReset`,
+    /// `BrokenPipe` when a child closed its stdin, ...).
     pub fn write(&self, data: &[u8]) -> io::Result<()> {
         let mut state = self.inner.state.borrow_mut();
+        if let Some(kind) = state.failure {
+            return Err(io::Error::new(
+                kind,
+                format!("write after the connection failed ({kind})"),
+            ));
+        }
         if state.closing || state.eof || state.lost {
             let why = if state.eof { "write_eof" } else { "close" };
             return Err(io::Error::new(
@@ -248,10 +346,10 @@ impl Transport {
         }
         let mut rest = data;
         if state.pending() == 0 {
-            let Some(socket) = &state.socket else {
+            let Some(endpoint) = &state.endpoint else {
                 return Ok(());
             };
-            match sys::send(socket.fd(), data) {
+            match endpoint.write(data) {
                 Ok(n) => rest = &data[n..],
                 Err(e) if try_again(&e) => {}
                 Err(e) => {
@@ -271,7 +369,7 @@ impl Transport {
         if pause {
             state.protocol_paused = true;
         }
-        let fd = state.socket.as_ref().map(Socket::raw);
+        let fd = state.fd();
         drop(state);
         if start_writer && let Some(fd) = fd {
             let me = self.clone();
@@ -296,9 +394,11 @@ impl Transport {
     /// The writer callback (asyncio's `_write_ready`).
     fn write_ready(&self) {
         let mut state = self.inner.state.borrow_mut();
-        let Some(socket) = &state.socket else { return };
-        let fd = socket.raw();
-        let outcome = sys::send(socket.fd(), &state.buffer[state.sent..]);
+        let Some(endpoint) = &state.endpoint else {
+            return;
+        };
+        let fd = endpoint.raw();
+        let outcome = endpoint.write(&state.buffer[state.sent..]);
         match outcome {
             Err(e) if try_again(&e) => {}
             Err(e) => {
@@ -341,7 +441,7 @@ impl Transport {
 
     fn shutdown_write(&self) {
         let state = self.inner.state.borrow();
-        if let Some(socket) = &state.socket
+        if let Some(Endpoint::Socket(socket)) = &state.endpoint
             && let Err(e) = socket.shutdown(Shutdown::Write)
         {
             drop(state);
@@ -358,16 +458,22 @@ impl Transport {
         }
         state.eof = true;
         let drained = state.pending() == 0;
+        let pipe = state.endpoint.as_ref().is_some_and(Endpoint::is_pipe);
         drop(state);
-        if drained {
+        if pipe {
+            // A pipe's only EOF is its close (once the buffer is written).
+            self.close();
+        } else if drained {
             self.shutdown_write();
         }
     }
 
-    /// True: TCP and Unix stream transports can half-close. Python:
-    /// `can_write_eof()`.
+    /// True for TCP and Unix stream sockets (they half-close) and for the
+    /// write end of a pipe (closing it is its EOF); false for the read end
+    /// of a pipe. Python: `can_write_eof()`.
     pub fn can_write_eof(&self) -> bool {
-        true
+        let state = self.inner.state.borrow();
+        !matches!(state.endpoint, Some(Endpoint::ReadPipe(_)))
     }
 
     /// Closes the transport once the buffered data is sent; the protocol's
@@ -472,6 +578,11 @@ impl Transport {
 
     /// asyncio's `_fatal_error`: close at once with the error.
     fn fatal_error(&self, err: io::Error) {
+        let mut state = self.inner.state.borrow_mut();
+        if !state.lost {
+            state.failure = Some(err.kind());
+        }
+        drop(state);
         self.force_close(Some(err));
     }
 
@@ -484,7 +595,7 @@ impl Transport {
         state.buffer.clear();
         state.sent = 0;
         let writing = std::mem::take(&mut state.writing);
-        let fd = state.socket.as_ref().map(Socket::raw);
+        let fd = state.fd();
         drop(state);
         if let Some(fd) = fd {
             self.inner.lp.remove_reader(fd);
@@ -506,17 +617,17 @@ impl Transport {
         drop(state);
         let me = self.clone();
         self.inner.lp.call_soon(move || {
-            let socket = me.inner.state.borrow_mut().socket.take();
-            if let Some(socket) = &socket {
-                me.inner.lp.remove_reader(socket.raw());
-                me.inner.lp.remove_writer(socket.raw());
+            let endpoint = me.inner.state.borrow_mut().endpoint.take();
+            if let Some(endpoint) = &endpoint {
+                me.inner.lp.remove_reader(endpoint.raw());
+                me.inner.lp.remove_writer(endpoint.raw());
             }
             // Taken out first: the protocol may drop its transport handle.
             let protocol = me.inner.protocol.take();
             if let Some(protocol) = protocol {
                 protocol.borrow_mut().connection_lost(err);
             }
-            drop(socket);
+            drop(endpoint);
             if let Some(hook) = me.inner.on_lost.take() {
                 hook();
             }
@@ -533,7 +644,7 @@ impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = self.inner.state.borrow();
         f.debug_struct("Transport")
-            .field("fd", &state.socket.as_ref().map(Socket::raw))
+            .field("fd", &state.fd())
             .field("peer", &state.peer)
             .field("closing", &state.closing)
             .field("buffered", &state.pending())

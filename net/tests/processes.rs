@@ -1,14 +1,116 @@
 //! Subprocesses: real children (`sh`, `cat`, `echo`, `sleep`), real pipes,
-//! real signals; every test checks that it left no zombie behind.
+//! real signals.
+//!
+//! Run without the test harness (`harness = false`), one case after
+//! another, so that it can check what the harness cannot: that each case
+//! leaves no fd open (pipes, pidfds), and that no child is left a zombie
+//! once every case has run. `cargo test --test processes -- NAME` runs the
+//! cases whose name contains NAME.
 
 use std::io::ErrorKind;
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
-use corio_executor::{create_task, run, sleep};
+use corio_executor::{create_task, run, sleep, timeout};
 use corio_net::{ProcessOptions, Stdio, create_subprocess_exec, create_subprocess_shell};
 
 type Result = std::result::Result<(), Box<dyn std::error::Error>>;
+
+/// One case: its name and its body.
+type Case = (&'static str, fn() -> Result);
+
+const CASES: &[Case] = &[
+    (
+        "exec_with_piped_stdout_and_wait",
+        exec_with_piped_stdout_and_wait,
+    ),
+    (
+        "shell_exit_codes_and_stderr_merged_into_stdout",
+        shell_exit_codes_and_stderr_merged_into_stdout,
+    ),
+    (
+        "a_program_that_does_not_exist_is_an_error_naming_it",
+        a_program_that_does_not_exist_is_an_error_naming_it,
+    ),
+    (
+        "a_killed_child_reports_the_signal_and_signals_after_exit_are_errors",
+        a_killed_child_reports_the_signal_and_signals_after_exit_are_errors,
+    ),
+    (
+        "ten_mib_through_communicate_both_ways_without_deadlock",
+        ten_mib_through_communicate_both_ways_without_deadlock,
+    ),
+    ("a_hundred_children_at_once", a_hundred_children_at_once),
+    (
+        "wait_after_the_child_already_exited",
+        wait_after_the_child_already_exited,
+    ),
+    (
+        "stdout_as_stdin_is_invalid_input",
+        stdout_as_stdin_is_invalid_input,
+    ),
+    (
+        "communicate_input_without_a_stdin_pipe_and_bad_signal_numbers_are_errors",
+        communicate_input_without_a_stdin_pipe_and_bad_signal_numbers_are_errors,
+    ),
+    ("the_child_gets_real_pipes", the_child_gets_real_pipes),
+    (
+        "writing_to_a_child_that_stopped_reading_is_a_broken_pipe",
+        writing_to_a_child_that_stopped_reading_is_a_broken_pipe,
+    ),
+    (
+        "a_dropped_process_is_still_reaped",
+        a_dropped_process_is_still_reaped,
+    ),
+    (
+        "a_child_outliving_its_loop_is_reaped_by_a_thread",
+        a_child_outliving_its_loop_is_reaped_by_a_thread,
+    ),
+    (
+        "a_cancelled_communicate_closes_its_pipes_and_the_child_runs_on",
+        a_cancelled_communicate_closes_its_pipes_and_the_child_runs_on,
+    ),
+];
+
+fn main() {
+    let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for (name, case) in CASES {
+        if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
+            continue;
+        }
+        count += 1;
+        let before = open_fds();
+        let outcome = std::panic::catch_unwind(case);
+        let after = open_fds();
+        let verdict = match outcome {
+            Ok(Ok(())) if after == before => "ok".to_string(),
+            Ok(Ok(())) => format!("FAILED: {before} fds open before, {after} after"),
+            Ok(Err(e)) => format!("FAILED: {e}"),
+            Err(_) => "FAILED: panicked".to_string(),
+        };
+        println!("test {name} ... {verdict}");
+        if verdict != "ok" {
+            failures.push(format!("{name}: {verdict}"));
+        }
+    }
+    // After all of them: not one zombie among this process's children.
+    let left = zombies();
+    if !left.is_empty() {
+        failures.push(format!("zombies left after the cases: {left:?}"));
+    }
+    if !failures.is_empty() {
+        eprintln!("\nprocesses: failures:\n  {}", failures.join("\n  "));
+        std::process::exit(1);
+    }
+    println!("\nprocesses: {count} cases ok, no fd left open, no zombie left behind");
+}
+
+/// How many fds this process has open.
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |dir| dir.count())
+}
 
 /// The children of this process that are zombies (exited, not reaped).
 fn zombies() -> Vec<String> {
@@ -38,7 +140,6 @@ fn no_zombie_of(pid: u32) {
     );
 }
 
-#[test]
 fn exec_with_piped_stdout_and_wait() -> Result {
     let pid = run(async {
         let options = ProcessOptions {
@@ -57,7 +158,6 @@ fn exec_with_piped_stdout_and_wait() -> Result {
     Ok(())
 }
 
-#[test]
 fn shell_exit_codes_and_stderr_merged_into_stdout() -> Result {
     run(async {
         let options = ProcessOptions {
@@ -83,7 +183,6 @@ fn shell_exit_codes_and_stderr_merged_into_stdout() -> Result {
     Ok(())
 }
 
-#[test]
 fn a_program_that_does_not_exist_is_an_error_naming_it() -> Result {
     run(async {
         let err = create_subprocess_exec("/no/such/program", ["x"], ProcessOptions::piped())
@@ -95,7 +194,6 @@ fn a_program_that_does_not_exist_is_an_error_naming_it() -> Result {
     Ok(())
 }
 
-#[test]
 fn a_killed_child_reports_the_signal_and_signals_after_exit_are_errors() -> Result {
     let pid = run(async {
         let child = create_subprocess_exec("sleep", ["30"], ProcessOptions::default()).await?;
@@ -116,7 +214,6 @@ fn a_killed_child_reports_the_signal_and_signals_after_exit_are_errors() -> Resu
     Ok(())
 }
 
-#[test]
 fn ten_mib_through_communicate_both_ways_without_deadlock() -> Result {
     run(async {
         let input: Vec<u8> = (0..10 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
@@ -134,7 +231,6 @@ fn ten_mib_through_communicate_both_ways_without_deadlock() -> Result {
     Ok(())
 }
 
-#[test]
 fn a_hundred_children_at_once() -> Result {
     let pids = run(async {
         let mut tasks = Vec::new();
@@ -160,7 +256,6 @@ fn a_hundred_children_at_once() -> Result {
     Ok(())
 }
 
-#[test]
 fn wait_after_the_child_already_exited() -> Result {
     run(async {
         let child = create_subprocess_exec("true", [""; 0], ProcessOptions::default()).await?;
@@ -172,7 +267,6 @@ fn wait_after_the_child_already_exited() -> Result {
     Ok(())
 }
 
-#[test]
 fn stdout_as_stdin_is_invalid_input() -> Result {
     run(async {
         let options = ProcessOptions {
@@ -187,7 +281,6 @@ fn stdout_as_stdin_is_invalid_input() -> Result {
     Ok(())
 }
 
-#[test]
 fn communicate_input_without_a_stdin_pipe_and_bad_signal_numbers_are_errors() -> Result {
     run(async {
         let options = ProcessOptions {
@@ -209,4 +302,116 @@ fn communicate_input_without_a_stdin_pipe_and_bad_signal_numbers_are_errors() ->
         std::io::Result::Ok(())
     })??;
     Ok(())
+}
+
+fn the_child_gets_real_pipes() -> Result {
+    run(async {
+        // `/dev/stdout` cannot be opened on a socket (ENXIO), only on a
+        // pipe or a file: shell scripts that write there need real pipes.
+        let script = "[ -p /dev/stdin ] && [ -p /dev/stdout ] && [ -p /dev/stderr ] && echo pipes; \
+                      cat > /dev/stdout; echo err > /dev/stderr";
+        let mut child = create_subprocess_shell(script, ProcessOptions::piped()).await?;
+        let (out, err) = child.communicate(Some(b"in\n")).await?;
+        assert_eq!(String::from_utf8_lossy(&out), "pipes\nin\n");
+        assert_eq!(err, b"err\n");
+        assert_eq!(child.returncode(), Some(0));
+        std::io::Result::Ok(())
+    })??;
+    Ok(())
+}
+
+fn writing_to_a_child_that_stopped_reading_is_a_broken_pipe() -> Result {
+    run(async {
+        // The child is gone before anything is written: the write fails
+        // with BrokenPipe (the selector saw the pipe's reader go, or the
+        // write met EPIPE, never SIGPIPE: Rust ignores it), or if the
+        // write was only buffered, drain does.
+        let mut child = create_subprocess_shell("exit 0", ProcessOptions::piped()).await?;
+        child.wait().await?;
+        let stdin = child.stdin.take().unwrap();
+        let err = match stdin.write(b"anyone?") {
+            Err(err) => err,
+            Ok(()) => stdin.drain().await.unwrap_err(),
+        };
+        assert_eq!(err.kind(), ErrorKind::BrokenPipe, "{err}");
+
+        // The child reads 10 bytes and exits while a megabyte waits in
+        // our buffer: the pipe's write end reports its reader gone.
+        let mut child =
+            create_subprocess_exec("head", ["-c", "10"], ProcessOptions::piped()).await?;
+        let stdin = child.stdin.take().unwrap();
+        stdin.write(&vec![b'x'; 1024 * 1024])?;
+        let err = stdin.drain().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BrokenPipe, "{err}");
+        let (out, _) = child.communicate(None).await?;
+        assert_eq!(out, b"xxxxxxxxxx");
+        assert_eq!(child.returncode(), Some(0));
+        std::io::Result::Ok(())
+    })??;
+    Ok(())
+}
+
+fn a_dropped_process_is_still_reaped() -> Result {
+    let pid = run(async {
+        let child = create_subprocess_exec("sleep", ["0.1"], ProcessOptions::piped()).await?;
+        let pid = child.pid();
+        drop(child); // its pipes close; the loop still watches its pidfd
+        sleep(Duration::from_millis(400)).await;
+        std::io::Result::Ok(pid)
+    })??;
+    assert!(!is_alive_or_zombie(pid), "child {pid} not reaped");
+    Ok(())
+}
+
+fn a_child_outliving_its_loop_is_reaped_by_a_thread() -> Result {
+    // The loop closes while the child sleeps: nobody watches its pidfd
+    // any more, so a thread waits for it.
+    let pid = run(async {
+        let child = create_subprocess_exec("sleep", ["0.2"], ProcessOptions::default()).await?;
+        std::io::Result::Ok(child.pid())
+    })??;
+    assert!(
+        is_alive_or_zombie(pid),
+        "child {pid} ended too soon for this test"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while is_alive_or_zombie(pid) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "child {pid} never reaped"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+fn a_cancelled_communicate_closes_its_pipes_and_the_child_runs_on() -> Result {
+    run(async {
+        let mut child =
+            create_subprocess_shell("echo partial; exec sleep 30", ProcessOptions::piped()).await?;
+        let with_pipes = open_fds();
+        let outcome = timeout(Duration::from_millis(200), child.communicate(None)).await;
+        assert!(
+            outcome.is_err(),
+            "communicate cannot finish: the child sleeps"
+        );
+        // The cancelled call's tasks end at their next step and close the
+        // three pipes they took (one loop iteration later).
+        for _ in 0..3 {
+            sleep(Duration::ZERO).await;
+        }
+        assert_eq!(open_fds(), with_pipes - 3, "the pipes are closed");
+        assert!(child.stdout.is_none() && child.stdin.is_none());
+        // The child runs on, and can still be signalled and waited for.
+        assert_eq!(child.returncode(), None);
+        child.kill()?;
+        assert_eq!(child.wait().await?.signal(), Some(9));
+        std::io::Result::Ok(())
+    })??;
+    Ok(())
+}
+
+/// True while `pid` is running or a zombie (not yet reaped).
+fn is_alive_or_zombie(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
