@@ -23,3 +23,6 @@ pub mod streams {}
 
 #[doc = include_str!("../docs/07-offload.md")]
 pub mod offload {}
+
+#[doc = include_str!("../docs/08-signals-and-processes.md")]
+pub mod signals_and_processes {}

@@ -60,6 +60,18 @@ pub mod net {
     pub use corio_net::*;
 }
 
+/// Child processes (from `corio-net`): Python's `asyncio.subprocess`
+/// module. `corio::subprocess::Stdio::Pipe` is `asyncio.subprocess.PIPE`;
+/// [`create_subprocess_exec`] and [`create_subprocess_shell`] are also at
+/// the top, as in asyncio.
+pub mod subprocess {
+    pub use corio_net::{
+        Process, ProcessOptions, Stdio, create_subprocess_exec, create_subprocess_shell,
+    };
+}
+
+pub use corio_net::{create_subprocess_exec, create_subprocess_shell};
+
 pub use corio_offload::{
     ConcurrentFuture, OffloadError, ThreadPoolExecutor, WrappedFuture, run_coroutine_threadsafe,
     run_in_executor, to_thread, wrap_future,
