@@ -1,21 +1,46 @@
 //! corio: Python's asyncio, rebuilt in Rust.
 //!
 //! A hand-written epoll reactor that registers and unregisters fds exactly
-//! like Python's `selectors`, and (as the crates land) an event loop that
-//! steps tasks the way asyncio steps generators, with asyncio's toolbox on
-//! top. This facade re-exports the crates under asyncio's names.
+//! like Python's `selectors`, an event loop that steps tasks the way
+//! asyncio steps generators, and asyncio's toolbox on top. This facade is
+//! the one crate a user depends on: it re-exports the others under
+//! asyncio's names, with one [`Error`] type and a [`prelude`].
 //!
-//! - the event loop, futures and tasks (`corio-executor`), re-exported at
-//!   the top: [`EventLoop`], [`run`], [`create_task`], [`sleep`], [`gather`](fn@gather),
-//!   [`wait`], [`TaskGroup`], …
+//! ```
+//! use std::time::Duration;
+//! use corio::prelude::*;
+//!
+//! async fn compute(x: i32, y: i32) -> i32 {
+//!     sleep(Duration::from_millis(10)).await;
+//!     x + y
+//! }
+//!
+//! fn main() -> corio::Result<()> {
+//!     let sum = run(async {
+//!         let task = create_task(compute(1, 2));
+//!         task.await
+//!     })??;
+//!     assert_eq!(sum, 3);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! - the event loop, futures and tasks (`corio-executor`), at the top as in
+//!   asyncio: [`EventLoop`], [`run`], [`create_task`], [`sleep`],
+//!   [`gather`](fn@gather), [`wait`], [`wait_for`], [`timeout`],
+//!   [`TaskGroup`], …; generators in [`generator`].
 //! - [`selectors`]: the reactor (`corio-reactor`), Python's `selectors`.
 //! - [`sync`]: `Lock`, `Event`, `Condition`, `Semaphore`, `Barrier`, the
-//!   queues (`corio-sync`), also re-exported at the top.
+//!   queues (`corio-sync`), also at the top.
 //! - [`offload`]: the thread pool and the loop ↔ thread bridge
 //!   (`corio-offload`); [`to_thread`], [`run_in_executor`], [`wrap_future`],
 //!   [`run_coroutine_threadsafe`] are at the top, as in asyncio.
-//! - [`docs`]: the walkthroughs, from the selector up; every code block in
-//!   them is compiled and run as a doctest.
+//! - [`net`]: sockets, transports and protocols, datagram endpoints,
+//!   streams (`corio-net`); the streams' functions are at the top too.
+//! - [`subprocess`] and [`signal`]: child processes; signal numbers.
+//! - [`Error`] / [`Result`]: every crate's error converts into it.
+//! - [`docs`]: the walkthroughs, from the selector to the crawler; every
+//!   code block in them is compiled and run as a doctest.
 #![deny(missing_docs)]
 
 /// Python's `selectors` module: the reactor everything else stands on.
@@ -26,6 +51,10 @@ pub mod selectors {
 }
 
 pub mod docs;
+mod error;
+pub mod prelude;
+
+pub use error::{Error, Result};
 
 /// Signal numbers and the process-wide plumbing behind
 /// `add_signal_handler` (Python's `signal` module, the parts asyncio uses):
@@ -80,4 +109,9 @@ pub use corio_offload::{
 pub use corio_sync::{
     Barrier, BoundedSemaphore, Condition, Event, LifoQueue, Lock, LockGuard, PriorityQueue,
     PutError, Queue, Semaphore, SemaphoreGuard, SyncError,
+};
+
+pub use corio_net::{
+    DatagramProtocol, DatagramTransport, Protocol, StreamError, StreamReader, StreamWriter,
+    Transport, open_connection, open_unix_connection, start_server, start_unix_server,
 };
