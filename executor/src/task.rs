@@ -659,6 +659,36 @@ impl fmt::Debug for TaskRef {
     }
 }
 
+/// Awaiting a `TaskRef` waits until the task is done and leaves its outcome
+/// in the task, to read with [`Task::result`] (awaiting the [`Task`] itself
+/// moves the outcome out). Python: `await asyncio.wait([task])`, or
+/// `loop.run_until_complete(task)` followed by `task.result()`.
+///
+/// # Examples
+///
+/// ```
+/// use corio_executor::EventLoop;
+///
+/// let lp = EventLoop::new()?;
+/// let task = lp.create_task(async { "bobby".to_string() });
+/// lp.run_until_complete(task.as_ref())?;
+/// assert_eq!(task.result()?, "bobby");
+/// assert_eq!(task.result()?, "bobby", "still there");
+/// lp.close()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl StdFuture for TaskRef {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.done() {
+            return Poll::Ready(());
+        }
+        self.add_done_waker(cx.waker());
+        Poll::Pending
+    }
+}
+
 #[cfg(test)]
 mod size {
     /// Memory per pending task is a published figure (bench/RESULTS.md);
