@@ -54,7 +54,7 @@ pub fn demo() -> corio::Result<()> {
                 Ok(Err(e)) | Err(e) => println!("{name}: {e}"),
             }
         }
-        corio::Result::Ok(())
+        Ok::<(), corio::Error>(())
     })?
 }
 

@@ -30,7 +30,7 @@ use corio_sync::{PutError, SyncError};
 ///         assert_eq!(upper, "FIRST");
 ///         let err = corio::timeout(Duration::from_millis(1), queue.get()).await.unwrap_err();
 ///         assert!(corio::Error::from(err).is_timeout());
-///         corio::Result::Ok(())
+///         Ok::<(), corio::Error>(())
 ///     })? // RunError
 /// }
 /// ```

@@ -160,7 +160,7 @@ fn curl_against_the_http_server_example() {
     assert!(refused.starts_with("HTTP/1.1 405"), "{refused}");
 }
 
-/// Checks `get_url`'s report of `/0` … `/19`: each once, each 200.
+/// Checks `http_get`'s report of `/0` … `/19`: each once, each 200.
 fn assert_twenty_pages(out: &str) {
     let mut paths: Vec<usize> = out
         .lines()
@@ -197,7 +197,7 @@ fn get_url_fetches_twenty_pages_from_python_http_server() {
         .and_then(|rest| rest.split(' ').next())
         .unwrap_or_else(|| panic!("unexpected banner {line:?}"))
         .to_string();
-    let report = run_example("get_url", &["127.0.0.1", &port, "--pages", "20"]);
+    let report = run_example("http_get", &["127.0.0.1", &port, "--pages", "20"]);
     assert_twenty_pages(&report);
     // The last page's body is 20 lines of "page 19\n" after the headers.
     assert!(report.lines().any(|l| l.starts_with("/19:")), "{report}");
@@ -208,7 +208,7 @@ fn get_url_fetches_twenty_pages_from_python_http_server() {
 fn get_url_fetches_twenty_pages_from_the_http_server_example() {
     let (_server, port) = serve_example("http_server");
     let report = run_example(
-        "get_url",
+        "http_get",
         &["127.0.0.1", &port.to_string(), "--pages", "20"],
     );
     assert_twenty_pages(&report);
