@@ -42,7 +42,7 @@ use corio::{RunError, create_task, gather, run, sleep, to_thread};
 
 /// Prints "cancelled" if dropped before the sleep finished: the Rust shape
 /// of `except CancelledError`.
-struct OnCancel(u64);
+struct OnCancel(u32);
 
 impl Drop for OnCancel {
     fn drop(&mut self) {
@@ -58,27 +58,58 @@ fn say(line: &str) {
     std::io::stdout().flush().ok(); // a pipe is block-buffered otherwise
 }
 
-async fn worker(n: u64) {
+/// Worker `n` sleeps `n` units (the notes: seconds).
+async fn worker(n: u32, unit: Duration) {
     let guard = OnCancel(n);
-    sleep(Duration::from_secs(n)).await;
+    sleep(unit * n).await;
     std::mem::forget(guard);
     say(&format!("worker {n}: done"));
 }
 
+/// The three workers, gathered: what `run` cancels on Ctrl-C. With
+/// `slow_exit`, a 30-unit blocking job holds up the shutdown.
+async fn workers(unit: Duration, slow_exit: bool) -> Result<(), corio::TaskError> {
+    if slow_exit {
+        create_task(to_thread(move || std::thread::sleep(unit * 30)));
+    }
+    gather(vec![worker(1, unit), worker(2, unit), worker(3, unit)])
+        .await
+        .map(drop)
+}
+
+/// The tour's version: units of 0.1 s, and the Ctrl-C comes from a
+/// thread of this program (SIGINT to the process after 0.15 s), so the
+/// real signal path runs: handler, pipe, loop callback, cancellation.
+#[allow(dead_code)] // used by the tour only
+pub fn demo() -> corio::Result<()> {
+    if !corio::signal::is_main_thread() {
+        say("(skipped: run() handles Ctrl-C on the main thread only)");
+        return Ok(());
+    }
+    let unit = Duration::from_millis(100);
+    let ctrl_c = std::thread::spawn(move || {
+        std::thread::sleep(unit * 3 / 2);
+        corio::signal::raise_signal(corio::signal::SIGINT)
+    });
+    let outcome = run(workers(unit, false));
+    ctrl_c.join().expect("the Ctrl-C thread")?;
+    match outcome {
+        Err(RunError::Interrupted) => {
+            say("interrupted: run() returned Interrupted (exit status 130)");
+            Ok(())
+        }
+        other => Err(std::io::Error::other(format!("expected Interrupted, got {other:?}")).into()),
+    }
+}
+
+#[allow(dead_code)] // the tour includes this file and calls `demo`
 fn main() -> ExitCode {
     let slow_exit = std::env::args().any(|a| a == "--slow-exit");
     say(&format!(
         "pid {}: press Ctrl-C within 3 s",
         std::process::id()
     ));
-    match run(async move {
-        if slow_exit {
-            create_task(to_thread(|| std::thread::sleep(Duration::from_secs(30))));
-        }
-        gather(vec![worker(1), worker(2), worker(3)])
-            .await
-            .map(drop)
-    }) {
+    match run(workers(Duration::from_secs(1), slow_exit)) {
         Ok(Ok(())) => {
             say("all done");
             ExitCode::SUCCESS
