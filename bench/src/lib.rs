@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+pub mod chart;
+
 /// Summary statistics of a sample of durations.
 #[derive(Debug, Clone, Copy)]
 pub struct Summary {
