@@ -1,7 +1,16 @@
 //! The walkthroughs: how corio works, from epoll up, told on its own code.
+//! Start with [`path`]: the order of the chapters, and why each follows
+//! from the flaw of the one before, ending at the crawler.
 //!
 //! Each chapter is a Markdown file under `docs/`, included here so that its
 //! Rust code blocks run as doctests and cannot drift from the code.
+
+#[doc = include_str!("../docs/README.md")]
+pub mod path {}
+
+/// The project's README, here so that its example is compiled and run.
+#[doc = include_str!("../README.md")]
+pub mod readme {}
 
 #[doc = include_str!("../docs/01-selector.md")]
 pub mod selector {}
