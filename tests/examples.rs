@@ -5,54 +5,9 @@
 
 mod support;
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::{KillOnDrop, example_path};
-
-/// Runs an example to its end (killed after `limit`); its stdout, after
-/// checking it exited successfully.
-fn run_example(name: &str, args: &[&str], limit: Duration) -> String {
-    let mut child = KillOnDrop(
-        Command::new(example_path(name))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn example"),
-    );
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.0.try_wait().expect("try_wait") {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name} still running after {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let mut out = String::new();
-    let mut err = String::new();
-    child
-        .0
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    child
-        .0
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert!(status.success(), "{name} failed ({status}): {err}\n{out}");
-    out
-}
+use support::run_example;
 
 fn run_quick(name: &str) -> String {
     run_example(name, &[], Duration::from_secs(60))

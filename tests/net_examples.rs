@@ -7,21 +7,12 @@ mod support;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use support::{KillOnDrop, example_path, serve_example, wait_for_line};
+use support::{KillOnDrop, serve_example, wait_for_line};
 
-/// Runs an example to its end; its stdout, after checking it succeeded.
+/// Runs an example to its end (at most a minute); its stdout, after
+/// checking it succeeded.
 fn run_example(name: &str, args: &[&str]) -> String {
-    let output = Command::new(example_path(name))
-        .args(args)
-        .output()
-        .expect("run example");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{name} failed: {}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
+    support::run_example(name, args, std::time::Duration::from_secs(60))
 }
 
 #[test]

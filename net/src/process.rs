@@ -22,7 +22,7 @@ use std::process::{Child, Command, ExitStatus};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
-use corio_executor::{EventLoop, create_task, get_running_loop};
+use corio_executor::{EventLoop, Task, TaskRef, create_task, get_running_loop};
 
 use crate::streams::{DEFAULT_LIMIT, StreamReader, StreamWriter, child_input, child_output};
 use crate::sys;
@@ -173,12 +173,12 @@ impl Drop for ChildState {
 
 /// Cancels the tasks of a `communicate` call that was itself cancelled
 /// (dropped before it finished), so none of them reads on unobserved.
-struct CancelOnDrop(Vec<Box<dyn Fn() -> bool>>);
+struct CancelOnDrop(Vec<TaskRef>);
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
-        for cancel in &self.0 {
-            cancel();
+        for task in &self.0 {
+            task.cancel();
         }
     }
 }
@@ -442,15 +442,10 @@ impl Process {
         };
         let out = read_all(self.stdout.take());
         let err = read_all(self.stderr.take());
-        let mut guard = CancelOnDrop(Vec::new());
-        if let Some(task) = &feed {
-            let task = task.clone();
-            guard.0.push(Box::new(move || task.cancel()));
-        }
-        for task in [&out, &err].into_iter().flatten() {
-            let task = task.clone();
-            guard.0.push(Box::new(move || task.cancel()));
-        }
+        let mut guard = CancelOnDrop(feed.iter().map(Task::as_ref).collect());
+        guard
+            .0
+            .extend([&out, &err].into_iter().flatten().map(Task::as_ref));
         // The tasks only end in a panic or cancellation if this call is
         // cancelled or a reader panicked; either way, say so as an error.
         let failed = |e: corio_executor::TaskError| io::Error::other(e.to_string());

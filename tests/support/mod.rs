@@ -2,9 +2,10 @@
 //! the example binaries that `cargo test` builds.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// The path of a built example: `cargo test` builds every example into
 /// `target/<profile>/examples/`, next to the `deps/` holding this test.
@@ -70,4 +71,47 @@ pub fn serve_example(name: &str) -> (KillOnDrop, u16) {
     let port = addr.rsplit(':').next().unwrap().parse().expect("port");
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     (child, port)
+}
+
+/// Runs an example to its end (killed after `limit`); its stdout, after
+/// checking it exited successfully.
+pub fn run_example(name: &str, args: &[&str], limit: Duration) -> String {
+    let mut child = KillOnDrop(
+        Command::new(example_path(name))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn example"),
+    );
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.0.try_wait().expect("try_wait") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} still running after {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut out = String::new();
+    let mut err = String::new();
+    child
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{name} failed ({status}): {err}\n{out}");
+    out
 }
