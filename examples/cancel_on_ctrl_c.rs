@@ -86,6 +86,12 @@ pub fn demo() -> corio::Result<()> {
         say("(skipped: run() handles Ctrl-C on the main thread only)");
         return Ok(());
     }
+    if corio::signal::disposition(corio::signal::SIGINT)? == corio::signal::Disposition::Ignore {
+        // Started with SIGINT ignored (a background job of a shell): run()
+        // leaves an ignored Ctrl-C alone, as asyncio does.
+        say("(skipped: SIGINT is ignored here, and run() respects that)");
+        return Ok(());
+    }
     let unit = Duration::from_millis(100);
     let ctrl_c = std::thread::spawn(move || {
         std::thread::sleep(unit * 3 / 2);
