@@ -141,3 +141,53 @@ impl From<Error> for io::Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_errors_keep_their_kind() {
+        assert!(Error::from(RunError::Interrupted).is_interrupted());
+        assert!(Error::from(RunError::Task(TaskError::Cancelled)).is_cancelled());
+        assert!(matches!(
+            Error::from(RunError::Loop(LoopError::Closed)),
+            Error::Loop(LoopError::Closed)
+        ));
+    }
+
+    #[test]
+    fn put_and_gather_errors_unwrap_to_their_cause() {
+        let put = PutError {
+            error: SyncError::QueueFull,
+            item: 7,
+        };
+        assert!(matches!(
+            Error::from(put),
+            Error::Sync(SyncError::QueueFull)
+        ));
+        let failed: GatherError<io::Error> =
+            GatherError::Failed(io::Error::from(io::ErrorKind::ConnectionRefused));
+        assert!(
+            matches!(Error::from(failed), Error::Io(e) if e.kind() == io::ErrorKind::ConnectionRefused)
+        );
+        let task: GatherError<io::Error> = GatherError::Task(TaskError::Timeout);
+        assert!(Error::from(task).is_timeout());
+    }
+
+    #[test]
+    fn back_into_io_errors() {
+        let os = io::Error::from(io::ErrorKind::BrokenPipe);
+        assert_eq!(
+            io::Error::from(Error::Io(os)).kind(),
+            io::ErrorKind::BrokenPipe
+        );
+        let late = io::Error::from(Error::from(TimeoutError));
+        assert_eq!(late.kind(), io::ErrorKind::TimedOut);
+        let offload = io::Error::from(Error::from(OffloadError::Timeout));
+        assert_eq!(offload.kind(), io::ErrorKind::TimedOut);
+        let other = io::Error::from(Error::from(SyncError::QueueEmpty));
+        assert_eq!(other.kind(), io::ErrorKind::Other);
+        assert_eq!(other.to_string(), "queue is empty");
+    }
+}

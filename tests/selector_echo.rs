@@ -31,13 +31,7 @@ s.shutdown(socket.SHUT_WR)
 assert s.recv(10) == b"", "server closes after our EOF"
 print("python ok")
 "#;
-    let output = Command::new("python3")
-        .args(["-c", script, &port.to_string()])
-        .output()
-        .expect("python3 is installed");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "python3 failed: {stderr}");
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "python ok");
+    support::run_python_client(script, port);
 }
 
 #[test]

@@ -115,3 +115,15 @@ pub fn run_example(name: &str, args: &[&str], limit: Duration) -> String {
     assert!(status.success(), "{name} failed ({status}): {err}\n{out}");
     out
 }
+
+/// Runs a Python client `script` (given the port as `sys.argv[1]`) and
+/// checks that it succeeded and printed `python ok`.
+pub fn run_python_client(script: &str, port: u16) {
+    let output = Command::new("python3")
+        .args(["-c", script, &port.to_string()])
+        .output()
+        .expect("python3 is installed");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "python3 failed: {stderr}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "python ok");
+}
