@@ -25,9 +25,11 @@ use crate::{Lock, LockGuard, SyncError};
 /// - notified and then cancelled before it ran: the notification is passed
 ///   to the next waiter (Python 3.13's behaviour), and the lock stays
 ///   released;
-/// - cancelled while re-acquiring the lock: the lock acquisition is
-///   abandoned as with [`Lock::acquire`] (handed on if it had been granted),
-///   so again the lock is not held.
+/// - cancelled while re-acquiring the lock (notified, and the lock is still
+///   held by someone else): the lock acquisition is abandoned as with
+///   [`Lock::acquire`] (handed on if it had been granted), so again the lock
+///   is not held, and the notification it had received is passed to the
+///   next waiter (Python 3.13 notifies one more waiter in this case too).
 ///
 /// In every case the lock is *not* held by the cancelled task afterwards.
 ///
@@ -120,7 +122,12 @@ impl Condition {
         };
         drop(guard);
         notified.await;
-        Ok(self.lock.acquire().await)
+        // Notified: if we are dropped before we hold the lock again, the
+        // notification we consumed goes to the next waiter.
+        let pass_on = PassOn { condition: self };
+        let guard = self.lock.acquire().await;
+        std::mem::forget(pass_on);
+        Ok(guard)
     }
 
     /// Waits until `predicate` is true, checking it with the lock held.
@@ -162,6 +169,19 @@ impl Condition {
     /// [`SyncError::NotifyWithoutLock`] when the lock is not held.
     pub fn notify_all(&self) -> Result<usize, SyncError> {
         self.notify(usize::MAX)
+    }
+}
+
+/// Armed between a notification and the lock's re-acquisition: dropped
+/// there (the waiting task was cancelled), it notifies the next waiter.
+struct PassOn<'a> {
+    condition: &'a Condition,
+}
+
+impl Drop for PassOn<'_> {
+    fn drop(&mut self) {
+        // Nobody waiting: the notification is spent, as in asyncio.
+        let _spent = self.condition.waiters.borrow_mut().grant_first(());
     }
 }
 

@@ -43,6 +43,7 @@ mod condition;
 mod error;
 mod event;
 mod lock;
+mod misuse;
 pub mod queue;
 pub mod semaphore;
 mod waiters;

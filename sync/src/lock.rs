@@ -10,10 +10,19 @@
 //! owner is cancelled before that, dropping its `acquire` future releases
 //! the lock again, to the next waiter: the notes'
 //! `except CancelledError: if not self._locked: self._wake_up_first()`.
+//!
+//! The lock is a bounded permit count of one, so the bound rule of the
+//! [`semaphore`](crate::semaphore) module keeps mutual exclusion whatever
+//! sequence of calls is made: a `release` while the lock is free *or
+//! handed to a waiter that has not run yet* is [`SyncError::LockNotAcquired`],
+//! and a guard dropped after its lock was released explicitly changes
+//! nothing (it reports the error to the loop's exception handler).
 
+use std::cell::Cell;
 use std::fmt;
 
 use crate::SyncError;
+use crate::misuse::report_misuse;
 use crate::semaphore::Permits;
 
 /// A mutual-exclusion lock for the tasks of one loop. Python: `asyncio.Lock`.
@@ -53,6 +62,11 @@ use crate::semaphore::Permits;
 /// ```
 pub struct Lock {
     permits: Permits,
+    /// Counts the times the lock was taken. A guard remembers the count of
+    /// its own taking, so a guard that outlived its ownership (the lock was
+    /// released explicitly and maybe taken again) cannot release the lock
+    /// of the next owner.
+    taken: Cell<u64>,
 }
 
 impl Default for Lock {
@@ -65,7 +79,8 @@ impl Lock {
     /// An unlocked lock. Python: `asyncio.Lock()`.
     pub fn new() -> Lock {
         Lock {
-            permits: Permits::new(1),
+            permits: Permits::with_bound(1, Some(1)),
+            taken: Cell::new(0),
         }
     }
 
@@ -76,18 +91,32 @@ impl Lock {
     /// the lock had just been handed to it, the lock goes to the next waiter.
     pub async fn acquire(&self) -> LockGuard<'_> {
         self.permits.acquire().await;
-        LockGuard { lock: self }
+        self.guard()
+    }
+
+    /// Records a new owner and makes its guard.
+    fn guard(&self) -> LockGuard<'_> {
+        self.taken.set(self.taken.get() + 1);
+        LockGuard {
+            lock: self,
+            taking: self.taken.get(),
+        }
     }
 
     /// Takes the lock if it is free and nobody waits for it.
     ///
     /// No asyncio counterpart (`if not lock.locked(): await lock.acquire()`).
     pub fn try_acquire(&self) -> Option<LockGuard<'_>> {
-        self.permits.try_acquire().then(|| LockGuard { lock: self })
+        self.permits.try_acquire().then(|| self.guard())
     }
 
-    /// True while some task owns the lock (or it was just handed to a
-    /// waiter that has not run yet). Python: `lock.locked()`.
+    /// True while some task owns the lock, or it was handed to a waiter
+    /// that has not run yet. Python: `lock.locked()`.
+    ///
+    /// Differs from asyncio right after a `release()` with tasks waiting:
+    /// asyncio says `False` until the woken waiter runs and takes the lock
+    /// (and lets nobody else take it meanwhile either), corio says `True`:
+    /// the lock already belongs to that waiter.
     pub fn locked(&self) -> bool {
         self.permits.value() == 0
     }
@@ -97,14 +126,14 @@ impl Lock {
     /// Python: `lock.release()`.
     ///
     /// # Errors
-    /// [`SyncError::LockNotAcquired`] ("Lock is not acquired.") when the
-    /// lock is not locked.
+    /// [`SyncError::LockNotAcquired`] ("Lock is not acquired.") when no
+    /// running task holds the lock: it is free, or it was already handed to
+    /// a waiter by an earlier `release` (asyncio raises the same there: its
+    /// lock is unlocked until the waiter runs).
     pub fn release(&self) -> Result<(), SyncError> {
-        if !self.locked() {
-            return Err(SyncError::LockNotAcquired);
-        }
-        self.permits.release();
-        Ok(())
+        self.permits
+            .release()
+            .map_err(|_| SyncError::LockNotAcquired)
     }
 
     /// True when `guard` holds this lock.
@@ -127,6 +156,8 @@ impl fmt::Debug for Lock {
 #[must_use = "dropping the guard releases the lock at once"]
 pub struct LockGuard<'a> {
     pub(crate) lock: &'a Lock,
+    /// The lock's `taken` count when this guard's owner took it.
+    taking: u64,
 }
 
 impl<'a> LockGuard<'a> {
@@ -145,8 +176,20 @@ impl<'a> LockGuard<'a> {
 }
 
 impl Drop for LockGuard<'_> {
+    /// Releases the lock. If it was already released through
+    /// [`Lock::release`] (and perhaps taken by another task since), the
+    /// drop changes nothing and reports
+    /// [`SyncError::LockNotAcquired`] to the running loop's exception
+    /// handler (a drop cannot return an error).
     fn drop(&mut self) {
-        self.lock.permits.release();
+        if self.lock.taken.get() == self.taking {
+            self.lock
+                .permits
+                .release_from_drop(SyncError::LockNotAcquired);
+        } else {
+            // Released explicitly and taken again since: not ours to free.
+            report_misuse(SyncError::LockNotAcquired);
+        }
     }
 }
 

@@ -3,32 +3,41 @@
 //!
 //! # Hand-offs (the notes' `get`/`put` wake-up chain, made cancel-safe)
 //!
-//! - `put` with getters waiting gives the item **to the first getter**
-//!   (it never enters the buffer); otherwise it goes in the buffer. So
-//!   getters wait only while the buffer is empty.
+//! Both directions reserve, and the waiter takes what it was promised when
+//! its task runs:
+//! - `put` always puts the item in the buffer; if getters wait, it
+//!   **reserves one item** for the first of them. The getter takes its item
+//!   when it runs, in the buffer's own order: what `get_nowait()` would
+//!   return at that moment (so two getters woken by `put(5)`, `put(1)` on a
+//!   [`PriorityQueue`] get 1 and then 5, as in asyncio). Getters wait only
+//!   while every item in the buffer is reserved.
 //! - `get` that frees a slot of a bounded queue **reserves** it for the
 //!   first waiting putter; the putter inserts its item when it runs. So
 //!   putters wait only while the queue is full, counting reserved slots.
-//! - A getter cancelled after it was handed an item gives it up: the getters
-//!   handed items after it each take the item before theirs (so items still
-//!   reach getters oldest first), and the newest such item goes to the next
-//!   waiting getter, or back to the front of the buffer (it comes out
-//!   next): a cancelled getter never consumes an item.
-//! - A putter cancelled after it was given a slot never inserts its item;
-//!   the slot goes to the next putter, or back to the queue.
+//! - A getter or putter cancelled after its reservation never takes the
+//!   item or the slot: the reservation goes to the next waiter, or back to
+//!   the queue. Nothing is consumed by a task that no longer wants it.
+//!
+//! Differs from asyncio on purpose: asyncio only *wakes* the waiter, and a
+//! newcomer's `get`/`put`/`get_nowait`/`put_nowait` that runs before the
+//! woken waiter takes the item or slot itself, sending the woken one back
+//! to the end of the line. corio's newcomer finds the item or slot taken
+//! (`QueueEmpty` / `QueueFull`, or it queues): no waiter starves.
 //!
 //! # Shutdown (Python 3.13)
 //!
 //! `shutdown(false)`: later puts fail, waiting putters fail, getters drain
 //! what is left and then fail. `shutdown(true)` also empties the buffer at
-//! once (counting those items as done for `join`) and fails waiting
-//! getters. Every failure is [`SyncError::QueueShutDown`].
+//! once (counting those items as done for `join`), including items
+//! reserved for getters that have not run yet, and those getters fail as
+//! the waiting ones do. Every failure is [`SyncError::QueueShutDown`].
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -44,9 +53,6 @@ pub trait Buffer<T> {
     fn push(&mut self, item: T);
     /// Takes the next item. Python: `Queue._get()`.
     fn pop(&mut self) -> Option<T>;
-    /// Puts back an item that was just popped, so that it comes out next
-    /// (a cancelled getter's item). No asyncio counterpart.
-    fn unpop(&mut self, item: T);
     /// How many items it holds. Python: `Queue.qsize()`.
     fn len(&self) -> usize;
     /// True when it holds nothing. Python: `Queue.empty()`.
@@ -71,9 +77,6 @@ impl<T> Buffer<T> for Fifo<T> {
     fn pop(&mut self) -> Option<T> {
         self.0.pop_front()
     }
-    fn unpop(&mut self, item: T) {
-        self.0.push_front(item);
-    }
     fn len(&self) -> usize {
         self.0.len()
     }
@@ -86,9 +89,6 @@ impl<T> Buffer<T> for Lifo<T> {
     fn pop(&mut self) -> Option<T> {
         self.0.pop()
     }
-    fn unpop(&mut self, item: T) {
-        self.0.push(item);
-    }
     fn len(&self) -> usize {
         self.0.len()
     }
@@ -100,10 +100,6 @@ impl<T: Ord> Buffer<T> for Priority<T> {
     }
     fn pop(&mut self) -> Option<T> {
         self.0.pop().map(|Reverse(item)| item)
-    }
-    fn unpop(&mut self, item: T) {
-        // It was the smallest, so it is again.
-        self.0.push(Reverse(item));
     }
     fn len(&self) -> usize {
         self.0.len()
@@ -191,36 +187,54 @@ pub struct BaseQueue<T, B> {
 }
 
 struct QueueState<T, B> {
+    /// Every item put and not yet taken, reserved ones included.
+    /// asyncio's `_queue`.
     buffer: B,
     /// 0: unbounded. asyncio's `_maxsize`.
     maxsize: usize,
-    /// Granted `Some(item)`, or `None` when the queue shut down.
-    /// asyncio's `_getters`.
-    getters: WaitList<Option<T>>,
+    /// Granted `true` with an item reserved in the buffer, `false` when the
+    /// queue shut down. asyncio's `_getters`.
+    getters: WaitList<bool>,
+    /// Items of `buffer` reserved for getters that have not run yet.
+    reserved_items: usize,
     /// Granted `true` with a reserved slot, `false` when the queue shut
     /// down. asyncio's `_putters`.
     putters: WaitList<bool>,
     /// Slots granted to putters that have not run yet.
-    reserved: usize,
+    reserved_slots: usize,
     /// asyncio's `_unfinished_tasks`.
     unfinished: usize,
     /// Tasks in `join`. asyncio's `_finished` event.
     joiners: WaitList<()>,
     /// asyncio's `_is_shutdown`.
     shut_down: bool,
+    /// The buffer holds the `T`s; this says so to the type system.
+    items: PhantomData<T>,
 }
 
 impl<T, B: Buffer<T>> QueueState<T, B> {
     fn full(&self) -> bool {
-        self.maxsize > 0 && self.buffer.len() + self.reserved >= self.maxsize
+        self.maxsize > 0 && self.buffer.len() + self.reserved_slots >= self.maxsize
     }
 
-    /// Puts an accepted item where it belongs: a waiting getter, else the
-    /// buffer.
+    /// Items a newcomer may take: those not reserved for a getter.
+    fn available(&self) -> usize {
+        self.buffer.len() - self.reserved_items
+    }
+
+    /// Puts an accepted item in the buffer, reserved for the first waiting
+    /// getter if there is one.
     fn deliver(&mut self, item: T) {
         self.unfinished += 1;
-        if let Err(Some(item)) = self.getters.grant_first(Some(item)) {
-            self.buffer.push(item);
+        self.buffer.push(item);
+        self.items_arrived();
+    }
+
+    /// Items came free (put, or a reservation given up): reserve them for
+    /// the waiting getters, first come first served.
+    fn items_arrived(&mut self) {
+        while self.available() > 0 && self.getters.grant_first(true).is_ok() {
+            self.reserved_items += 1;
         }
     }
 
@@ -228,18 +242,27 @@ impl<T, B: Buffer<T>> QueueState<T, B> {
     /// up): reserve them for the waiting putters, first come first served.
     fn slot_freed(&mut self) {
         while !self.shut_down && !self.full() && self.putters.grant_first(true).is_ok() {
-            self.reserved += 1;
+            self.reserved_slots += 1;
         }
     }
 
+    /// Takes the next item in the buffer's order; frees its slot.
+    fn take(&mut self) -> Option<T> {
+        let item = self.buffer.pop()?;
+        self.slot_freed();
+        Some(item)
+    }
+
     fn get_nowait(&mut self) -> Result<T, SyncError> {
-        match self.buffer.pop() {
-            Some(item) => {
-                self.slot_freed();
-                Ok(item)
-            }
-            None if self.shut_down => Err(SyncError::QueueShutDown),
-            None => Err(SyncError::QueueEmpty),
+        if self.available() > 0
+            && let Some(item) = self.take()
+        {
+            return Ok(item);
+        }
+        if self.shut_down && self.buffer.is_empty() {
+            Err(SyncError::QueueShutDown)
+        } else {
+            Err(SyncError::QueueEmpty)
         }
     }
 }
@@ -254,11 +277,13 @@ impl<T, B: Buffer<T>> BaseQueue<T, B> {
                 buffer,
                 maxsize,
                 getters: WaitList::default(),
+                reserved_items: 0,
                 putters: WaitList::default(),
-                reserved: 0,
+                reserved_slots: 0,
                 unfinished: 0,
                 joiners: WaitList::default(),
                 shut_down: false,
+                items: PhantomData,
             }),
         }
     }
@@ -305,7 +330,8 @@ impl<T, B: Buffer<T>> BaseQueue<T, B> {
     /// Takes an item, waiting for one. Python: `await queue.get()`.
     ///
     /// Cancel-safe: dropping the future before it completes never consumes
-    /// an item (one handed to it goes back to the front of the queue).
+    /// an item (one reserved for it goes to the next getter, or back to
+    /// the queue).
     ///
     /// # Errors
     /// [`SyncError::QueueShutDown`] once the queue is shut down and empty.
@@ -355,14 +381,17 @@ impl<T, B: Buffer<T>> BaseQueue<T, B> {
     ///
     /// Later puts fail and waiting putters wake with
     /// [`SyncError::QueueShutDown`]. With `immediate`, the items left are
-    /// dropped (and count as done for [`join`](Self::join)) and waiting
-    /// getters fail at once; without it, getters drain what is left first.
+    /// dropped (and count as done for [`join`](Self::join)), items reserved
+    /// for getters that have not run yet included, and those getters fail
+    /// like the waiting ones; without it, getters drain what is left first.
     pub fn shutdown(&self, immediate: bool) {
         let mut dropped = Vec::new();
         {
             let mut state = self.state.borrow_mut();
             state.shut_down = true;
             if immediate {
+                state.getters.regrant(|reserved| *reserved = false);
+                state.reserved_items = 0;
                 while let Some(item) = state.buffer.pop() {
                     dropped.push(item);
                     state.unfinished = state.unfinished.saturating_sub(1);
@@ -371,15 +400,17 @@ impl<T, B: Buffer<T>> BaseQueue<T, B> {
                     state.joiners.grant_all(|_| ());
                 }
             }
-            // Getters wait only on an empty buffer: they fail now.
-            state.getters.grant_all(|_| None);
+            // Getters wait only while nothing is available: they fail now.
+            state.getters.grant_all(|_| false);
             state.putters.grant_all(|_| false);
         }
         // Dropped outside the borrow: an item's destructor may use the queue.
         drop(dropped);
     }
 
-    /// Items in the queue. Python: `queue.qsize()`.
+    /// Items in the queue, those reserved for getters that have not run yet
+    /// included (asyncio counts them too: they stay in its deque until the
+    /// woken getter takes one). Python: `queue.qsize()`.
     pub fn qsize(&self) -> usize {
         self.state.borrow().buffer.len()
     }
@@ -467,7 +498,7 @@ impl<T, B: Buffer<T>> Future for Put<'_, T, B> {
             }
             Poll::Ready(true) => {
                 this.id = None;
-                state.reserved -= 1;
+                state.reserved_slots -= 1;
                 if state.shut_down {
                     return Poll::Ready(Err(PutError {
                         error: SyncError::QueueShutDown,
@@ -475,8 +506,6 @@ impl<T, B: Buffer<T>> Future for Put<'_, T, B> {
                     }));
                 }
                 state.deliver(item);
-                // Handed straight to a getter, the item left the slot free.
-                state.slot_freed();
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(false) => {
@@ -497,7 +526,7 @@ impl<T, B: Buffer<T>> Drop for Put<'_, T, B> {
         let Some(id) = self.id else { return };
         let mut state = self.queue.state.borrow_mut();
         if state.putters.cancel(id) == Some(true) {
-            state.reserved -= 1;
+            state.reserved_slots -= 1;
             state.slot_freed();
         }
     }
@@ -534,27 +563,32 @@ impl<T, B: Buffer<T>> Future for Get<'_, T, B> {
                 }
             },
         };
-        // Granted an item, or `None`: the queue shut down.
-        let polled = state.getters.poll(id, cx);
-        this.done = polled.is_ready();
-        polled.map(|grant| grant.ok_or(SyncError::QueueShutDown))
+        // Granted an item reservation, or `false`: the queue shut down.
+        let Poll::Ready(reserved) = state.getters.poll(id, cx) else {
+            return Poll::Pending;
+        };
+        this.done = true;
+        if !reserved {
+            return Poll::Ready(Err(SyncError::QueueShutDown));
+        }
+        state.reserved_items -= 1;
+        // A reserved item is in the buffer: only `shutdown(true)` empties
+        // it under a reservation, and it retracts the reservations first.
+        Poll::Ready(state.take().ok_or(SyncError::QueueShutDown))
     }
 }
 
 impl<T, B: Buffer<T>> Drop for Get<'_, T, B> {
-    /// Cancelled: an item handed to us moves down the line of getters that
-    /// were handed items after us (so they keep receiving items oldest
-    /// first), and the newest of those items goes to the next waiting
-    /// getter, or back to the front of the queue.
+    /// Cancelled: an item reserved for us goes to the next waiting getter,
+    /// or back to the queue (it never left the buffer).
     fn drop(&mut self) {
         let (Some(id), false) = (self.id, self.done) else {
             return;
         };
         let mut state = self.queue.state.borrow_mut();
-        if let Some(Some(item)) = state.getters.cancel_shifting(id) {
-            if let Err(Some(item)) = state.getters.grant_first(Some(item)) {
-                state.buffer.unpop(item);
-            }
+        if state.getters.cancel(id) == Some(true) {
+            state.reserved_items -= 1;
+            state.items_arrived();
         }
     }
 }

@@ -1,18 +1,35 @@
 //! [`Semaphore`] and [`BoundedSemaphore`], on the shared [`Permits`] core
 //! that [`Lock`](crate::Lock) uses too.
 //!
-//! # Permits
+//! # Permits: the hand-off accounting
 //!
-//! `value` counts free permits. `acquire` takes one at once when one is
-//! free *and nobody waits* (no barging past the queue); otherwise the task
-//! joins the wait list. `release` hands the permit straight to the first
-//! waiter when there is one (`value` does not move), else increments
-//! `value`. So:
-//! - waiters exist only while `value == 0`;
-//! - a granted waiter owns its permit from the moment of the grant: if it
-//!   is cancelled before it runs, dropping its future releases the permit
-//!   again, which grants the next waiter (asyncio's `_wake_up_next` on
-//!   `CancelledError`). Nothing is lost and the order stays FIFO.
+//! Every permit is, at any moment, in exactly one of three places:
+//! - **free**: counted by `value` (asyncio's `_value`);
+//! - **handed**: granted to a waiter whose task has not run yet (the
+//!   granted prefix of the wait list);
+//! - **held**: owned by a running task (a guard, or kept with `forget`).
+//!
+//! The rules, each asyncio's (3.11.1+ and 3.13) unless said otherwise:
+//! - `release` hands the permit straight to the first waiter that has
+//!   nothing yet (`value` does not move), else makes it free;
+//! - `acquire` takes a free permit at once only when the wait list is
+//!   *empty*: a waiter handed a permit but not run yet still counts as
+//!   waiting, so a newcomer queues behind it (no barging, FIFO);
+//! - a waiter that collects its permit and finds another one free hands
+//!   it to the next waiter (asyncio's `if self._value > 0:
+//!   self._wake_up_next()` after the wait); this is how a newcomer that
+//!   queued behind handed waiters gets a permit released meanwhile;
+//! - a handed waiter cancelled before it runs releases its permit again,
+//!   to the next waiter (asyncio's `_wake_up_next` on `CancelledError`);
+//! - with a bound (a [`BoundedSemaphore`] or a [`Lock`](crate::Lock)), a
+//!   release that would make *free + handed* exceed the bound is refused:
+//!   it would create a permit nobody gave back. asyncio checks only the
+//!   free count, so a second release racing a hand-off slips through
+//!   there; corio counts the handed permit too.
+//!
+//! So `free + handed + held` is constant (the initial value, plus the
+//! releases of an unbounded semaphore beyond its acquires), and for a
+//! bounded one never exceeds the bound.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -20,6 +37,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::SyncError;
+use crate::misuse::report_misuse;
 use crate::waiters::{WaitList, WaiterId};
 
 /// Free permits and the tasks waiting for one.
@@ -28,30 +46,66 @@ pub(crate) struct Permits {
 }
 
 struct PermitState {
-    /// asyncio's `_value`.
+    /// Free permits. asyncio's `_value`.
     value: usize,
-    /// asyncio's `_waiters`.
+    /// Free + handed never exceeds it (`None`: unbounded). asyncio's
+    /// `BoundedSemaphore._bound_value`.
+    bound: Option<usize>,
+    /// Waiting and handed tasks. asyncio's `_waiters`.
     waiters: WaitList<()>,
+}
+
+/// A release that would exceed the bound; see the module docs.
+pub(crate) struct OverBound;
+
+impl PermitState {
+    /// Hands free permits to waiters that have none, first come first served.
+    fn hand_out_free(&mut self) {
+        while self.value > 0 && self.waiters.has_waiting() {
+            self.value -= 1;
+            let granted = self.waiters.grant_first(());
+            debug_assert!(granted.is_ok(), "has_waiting said someone waits");
+        }
+    }
+
+    /// A permit comes back: to the first waiter, else to `value`.
+    fn give_back(&mut self) {
+        self.value += 1;
+        self.hand_out_free();
+    }
 }
 
 impl Permits {
     pub(crate) fn new(value: usize) -> Permits {
+        Permits::with_bound(value, None)
+    }
+
+    pub(crate) fn with_bound(value: usize, bound: Option<usize>) -> Permits {
         Permits {
             state: RefCell::new(PermitState {
                 value,
+                bound,
                 waiters: WaitList::default(),
             }),
         }
     }
 
+    /// Free permits.
     pub(crate) fn value(&self) -> usize {
         self.state.borrow().value
     }
 
-    /// Takes a permit if one is free and nobody waits.
+    /// True when an `acquire` would wait: no free permit, or tasks queued
+    /// (waiting or handed a permit they have not collected).
+    pub(crate) fn would_wait(&self) -> bool {
+        let state = self.state.borrow();
+        state.value == 0 || !state.waiters.is_empty()
+    }
+
+    /// Takes a permit if one is free and nobody is queued.
     pub(crate) fn try_acquire(&self) -> bool {
         let mut state = self.state.borrow_mut();
-        if state.value > 0 && !state.waiters.has_waiting() {
+        if state.value > 0 && state.waiters.is_empty() {
             state.value -= 1;
             true
         } else {
@@ -60,10 +114,27 @@ impl Permits {
     }
 
     /// Gives a permit back: to the first waiter, else to `value`.
-    pub(crate) fn release(&self) {
+    ///
+    /// # Errors
+    /// [`OverBound`] (and nothing changes) when free + handed permits are
+    /// already at the bound.
+    pub(crate) fn release(&self) -> Result<(), OverBound> {
         let mut state = self.state.borrow_mut();
-        if state.waiters.grant_first(()).is_err() {
-            state.value += 1;
+        if let Some(bound) = state.bound
+            && state.value + state.waiters.granted() >= bound
+        {
+            return Err(OverBound);
+        }
+        state.give_back();
+        Ok(())
+    }
+
+    /// A guard's release: a drop cannot return an error, so a refused one
+    /// (the permit was already given back through an explicit `release`)
+    /// changes nothing and is reported as `error`.
+    pub(crate) fn release_from_drop(&self, error: SyncError) {
+        if self.release().is_err() {
+            report_misuse(error);
         }
     }
 
@@ -103,8 +174,14 @@ impl Future for AcquirePermit<'_> {
                 .id
                 .insert(this.permits.state.borrow_mut().waiters.push(None)),
         };
-        let polled = this.permits.state.borrow_mut().waiters.poll(id, cx);
-        this.done = polled.is_ready();
+        let mut state = this.permits.state.borrow_mut();
+        let polled = state.waiters.poll(id, cx);
+        if polled.is_ready() {
+            this.done = true;
+            // A permit freed while we were queued behind handed waiters
+            // goes on to the next in line.
+            state.hand_out_free();
+        }
         polled
     }
 }
@@ -114,9 +191,9 @@ impl Drop for AcquirePermit<'_> {
     /// passed on.
     fn drop(&mut self) {
         if let (Some(id), false) = (self.id, self.done) {
-            let granted = self.permits.state.borrow_mut().waiters.cancel(id);
-            if granted.is_some() {
-                self.permits.release();
+            let mut state = self.permits.state.borrow_mut();
+            if state.waiters.cancel(id).is_some() {
+                state.give_back();
             }
         }
     }
@@ -129,9 +206,10 @@ impl Drop for AcquirePermit<'_> {
 /// first served, and a permit handed to a waiter that is cancelled before
 /// it runs goes to the next one.
 ///
-/// Differs from asyncio in two ways: the value is a `usize`, so a negative
-/// initial value cannot be written; and a free permit is not taken by a
-/// newcomer while tasks wait (asyncio checks the same since 3.11.1).
+/// Differs from asyncio in that the value is a `usize`, so a negative
+/// initial value cannot be written. As in asyncio (3.11.1+), a free permit
+/// is not taken by a newcomer while tasks are queued, including tasks
+/// handed a permit that have not run yet (see the [module docs](self)).
 ///
 /// # Examples
 ///
@@ -202,12 +280,14 @@ impl Semaphore {
     /// For a permit kept with [`SemaphoreGuard::forget`]; as in asyncio,
     /// releasing more than was acquired raises the count.
     pub fn release(&self) {
-        self.permits.release();
+        // Unbounded: a release is never refused.
+        let _unbounded = self.permits.release();
     }
 
-    /// True when no permit is free. Python: `sem.locked()`.
+    /// True when an `acquire` would wait: no permit is free, or tasks are
+    /// queued for one. Python: `sem.locked()` (same rule since 3.11.1).
     pub fn locked(&self) -> bool {
-        self.permits.value() == 0
+        self.permits.would_wait()
     }
 
     /// How many permits are free.
@@ -236,13 +316,30 @@ impl SemaphoreGuard<'_> {
 }
 
 impl Drop for SemaphoreGuard<'_> {
+    /// Gives the permit back. For a [`BoundedSemaphore`] whose permit was
+    /// already given back by an explicit `release()`, the drop changes
+    /// nothing and reports [`SyncError::ReleasedTooManyTimes`] to the
+    /// running loop's exception handler (a drop cannot return an error).
     fn drop(&mut self) {
-        self.semaphore.permits.release();
+        self.semaphore
+            .permits
+            .release_from_drop(SyncError::ReleasedTooManyTimes);
     }
 }
 
 /// A semaphore that refuses to be released above its initial value.
 /// Python: `asyncio.BoundedSemaphore`.
+///
+/// Every release path checks the bound: [`release`](Self::release)
+/// returns [`SyncError::ReleasedTooManyTimes`], and a guard dropped after
+/// its permit was already given back leaves the count alone and reports
+/// the same error to the running loop's exception handler (asyncio raises
+/// `ValueError` from `__aexit__`; a Rust drop cannot fail).
+///
+/// Differs from asyncio in one case: a permit handed to a waiter that has
+/// not run yet counts as taken, so `acquire; release(); release()` with a
+/// waiter queued fails at the second release (asyncio lets it through and
+/// the semaphore ends one permit above its bound).
 ///
 /// # Examples
 ///
@@ -256,16 +353,17 @@ impl Drop for SemaphoreGuard<'_> {
 /// assert_eq!(sem.release(), Err(SyncError::ReleasedTooManyTimes));
 /// ```
 pub struct BoundedSemaphore {
+    /// Its permits carry the bound.
     semaphore: Semaphore,
-    bound: usize,
 }
 
 impl BoundedSemaphore {
     /// Python: `asyncio.BoundedSemaphore(value)`.
     pub fn new(value: usize) -> BoundedSemaphore {
         BoundedSemaphore {
-            semaphore: Semaphore::new(value),
-            bound: value,
+            semaphore: Semaphore {
+                permits: Permits::with_bound(value, Some(value)),
+            },
         }
     }
 
@@ -283,13 +381,13 @@ impl BoundedSemaphore {
     /// Gives a permit back. Python: `sem.release()`.
     ///
     /// # Errors
-    /// [`SyncError::ReleasedTooManyTimes`] when every permit is already free.
+    /// [`SyncError::ReleasedTooManyTimes`] when every permit is already
+    /// free or handed to a waiter.
     pub fn release(&self) -> Result<(), SyncError> {
-        if self.semaphore.value() >= self.bound {
-            return Err(SyncError::ReleasedTooManyTimes);
-        }
-        self.semaphore.release();
-        Ok(())
+        self.semaphore
+            .permits
+            .release()
+            .map_err(|_| SyncError::ReleasedTooManyTimes)
     }
 
     /// Python: `sem.locked()`.

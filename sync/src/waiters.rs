@@ -85,6 +85,18 @@ impl<P> WaitList<P> {
         self.entries.len() > self.granted
     }
 
+    /// How many entries were granted and have not collected yet: handed a
+    /// lock, permit, item or slot, their task not run yet.
+    pub(crate) fn granted(&self) -> usize {
+        self.granted
+    }
+
+    /// True when nobody waits and nothing handed out is still uncollected:
+    /// only then may a newcomer take what is free without queueing.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     fn position(&self, id: WaiterId) -> Option<usize> {
         self.entries.binary_search_by_key(&id, |e| e.id).ok()
     }
@@ -148,21 +160,16 @@ impl<P> WaitList<P> {
         self.remove(index)
     }
 
-    /// Like [`cancel`](Self::cancel), for grants whose order matters (queue
-    /// items): the entries granted after this one each take the grant of
-    /// the one before, and what is returned is the *last* grant. So grants
-    /// stay in waiter order: with items handed out oldest first, the
-    /// surviving waiters still get them oldest first.
-    pub(crate) fn cancel_shifting(&mut self, id: WaiterId) -> Option<P> {
-        let index = self.position(id)?;
-        let mut carried = self.remove(index)?;
-        // Entries `index..granted` were granted after the removed one.
-        for entry in self.entries.range_mut(index..self.granted) {
+    /// Takes back every grant its waiter has not collected yet: `retract`
+    /// sees each in list order and may replace it (a queue shut down at
+    /// once turns the item reservations of getters that have not run into
+    /// failures). No entry is woken again: each already was.
+    pub(crate) fn regrant(&mut self, mut retract: impl FnMut(&mut P)) {
+        for entry in self.entries.range_mut(..self.granted) {
             if let Some(grant) = entry.grant.as_mut() {
-                std::mem::swap(grant, &mut carried);
+                retract(grant);
             }
         }
-        Some(carried)
     }
 
     fn remove(&mut self, index: usize) -> Option<P> {
@@ -230,23 +237,22 @@ mod tests {
     }
 
     #[test]
-    fn cancel_shifting_keeps_grants_in_waiter_order() {
+    fn regrant_replaces_only_uncollected_grants() {
         let mut list = WaitList::default();
-        let ids: Vec<_> = (0..4).map(|_| list.push(None)).collect();
-        list.grant_first('a').unwrap();
-        list.grant_first('b').unwrap();
-        list.grant_first('c').unwrap();
-        // The first granted waiter leaves: 'a' moves down the line and the
-        // newest grant, 'c', is what is left to pass on.
-        assert_eq!(list.cancel_shifting(ids[0]), Some('c'));
-        list.grant_first('c').unwrap();
+        let ids: Vec<_> = (0..3).map(|_| list.push(None)).collect();
+        list.grant_first(true).unwrap();
+        list.grant_first(true).unwrap();
+        assert_eq!(list.granted(), 2);
         let (_, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
-        let got: Vec<_> = ids[1..].iter().map(|&id| list.poll(id, &mut cx)).collect();
-        assert_eq!(got, ['a', 'b', 'c'].map(Poll::Ready).to_vec());
-        // A waiting (not granted) entry has nothing to pass on.
-        let d = list.push(None);
-        assert_eq!(list.cancel_shifting(d), None);
+        assert_eq!(list.poll(ids[0], &mut cx), Poll::Ready(true));
+        list.regrant(|grant| *grant = false);
+        assert_eq!(list.poll(ids[1], &mut cx), Poll::Ready(false));
+        // The third was never granted: regrant left it waiting.
+        assert_eq!(list.poll(ids[2], &mut cx), Poll::Pending);
+        assert!(!list.is_empty());
+        assert_eq!(list.cancel(ids[2]), None);
+        assert!(list.is_empty());
     }
 
     #[test]
