@@ -259,7 +259,10 @@ impl<T, B: Buffer<T>> QueueState<T, B> {
         {
             return Ok(item);
         }
-        if self.shut_down && self.buffer.is_empty() {
+        // Shut down, nothing will be put any more: what is left is
+        // reserved for getters that were first, so this one would wait
+        // forever.
+        if self.shut_down {
             Err(SyncError::QueueShutDown)
         } else {
             Err(SyncError::QueueEmpty)
@@ -334,7 +337,9 @@ impl<T, B: Buffer<T>> BaseQueue<T, B> {
     /// the queue).
     ///
     /// # Errors
-    /// [`SyncError::QueueShutDown`] once the queue is shut down and empty.
+    /// [`SyncError::QueueShutDown`] once the queue is shut down and nothing
+    /// is left for this getter (what remains is reserved for getters that
+    /// came first).
     pub fn get(&self) -> Get<'_, T, B> {
         Get {
             queue: self,
@@ -346,8 +351,10 @@ impl<T, B: Buffer<T>> BaseQueue<T, B> {
     /// Takes an item without waiting. Python: `queue.get_nowait()`.
     ///
     /// # Errors
-    /// [`SyncError::QueueEmpty`]; [`SyncError::QueueShutDown`] once the
-    /// queue is shut down and empty.
+    /// [`SyncError::QueueEmpty`] when no item is free (the queue is empty,
+    /// or its items are reserved for waiting getters that have not run
+    /// yet); [`SyncError::QueueShutDown`] instead once the queue is shut
+    /// down.
     pub fn get_nowait(&self) -> Result<T, SyncError> {
         self.state.borrow_mut().get_nowait()
     }

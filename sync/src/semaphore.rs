@@ -18,7 +18,9 @@
 //! - a waiter that collects its permit and finds another one free hands
 //!   it to the next waiter (asyncio's `if self._value > 0:
 //!   self._wake_up_next()` after the wait); this is how a newcomer that
-//!   queued behind handed waiters gets a permit released meanwhile;
+//!   queued behind handed waiters gets a permit released meanwhile. Each
+//!   collection hands on one permit, so several free permits travel down
+//!   the line one loop iteration apart, as asyncio's chain of wake-ups;
 //! - a handed waiter cancelled before it runs releases its permit again,
 //!   to the next waiter (asyncio's `_wake_up_next` on `CancelledError`);
 //! - with a bound (a [`BoundedSemaphore`] or a [`Lock`](crate::Lock)), a
@@ -59,19 +61,20 @@ struct PermitState {
 pub(crate) struct OverBound;
 
 impl PermitState {
-    /// Hands free permits to waiters that have none, first come first served.
-    fn hand_out_free(&mut self) {
-        while self.value > 0 && self.waiters.has_waiting() {
+    /// Hands one free permit, if any, to the first waiter that has none.
+    /// asyncio's `_wake_up_next`. Whoever receives it hands on the next
+    /// when it collects, so while permits are free and tasks wait, some
+    /// handed waiter is always on its way to pass one on.
+    fn hand_out_one(&mut self) {
+        if self.value > 0 && self.waiters.grant_first(()).is_ok() {
             self.value -= 1;
-            let granted = self.waiters.grant_first(());
-            debug_assert!(granted.is_ok(), "has_waiting said someone waits");
         }
     }
 
     /// A permit comes back: to the first waiter, else to `value`.
     fn give_back(&mut self) {
         self.value += 1;
-        self.hand_out_free();
+        self.hand_out_one();
     }
 }
 
@@ -180,7 +183,7 @@ impl Future for AcquirePermit<'_> {
             this.done = true;
             // A permit freed while we were queued behind handed waiters
             // goes on to the next in line.
-            state.hand_out_free();
+            state.hand_out_one();
         }
         polled
     }

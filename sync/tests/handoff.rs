@@ -183,6 +183,44 @@ fn semaphore_permit_freed_while_handed_waiters_run_reaches_the_newcomer() {
     });
 }
 
+/// Found by the differential tester (seed 1592610933): a waiter that
+/// collects its permit and finds more free hands on *one*, and that one
+/// the next, one loop iteration apart, as asyncio's `_wake_up_next`
+/// chain does; corio handed them all out at once.
+#[test]
+fn semaphore_free_permits_go_down_the_line_one_per_collection() {
+    let order = run_virtual(async {
+        let sem = Rc::new(Semaphore::new(0));
+        let order = trace();
+        let acquirer = |name: &'static str| {
+            let (sem, order) = (sem.clone(), order.clone());
+            create_task(async move {
+                sem.acquire().await.forget();
+                order.borrow_mut().push(name);
+            })
+        };
+        let a = acquirer("a");
+        yield_now().await; // `a` waits
+        let (b, c) = (acquirer("b"), acquirer("c")); // they queue behind `a`
+        sem.release(); // handed to `a`
+        sem.release();
+        sem.release(); // two free
+        let observer = {
+            let order = order.clone();
+            create_task(async move {
+                order.borrow_mut().push("x");
+                yield_now().await;
+                order.borrow_mut().push("x2");
+            })
+        };
+        for task in [a, b, c, observer] {
+            task.await.unwrap();
+        }
+        order.take()
+    });
+    assert_eq!(order, ["a", "x", "b", "x2", "c"]);
+}
+
 // --------------------------------------------------------------- Queues ---
 
 #[test]
@@ -244,6 +282,27 @@ fn queue_immediate_shutdown_retracts_an_item_handed_to_a_getter() {
         // The retracted item counts as done: join does not wait for it.
         let joined = timeout(ms(10), queue.join()).await;
         assert!(joined.is_ok(), "join waits for an item nobody got");
+    });
+}
+
+/// Found by the differential tester (seed 1592592119): after a shutdown,
+/// a getter that finds every remaining item reserved for earlier getters
+/// fails at once instead of waiting for puts that can no longer come.
+#[test]
+fn queue_getter_after_shutdown_with_only_reserved_items_fails_at_once() {
+    run_virtual(async {
+        let queue = Rc::new(Queue::new(0));
+        let first = {
+            let queue = queue.clone();
+            create_task(async move { queue.get().await })
+        };
+        yield_now().await;
+        queue.put_nowait(5).unwrap(); // reserved for `first`
+        queue.shutdown(false);
+        assert_eq!(queue.get_nowait(), Err(SyncError::QueueShutDown));
+        let late = timeout(ms(10), queue.get()).await;
+        assert_eq!(late, Ok(Err(SyncError::QueueShutDown)), "waited forever");
+        assert_eq!(first.await.unwrap(), Ok(5));
     });
 }
 
