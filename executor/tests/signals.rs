@@ -174,3 +174,47 @@ fn queued_real_time_signals_each_run_the_handler() {
     assert_eq!(*count.borrow(), 3);
     lp.close().unwrap();
 }
+
+/// Issue 19's regression: a loop whose only fds are its own (waker and
+/// signal pipe) skips the zero-timeout select while tasks hand work to
+/// each other, and still sees a signal that arrives while it never blocks.
+#[test]
+fn a_signal_pipe_costs_no_select_per_iteration_and_loses_no_signal() {
+    const ROUNDS: u32 = 10_000;
+    let sig = rt(6);
+    let lp = EventLoop::new().unwrap();
+    let seen = Rc::new(std::cell::Cell::new(false));
+    let s = seen.clone();
+    lp.add_signal_handler(sig, move || s.set(true)).unwrap();
+    let before = lp.select_calls();
+    lp.run_until_complete(async move {
+        // Two tasks taking turns: each round wakes the other, never blocks.
+        let other = corio_executor::create_task(async move {
+            for _ in 0..ROUNDS {
+                corio_executor::yield_now().await;
+            }
+        });
+        for _ in 0..ROUNDS {
+            corio_executor::yield_now().await;
+        }
+        other.await.unwrap();
+    })
+    .unwrap();
+    let selects = lp.select_calls() - before;
+    assert!(selects < 100, "{selects} selects for {ROUNDS} rounds");
+    // Still never blocking: only the count of written signals can tell the
+    // loop to look at its pipe. (The signal goes to the process, so another
+    // thread may take it: allow it time.)
+    raise_signal(sig).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let s = seen.clone();
+    lp.run_until_complete(async move {
+        while !s.get() && std::time::Instant::now() < deadline {
+            corio_executor::yield_now().await;
+        }
+    })
+    .unwrap();
+    assert!(seen.get(), "the signal was lost");
+    assert!(lp.remove_signal_handler(sig).unwrap());
+    lp.close().unwrap();
+}

@@ -98,6 +98,15 @@ pub fn is_main_thread() -> bool {
     sys::is_main_thread()
 }
 
+/// How many caught signals corio's handler has written to their pipes so
+/// far, in this process. A loop whose only registered fds are its own
+/// (its waker, its signal pipe) compares this count with the one it saw at
+/// its last `select` to know, without a syscall, whether the pipe may have
+/// news. No asyncio counterpart (asyncio always calls `select`).
+pub fn signals_written() -> u64 {
+    sys::SIGNALS_WRITTEN.load(Ordering::Acquire)
+}
+
 /// The pipe that caught signals are written to.
 ///
 /// Python: the socket pair asyncio passes to `signal.set_wakeup_fd`. Watch

@@ -12,7 +12,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Turns the C convention "-1 and errno" into an `io::Result`.
@@ -281,6 +281,11 @@ pub(crate) const NSIG: usize = 65;
 /// atomic: the only kind of shared state a signal handler may touch.
 pub(crate) static SIGNAL_FDS: [AtomicI32; NSIG] = [const { AtomicI32::new(-1) }; NSIG];
 
+/// How many signals [`on_signal`] has written to a pipe, process-wide.
+/// Bumped after the write, so a reader that sees the new count finds the
+/// byte in the pipe. A lock-free atomic add is async-signal-safe.
+pub(crate) static SIGNALS_WRITTEN: AtomicU64 = AtomicU64::new(0);
+
 /// The C handler installed for every caught signal: writes the signal's
 /// number, one byte, to its pipe (Python's `set_wakeup_fd`). Only `write`
 /// happens here, which is async-signal-safe; `errno` is put back, since the
@@ -303,6 +308,7 @@ extern "C" fn on_signal(signum: libc::c_int) {
         libc::write(fd, (&byte as *const u8).cast(), 1);
         *errno = saved;
     }
+    SIGNALS_WRITTEN.fetch_add(1, Ordering::Release);
 }
 
 /// A signal's disposition as `sigaction` keeps it, saved to be put back.

@@ -17,7 +17,11 @@ use crate::waiters::{WaitList, WaiterId};
 ///
 /// Differs from asyncio in that the next cycle's arrivals do not wait for
 /// the released tasks to leave first: each released task already owns its
-/// index, so there is nothing to drain.
+/// index, so there is nothing to drain, and an `abort` or `reset` before a
+/// released task runs breaks only the new cycle (asyncio's draining tasks
+/// would see the barrier broken). All released tasks leave in the next
+/// loop iteration; asyncio's leave one iteration after another, as each
+/// re-acquires the barrier's internal condition lock.
 ///
 /// # Examples
 ///

@@ -181,6 +181,7 @@ impl Drop for LockGuard<'_> {
     /// drop changes nothing and reports
     /// [`SyncError::LockNotAcquired`] to the running loop's exception
     /// handler (a drop cannot return an error).
+    #[inline]
     fn drop(&mut self) {
         if self.lock.taken.get() == self.taking {
             self.lock

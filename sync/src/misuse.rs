@@ -13,7 +13,10 @@ use crate::SyncError;
 /// The message a report carries, before the error itself.
 const MESSAGE: &str = "a guard was dropped after its release";
 
-/// Reports `error` from a drop (see the module docs).
+/// Reports `error` from a drop (see the module docs). Kept out of line:
+/// it is the cold branch of every guard's drop.
+#[cold]
+#[inline(never)]
 pub(crate) fn report_misuse(error: SyncError) {
     #[cfg(feature = "executor")]
     if let Ok(lp) = corio_executor::get_running_loop() {

@@ -309,6 +309,9 @@ impl<T, B: Buffer<T>> BaseQueue<T, B> {
 
     /// Puts an item without waiting. Python: `queue.put_nowait(item)`.
     ///
+    /// A slot reserved for a waiting putter is not free (see
+    /// [`full`](Self::full)).
+    ///
     /// # Errors
     /// [`SyncError::QueueFull`] or [`SyncError::QueueShutDown`], with the
     /// item back.
@@ -427,8 +430,13 @@ impl<T, B: Buffer<T>> BaseQueue<T, B> {
         self.state.borrow().buffer.is_empty()
     }
 
-    /// True when a put would wait (slots reserved for waiting putters
-    /// count as taken). Python: `queue.full()`.
+    /// True when a put would wait. Python: `queue.full()`.
+    ///
+    /// Differs from asyncio right after a `get` freed a slot of a full
+    /// queue with putters waiting: the slot is reserved for the first of
+    /// them, so `full()` stays true and a newcomer's `put_nowait` fails with
+    /// `QueueFull`; asyncio says `False` and lets the newcomer take the
+    /// slot, sending the woken putter to the back of the line.
     pub fn full(&self) -> bool {
         self.state.borrow().full()
     }
@@ -493,9 +501,10 @@ impl<T, B: Buffer<T>> Future for Put<'_, T, B> {
                     state.deliver(item);
                     return Poll::Ready(Ok(()));
                 }
-                let id = state.putters.push(None);
-                this.id = Some(id);
-                id
+                // Join the line with our waker: nothing to look up yet.
+                this.id = Some(state.putters.push(Some(cx.waker().clone())));
+                this.item = Some(item);
+                return Poll::Pending;
             }
         };
         match state.putters.poll(id, cx) {
@@ -560,9 +569,8 @@ impl<T, B: Buffer<T>> Future for Get<'_, T, B> {
             Some(id) => id,
             None => match state.get_nowait() {
                 Err(SyncError::QueueEmpty) => {
-                    let id = state.getters.push(None);
-                    this.id = Some(id);
-                    id
+                    this.id = Some(state.getters.push(Some(cx.waker().clone())));
+                    return Poll::Pending;
                 }
                 outcome => {
                     this.done = true;

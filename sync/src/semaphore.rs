@@ -65,13 +65,17 @@ impl PermitState {
     /// asyncio's `_wake_up_next`. Whoever receives it hands on the next
     /// when it collects, so while permits are free and tasks wait, some
     /// handed waiter is always on its way to pass one on.
+    #[inline]
     fn hand_out_one(&mut self) {
-        if self.value > 0 && self.waiters.grant_first(()).is_ok() {
+        if self.value > 0 && self.waiters.has_waiting() {
             self.value -= 1;
+            let granted = self.waiters.grant_first(());
+            debug_assert!(granted.is_ok(), "has_waiting said someone waits");
         }
     }
 
     /// A permit comes back: to the first waiter, else to `value`.
+    #[inline]
     fn give_back(&mut self) {
         self.value += 1;
         self.hand_out_one();
@@ -106,6 +110,7 @@ impl Permits {
     }
 
     /// Takes a permit if one is free and nobody is queued.
+    #[inline]
     pub(crate) fn try_acquire(&self) -> bool {
         let mut state = self.state.borrow_mut();
         if state.value > 0 && state.waiters.is_empty() {
@@ -121,6 +126,7 @@ impl Permits {
     /// # Errors
     /// [`OverBound`] (and nothing changes) when free + handed permits are
     /// already at the bound.
+    #[inline]
     pub(crate) fn release(&self) -> Result<(), OverBound> {
         let mut state = self.state.borrow_mut();
         if let Some(bound) = state.bound
@@ -135,6 +141,7 @@ impl Permits {
     /// A guard's release: a drop cannot return an error, so a refused one
     /// (the permit was already given back through an explicit `release`)
     /// changes nothing and is reported as `error`.
+    #[inline]
     pub(crate) fn release_from_drop(&self, error: SyncError) {
         if self.release().is_err() {
             report_misuse(error);
@@ -167,17 +174,17 @@ impl Future for AcquirePermit<'_> {
         if this.done {
             return Poll::Ready(());
         }
-        let id = match this.id {
-            Some(id) => id,
-            None if this.permits.try_acquire() => {
+        let mut state = this.permits.state.borrow_mut();
+        let Some(id) = this.id else {
+            if state.value > 0 && state.waiters.is_empty() {
+                state.value -= 1;
                 this.done = true;
                 return Poll::Ready(());
             }
-            None => *this
-                .id
-                .insert(this.permits.state.borrow_mut().waiters.push(None)),
+            // Join the line with our waker: nothing to look up yet.
+            this.id = Some(state.waiters.push(Some(cx.waker().clone())));
+            return Poll::Pending;
         };
-        let mut state = this.permits.state.borrow_mut();
         let polled = state.waiters.poll(id, cx);
         if polled.is_ready() {
             this.done = true;

@@ -23,7 +23,9 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use corio_reactor::{DefaultSelector, EVENT_READ, EVENT_WRITE, Events, Selector, SelectorError};
+use corio_reactor::{
+    DefaultSelector, EVENT_READ, EVENT_WRITE, Events, Selector, SelectorError, signal,
+};
 use corio_timer::{Clock, TimerId, TimerQueue};
 
 use super::Shutdown;
@@ -181,6 +183,15 @@ pub(crate) struct LoopInner {
     pub(super) remote_items: RefCell<Vec<RemoteItem>>,
     /// Signal handlers and their pipe, once one is added.
     pub(super) signals: RefCell<Option<super::signals::Signals>>,
+    /// How many registered fds are the loop's own: its waker, and its
+    /// signal pipe once it has one. Only these registered: a zero-timeout
+    /// select can be skipped (phase 2).
+    pub(super) internal_fds: Cell<usize>,
+    /// How many selects ran (`EventLoop::select_calls`).
+    pub(super) select_calls: Cell<u64>,
+    /// `signal::signals_written()` as read before the last select: a
+    /// different count means a signal pipe may be readable.
+    pub(super) signals_seen: Cell<u64>,
 }
 
 impl LoopInner {
@@ -332,12 +343,17 @@ impl LoopInner {
         };
 
         // Phase 2: select. With work ready and no fd registered but the
-        // loop's own waker (whose news phase 3 reads from an atomic flag),
-        // a zero-timeout select can report nothing: skip the syscall.
-        let only_waker = self.selector.borrow().len() == 1;
-        let (io_events, woken) = if select_timeout == Some(Duration::ZERO) && only_waker {
+        // loop's own (its waker, whose news phase 3 reads from an atomic
+        // flag, and its signal pipe, whose news a process-wide count of
+        // written signals tells), a zero-timeout select can report
+        // nothing: skip the syscall.
+        let signals_written = signal::signals_written();
+        let only_internal = self.selector.borrow().len() == self.internal_fds.get()
+            && signals_written == self.signals_seen.get();
+        let (io_events, woken) = if select_timeout == Some(Duration::ZERO) && only_internal {
             (0, false)
         } else {
+            self.signals_seen.set(signals_written);
             self.select_io(select_timeout)
         };
 
@@ -435,6 +451,7 @@ impl LoopInner {
     /// Phase 2: returns how many fds were reported, and whether the loop's
     /// own eventfd was one of them.
     fn select_io(&self, timeout: Option<Duration>) -> (usize, bool) {
+        self.select_calls.set(self.select_calls.get() + 1);
         let waker_fd = self.remote.waker.as_raw_fd();
         let mut woken = false;
         let mut selector = self.selector.borrow_mut();

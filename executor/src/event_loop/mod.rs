@@ -128,6 +128,9 @@ impl EventLoop {
                 due: RefCell::new(Vec::new()),
                 remote_items: RefCell::new(Vec::new()),
                 signals: RefCell::new(None),
+                internal_fds: Cell::new(1),
+                select_calls: Cell::new(0),
+                signals_seen: Cell::new(corio_reactor::signal::signals_written()),
             }),
         })
     }
@@ -215,6 +218,29 @@ impl EventLoop {
     /// True once closed. Python: `loop.is_closed()`.
     pub fn is_closed(&self) -> bool {
         self.inner.closed.get()
+    }
+
+    /// How many times the loop has called its selector's `select` (a
+    /// syscall): an iteration with work ready and only the loop's own fds
+    /// registered skips it. No asyncio counterpart (asyncio selects every
+    /// iteration); for tests and benchmarks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio_executor::{EventLoop, yield_now};
+    ///
+    /// let lp = EventLoop::new()?;
+    /// lp.run_until_complete(async {
+    ///     for _ in 0..1000 {
+    ///         yield_now().await; // always something ready: no select
+    ///     }
+    /// })?;
+    /// assert!(lp.select_calls() < 10, "{}", lp.select_calls());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn select_calls(&self) -> u64 {
+        self.inner.select_calls.get()
     }
 
     /// Closes the loop: runs the shutdown hooks, drops pending callbacks and

@@ -117,6 +117,7 @@ impl EventLoop {
             let weak = Rc::downgrade(inner);
             self.add_reader(pipe.read_fd(), move || dispatch(&weak))
                 .map_err(|e| SignalError::Os(std::io::Error::other(e.to_string())))?;
+            inner.internal_fds.set(inner.internal_fds.get() + 1);
             *slot = Some(Signals {
                 pipe,
                 handlers: HashMap::new(),
