@@ -34,8 +34,8 @@ pub use combinators::{AsCompleted, ReturnWhen, Shield, TaskGroup, as_completed, 
 pub use corio_timer::Clock;
 pub use error::{InvalidStateError, LoopError, RunError, SignalError, TaskError, TimeoutError};
 pub use event_loop::{
-    DEFAULT_SLOW_CALLBACK_DURATION, EventLoop, ExceptionContext, Shutdown, add_signal_handler,
-    remove_signal_handler,
+    DEFAULT_SLOW_CALLBACK_DURATION, EventLoop, ExceptionContext, Shutdown, WeakLoop,
+    add_signal_handler, remove_signal_handler,
 };
 pub use future::Future;
 pub use gather::{Gather, GatherError, gather, gather_all, try_gather};
@@ -48,4 +48,4 @@ pub use runtime::{
     get_running_loop, new_event_loop, run, set_event_loop,
 };
 pub use task::{Task, TaskRef, panic_message};
-pub use time::{Sleep, sleep, sleep_until, timeout, wait_for, yield_now};
+pub use time::{NEVER, Sleep, sleep, sleep_until, timeout, wait_for, yield_now};

@@ -41,6 +41,12 @@ pub(crate) fn enter_loop(inner: Rc<LoopInner>) -> Result<RunningGuard, LoopError
     })
 }
 
+/// True when some loop runs on this thread: checked before a run makes any
+/// task, so a refused run leaves nothing behind.
+pub(crate) fn a_loop_runs_here() -> bool {
+    RUNNING.try_with(|r| r.borrow().is_some()).unwrap_or(false)
+}
+
 /// Wakes a task of the loop running on this thread; false when that loop
 /// is not the one running here (the caller then goes through the remote
 /// queue).
@@ -60,6 +66,21 @@ pub(crate) fn running_inner() -> Result<Rc<LoopInner>, LoopError> {
     RUNNING
         .with(|r| r.borrow().clone())
         .ok_or(LoopError::NoRunningLoop)
+}
+
+/// Panics, as asyncio raises in the awaiting task, when `task` (pending,
+/// with `header`) is not a task of the loop running here: a task of
+/// another loop would never wake this one.
+pub(crate) fn check_same_loop(header: &crate::task::Header, task: *const ()) {
+    let Ok(lp) = running_inner() else { return };
+    if lp.owns_task(header.key, task) {
+        return;
+    }
+    let current = current_raw().map_or_else(|| "a callback".to_string(), |t| t.header().describe());
+    panic!(
+        "Task {current} got Future {} attached to a different loop",
+        header.describe()
+    );
 }
 
 /// The running loop's current task (its step is running), if any.

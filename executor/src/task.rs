@@ -582,6 +582,7 @@ impl<T: 'static> StdFuture for Task<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let polled = self.inner.poll_join(cx);
         if polled.is_pending() {
+            runtime::check_same_loop(self.inner.header(), Rc::as_ptr(&self.inner).cast());
             // The awaiting task is now parked on this one: cancelling it
             // cancels this one too.
             runtime::park_current_on(self.inner.clone());
@@ -684,6 +685,7 @@ impl StdFuture for TaskRef {
         if self.done() {
             return Poll::Ready(());
         }
+        runtime::check_same_loop(self.inner.header(), Rc::as_ptr(&self.inner).cast());
         self.add_done_waker(cx.waker());
         Poll::Pending
     }

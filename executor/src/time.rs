@@ -55,10 +55,25 @@ pub fn sleep(delay: Duration) -> Sleep {
         .map(|lp| lp.time())
         .unwrap_or_else(|_| Instant::now());
     Sleep {
-        deadline: Some(now + delay),
+        deadline: Some(deadline_after(now, delay)),
         timer: None,
         yielded: false,
     }
+}
+
+/// The longest delay a timer is given: a century. Longer ones (up to
+/// `Duration::MAX`, asyncio's `math.inf` habit) saturate to it, which is
+/// "never" for any program, instead of overflowing the clock.
+pub const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// `now + delay`, saturated at [`NEVER`]. (A monotonic `Instant` holds
+/// centuries past boot; were it ever to hold less, the latest instant it
+/// can reach a month ahead stands in.)
+pub(crate) fn deadline_after(now: Instant, delay: Duration) -> Instant {
+    const MONTH: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+    now.checked_add(delay.min(NEVER))
+        .or_else(|| now.checked_add(MONTH))
+        .unwrap_or(now)
 }
 
 /// Suspends the current task until `deadline` (loop time). No direct asyncio

@@ -10,15 +10,26 @@
 //! protocol usually keeps its transport, and that cycle must not outlive
 //! the connection.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 
-use corio_executor::EventLoop;
+use corio_executor::{EventLoop, WeakLoop, panic_message};
+
+/// What a transport does when its protocol panics (asyncio's
+/// `_fatal_error`): given the panic's message.
+pub(crate) type OnPanic = Rc<dyn Fn(String)>;
 
 /// The protocol of one transport (stream or datagram), until it is lost.
 pub(crate) struct Callee<P: ?Sized> {
-    lp: EventLoop,
+    /// Held weakly: a transport must not keep its loop alive.
+    lp: WeakLoop,
     slot: Rc<RefCell<Option<Rc<RefCell<P>>>>>,
+    /// Set once a callback panicked: no further call goes through (the
+    /// transport closes; only its `connection_lost` still reaches the
+    /// protocol, through `take`).
+    failed: Rc<Cell<bool>>,
+    on_panic: Rc<RefCell<Option<OnPanic>>>,
 }
 
 impl<P: ?Sized> Clone for Callee<P> {
@@ -26,6 +37,8 @@ impl<P: ?Sized> Clone for Callee<P> {
         Callee {
             lp: self.lp.clone(),
             slot: self.slot.clone(),
+            failed: self.failed.clone(),
+            on_panic: self.on_panic.clone(),
         }
     }
 }
@@ -33,29 +46,66 @@ impl<P: ?Sized> Clone for Callee<P> {
 impl<P: ?Sized + 'static> Callee<P> {
     pub(crate) fn new(lp: &EventLoop, protocol: Rc<RefCell<P>>) -> Callee<P> {
         Callee {
-            lp: lp.clone(),
+            lp: lp.downgrade(),
             slot: Rc::new(RefCell::new(Some(protocol))),
+            failed: Rc::new(Cell::new(false)),
+            on_panic: Rc::new(RefCell::new(None)),
         }
     }
 
-    /// Calls the protocol now if it is free; `None` if it is busy or gone.
-    /// The hot path: the caller can lend it borrowed data.
-    pub(crate) fn now<R>(&self, f: impl FnOnce(&mut P) -> R) -> Option<R> {
-        let slot = self.slot.borrow();
-        let mut protocol = slot.as_ref()?.try_borrow_mut().ok()?;
-        Some(f(&mut protocol))
+    /// What to do when a protocol callback panics (the transport closes
+    /// with the panic as its error).
+    pub(crate) fn set_on_panic(&self, on_panic: OnPanic) {
+        *self.on_panic.borrow_mut() = Some(on_panic);
     }
 
-    /// Calls the protocol now, or soon if it is busy; never if it is gone.
-    pub(crate) fn tell(&self, f: impl FnOnce(&mut P) + 'static) {
-        let slot = self.slot.borrow();
-        let Some(protocol) = &*slot else { return };
-        match protocol.try_borrow_mut() {
-            Ok(mut protocol) => f(&mut protocol),
-            Err(_) => {
-                let me = self.clone();
-                self.lp.call_soon(move || me.tell(f));
+    /// Calls the protocol now if it is free; `None` if it is busy, gone or
+    /// failed. The hot path: the caller can lend it borrowed data.
+    pub(crate) fn now<R>(&self, f: impl FnOnce(&mut P) -> R) -> Option<R> {
+        if self.failed.get() {
+            return None;
+        }
+        let called = {
+            let slot = self.slot.borrow();
+            let mut protocol = slot.as_ref()?.try_borrow_mut().ok()?;
+            catch_unwind(AssertUnwindSafe(|| f(&mut protocol)))
+        };
+        match called {
+            Ok(value) => Some(value),
+            Err(payload) => {
+                self.panicked(panic_message(&*payload));
+                None
             }
+        }
+    }
+
+    /// Calls the protocol now, or soon if it is busy; never if it is gone
+    /// or failed.
+    pub(crate) fn tell(&self, f: impl FnOnce(&mut P) + 'static) {
+        if self.failed.get() {
+            return;
+        }
+        let busy = {
+            let slot = self.slot.borrow();
+            let Some(protocol) = &*slot else { return };
+            protocol.try_borrow_mut().is_err()
+        };
+        if !busy {
+            self.now(f);
+            return;
+        }
+        let me = self.clone();
+        if let Some(lp) = self.lp.upgrade().filter(|lp| !lp.is_closed()) {
+            lp.call_soon(move || me.tell(f));
+        }
+    }
+
+    /// A callback panicked: no more calls; the transport is told.
+    fn panicked(&self, message: String) {
+        self.failed.set(true);
+        let on_panic = self.on_panic.borrow().clone();
+        if let Some(on_panic) = on_panic {
+            on_panic(message);
         }
     }
 

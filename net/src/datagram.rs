@@ -14,7 +14,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use corio_executor::{EventLoop, get_running_loop};
+use corio_executor::{EventLoop, WeakLoop, get_running_loop};
 
 use crate::callee::Callee;
 use crate::ready::try_again;
@@ -67,7 +67,8 @@ pub struct DatagramTransport {
 }
 
 struct Inner {
-    lp: EventLoop,
+    /// Held weakly: an endpoint never keeps its loop alive.
+    lp: WeakLoop,
     scratch: Rc<ReadBuffer>,
     protocol: Callee<dyn DatagramProtocol>,
     state: RefCell<State>,
@@ -99,7 +100,7 @@ impl DatagramTransport {
         let fd = socket.raw();
         let transport = DatagramTransport {
             inner: Rc::new(Inner {
-                lp: lp.clone(),
+                lp: lp.downgrade(),
                 scratch: ReadBuffer::of(lp),
                 protocol: Callee::new(lp, protocol),
                 state: RefCell::new(State {
@@ -115,6 +116,25 @@ impl DatagramTransport {
                 }),
             }),
         };
+        let weak = Rc::downgrade(&transport.inner);
+        transport
+            .inner
+            .protocol
+            .set_on_panic(Rc::new(move |message: String| {
+                if let Some(inner) = weak.upgrade() {
+                    let me = DatagramTransport { inner };
+                    if let Some(lp) = me.lp() {
+                        lp.call_exception_handler(corio_executor::ExceptionContext {
+                            message: "Fatal error: protocol callback failed".to_string(),
+                            exception: Some(message.clone()),
+                        });
+                    }
+                    me.force_close(Some(io::Error::other(format!(
+                        "protocol panicked: {message}"
+                    ))));
+                }
+            }));
+        crate::live::register(lp, &transport.inner);
         let me = transport.clone();
         lp.add_reader(fd, move || me.read_ready())
             .map_err(|e| io::Error::other(e.to_string()))?;
@@ -205,8 +225,14 @@ impl DatagramTransport {
         drop(state);
         if start_writer && let Some(fd) = fd {
             let me = self.clone();
-            if let Err(e) = self.inner.lp.add_writer(fd, move || me.write_ready()) {
-                self.force_close(Some(io::Error::other(e.to_string())));
+            let added = match self.lp() {
+                Some(lp) => lp
+                    .add_writer(fd, move || me.write_ready())
+                    .map_err(|e| io::Error::other(e.to_string())),
+                None => Err(io::Error::other("Event loop is closed")),
+            };
+            if let Err(e) = added {
+                self.force_close(Some(e));
             }
         }
         if pause {
@@ -236,7 +262,9 @@ impl DatagramTransport {
         let drained = state.queue.is_empty();
         if drained {
             state.writing = false;
-            self.inner.lp.remove_writer(fd);
+            if let Some(lp) = self.lp() {
+                lp.remove_writer(fd);
+            }
         }
         let closing = state.closing;
         drop(state);
@@ -262,8 +290,8 @@ impl DatagramTransport {
         let drained = state.queue.is_empty();
         let fd = state.socket.as_ref().map(Socket::raw);
         drop(state);
-        if let Some(fd) = fd {
-            self.inner.lp.remove_reader(fd);
+        if let (Some(fd), Some(lp)) = (fd, self.lp()) {
+            lp.remove_reader(fd);
         }
         if drained {
             self.schedule_connection_lost(None);
@@ -315,18 +343,43 @@ impl DatagramTransport {
             return;
         }
         drop(state);
+        let Some(lp) = self.lp() else {
+            // The loop is closed or gone: nobody may be called any more.
+            crate::live::Release::release(&*self.inner);
+            return;
+        };
         let me = self.clone();
-        self.inner.lp.call_soon(move || {
+        lp.call_soon(move || {
             let socket = me.inner.state.borrow_mut().socket.take();
-            if let Some(socket) = &socket {
-                me.inner.lp.remove_reader(socket.raw());
-                me.inner.lp.remove_writer(socket.raw());
+            if let (Some(socket), Some(lp)) = (&socket, me.lp()) {
+                lp.remove_reader(socket.raw());
+                lp.remove_writer(socket.raw());
             }
             if let Some(protocol) = me.inner.protocol.take() {
                 protocol.borrow_mut().connection_lost(err);
             }
             drop(socket);
         });
+    }
+
+    /// The loop, while it exists and is not closed.
+    fn lp(&self) -> Option<EventLoop> {
+        self.inner.lp.upgrade().filter(|lp| !lp.is_closed())
+    }
+}
+
+impl crate::live::Release for Inner {
+    fn release(&self) {
+        let socket = {
+            let mut state = self.state.borrow_mut();
+            state.lost = true;
+            state.closing = true;
+            state.queue.clear();
+            state.queued_bytes = 0;
+            state.socket.take()
+        };
+        let protocol = self.protocol.take();
+        drop((socket, protocol));
     }
 }
 

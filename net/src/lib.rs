@@ -26,6 +26,7 @@
 
 mod callee;
 mod datagram;
+mod live;
 mod process;
 mod ready;
 mod resolve;

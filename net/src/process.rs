@@ -282,9 +282,14 @@ fn spawn(mut command: Command, program: &OsStr, options: ProcessOptions) -> io::
         waiters: RefCell::new(Vec::new()),
     });
     let watcher = state.clone();
-    let watch_loop = lp.clone();
-    lp.add_reader(pidfd.as_raw_fd(), move || watcher.reap(&watch_loop))
-        .map_err(io::Error::other)?;
+    // Weakly: the loop owns this callback, which must not keep it alive.
+    let watch_loop = lp.downgrade();
+    lp.add_reader(pidfd.as_raw_fd(), move || {
+        if let Some(lp) = watch_loop.upgrade() {
+            watcher.reap(&lp);
+        }
+    })
+    .map_err(io::Error::other)?;
     *state.pidfd.borrow_mut() = Some(pidfd);
     Ok(Process {
         pid,

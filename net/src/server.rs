@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
 
-use corio_executor::{EventLoop, Future, get_running_loop};
+use corio_executor::{EventLoop, Future, WeakLoop, get_running_loop};
 
 use crate::ready::try_again;
 use crate::socket::Socket;
@@ -57,7 +57,8 @@ pub struct Server {
 }
 
 struct ServerInner {
-    lp: EventLoop,
+    /// Held weakly: a server never keeps its loop alive.
+    lp: WeakLoop,
     /// Emptied (the sockets closed) by `close` (Python: `_sockets`).
     listeners: RefCell<Vec<Socket>>,
     /// A Unix server's socket file, removed on close if still ours.
@@ -178,6 +179,19 @@ pub async fn create_unix_server<P: Protocol>(
     Server::start(&lp, vec![socket], Some(file), boxed(factory), &options)
 }
 
+impl crate::live::Release for ServerInner {
+    /// The loop closes: the listening sockets close (and a Unix server's
+    /// file goes); the connections are released on their own.
+    fn release(&self) {
+        self.closed.set(true);
+        self.serving.set(false);
+        drop(self.listeners.take());
+        if let Some(file) = &self.unix_file {
+            file.remove();
+        }
+    }
+}
+
 impl Drop for ServerInner {
     /// A server dropped without `close` (never started, say) still takes
     /// its socket file away.
@@ -226,7 +240,7 @@ impl Server {
     ) -> io::Result<Server> {
         let server = Server {
             inner: Rc::new(ServerInner {
-                lp: lp.clone(),
+                lp: lp.downgrade(),
                 listeners: RefCell::new(listeners),
                 unix_file,
                 factory,
@@ -238,6 +252,7 @@ impl Server {
                 stopped: lp.create_future(),
             }),
         };
+        crate::live::register(lp, &server.inner);
         if options.start_serving {
             server.start_serving()?;
         }
@@ -267,11 +282,17 @@ impl Server {
 
     fn watch(&self, index: usize) -> io::Result<()> {
         let fd = self.inner.listeners.borrow()[index].raw();
+        let lp = self
+            .lp()
+            .ok_or_else(|| io::Error::other("Event loop is closed"))?;
         let me = self.clone();
-        self.inner
-            .lp
-            .add_reader(fd, move || me.accept_ready(index))
+        lp.add_reader(fd, move || me.accept_ready(index))
             .map_err(|e| io::Error::other(e.to_string()))
+    }
+
+    /// The loop, while it exists and is not closed.
+    fn lp(&self) -> Option<EventLoop> {
+        self.inner.lp.upgrade().filter(|lp| !lp.is_closed())
     }
 
     /// The reader of listener `index`: accept up to `backlog` connections.
@@ -288,11 +309,12 @@ impl Server {
                 Err(e) if try_again(&e) => return,
                 Err(e) if is_out_of_resources(&e) => {
                     // Back off: stop watching, retry later (asyncio's way).
+                    let Some(lp) = self.lp() else { return };
                     if let Some(listener) = inner.listeners.borrow().get(index) {
-                        inner.lp.remove_reader(listener.raw());
+                        lp.remove_reader(listener.raw());
                     }
                     let me = self.clone();
-                    inner.lp.call_later(ACCEPT_RETRY_DELAY, move || {
+                    lp.call_later(ACCEPT_RETRY_DELAY, move || {
                         if me.inner.serving.get() && !me.inner.closed.get() {
                             // A failure here is reported by the next accept.
                             me.watch(index).ok();
@@ -313,10 +335,11 @@ impl Server {
         {
             drop(e); // a connection already reset; the transport will see it
         }
+        let Some(lp) = self.lp() else { return };
         let protocol = (inner.factory)();
         inner.active.set(inner.active.get() + 1);
         let me = self.clone();
-        match Transport::start(&inner.lp, socket, protocol) {
+        match Transport::start(&lp, socket, protocol) {
             Ok(transport) => transport.on_lost(move || me.connection_gone()),
             Err(_) => self.connection_gone(),
         }
@@ -344,9 +367,11 @@ impl Server {
             return;
         }
         let listeners = inner.listeners.take();
-        if inner.serving.replace(false) {
+        if inner.serving.replace(false)
+            && let Some(lp) = self.lp()
+        {
             for listener in &listeners {
-                inner.lp.remove_reader(listener.raw());
+                lp.remove_reader(listener.raw());
             }
         }
         drop(listeners); // closes the listening sockets

@@ -22,7 +22,7 @@ use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
 
-use corio_executor::{EventLoop, get_running_loop};
+use corio_executor::{EventLoop, WeakLoop, get_running_loop};
 
 use crate::callee::Callee;
 use crate::ready::try_again;
@@ -83,7 +83,9 @@ pub struct Transport {
 }
 
 struct Inner {
-    lp: EventLoop,
+    /// Held weakly: a transport never keeps its loop alive. Gone or
+    /// closed, the transport closes its fd without calling anyone.
+    lp: WeakLoop,
     /// The loop's read buffer, looked up once per connection.
     scratch: Rc<ReadBuffer>,
     protocol: Callee<dyn Protocol>,
@@ -124,6 +126,24 @@ impl ReadBuffer {
     /// The running loop's buffer, made on first use.
     pub(crate) fn of(lp: &EventLoop) -> Rc<ReadBuffer> {
         lp.extension(|| ReadBuffer(RefCell::new(vec![0; READ_SIZE])))
+    }
+}
+
+impl crate::live::Release for Inner {
+    fn release(&self) {
+        let endpoint = {
+            let mut state = self.state.borrow_mut();
+            state.lost = true;
+            state.closing = true;
+            state.buffer = Vec::new();
+            state.sent = 0;
+            state.endpoint.take()
+        };
+        // Out of every borrow: the protocol's destructor may use its
+        // transport (whose every call now finds it lost).
+        let protocol = self.protocol.take();
+        let hook = self.on_lost.take();
+        drop((endpoint, protocol, hook));
     }
 }
 
@@ -217,7 +237,7 @@ impl Transport {
         };
         let transport = Transport {
             inner: Rc::new(Inner {
-                lp: lp.clone(),
+                lp: lp.downgrade(),
                 scratch: ReadBuffer::of(lp),
                 protocol: Callee::new(lp, protocol),
                 state: RefCell::new(State {
@@ -239,6 +259,16 @@ impl Transport {
                 on_lost: RefCell::new(None),
             }),
         };
+        let weak = Rc::downgrade(&transport.inner);
+        transport
+            .inner
+            .protocol
+            .set_on_panic(Rc::new(move |message: String| {
+                if let Some(inner) = weak.upgrade() {
+                    Transport { inner }.protocol_panicked(message);
+                }
+            }));
+        crate::live::register(lp, &transport.inner);
         transport.add_reader()?;
         // Before anything else can reach the protocol (asyncio schedules it
         // and makes `create_connection` wait for it: the same order).
@@ -251,19 +281,38 @@ impl Transport {
         self.inner.state.borrow().fd()
     }
 
+    /// The loop, while it exists and is not closed.
+    fn lp(&self) -> Option<EventLoop> {
+        self.inner.lp.upgrade().filter(|lp| !lp.is_closed())
+    }
+
     fn add_reader(&self) -> io::Result<()> {
         let Some(fd) = self.fd() else { return Ok(()) };
+        let lp = self
+            .lp()
+            .ok_or_else(|| io::Error::other("Event loop is closed"))?;
         let me = self.clone();
-        self.inner
-            .lp
-            .add_reader(fd, move || me.read_ready())
+        lp.add_reader(fd, move || me.read_ready())
             .map_err(|e| io::Error::other(e.to_string()))
     }
 
     fn remove_reader(&self) {
-        if let Some(fd) = self.fd() {
-            self.inner.lp.remove_reader(fd);
+        if let (Some(fd), Some(lp)) = (self.fd(), self.lp()) {
+            lp.remove_reader(fd);
         }
+    }
+
+    /// A protocol callback panicked: asyncio's `_fatal_error` — reported
+    /// to the loop's exception handler, and the connection closed at once
+    /// with the panic as the error its `connection_lost` receives.
+    fn protocol_panicked(&self, message: String) {
+        if let Some(lp) = self.lp() {
+            lp.call_exception_handler(corio_executor::ExceptionContext {
+                message: "Fatal error: protocol callback failed".to_string(),
+                exception: Some(message.clone()),
+            });
+        }
+        self.fatal_error(io::Error::other(format!("protocol panicked: {message}")));
     }
 
     /// Calls the protocol now, or soon if it is busy in one of its own
@@ -373,8 +422,14 @@ impl Transport {
         drop(state);
         if start_writer && let Some(fd) = fd {
             let me = self.clone();
-            if let Err(e) = self.inner.lp.add_writer(fd, move || me.write_ready()) {
-                self.fatal_error(io::Error::other(e.to_string()));
+            let added = match self.lp() {
+                Some(lp) => lp
+                    .add_writer(fd, move || me.write_ready())
+                    .map_err(|e| io::Error::other(e.to_string())),
+                None => Err(io::Error::other("Event loop is closed")),
+            };
+            if let Err(e) = added {
+                self.fatal_error(e);
             }
         }
         if pause {
@@ -418,7 +473,9 @@ impl Transport {
                     state.buffer.clear();
                     state.sent = 0;
                     state.writing = false;
-                    self.inner.lp.remove_writer(fd);
+                    if let Some(lp) = self.lp() {
+                        lp.remove_writer(fd);
+                    }
                 }
                 let resume = state.protocol_paused && state.pending() <= state.low;
                 if resume {
@@ -597,10 +654,10 @@ impl Transport {
         let writing = std::mem::take(&mut state.writing);
         let fd = state.fd();
         drop(state);
-        if let Some(fd) = fd {
-            self.inner.lp.remove_reader(fd);
+        if let (Some(fd), Some(lp)) = (fd, self.lp()) {
+            lp.remove_reader(fd);
             if writing {
-                self.inner.lp.remove_writer(fd);
+                lp.remove_writer(fd);
             }
         }
         self.schedule_connection_lost(err);
@@ -615,12 +672,17 @@ impl Transport {
         }
         state.lost = true;
         drop(state);
+        let Some(lp) = self.lp() else {
+            // The loop is closed or gone: nobody may be called any more.
+            crate::live::Release::release(&*self.inner);
+            return;
+        };
         let me = self.clone();
-        self.inner.lp.call_soon(move || {
+        lp.call_soon(move || {
             let endpoint = me.inner.state.borrow_mut().endpoint.take();
-            if let Some(endpoint) = &endpoint {
-                me.inner.lp.remove_reader(endpoint.raw());
-                me.inner.lp.remove_writer(endpoint.raw());
+            if let (Some(endpoint), Some(lp)) = (&endpoint, me.lp()) {
+                lp.remove_reader(endpoint.raw());
+                lp.remove_writer(endpoint.raw());
             }
             // Taken out first: the protocol may drop its transport handle.
             let protocol = me.inner.protocol.take();

@@ -293,6 +293,24 @@ impl<B: Backend, T> BaseSelector<B, T> {
         self.backend.as_mut()
     }
 
+    /// Closes the selector as [`close`](Selector::close) does, but hands
+    /// back the keys it held instead of dropping them, so that a caller
+    /// whose key data runs code when dropped (an event loop's callbacks,
+    /// holding transports) can drop them outside its borrow of the
+    /// selector.
+    ///
+    /// No Python counterpart (`close()` forgets the keys; the garbage
+    /// collector does the rest).
+    pub fn close_and_take_keys(&mut self) -> Vec<SelectorKey<T>> {
+        let keys = std::mem::take(&mut self.slots)
+            .into_iter()
+            .flatten()
+            .map(|slot| slot.key)
+            .collect();
+        self.close();
+        keys
+    }
+
     fn slot(&self, fd: RawFd) -> Option<&Slot<T>> {
         self.slots.get(usize::try_from(fd).ok()?)?.as_ref()
     }

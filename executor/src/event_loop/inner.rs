@@ -119,6 +119,11 @@ impl TaskTable {
         }
     }
 
+    /// True when no task is in the table.
+    fn is_empty(&self) -> bool {
+        self.slots.iter().all(|(_, task)| task.is_none())
+    }
+
     /// Empties the table (loop close), returning the tasks still in it.
     pub(super) fn take_all(&mut self) -> Vec<Rc<dyn RawTask>> {
         self.free.clear();
@@ -173,6 +178,11 @@ pub(crate) struct LoopInner {
     /// Run once by `run()` and `close()` (the offload crate registers the
     /// default executor's shutdown here).
     pub(super) shutdown_hooks: RefCell<Vec<ShutdownHook>>,
+    /// Run by `close`, after the pending tasks are dropped
+    /// (`EventLoop::add_close_hook`).
+    pub(super) close_hooks: RefCell<Vec<Box<dyn FnOnce()>>>,
+    /// `close` has begun: it runs once, also when dropping re-enters it.
+    pub(super) closing: Cell<bool>,
     /// Loop-local values of the crates above (see `EventLoop::extension`);
     /// asyncio's private loop attributes such as `_default_executor`.
     pub(super) extensions: RefCell<Vec<Rc<dyn Any>>>,
@@ -194,7 +204,95 @@ pub(crate) struct LoopInner {
     pub(super) signals_seen: Cell<u64>,
 }
 
+/// A loop nobody closed is closed when its last `EventLoop` goes: nothing
+/// of corio's holds a loop strongly from inside it (tasks, timers, wakers,
+/// transports hold it weakly), so this runs once the user's handles are
+/// gone.
+impl Drop for LoopInner {
+    fn drop(&mut self) {
+        self.close_now();
+    }
+}
+
 impl LoopInner {
+    /// `EventLoop::close`, and close on drop (see its docs for the order).
+    pub(super) fn close_now(&self) {
+        if self.closing.replace(true) {
+            return;
+        }
+        self.run_shutdown_hooks(Shutdown::Close);
+        // Signals first: their dispositions go back before the pipe closes.
+        if let Some(mut signals) = self.signals.take() {
+            signals.restore_all();
+        }
+        self.drop_pending_tasks();
+        for hook in self.close_hooks.take() {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(hook)) {
+                self.report(
+                    "Exception in close hook".to_string(),
+                    Some(panic_message(&*payload)),
+                );
+            }
+        }
+        // Taken out before they drop: a callback's drop may call back into
+        // the loop (a transport removing its reader), which must find the
+        // selector free.
+        let keys = self.selector.borrow_mut().close_and_take_keys();
+        drop(keys);
+        // Discard what those drops scheduled, until nothing is left.
+        loop {
+            let ready: Vec<_> = self.ready.borrow_mut().drain(..).collect();
+            let timers = self.scheduled.borrow_mut().drain();
+            if ready.is_empty() && timers.is_empty() && !self.has_tasks() {
+                break;
+            }
+            drop((ready, timers));
+            self.drop_pending_tasks();
+        }
+        self.closed.set(true);
+        // What other threads sent meanwhile is dropped too.
+        drop(self.remote.close());
+    }
+
+    /// Reports and drops every task still pending (loop close).
+    fn drop_pending_tasks(&self) {
+        let pending = self.tasks.borrow_mut().take_all();
+        for task in pending {
+            self.report(
+                format!(
+                    "Task was destroyed but it is pending! {}",
+                    task.header().describe()
+                ),
+                None,
+            );
+            task.abandon();
+        }
+    }
+
+    /// True when the pending task at `key` is `task` (compared by address).
+    pub(crate) fn owns_task(&self, key: TaskKey, task: *const ()) -> bool {
+        let tasks = self.tasks.borrow();
+        tasks
+            .get(key)
+            .is_some_and(|t| std::ptr::addr_eq(Rc::as_ptr(t), task))
+    }
+
+    fn has_tasks(&self) -> bool {
+        !self.tasks.borrow().is_empty()
+    }
+
+    pub(super) fn run_shutdown_hooks(&self, kind: Shutdown) {
+        let hooks = self.shutdown_hooks.take();
+        for hook in hooks {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| hook(kind))) {
+                self.report(
+                    "Exception in shutdown hook".to_string(),
+                    Some(panic_message(&*payload)),
+                );
+            }
+        }
+    }
+
     pub(crate) fn time(&self) -> Instant {
         self.clock.now()
     }

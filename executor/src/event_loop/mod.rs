@@ -12,7 +12,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::os::fd::RawFd;
-use std::panic::{AssertUnwindSafe, Location, catch_unwind};
+use std::panic::Location;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,7 +28,7 @@ use inner::{ExceptionHandler, IoHandlers, TaskTable};
 
 use crate::handle::{Handle, TimerHandle};
 use crate::remote::{LoopHandle, Remote};
-use crate::task::{Task, TaskRef, panic_message, spawn};
+use crate::task::{Task, TaskRef, spawn};
 use crate::{LoopError, RunError, runtime};
 
 /// Source of unique loop ids (to tell loops apart in thread-local state).
@@ -46,6 +46,43 @@ pub enum Shutdown {
     /// [`EventLoop::close`] on a loop that `run` did not shut down: a hook
     /// must not block (`loop.close()`'s `executor.shutdown(wait=False)`).
     Close,
+}
+
+/// A handle to a loop that does not keep it alive: what corio's own
+/// objects (transports, servers) hold, so that no loop is kept alive by
+/// what it owns. [`upgrade`](Self::upgrade) gives `None` once the loop is
+/// gone.
+///
+/// No asyncio counterpart (`weakref.ref(loop)` is the nearest).
+///
+/// # Examples
+///
+/// ```
+/// use corio_executor::EventLoop;
+///
+/// let lp = EventLoop::new()?;
+/// let weak = lp.downgrade();
+/// assert!(weak.upgrade().is_some());
+/// drop(lp); // the last handle: the loop is closed and gone
+/// assert!(weak.upgrade().is_none());
+/// # Ok::<(), corio_executor::LoopError>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct WeakLoop {
+    inner: std::rc::Weak<LoopInner>,
+}
+
+impl WeakLoop {
+    /// The loop, if it still exists (it may be closed).
+    pub fn upgrade(&self) -> Option<EventLoop> {
+        self.inner.upgrade().map(|inner| EventLoop { inner })
+    }
+}
+
+impl fmt::Debug for WeakLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WeakLoop")
+    }
 }
 
 /// An asyncio event loop. Python: `asyncio.new_event_loop()`.
@@ -123,6 +160,8 @@ impl EventLoop {
                 debug: Cell::new(false),
                 slow_callback_duration: Cell::new(DEFAULT_SLOW_CALLBACK_DURATION),
                 shutdown_hooks: RefCell::new(Vec::new()),
+                close_hooks: RefCell::new(Vec::new()),
+                closing: Cell::new(false),
                 extensions: RefCell::new(Vec::new()),
                 current: Cell::new(None),
                 due: RefCell::new(Vec::new()),
@@ -183,6 +222,9 @@ impl EventLoop {
         if self.inner.running.get() {
             return Err(LoopError::AlreadyRunning.into());
         }
+        if runtime::a_loop_runs_here() {
+            return Err(LoopError::AnotherLoopRunning.into());
+        }
         let task = spawn(&self.inner, future, Location::caller());
         self.run_task_until_complete(task)
     }
@@ -191,9 +233,18 @@ impl EventLoop {
     /// task that exists already (`run()` needs its handle first, for
     /// Ctrl-C).
     pub(crate) fn run_task_until_complete<T: 'static>(&self, task: Task<T>) -> Result<T, RunError> {
-        let stopper = self.inner.clone();
-        task.add_done_callback(move |_| stopper.stopping.set(true));
-        self.run_forever()?;
+        // The callback holds the loop weakly (the loop owns the task), and
+        // is removed on every way out, as asyncio's `finally` does: a stale
+        // one would stop a later, unrelated run.
+        let stopper = Rc::downgrade(&self.inner);
+        let id = task.add_done_callback(move |_| {
+            if let Some(lp) = stopper.upgrade() {
+                lp.stopping.set(true);
+            }
+        });
+        let ran = self.run_forever();
+        task.remove_done_callback(id);
+        ran?;
         if !task.done() {
             return Err(LoopError::StoppedBeforeComplete.into());
         }
@@ -243,56 +294,72 @@ impl EventLoop {
         self.inner.select_calls.get()
     }
 
-    /// Closes the loop: runs the shutdown hooks, drops pending callbacks and
-    /// timers, reports and drops tasks still pending ("Task was destroyed but
-    /// it is pending!"), closes the selector. Closing twice is harmless.
-    /// Python: `loop.close()`.
+    /// Closes the loop and releases everything it owns. Closing twice is
+    /// harmless; dropping the last `EventLoop` of a loop that was not
+    /// closed closes it too. Python: `loop.close()`.
+    ///
+    /// In order: the shutdown hooks run (if `run()` did not run them),
+    /// signal dispositions go back, the tasks still pending are reported
+    /// ("Task was destroyed but it is pending!") and dropped, the close
+    /// hooks of the crates built on the loop run (corio-net closes the
+    /// transports, servers and endpoints still open, dropping their
+    /// protocols without calling them), and the selector's callbacks are
+    /// dropped. Whatever these drops schedule (a `StreamWriter` dropped by
+    /// a task schedules its transport's close) is accepted and then
+    /// *discarded*, never run, until nothing is left; then the eventfd and
+    /// the selector are closed. No callback, task step or protocol method
+    /// runs during or after `close()`: only destructors.
     ///
     /// # Errors
     /// [`LoopError::CloseWhileRunning`].
     pub fn close(&self) -> Result<(), LoopError> {
-        let inner = &self.inner;
-        if inner.running.get() {
+        if self.inner.running.get() {
             return Err(LoopError::CloseWhileRunning);
         }
-        if inner.closed.get() {
-            return Ok(());
-        }
-        self.run_shutdown_hooks(Shutdown::Close);
-        // Signals first: their dispositions go back before the pipe closes.
-        if let Some(mut signals) = inner.signals.take() {
-            signals.restore_all();
-        }
-        inner.closed.set(true);
-        drop(inner.remote.close());
-        let ready: Vec<_> = inner.ready.borrow_mut().drain(..).collect();
-        drop(ready);
-        let timers = inner.scheduled.borrow_mut().drain();
-        drop(timers);
-        let pending = inner.tasks.borrow_mut().take_all();
-        for task in pending {
-            inner.report(
-                format!(
-                    "Task was destroyed but it is pending! {}",
-                    task.header().describe()
-                ),
-                None,
-            );
-            task.abandon();
-        }
-        inner.selector.borrow_mut().close();
+        self.inner.close_now();
         Ok(())
     }
 
     pub(crate) fn run_shutdown_hooks(&self, kind: Shutdown) {
-        let hooks = self.inner.shutdown_hooks.take();
-        for hook in hooks {
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| hook(kind))) {
-                self.inner.report(
-                    "Exception in shutdown hook".to_string(),
-                    Some(panic_message(&*payload)),
-                );
-            }
+        self.inner.run_shutdown_hooks(kind);
+    }
+
+    /// Registers `hook` to run when the loop closes, after its pending
+    /// tasks were dropped and before its selector is closed (see
+    /// [`close`](Self::close)): where a crate built on the loop releases
+    /// what it keeps for the loop. corio-net closes the sockets of the
+    /// transports and servers still open there. A hook registered on a
+    /// closed loop is dropped without running.
+    ///
+    /// No asyncio counterpart (asyncio leaves such objects to the garbage
+    /// collector, and warns about unclosed transports).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio_executor::EventLoop;
+    ///
+    /// let lp = EventLoop::new()?;
+    /// let closed = std::rc::Rc::new(std::cell::Cell::new(false));
+    /// let c = closed.clone();
+    /// lp.add_close_hook(move || c.set(true));
+    /// drop(lp); // closing on drop runs it too
+    /// assert!(closed.get());
+    /// # Ok::<(), corio_executor::LoopError>(())
+    /// ```
+    pub fn add_close_hook(&self, hook: impl FnOnce() + 'static) {
+        if !self.inner.closed.get() {
+            self.inner.close_hooks.borrow_mut().push(Box::new(hook));
+        }
+    }
+
+    /// A handle that does not keep the loop alive; see [`WeakLoop`].
+    ///
+    /// No asyncio counterpart (Python's objects point at their loop and
+    /// leave cycles to the garbage collector).
+    pub fn downgrade(&self) -> WeakLoop {
+        WeakLoop {
+            inner: Rc::downgrade(&self.inner),
         }
     }
 
@@ -377,10 +444,14 @@ impl EventLoop {
 
     /// Schedules `callback` after `delay`. Python: `loop.call_later(delay, callback)`.
     ///
+    /// A delay past a century (`Duration::MAX`, say) saturates to one
+    /// ([`NEVER`](crate::NEVER)): the callback never runs, and nothing
+    /// overflows.
+    ///
     /// # Panics
     /// "Event loop is closed" on a closed loop.
     pub fn call_later(&self, delay: Duration, callback: impl FnOnce() + 'static) -> TimerHandle {
-        let when = self.time() + delay;
+        let when = crate::time::deadline_after(self.time(), delay);
         self.inner.call_at_internal(when, callback)
     }
 
