@@ -50,7 +50,7 @@ pub async fn wait(
     timeout: Option<Duration>,
     return_when: ReturnWhen,
 ) -> (Vec<TaskRef>, Vec<TaskRef>) {
-    let tasks: Vec<TaskRef> = tasks.into_iter().collect();
+    let mut tasks: Vec<TaskRef> = tasks.into_iter().collect();
     let mut timer = pin!(timeout.map(sleep));
     poll_fn(|cx| {
         let done = tasks.iter().filter(|t| t.done()).count();
@@ -68,12 +68,16 @@ pub async fn wait(
         if finished || timed_out {
             return Poll::Ready(());
         }
-        for task in tasks.iter().filter(|t| !t.done()) {
-            task.add_done_waker(cx.waker());
+        // Each handle keeps its own entry: polled again, it replaces it.
+        for task in tasks.iter_mut().filter(|t| !t.done()) {
+            task.wait_done(cx.waker());
         }
         Poll::Pending
     })
     .await;
+    for task in &mut tasks {
+        task.stop_waiting();
+    }
     tasks.into_iter().partition(TaskRef::done)
 }
 
@@ -205,7 +209,7 @@ impl<T: 'static> std::future::Future for Shield<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
         // Poll the join directly, without parking the awaiter on the task:
         // that is what keeps the awaiter's cancellation away from it.
-        self.task.inner.poll_join(cx)
+        self.get_mut().task.poll_join(cx)
     }
 }
 

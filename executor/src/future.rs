@@ -5,10 +5,11 @@ use std::fmt;
 use std::future::Future as StdFuture;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use crate::event_loop::{EventLoop, LoopInner};
 use crate::task::Cancel;
+use crate::wakers::{WaiterKey, WakerSlab};
 use crate::{InvalidStateError, TaskError, runtime};
 
 /// A done callback and its id.
@@ -17,8 +18,8 @@ type DoneCallback<T> = (u64, Box<dyn FnOnce(&Future<T>)>);
 struct Inner<T> {
     /// `None` while pending.
     outcome: RefCell<Option<Result<T, TaskError>>>,
-    /// Wakers of the tasks awaiting it.
-    wakers: RefCell<Vec<Waker>>,
+    /// Wakers of the tasks awaiting it, each in its awaiting handle's slot.
+    wakers: RefCell<WakerSlab>,
     callbacks: RefCell<Vec<DoneCallback<T>>>,
     next_callback_id: Cell<u64>,
     /// The loop its callbacks are scheduled on.
@@ -37,17 +38,13 @@ impl<T: 'static> Inner<T> {
             }
             *slot = Some(outcome);
         }
-        for waker in self.wakers.take() {
-            waker.wake();
-        }
+        self.wakers.take().wake_all();
         let callbacks = self.callbacks.take();
         if let (Some(lp), Some(inner)) = (self.event_loop.upgrade(), self.this.upgrade())
             && !callbacks.is_empty()
         {
             for (_, callback) in callbacks {
-                let fut = Future {
-                    inner: inner.clone(),
-                };
+                let fut = Future::from_inner(inner.clone());
                 lp.call_soon_internal(move || callback(&fut));
             }
         }
@@ -88,13 +85,33 @@ impl<T: 'static> Cancel for Inner<T> {
 /// ```
 pub struct Future<T> {
     inner: Rc<Inner<T>>,
+    /// This handle's entry among the wakers, while awaiting.
+    waiting: Option<WaiterKey>,
+}
+
+impl<T> Future<T> {
+    fn from_inner(inner: Rc<Inner<T>>) -> Future<T> {
+        Future {
+            inner,
+            waiting: None,
+        }
+    }
+}
+
+impl<T> Drop for Future<T> {
+    /// A wait given up leaves no entry behind.
+    fn drop(&mut self) {
+        if let Some(key) = self.waiting
+            && self.inner.outcome.borrow().is_none()
+        {
+            self.inner.wakers.borrow_mut().remove(key);
+        }
+    }
 }
 
 impl<T> Clone for Future<T> {
     fn clone(&self) -> Self {
-        Future {
-            inner: self.inner.clone(),
-        }
+        Future::from_inner(self.inner.clone())
     }
 }
 
@@ -112,16 +129,14 @@ impl<T: 'static> Future<T> {
     }
 
     pub(crate) fn with_loop(lp: &EventLoop) -> Future<T> {
-        Future {
-            inner: Rc::new_cyclic(|this| Inner {
-                outcome: RefCell::new(None),
-                wakers: RefCell::new(Vec::new()),
-                callbacks: RefCell::new(Vec::new()),
-                next_callback_id: Cell::new(0),
-                event_loop: Rc::downgrade(&lp.inner),
-                this: this.clone(),
-            }),
-        }
+        Future::from_inner(Rc::new_cyclic(|this| Inner {
+            outcome: RefCell::new(None),
+            wakers: RefCell::new(WakerSlab::default()),
+            callbacks: RefCell::new(Vec::new()),
+            next_callback_id: Cell::new(0),
+            event_loop: Rc::downgrade(&lp.inner),
+            this: this.clone(),
+        }))
     }
 
     /// Marks the future done with `value`. Python: `Future.set_result(value)`.
@@ -227,15 +242,16 @@ impl<T: 'static> Default for Future<T> {
 impl<T: Clone + 'static> StdFuture for Future<T> {
     type Output = Result<T, TaskError>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if let Some(outcome) = &*self.inner.outcome.borrow() {
             return Poll::Ready(outcome.clone());
         }
-        let mut wakers = self.inner.wakers.borrow_mut();
-        if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
-            wakers.push(cx.waker().clone());
-        }
-        runtime::park_current_on(self.inner.clone());
+        let this = &mut *self;
+        this.inner
+            .wakers
+            .borrow_mut()
+            .register(&mut this.waiting, cx.waker());
+        runtime::park_current_on(this.inner.clone());
         Poll::Pending
     }
 }
@@ -249,5 +265,42 @@ impl<T> fmt::Debug for Future<T> {
             Some(Err(_)) => "failed",
         };
         f.debug_struct("Future").field("state", &state).finish()
+    }
+}
+
+#[cfg(test)]
+mod waiters {
+    use std::time::Duration;
+
+    use crate::{EventLoop, create_task, timeout, yield_now};
+
+    /// Waits given up (a `timeout` dropping the awaiting handle) leave no
+    /// waker behind.
+    #[test]
+    fn abandoned_waits_leave_no_entry() {
+        let lp = EventLoop::new().unwrap();
+        let fut = lp.create_future::<()>();
+        lp.run_until_complete({
+            let fut = fut.clone();
+            async move {
+                let waiters: Vec<_> = (0..1000)
+                    .map(|_| {
+                        let fut = fut.clone();
+                        create_task(async move {
+                            let _ = timeout(Duration::from_millis(1), fut).await;
+                        })
+                    })
+                    .collect();
+                yield_now().await;
+                assert_eq!(fut.inner.wakers.borrow().len(), 1000);
+                for waiter in waiters {
+                    waiter.await.unwrap();
+                }
+            }
+        })
+        .unwrap();
+        assert!(!fut.done(), "the future itself stays pending");
+        assert_eq!(fut.inner.wakers.borrow().len(), 0);
+        lp.close().unwrap();
     }
 }

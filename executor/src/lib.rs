@@ -29,6 +29,7 @@ mod remote;
 mod runtime;
 mod task;
 mod time;
+mod wakers;
 
 pub use combinators::{AsCompleted, ReturnWhen, Shield, TaskGroup, as_completed, shield, wait};
 pub use corio_timer::Clock;

@@ -189,7 +189,7 @@ where
 
 /// The task whose step is running, if any. Python: `asyncio.current_task()`.
 pub fn current_task() -> Option<TaskRef> {
-    current_raw().map(|inner| TaskRef { inner })
+    current_raw().map(TaskRef::from_raw)
 }
 
 /// The running loop's tasks that are not done (empty outside a loop).

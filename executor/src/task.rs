@@ -37,6 +37,7 @@ use corio_timer::CoarseInstant;
 
 use crate::event_loop::LoopInner;
 use crate::remote::TaskKey;
+use crate::wakers::{WaiterKey, WakerSlab};
 use crate::{TaskError, runtime};
 
 /// Process-wide counter behind the default names `Task-1`, `Task-2`, …
@@ -57,12 +58,14 @@ pub(crate) enum TaskState {
 
 /// Who waits for a task to finish. Nearly always one awaiter, kept inline;
 /// a `Vec` only when several wait (an `await` plus a `wait`, say).
+/// Those waiting for a task to finish: none, one (the common case, no
+/// allocation; its key is 0), or a slab (see `wakers.rs`).
 #[derive(Default)]
 enum DoneWakers {
     #[default]
     None,
     One(Waker),
-    Many(Vec<Waker>),
+    Many(Box<WakerSlab>),
 }
 
 /// The untyped part of every task.
@@ -117,19 +120,59 @@ impl Header {
         self.state.get() == TaskState::Done
     }
 
-    pub(crate) fn add_done_waker(&self, waker: &Waker) {
-        let wakers = match self.done_wakers.take() {
-            DoneWakers::None => DoneWakers::One(waker.clone()),
-            DoneWakers::One(first) if first.will_wake(waker) => DoneWakers::One(first),
-            DoneWakers::One(first) => DoneWakers::Many(vec![first, waker.clone()]),
-            DoneWakers::Many(mut all) => {
-                if !all.iter().any(|w| w.will_wake(waker)) {
-                    all.push(waker.clone());
-                }
-                DoneWakers::Many(all)
+    /// Records the waker of the waiter whose key is `key` (set on its first
+    /// call): a repeated poll replaces its own entry.
+    pub(crate) fn add_done_waker(&self, waker: &Waker, key: &mut Option<WaiterKey>) {
+        let wakers = match (self.done_wakers.take(), *key) {
+            (DoneWakers::None, _) => {
+                *key = Some(0);
+                DoneWakers::One(waker.clone())
+            }
+            (DoneWakers::One(first), Some(0)) if first.will_wake(waker) => DoneWakers::One(first),
+            (DoneWakers::One(_), Some(0)) => DoneWakers::One(waker.clone()),
+            (DoneWakers::One(first), _) => {
+                // The first waiter keeps its key 0: its entry is slot 0.
+                let mut slab = Box::<WakerSlab>::default();
+                slab.register(&mut None, &first);
+                slab.register(key, waker);
+                DoneWakers::Many(slab)
+            }
+            (DoneWakers::Many(mut slab), _) => {
+                slab.register(key, waker);
+                DoneWakers::Many(slab)
             }
         };
         self.done_wakers.set(wakers);
+    }
+
+    /// The waiter with `key` is gone (its future dropped before the task
+    /// finished).
+    pub(crate) fn remove_done_waker(&self, key: WaiterKey) {
+        if self.is_done() {
+            return; // the entries were woken and cleared at the finish
+        }
+        let wakers = match self.done_wakers.take() {
+            DoneWakers::One(_) if key == 0 => DoneWakers::None,
+            DoneWakers::Many(mut slab) => {
+                slab.remove(key);
+                DoneWakers::Many(slab)
+            }
+            other => other,
+        };
+        self.done_wakers.set(wakers);
+    }
+
+    /// How many waiters have an entry (for tests).
+    #[cfg(test)]
+    pub(crate) fn done_waiters(&self) -> usize {
+        let wakers = self.done_wakers.take();
+        let count = match &wakers {
+            DoneWakers::None => 0,
+            DoneWakers::One(_) => 1,
+            DoneWakers::Many(slab) => slab.len(),
+        };
+        self.done_wakers.set(wakers);
+        count
     }
 
     pub(crate) fn describe(&self) -> String {
@@ -180,7 +223,12 @@ struct TaskCell<F: StdFuture> {
 
 /// The typed view of a task, behind [`Task<T>`].
 pub(crate) trait TypedTask<T>: RawTask {
-    fn poll_join(&self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>>;
+    /// The outcome, or `Pending` with the waker recorded under `key`.
+    fn poll_join(
+        &self,
+        cx: &mut Context<'_>,
+        key: &mut Option<WaiterKey>,
+    ) -> Poll<Result<T, TaskError>>;
     fn peek(&self, f: &mut dyn FnMut(&OutcomeRef<'_, T>));
     fn add_callback(&self, f: DoneFn<T>) -> u64;
     fn remove_callback(&self, id: u64) -> usize;
@@ -230,13 +278,11 @@ impl<F: StdFuture + 'static> TaskCell<F> {
         match header.done_wakers.take() {
             DoneWakers::None => {}
             DoneWakers::One(waker) => waker.wake(),
-            DoneWakers::Many(wakers) => wakers.into_iter().for_each(Waker::wake),
+            DoneWakers::Many(slab) => slab.wake_all(),
         }
         let callbacks = self.callbacks.take().map(|c| c.list).unwrap_or_default();
         for (_, callback) in callbacks {
-            let task = Task {
-                inner: self.clone(),
-            };
+            let task = Task::from_inner(self.clone());
             lp.call_soon_internal(move || callback(&task));
         }
     }
@@ -327,9 +373,13 @@ impl<F: StdFuture + 'static> RawTask for TaskCell<F> {
 }
 
 impl<F: StdFuture + 'static> TypedTask<F::Output> for TaskCell<F> {
-    fn poll_join(&self, cx: &mut Context<'_>) -> Poll<Result<F::Output, TaskError>> {
+    fn poll_join(
+        &self,
+        cx: &mut Context<'_>,
+        key: &mut Option<WaiterKey>,
+    ) -> Poll<Result<F::Output, TaskError>> {
         if !self.header.is_done() {
-            self.header.add_done_waker(cx.waker());
+            self.header.add_done_waker(cx.waker(), key);
             return Poll::Pending;
         }
         self.header.retrieved.set(true);
@@ -423,7 +473,7 @@ pub(crate) fn spawn<F: StdFuture + 'static>(
             callbacks: RefCell::new(None),
         })
     });
-    Task { inner: cell }
+    Task::from_inner(cell)
 }
 
 /// A coroutine scheduled on a loop. Python: `asyncio.Task`.
@@ -462,12 +512,36 @@ pub(crate) fn spawn<F: StdFuture + 'static>(
 /// ```
 pub struct Task<T> {
     pub(crate) inner: Rc<dyn TypedTask<T>>,
+    /// This handle's entry among the task's done-wakers, while awaiting.
+    waiting: Option<WaiterKey>,
+}
+
+impl<T> Task<T> {
+    pub(crate) fn from_inner(inner: Rc<dyn TypedTask<T>>) -> Task<T> {
+        Task {
+            inner,
+            waiting: None,
+        }
+    }
+
+    /// Polls for the outcome without parking the caller on the task.
+    pub(crate) fn poll_join(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>> {
+        self.inner.poll_join(cx, &mut self.waiting)
+    }
 }
 
 impl<T> Clone for Task<T> {
+    /// Another handle; it waits with an entry of its own.
     fn clone(&self) -> Self {
-        Task {
-            inner: self.inner.clone(),
+        Task::from_inner(self.inner.clone())
+    }
+}
+
+impl<T> Drop for Task<T> {
+    /// A wait given up leaves no entry behind.
+    fn drop(&mut self) {
+        if let Some(key) = self.waiting {
+            self.inner.header().remove_done_waker(key);
         }
     }
 }
@@ -570,17 +644,15 @@ impl<T: 'static> Task<T> {
     ///
     /// No asyncio counterpart (Python passes the task itself).
     pub fn as_ref(&self) -> TaskRef {
-        TaskRef {
-            inner: self.inner.clone(),
-        }
+        TaskRef::from_raw(self.inner.clone())
     }
 }
 
 impl<T: 'static> StdFuture for Task<T> {
     type Output = Result<T, TaskError>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let polled = self.inner.poll_join(cx);
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let polled = self.poll_join(cx);
         if polled.is_pending() {
             runtime::check_same_loop(self.inner.header(), Rc::as_ptr(&self.inner).cast());
             // The awaiting task is now parked on this one: cancelling it
@@ -607,6 +679,26 @@ impl<T: 'static> fmt::Debug for Task<T> {
 #[derive(Clone)]
 pub struct TaskRef {
     pub(crate) inner: Rc<dyn RawTask>,
+    /// This handle's entry among the task's done-wakers, while awaiting.
+    waiting: Option<WaiterKey>,
+}
+
+impl TaskRef {
+    pub(crate) fn from_raw(inner: Rc<dyn RawTask>) -> TaskRef {
+        TaskRef {
+            inner,
+            waiting: None,
+        }
+    }
+}
+
+impl Drop for TaskRef {
+    /// A wait given up leaves no entry behind.
+    fn drop(&mut self) {
+        if let Some(key) = self.waiting {
+            self.inner.header().remove_done_waker(key);
+        }
+    }
 }
 
 impl TaskRef {
@@ -649,8 +741,17 @@ impl TaskRef {
         std::ptr::addr_eq(Rc::as_ptr(&self.inner), Rc::as_ptr(&other.inner))
     }
 
-    pub(crate) fn add_done_waker(&self, waker: &Waker) {
-        self.inner.header().add_done_waker(waker);
+    /// Records `waker` to be woken when the task is done, in this handle's
+    /// own entry (a repeated call replaces it).
+    pub(crate) fn wait_done(&mut self, waker: &Waker) {
+        self.inner.header().add_done_waker(waker, &mut self.waiting);
+    }
+
+    /// Gives up this handle's entry, if it has one.
+    pub(crate) fn stop_waiting(&mut self) {
+        if let Some(key) = self.waiting.take() {
+            self.inner.header().remove_done_waker(key);
+        }
     }
 }
 
@@ -681,12 +782,12 @@ impl fmt::Debug for TaskRef {
 impl StdFuture for TaskRef {
     type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if self.done() {
             return Poll::Ready(());
         }
         runtime::check_same_loop(self.inner.header(), Rc::as_ptr(&self.inner).cast());
-        self.add_done_waker(cx.waker());
+        self.wait_done(cx.waker());
         Poll::Pending
     }
 }
@@ -700,5 +801,60 @@ mod size {
         let cell = std::mem::size_of::<super::TaskCell<std::future::Pending<()>>>();
         assert!(cell <= 176, "TaskCell grew to {cell} bytes");
         assert!(std::mem::size_of::<super::Header>() <= 112);
+    }
+}
+
+#[cfg(test)]
+mod waiters {
+    use std::future::poll_fn;
+    use std::pin::Pin;
+    use std::task::Poll;
+
+    use crate::{EventLoop, create_task, yield_now};
+
+    /// Many waiters added and given up, and one waiter polled again and
+    /// again: the task's done-wakers hold one entry per live waiter.
+    #[test]
+    fn done_wakers_hold_one_entry_per_live_waiter() {
+        let lp = EventLoop::new().unwrap();
+        lp.run_until_complete(async {
+            let target = create_task(std::future::pending::<()>());
+            let header = || target.inner.header();
+            // Through `TaskRef`s: cancelling a task awaiting a `Task` would
+            // cancel the target too (cancellation follows awaits).
+            let waiters: Vec<_> = (0..10_000)
+                .map(|_| {
+                    let target = target.as_ref();
+                    create_task(async move { target.await })
+                })
+                .collect();
+            yield_now().await; // each has polled the target once
+            assert_eq!(header().done_waiters(), 10_000);
+            for waiter in &waiters {
+                waiter.cancel();
+            }
+            yield_now().await; // each has dropped its wait
+            assert_eq!(header().done_waiters(), 0);
+
+            // One handle polled 1,000 times keeps one entry.
+            let mut again = target.clone();
+            let mut polls = 0;
+            poll_fn(|cx| {
+                assert!(Pin::new(&mut again).poll(cx).is_pending());
+                polls += 1;
+                if polls == 1000 {
+                    return Poll::Ready(());
+                }
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            })
+            .await;
+            assert_eq!(header().done_waiters(), 1);
+            drop(again);
+            assert_eq!(header().done_waiters(), 0);
+            target.cancel();
+        })
+        .unwrap();
+        lp.close().unwrap();
     }
 }

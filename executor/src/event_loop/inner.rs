@@ -398,7 +398,7 @@ impl LoopInner {
             .slots
             .iter()
             .filter_map(|(_, t)| t.clone())
-            .map(|inner| TaskRef { inner })
+            .map(TaskRef::from_raw)
             .collect()
     }
 
