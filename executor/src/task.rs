@@ -822,12 +822,7 @@ mod waiters {
             let header = || target.inner.header();
             // Through `TaskRef`s: cancelling a task awaiting a `Task` would
             // cancel the target too (cancellation follows awaits).
-            let waiters: Vec<_> = (0..10_000)
-                .map(|_| {
-                    let target = target.as_ref();
-                    create_task(async move { target.await })
-                })
-                .collect();
+            let waiters: Vec<_> = (0..10_000).map(|_| create_task(target.as_ref())).collect();
             yield_now().await; // each has polled the target once
             assert_eq!(header().done_waiters(), 10_000);
             for waiter in &waiters {
