@@ -83,13 +83,30 @@ pub(crate) struct IoHandlers {
 
 /// The loop's tasks, kept alive until they finish (asyncio's weak set made
 /// strong, so a detached task is never collected mid-flight).
+///
+/// A slot's generation goes up each time its task leaves, so a stale key
+/// (a waker outliving its task) never reaches the slot's next task. When
+/// the table is mostly empty it gives memory back: trailing empty slots are
+/// cut off, and slots made again later start above every generation ever
+/// handed out for them (`floor`).
 #[derive(Default)]
 pub(super) struct TaskTable {
     /// Slot `i` holds its current generation and its task, if any.
     slots: Vec<(u32, Option<Rc<dyn RawTask>>)>,
     /// Empty slots, reused before the table grows.
     free: Vec<u32>,
+    /// Tasks in the table.
+    live: usize,
+    /// The generation of a slot made anew: above every generation a cut
+    /// slot ever had.
+    floor: u32,
 }
+
+/// Below this many slots the table never shrinks (not worth the work).
+const TASK_TABLE_MIN_SHRINK: usize = 1024;
+
+/// Slots the ready queue keeps when it shrinks after a burst.
+const READY_KEEP: usize = 1024;
 
 impl TaskTable {
     /// Reserves an empty slot; its key is final, so the task's waker can be
@@ -98,7 +115,7 @@ impl TaskTable {
         let slot = match self.free.pop() {
             Some(slot) => slot,
             None => {
-                self.slots.push((0, None));
+                self.slots.push((self.floor, None));
                 (self.slots.len() - 1) as u32
             }
         };
@@ -110,6 +127,7 @@ impl TaskTable {
 
     fn fill(&mut self, key: TaskKey, task: Rc<dyn RawTask>) {
         self.slots[key.slot as usize].1 = Some(task);
+        self.live += 1;
     }
 
     fn get(&self, key: TaskKey) -> Option<&Rc<dyn RawTask>> {
@@ -121,12 +139,18 @@ impl TaskTable {
 
     /// True when no task is in the table.
     fn is_empty(&self) -> bool {
-        self.slots.iter().all(|(_, task)| task.is_none())
+        self.live == 0
+    }
+
+    /// Slots held, live or free (for the memory tests).
+    pub(super) fn capacity(&self) -> usize {
+        self.slots.capacity()
     }
 
     /// Empties the table (loop close), returning the tasks still in it.
     pub(super) fn take_all(&mut self) -> Vec<Rc<dyn RawTask>> {
         self.free.clear();
+        self.live = 0;
         self.slots.drain(..).filter_map(|(_, task)| task).collect()
     }
 
@@ -136,8 +160,28 @@ impl TaskTable {
             return None;
         }
         entry.0 = entry.0.wrapping_add(1);
+        let task = entry.1.take();
         self.free.push(key.slot);
-        entry.1.take()
+        self.live -= 1;
+        if self.live * 4 < self.slots.len()
+            && self.slots.len() >= TASK_TABLE_MIN_SHRINK
+            && self.slots.last().is_some_and(|(_, task)| task.is_none())
+        {
+            self.shrink();
+        }
+        task
+    }
+
+    /// Cuts off the trailing empty slots and gives their memory back.
+    fn shrink(&mut self) {
+        while let Some((generation, None)) = self.slots.last() {
+            self.floor = self.floor.max(generation.wrapping_add(1));
+            self.slots.pop();
+        }
+        let len = self.slots.len() as u32;
+        self.free.retain(|&slot| slot < len);
+        self.slots.shrink_to(self.slots.len() * 2);
+        self.free.shrink_to(self.free.len() * 2);
     }
 }
 
@@ -485,6 +529,7 @@ impl LoopInner {
         // Phase 5: run exactly what is ready now. Only debug mode times
         // each item for the slow-callback report, as asyncio does: outside
         // it, an item costs a queue pop and a call.
+        self.shrink_ready();
         let ntodo = self.ready.borrow().len();
         if self.debug.get() {
             self.run_ready_timed(ntodo);
@@ -495,6 +540,17 @@ impl LoopInner {
                 break;
             };
             self.run_one(runnable);
+        }
+    }
+
+    /// A ready queue that held a burst gives the memory back once it is
+    /// mostly empty (it keeps `READY_KEEP` slots, and twice what it holds).
+    fn shrink_ready(&self) {
+        let mut ready = self.ready.borrow_mut();
+        let capacity = ready.capacity();
+        if capacity > READY_KEEP && ready.len() * 4 < capacity {
+            let keep = (ready.len() * 2).max(READY_KEEP);
+            ready.shrink_to(keep);
         }
     }
 
