@@ -35,8 +35,8 @@ pub use combinators::{AsCompleted, ReturnWhen, Shield, TaskGroup, as_completed, 
 pub use corio_timer::Clock;
 pub use error::{InvalidStateError, LoopError, RunError, SignalError, TaskError, TimeoutError};
 pub use event_loop::{
-    DEFAULT_SLOW_CALLBACK_DURATION, EventLoop, ExceptionContext, Shutdown, WeakLoop,
-    add_signal_handler, remove_signal_handler,
+    DEFAULT_SLOW_CALLBACK_DURATION, EventLoop, ExceptionContext, LoopCapacities, Shutdown,
+    WeakLoop, add_signal_handler, remove_signal_handler,
 };
 pub use future::Future;
 pub use gather::{Gather, GatherError, gather, gather_all, try_gather};

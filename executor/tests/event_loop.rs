@@ -460,3 +460,52 @@ fn readers_on_a_closed_loop_are_refused() {
     assert!(!lp.remove_reader(fd));
     assert!(!lp.remove_writer(fd));
 }
+
+/// Memory comes back: after a storm of a million cancelled timers, of
+/// tasks and of callbacks, the loop's structures hold less than a tenth of
+/// their peak.
+#[test]
+fn the_loops_structures_shrink_after_a_storm() {
+    use std::time::Duration;
+    let lp = EventLoop::new().unwrap();
+    let handles: Vec<_> = (0..1_000_000u64)
+        .map(|i| lp.call_later(Duration::from_secs(60 + i % 1000), || {}))
+        .collect();
+    let peak = lp.capacities().timers;
+    for handle in &handles {
+        handle.cancel();
+    }
+    drop(handles);
+    let timers = lp.capacities().timers;
+    assert!(timers * 10 < peak, "timers: {timers} of {peak} kept");
+
+    let (peak_tasks, peak_ready) = lp
+        .run_until_complete(async {
+            let tasks: Vec<_> = (0..200_000)
+                .map(|_| corio_executor::create_task(async {}))
+                .collect();
+            let lp = corio_executor::get_running_loop().unwrap();
+            for _ in 0..200_000 {
+                lp.call_soon(|| {});
+            }
+            let peak = lp.capacities();
+            for task in tasks {
+                task.await.unwrap();
+            }
+            corio_executor::yield_now().await;
+            (peak.tasks, peak.ready)
+        })
+        .unwrap();
+    let now = lp.capacities();
+    assert!(
+        now.tasks * 10 < peak_tasks,
+        "tasks: {} of {peak_tasks} kept",
+        now.tasks
+    );
+    assert!(
+        now.ready * 10 < peak_ready,
+        "ready: {} of {peak_ready} kept",
+        now.ready
+    );
+    lp.close().unwrap();
+}

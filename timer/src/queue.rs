@@ -25,7 +25,9 @@
 //! tombstones are more than [`MIN_CANCELLED_FRACTION`] of the heap (and the
 //! heap has at least [`MIN_HEAP_FOR_COMPACTION`] entries) the heap is rebuilt
 //! without them: asyncio's `_MIN_CANCELLED_TIMER_HANDLES_FRACTION` rule,
-//! which keeps memory bounded by twice the live timers.
+//! which keeps memory bounded by twice the live timers. And once a burst
+//! is over (a million timers fired or cancelled), the heap and the slot
+//! array give their memory back: see [`MIN_KEPT_CAPACITY`].
 //!
 //! # Invariants
 //! - every live item sits in exactly one slot, and exactly one heap entry
@@ -47,6 +49,12 @@ pub const MIN_HEAP_FOR_COMPACTION: usize = 100;
 /// Compaction happens when more than this fraction of the heap is cancelled.
 /// asyncio: `_MIN_CANCELLED_TIMER_HANDLES_FRACTION = 0.5`.
 pub const MIN_CANCELLED_FRACTION: f64 = 0.5;
+
+/// A queue that held a burst shrinks back once three quarters of its room
+/// is unused, down to twice what it holds, but never below this many
+/// entries. No asyncio counterpart (a Python list gives memory back on
+/// its own).
+pub const MIN_KEPT_CAPACITY: usize = 1024;
 
 /// Names one scheduled item, to cancel it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -108,6 +116,10 @@ pub struct TimerQueue<T> {
     next_seq: u64,
     /// Tombstones in `heap`.
     cancelled: usize,
+    /// Look for the end of the occupied slots (an O(slots) scan) only once
+    /// the live count is down to this: halved since the last look, so the
+    /// scans of a storm add up to O(storm).
+    next_slot_scan: usize,
 }
 
 impl<T> Default for TimerQueue<T> {
@@ -127,6 +139,7 @@ impl<T> TimerQueue<T> {
             free: Vec::new(),
             next_seq: 0,
             cancelled: 0,
+            next_slot_scan: usize::MAX,
         }
     }
 
@@ -147,6 +160,7 @@ impl<T> TimerQueue<T> {
                     seq,
                     item: Some(item),
                 });
+                self.next_slot_scan = usize::MAX;
                 (self.slots.len() - 1) as u32
             }
         };
@@ -169,6 +183,7 @@ impl<T> TimerQueue<T> {
         self.free.push(id.slot);
         self.cancelled += 1;
         self.maybe_compact();
+        self.maybe_shrink();
         Some(item)
     }
 
@@ -188,6 +203,7 @@ impl<T> TimerQueue<T> {
                 count += 1;
             }
         }
+        self.maybe_shrink();
         count
     }
 
@@ -228,6 +244,14 @@ impl<T> TimerQueue<T> {
         self.len() == 0
     }
 
+    /// Room the queue holds, in entries: the larger of the heap's and the
+    /// slot array's capacities (for tests and benchmarks of memory).
+    ///
+    /// No asyncio counterpart.
+    pub fn capacity(&self) -> usize {
+        self.heap.capacity().max(self.slots.capacity())
+    }
+
     /// Heap entries including tombstones (for tests of compaction).
     ///
     /// Python: `len(loop._scheduled)`.
@@ -245,9 +269,12 @@ impl<T> TimerQueue<T> {
         self.slots.drain(..).filter_map(|slot| slot.item).collect()
     }
 
+    /// True when the entry's slot still holds its item. A tombstone may
+    /// name a slot cut off by `maybe_shrink`: not live either.
     fn is_live(&self, entry: Entry) -> bool {
-        let slot = &self.slots[entry.slot as usize];
-        slot.seq == entry.seq && slot.item.is_some()
+        self.slots
+            .get(entry.slot as usize)
+            .is_some_and(|slot| slot.seq == entry.seq && slot.item.is_some())
     }
 
     /// Takes the item of a popped entry, or counts a tombstone gone.
@@ -273,6 +300,39 @@ impl<T> TimerQueue<T> {
             self.cancelled = 0;
         }
     }
+
+    /// Gives back the room of a burst: the heap's, and the slot array's
+    /// trailing free slots (an id naming a slot cut off finds nothing, and
+    /// a slot made anew gets a new sequence number, so stale ids stay
+    /// stale).
+    fn maybe_shrink(&mut self) {
+        if self.capacity() <= MIN_KEPT_CAPACITY {
+            return;
+        }
+        let len = self.heap.len();
+        if len * 4 < self.heap.capacity() {
+            self.heap.shrink_to((len * 2).max(MIN_KEPT_CAPACITY));
+        }
+        // Few live items is necessary for few occupied slots: only then
+        // look for where the occupied ones end (and not again until their
+        // number halved).
+        if self.len() * 4 >= self.slots.capacity() || self.len() > self.next_slot_scan {
+            return;
+        }
+        self.next_slot_scan = self.len() / 2;
+        let end = self
+            .slots
+            .iter()
+            .rposition(|slot| slot.item.is_some())
+            .map_or(0, |last| last + 1);
+        if end * 4 < self.slots.capacity() {
+            self.slots.truncate(end);
+            self.free.retain(|&slot| (slot as usize) < end);
+            let keep = (end * 2).max(MIN_KEPT_CAPACITY);
+            self.slots.shrink_to(keep);
+            self.free.shrink_to(keep);
+        }
+    }
 }
 
 impl<T> std::fmt::Debug for TimerQueue<T> {
@@ -288,6 +348,35 @@ impl<T> std::fmt::Debug for TimerQueue<T> {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn a_cancel_storm_gives_its_memory_back_and_ids_stay_right() {
+        let t0 = Instant::now();
+        let mut q = TimerQueue::new();
+        let keep = q.schedule(at(t0, 5), "kept");
+        let ids: Vec<_> = (0..1_000_000u64)
+            .map(|i| q.schedule(at(t0, i % 1000), "x"))
+            .collect();
+        let peak = q.capacity();
+        for &id in &ids {
+            q.cancel(id);
+        }
+        assert!(q.capacity() * 10 < peak, "{} of {peak} kept", q.capacity());
+        assert_eq!(q.cancel(ids[0]), None, "a cut-off id finds nothing");
+        // Equal deadlines still fire in scheduling order after compaction.
+        q.schedule(at(t0, 5), "after");
+        let mut due = Vec::new();
+        q.pop_due(at(t0, 10), &mut due);
+        assert_eq!(due, ["kept", "after"]);
+        assert!(!q.is_scheduled(keep));
+        // A burst that fires (no cancel) shrinks too.
+        for i in 0..100_000u64 {
+            q.schedule(at(t0, i % 7), "fired");
+        }
+        let peak = q.capacity();
+        q.pop_due(at(t0, 10), &mut due);
+        assert!(q.capacity() * 10 < peak, "{} of {peak} kept", q.capacity());
+    }
 
     fn at(t0: Instant, ms: u64) -> Instant {
         t0 + Duration::from_millis(ms)

@@ -353,6 +353,55 @@ fn corio_timer_lateness() -> corio_bench::Summary {
     corio_bench::Summary::of(&mut late)
 }
 
+/// Resident memory in MiB (`VmRSS`).
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+/// A million `call_later` handles scheduled, then cancelled: live heap and
+/// RSS at the peak and after (MiB).
+fn corio_timer_storm_memory() -> [f64; 4] {
+    let mib = |bytes: isize| bytes as f64 / (1024.0 * 1024.0);
+    let lp = corio::EventLoop::new().expect("loop");
+    let base = LIVE.load(Ordering::Relaxed);
+    let handles: Vec<_> = (0..1_000_000u64)
+        .map(|i| lp.call_later(Duration::from_secs(60 + i % 1000), || {}))
+        .collect();
+    let peak = [mib(LIVE.load(Ordering::Relaxed) - base), rss_mib()];
+    for handle in &handles {
+        handle.cancel();
+    }
+    drop(handles);
+    let after = [mib(LIVE.load(Ordering::Relaxed) - base), rss_mib()];
+    lp.close().expect("close");
+    [peak[0], after[0], peak[1], after[1]]
+}
+
+/// `waiters` tasks wait on one pending task, then all give up (cancelled):
+/// the time of adding and dropping that many entries of its done-wakers.
+fn corio_waiters(waiters: usize) -> Duration {
+    timed(|| {
+        corio_bench::corio_run(async move {
+            let target = corio::create_task(std::future::pending::<()>());
+            let tasks: Vec<_> = (0..waiters)
+                .map(|_| corio::create_task(target.as_ref()))
+                .collect();
+            corio::yield_now().await; // every waiter has its entry
+            for task in &tasks {
+                task.cancel();
+            }
+            corio::yield_now().await; // every waiter has dropped it
+            target.cancel();
+        })
+    })
+}
+
 fn main() {
     let rounds: usize = std::env::args()
         .nth(1)
@@ -425,6 +474,18 @@ fn main() {
     let (precise, coarse) = clock_read_costs();
     println!(
         "\nper-step timing: one Instant::now() costs {precise:.1} ns, one CoarseInstant::now() {coarse:.1} ns"
+    );
+    let small = corio_bench::median((0..rounds).map(|_| corio_waiters(10_000)).collect());
+    let large = corio_bench::median((0..rounds).map(|_| corio_waiters(100_000)).collect());
+    println!(
+        "\nwaiters on one task, added and dropped: 10,000 in {:.1} ms, 100,000 in {:.1} ms (ratio {:.1}; linear is 10)",
+        small.as_secs_f64() * 1e3,
+        large.as_secs_f64() * 1e3,
+        large.as_secs_f64() / small.as_secs_f64()
+    );
+    let [live_peak, live_after, rss_peak, rss_after] = corio_timer_storm_memory();
+    println!(
+        "\n1,000,000 call_later handles cancelled: live heap {live_peak:.1} MiB at the peak, {live_after:.1} MiB after; RSS {rss_peak:.1} MiB at the peak, {rss_after:.1} MiB after"
     );
     let late = corio_timer_lateness();
     println!(

@@ -85,6 +85,19 @@ impl fmt::Debug for WeakLoop {
     }
 }
 
+/// Entries a loop's structures have room for ([`EventLoop::capacities`]).
+///
+/// No asyncio counterpart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoopCapacities {
+    /// The ready queue (asyncio's `_ready`).
+    pub ready: usize,
+    /// The task table (asyncio's set of tasks).
+    pub tasks: usize,
+    /// The timer heap and its slots (asyncio's `_scheduled`).
+    pub timers: usize,
+}
+
 /// An asyncio event loop. Python: `asyncio.new_event_loop()`.
 ///
 /// One loop per thread, `!Send`: its tasks may hold `Rc` and `RefCell`.
@@ -269,6 +282,20 @@ impl EventLoop {
     /// True once closed. Python: `loop.is_closed()`.
     pub fn is_closed(&self) -> bool {
         self.inner.closed.get()
+    }
+
+    /// How much memory the loop's own structures hold, in entries: the
+    /// ready queue, the task table, the timer heap. After a burst (a
+    /// million timers cancelled, a million callbacks run) each gives its
+    /// memory back once mostly empty. No asyncio counterpart; for tests
+    /// and benchmarks.
+    pub fn capacities(&self) -> LoopCapacities {
+        let inner = &self.inner;
+        LoopCapacities {
+            ready: inner.ready.borrow().capacity(),
+            tasks: inner.tasks.borrow().capacity(),
+            timers: inner.scheduled.borrow().capacity(),
+        }
     }
 
     /// How many times the loop has called its selector's `select` (a
