@@ -69,8 +69,11 @@ struct ServerInner {
     closed: Cell<bool>,
     /// Connections whose `connection_lost` has not come yet.
     active: Cell<usize>,
-    /// Done when closed and every connection is gone (`wait_closed`).
-    all_gone: Future<()>,
+    /// Set when closed and every connection is gone.
+    all_gone: Cell<bool>,
+    /// One future per waiting `wait_closed` call, as asyncio's `_waiters`:
+    /// cancelling one wait cancels that future only.
+    closed_waiters: RefCell<Vec<Future<()>>>,
     /// Done when closed (`serve_forever` returns).
     stopped: Future<()>,
 }
@@ -248,7 +251,8 @@ impl Server {
                 serving: Cell::new(false),
                 closed: Cell::new(false),
                 active: Cell::new(0),
-                all_gone: lp.create_future(),
+                all_gone: Cell::new(false),
+                closed_waiters: RefCell::new(Vec::new()),
                 stopped: lp.create_future(),
             }),
         };
@@ -353,9 +357,11 @@ impl Server {
 
     fn maybe_all_gone(&self) {
         let inner = &self.inner;
-        if inner.closed.get() && inner.active.get() == 0 && !inner.all_gone.done() {
-            // Cannot fail: checked not done, and nothing else completes it.
-            inner.all_gone.set_result(()).ok();
+        if inner.closed.get() && inner.active.get() == 0 && !inner.all_gone.replace(true) {
+            for waiter in inner.closed_waiters.take() {
+                // Err only for a wait cancelled meanwhile: nobody waits there.
+                waiter.set_result(()).ok();
+            }
         }
     }
 
@@ -410,9 +416,24 @@ impl Server {
 
     /// Waits until the server is closed and every connection it accepted
     /// is gone. Python: `await server.wait_closed()` (3.12 semantics).
+    ///
+    /// Each call waits on a future of its own (asyncio's `_waiters`), so a
+    /// cancelled wait (a `wait_for(server.wait_closed(), ..)` timing out)
+    /// affects no other.
     pub async fn wait_closed(&self) {
+        let inner = &self.inner;
+        if inner.all_gone.get() {
+            return;
+        }
+        let Some(lp) = self.lp() else { return };
+        let waiter = lp.create_future();
+        {
+            let mut waiters = inner.closed_waiters.borrow_mut();
+            waiters.retain(|w| !w.done()); // waits given up earlier
+            waiters.push(waiter.clone());
+        }
         // Only cancellation can end it otherwise; then there is no result.
-        self.inner.all_gone.clone().await.ok();
+        waiter.await.ok();
     }
 
     /// Serves until closed. Python: `await server.serve_forever()`;

@@ -296,6 +296,45 @@ fn wait_closed_waits_for_live_connections_and_serve_forever_ends_on_close() {
     );
 }
 
+/// Each `wait_closed` waits on its own: one that times out (and is
+/// cancelled) lets no later one return while a connection is still open.
+#[test]
+fn a_cancelled_wait_closed_affects_no_other() {
+    use corio_executor::{timeout, wait_for};
+    use corio_net::{ServerOptions, TcpStream, create_server};
+    run(async {
+        let server = create_server(|| Echo(None), "127.0.0.1", 0, ServerOptions::default()).await?;
+        let port = server.addresses()[0].port();
+        let client = TcpStream::connect("127.0.0.1", port).await?;
+        client.send_all(b"x").await?;
+        let mut b = [0; 1];
+        client.recv(&mut b).await?;
+        server.close(); // one connection still open
+        let first = {
+            let server = server.clone();
+            wait_for(
+                async move { server.wait_closed().await },
+                Some(Duration::from_millis(20)),
+            )
+        };
+        assert!(first.await.unwrap_err().is_timeout());
+        let second = timeout(Duration::from_millis(20), server.wait_closed()).await;
+        assert!(second.is_err(), "returned while a connection is open");
+        let third = {
+            let server = server.clone();
+            corio_executor::create_task(async move { server.wait_closed().await })
+        };
+        drop(client);
+        timeout(Duration::from_secs(5), third)
+            .await
+            .expect("wait_closed after the last connection")
+            .unwrap();
+        Ok::<_, io::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}
+
 #[test]
 fn reuse_port_lets_two_servers_share_a_port() {
     use corio_net::{ServerOptions, create_server};
