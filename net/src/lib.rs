@@ -38,6 +38,7 @@ mod tcp;
 mod transport;
 mod udp;
 mod unix;
+mod wakers;
 
 pub use datagram::{DatagramProtocol, DatagramTransport, create_datagram_endpoint};
 pub use process::{

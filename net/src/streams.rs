@@ -26,6 +26,7 @@ use corio_executor::{EventLoop, ExceptionContext, create_task, get_running_loop}
 use crate::server::{Server, ServerOptions, create_server, create_unix_server};
 use crate::tcp::TcpStream;
 use crate::transport::{Endpoint, Protocol, Transport};
+use crate::wakers::{WaitKey, WakerList};
 
 /// asyncio's `_DEFAULT_LIMIT`: 64 KiB.
 pub const DEFAULT_LIMIT: usize = 64 * 1024;
@@ -167,8 +168,8 @@ struct Shared {
     /// `connection_lost` came, with this error if any.
     lost: Cell<bool>,
     lost_error: RefCell<Option<Failure>>,
-    /// Tasks in `drain` or `wait_closed`.
-    writer_wakers: RefCell<Vec<Waker>>,
+    /// Tasks in `drain` or `wait_closed`, one entry each.
+    writer_wakers: RefCell<WakerList>,
 }
 
 impl Shared {
@@ -186,7 +187,7 @@ impl Shared {
             writing_paused: Cell::new(false),
             lost: Cell::new(false),
             lost_error: RefCell::new(None),
-            writer_wakers: RefCell::new(Vec::new()),
+            writer_wakers: RefCell::new(WakerList::default()),
         })
     }
 
@@ -197,9 +198,8 @@ impl Shared {
     }
 
     fn wake_writers(&self) {
-        for waker in self.writer_wakers.take() {
-            waker.wake();
-        }
+        let wakers = self.writer_wakers.borrow_mut().take_all();
+        wakers.into_iter().for_each(Waker::wake);
     }
 
     /// asyncio's `feed_data`, pausing the transport past `2 * limit`.
@@ -678,6 +678,7 @@ impl StreamWriter {
         Drain {
             writer: self,
             yielded: false,
+            key: None,
         }
     }
 
@@ -710,9 +711,10 @@ impl StreamWriter {
     /// The error the connection ended with, if any.
     pub async fn wait_closed(&self) -> io::Result<()> {
         let shared = &*self.shared;
+        let mut entry = WriterEntry { shared, key: None };
         poll_fn(|cx| {
             if !shared.lost.get() {
-                shared.writer_wakers.borrow_mut().push(cx.waker().clone());
+                entry.register(cx);
                 return Poll::Pending;
             }
             Poll::Ready(match &*shared.lost_error.borrow() {
@@ -749,6 +751,40 @@ pub struct Drain<'a> {
     writer: &'a StreamWriter,
     /// The one-iteration yield of a closing transport is done.
     yielded: bool,
+    /// Our entry among the writer's waiters, while waiting.
+    key: Option<WaitKey>,
+}
+
+impl Drop for Drain<'_> {
+    /// A wait given up leaves no entry behind.
+    fn drop(&mut self) {
+        if let Some(key) = self.key {
+            self.writer.shared.writer_wakers.borrow_mut().remove(key);
+        }
+    }
+}
+
+/// A `wait_closed`'s entry among the writer's waiters, removed on drop.
+struct WriterEntry<'a> {
+    shared: &'a Shared,
+    key: Option<WaitKey>,
+}
+
+impl WriterEntry<'_> {
+    fn register(&mut self, cx: &std::task::Context<'_>) {
+        self.shared
+            .writer_wakers
+            .borrow_mut()
+            .register(&mut self.key, cx.waker());
+    }
+}
+
+impl Drop for WriterEntry<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key {
+            self.shared.writer_wakers.borrow_mut().remove(key);
+        }
+    }
 }
 
 impl Future for Drain<'_> {
@@ -778,7 +814,12 @@ impl Future for Drain<'_> {
         if !shared.writing_paused.get() {
             return Poll::Ready(Ok(()));
         }
-        shared.writer_wakers.borrow_mut().push(cx.waker().clone());
+        let this = &mut *self;
+        this.writer
+            .shared
+            .writer_wakers
+            .borrow_mut()
+            .register(&mut this.key, cx.waker());
         Poll::Pending
     }
 }
@@ -1161,4 +1202,48 @@ fn check_limit(limit: usize) -> io::Result<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod writer_waiters {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Waker};
+
+    use super::*;
+    use crate::TcpListener;
+
+    /// Abandoned `drain()`s leave no entry behind, and one polled again and
+    /// again holds one.
+    #[test]
+    fn drains_given_up_leave_nothing_and_repeated_polls_hold_one_entry() {
+        corio_executor::run(async {
+            let listener = TcpListener::bind("127.0.0.1", 0).await?;
+            let port = listener.local_addr()?.port();
+            let (_reader, writer) = open_connection("127.0.0.1", port).await?;
+            let (_peer, _) = listener.accept().await?; // never reads
+            while !writer.shared.writing_paused.get() {
+                writer.write(&[0; 64 * 1024])?;
+                corio_executor::yield_now().await;
+            }
+            let mut cx = Context::from_waker(Waker::noop());
+            for _ in 0..10_000 {
+                let mut drain = writer.drain();
+                let _ = Pin::new(&mut drain).poll(&mut cx);
+                let _ = Pin::new(&mut drain).poll(&mut cx);
+            }
+            assert_eq!(writer.shared.writer_wakers.borrow().len(), 0);
+            let mut drain = writer.drain();
+            for _ in 0..1000 {
+                assert!(Pin::new(&mut drain).poll(&mut cx).is_pending());
+            }
+            assert_eq!(writer.shared.writer_wakers.borrow().len(), 1);
+            drop(drain);
+            assert_eq!(writer.shared.writer_wakers.borrow().len(), 0);
+            writer.transport().abort();
+            io::Result::Ok(())
+        })
+        .unwrap()
+        .unwrap();
+    }
 }
