@@ -32,6 +32,10 @@ const CASES: &[Case] = &[
         "writer_dropped_after_run_returned",
         writer_dropped_after_run_returned,
     ),
+    (
+        "a_process_dropped_after_its_loop",
+        a_process_dropped_after_its_loop,
+    ),
     ("a_dropped_loop_is_closed", a_dropped_loop_is_closed),
     (
         "another_loop_running_leaks_nothing",
@@ -64,8 +68,15 @@ fn main() {
     // Some cases panic on purpose (a protocol, an unwinding drop): one
     // line each, not a backtrace.
     std::panic::set_hook(Box::new(|info| eprintln!("(expected panic) {info}")));
+    // `lifecycle NAME` runs only the cases whose name contains NAME.
+    let only = std::env::args().nth(1);
+    let cases = CASES
+        .iter()
+        .filter(|(name, _)| only.as_deref().is_none_or(|only| name.contains(only)));
     let mut failures = Vec::new();
-    for (name, case) in CASES {
+    let mut ran = 0;
+    for (name, case) in cases {
+        ran += 1;
         let (fds, threads) = (open_fds(), live_threads());
         let outcome = std::panic::catch_unwind(case);
         let (fds_after, threads_after) = (open_fds(), live_threads());
@@ -86,7 +97,7 @@ fn main() {
             }
         }
     }
-    let passed = CASES.len() - failures.len();
+    let passed = ran - failures.len();
     println!("lifecycle: {passed} passed, {} failed", failures.len());
     if !failures.is_empty() {
         std::process::exit(1);
@@ -186,6 +197,26 @@ fn writer_dropped_after_run_returned() -> Result<(), String> {
         panic!("unwinding");
     }));
     check(unwound.is_err(), "the panic did not unwind")
+}
+
+fn a_process_dropped_after_its_loop() -> Result<(), String> {
+    let threads = live_threads();
+    let process = run(async {
+        corio::create_subprocess_exec("sleep", ["0.2"], corio::subprocess::ProcessOptions::piped())
+            .await
+    })
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
+    let pid = process.pid();
+    drop(process); // its pipes and pidfd close; a thread reaps the child
+    // The reaper thread ends once the child has exited: no zombie left.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while live_threads() > threads && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| stat.split_whitespace().nth(2) == Some("Z"));
+    check(!zombie, format!("child {pid} left a zombie"))
 }
 
 fn a_dropped_loop_is_closed() -> Result<(), String> {
