@@ -201,12 +201,20 @@ fn writer_dropped_after_run_returned() -> Result<(), String> {
 
 fn a_process_dropped_after_its_loop() -> Result<(), String> {
     let threads = live_threads();
-    let process = run(async {
+    let spawned = run(async {
         corio::create_subprocess_exec("sleep", ["0.2"], corio::subprocess::ProcessOptions::piped())
             .await
     })
-    .map_err(|e| e.to_string())?
     .map_err(|e| e.to_string())?;
+    let process = match spawned {
+        Ok(process) => process,
+        // valgrind does not know pidfd_open: nothing to check under it.
+        Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+            println!("lifecycle a_process_dropped_after_its_loop: skipped ({e})");
+            return Ok(());
+        }
+        Err(e) => return Err(e.to_string()),
+    };
     let pid = process.pid();
     drop(process); // its pipes and pidfd close; a thread reaps the child
     // The reaper thread ends once the child has exited: no zombie left.
