@@ -23,8 +23,9 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 /// ```
 ///
 /// # Errors
-/// `InvalidInput` for an empty host or one with a NUL byte; otherwise the
-/// resolver's error (kind kept), its message naming the host.
+/// `InvalidInput` for an empty host or one with a NUL byte; `NotFound` for
+/// a name that does not resolve (Python's `socket.gaierror`), an OS error's
+/// own kind otherwise; the message names the host.
 pub async fn getaddrinfo(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
     if host.is_empty() || host.contains('\0') {
         return Err(io::Error::new(
@@ -53,8 +54,14 @@ pub async fn getaddrinfo(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
             format!("could not resolve host {host:?}: no addresses"),
         )),
         Ok(addrs) => Ok(addrs),
+        // A lookup failure is no OS error (std reports it as
+        // `Uncategorized`): say `NotFound`, so that a program can match it.
         Err(err) => Err(io::Error::new(
-            err.kind(),
+            if err.raw_os_error().is_some() {
+                err.kind()
+            } else {
+                io::ErrorKind::NotFound
+            },
             format!("could not resolve host {host:?}: {err}"),
         )),
     }
@@ -76,8 +83,16 @@ where
         }
     }
     let (addr, err) = last.expect("getaddrinfo returns at least one address");
-    Err(io::Error::new(
-        err.kind(),
-        format!("{host}:{port} ({addr}): {err}"),
-    ))
+    // A numeric host is the address already: name it once.
+    let numeric = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        .is_ok_and(|ip| ip == addr.ip());
+    let named = if numeric {
+        addr.to_string()
+    } else {
+        format!("{host}:{port} ({addr})")
+    };
+    Err(io::Error::new(err.kind(), format!("{named}: {err}")))
 }

@@ -150,6 +150,22 @@ fn a_host_that_does_not_resolve_is_named_in_the_error() {
         .unwrap()
         .unwrap_err();
     assert!(err.to_string().contains("could not resolve host"), "{err}");
+    // Matchable: a program can tell "no such host" from other failures.
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+}
+
+#[test]
+fn a_refused_numeric_address_is_named_once() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port() // closed when dropped
+    };
+    let err = run(async move { TcpStream::connect("127.0.0.1", port).await })
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{err}");
+    let named = format!("127.0.0.1:{port}");
+    assert_eq!(err.to_string().matches(&named).count(), 1, "{err}");
 }
 
 #[test]

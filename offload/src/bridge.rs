@@ -263,7 +263,8 @@ impl DefaultExecutor {
 }
 
 /// The default executor of the loop [`get_event_loop`] finds, made on
-/// first use with Python's defaults.
+/// first use with Python's defaults: its threads are named `asyncio_N`, as
+/// asyncio names them.
 ///
 /// Mirrors the `None` case inside `loop.run_in_executor`; no public asyncio
 /// counterpart (`loop._default_executor`).
@@ -282,7 +283,10 @@ pub fn default_executor() -> Result<ThreadPoolExecutor, OffloadError> {
         Slot::Active(executor) => Ok(executor.clone()),
         Slot::ShutDown => Err(OffloadError::Shutdown),
         Slot::Unused => {
-            let executor = ThreadPoolExecutor::builder().build()?;
+            // asyncio: `ThreadPoolExecutor(thread_name_prefix='asyncio')`.
+            let executor = ThreadPoolExecutor::builder()
+                .thread_name_prefix("asyncio")
+                .build()?;
             *slot = Slot::Active(executor.clone());
             Ok(executor)
         }

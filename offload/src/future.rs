@@ -159,6 +159,21 @@ impl<R> Phase<R> {
 
     /// The outcome for `result()`: moves an `Ok` value out, clones an error.
     /// Call only when done.
+    /// The outcome, cloned: the value stays for the next reader.
+    fn peek(&self) -> Result<R, OffloadError>
+    where
+        R: Clone,
+    {
+        match self {
+            Phase::Finished(outcome) => outcome.clone(),
+            Phase::Cancelled => Err(OffloadError::Cancelled),
+            Phase::Retrieved => Err(OffloadError::Retrieved),
+            Phase::Pending | Phase::Running => {
+                unreachable!("peek() is called only on a done future")
+            }
+        }
+    }
+
     fn take(&mut self) -> Result<R, OffloadError> {
         match std::mem::replace(self, Phase::Retrieved) {
             Phase::Finished(Ok(value)) => Ok(value),
@@ -265,28 +280,18 @@ impl<R> ConcurrentFuture<R> {
         true
     }
 
-    /// Blocks until the future is done, then returns the job's value (moved
-    /// out) or why there is none. Python: `result()`.
+    /// Blocks until the future is done, then moves the job's value out,
+    /// or says why there is none. No asyncio counterpart: Python's
+    /// `result()` can always be read again; this is the way for values
+    /// that cannot be cloned (see [`result`](Self::result)).
     ///
     /// Never call it on an event loop's thread: it would block the loop.
-    /// Await [`wrap_future`](crate::wrap_future) there instead.
     ///
     /// # Errors
-    /// [`OffloadError::Cancelled`], [`OffloadError::Panicked`] (the job
-    /// panicked), [`OffloadError::Failed`], [`OffloadError::Retrieved`] (the
-    /// value was taken by an earlier call).
-    pub fn result(&self) -> Result<R, OffloadError> {
+    /// As [`result`](Self::result); [`OffloadError::Retrieved`] once the
+    /// value was taken.
+    pub fn take_result(&self) -> Result<R, OffloadError> {
         self.wait_done(None)?.phase.take()
-    }
-
-    /// As [`result`](Self::result), waiting at most `timeout`.
-    /// Python: `result(timeout)`.
-    ///
-    /// # Errors
-    /// [`OffloadError::Timeout`] if the future is not done in time (the job
-    /// goes on; ask again later), or an error of `result()`.
-    pub fn result_timeout(&self, timeout: Duration) -> Result<R, OffloadError> {
-        self.wait_done(Some(timeout))?.phase.take()
     }
 
     /// Blocks until done; returns the error the future ended with, or
@@ -432,6 +437,35 @@ impl<R> ConcurrentFuture<R> {
     /// An awaiter went away: forget its waker.
     pub(crate) fn forget_awaiter(&self, id: u64) {
         self.lock().awaiting.remove(id);
+    }
+}
+
+impl<R: Clone> ConcurrentFuture<R> {
+    /// Blocks until the future is done, then returns a clone of the job's
+    /// value, or why there is none. Python: `result()`, and like Python's
+    /// it can be called any number of times (by every clone of the
+    /// future); [`take_result`](Self::take_result) moves the value out
+    /// instead, for values that cannot or need not be cloned.
+    ///
+    /// Never call it on an event loop's thread: it would block the loop.
+    /// Await [`wrap_future`](crate::wrap_future) there instead.
+    ///
+    /// # Errors
+    /// [`OffloadError::Cancelled`], [`OffloadError::Panicked`] (the job
+    /// panicked), [`OffloadError::Failed`], [`OffloadError::Retrieved`] (the
+    /// value was moved out by `take_result`).
+    pub fn result(&self) -> Result<R, OffloadError> {
+        self.wait_done(None)?.phase.peek()
+    }
+
+    /// As [`result`](Self::result), waiting at most `timeout`.
+    /// Python: `result(timeout)`.
+    ///
+    /// # Errors
+    /// [`OffloadError::Timeout`] if the future is not done in time (the job
+    /// goes on; ask again later), or an error of `result()`.
+    pub fn result_timeout(&self, timeout: Duration) -> Result<R, OffloadError> {
+        self.wait_done(Some(timeout))?.phase.peek()
     }
 }
 

@@ -490,7 +490,7 @@ impl<R> Iterator for MapResults<R> {
     type Item = Result<R, OffloadError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.futures.pop_front().map(|future| future.result())
+        self.futures.pop_front().map(|future| future.take_result())
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

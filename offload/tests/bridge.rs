@@ -217,7 +217,10 @@ fn submit_failures_come_out_of_the_await() {
         name
     });
     let name = later.join().unwrap().unwrap().unwrap();
-    assert!(name.starts_with("ThreadPoolExecutor-"), "{name}");
+    assert_eq!(
+        name, "asyncio_0",
+        "asyncio names its default executor's threads so"
+    );
 
     // Polled with no loop anywhere: the error comes out of the poll.
     let lonely = thread::spawn(|| {
@@ -246,7 +249,10 @@ fn the_default_executor_is_made_once_per_loop_and_shut_down_by_close() {
         .unwrap()
         .unwrap()
         .unwrap();
-    assert!(name.starts_with("ThreadPoolExecutor-"), "{name}");
+    assert_eq!(
+        name, "asyncio_0",
+        "asyncio names its default executor's threads so"
+    );
     lp.close().unwrap();
     // close() shuts it down without waiting: later jobs are refused.
     assert_eq!(a.submit(|| ()).unwrap_err(), OffloadError::Shutdown);

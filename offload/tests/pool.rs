@@ -188,12 +188,19 @@ fn a_panicking_job_is_an_error_and_the_worker_survives() {
 }
 
 #[test]
-fn result_moves_the_value_out_once() {
+fn result_reads_again_and_take_result_moves_the_value_out_once() {
     let pool = ThreadPoolExecutor::new(1).unwrap();
     let future = pool.submit(|| String::from("once")).unwrap();
     let copy = future.clone();
     assert_eq!(future.result().unwrap(), "once");
-    assert_eq!(copy.result(), Err(OffloadError::Retrieved));
+    assert_eq!(
+        copy.result().unwrap(),
+        "once",
+        "Python's result() reads again"
+    );
+    assert_eq!(copy.take_result().unwrap(), "once");
+    assert_eq!(future.result(), Err(OffloadError::Retrieved));
+    assert_eq!(copy.take_result(), Err(OffloadError::Retrieved));
     assert_eq!(copy.exception(), None);
     assert!(copy.done() && !copy.cancelled() && !copy.running());
 }
