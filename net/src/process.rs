@@ -61,6 +61,11 @@ pub struct ProcessOptions {
     /// Variables added to (or replacing in) the child's environment.
     /// Python: `env=`, which replaces the whole environment instead.
     pub env: Vec<(OsString, OsString)>,
+    /// Kill the child (SIGKILL) when its [`Process`] is dropped while it
+    /// runs (default: false, asyncio's way: the child lives on and is
+    /// reaped when it exits). No asyncio counterpart; tokio's
+    /// `Command::kill_on_drop`.
+    pub kill_on_drop: bool,
 }
 
 impl Default for ProcessOptions {
@@ -72,6 +77,7 @@ impl Default for ProcessOptions {
             limit: DEFAULT_LIMIT,
             cwd: None,
             env: Vec::new(),
+            kill_on_drop: false,
         }
     }
 }
@@ -88,14 +94,39 @@ impl ProcessOptions {
             ..ProcessOptions::default()
         }
     }
+
+    /// Sets [`kill_on_drop`](Self::kill_on_drop): a `Process` dropped
+    /// while its child runs kills it (a fan-out cancelled by a deadline
+    /// leaves no child behind). tokio's `Command::kill_on_drop`.
+    ///
+    /// ```
+    /// use corio_net::{ProcessOptions, create_subprocess_exec};
+    ///
+    /// corio_executor::run(async {
+    ///     let options = ProcessOptions::default().kill_on_drop(true);
+    ///     let child = create_subprocess_exec("sleep", ["30"], options).await?;
+    ///     let pid = child.pid();
+    ///     drop(child); // killed now, reaped by the loop
+    ///     corio_executor::sleep(std::time::Duration::from_millis(50)).await;
+    ///     let state = std::fs::read_to_string(format!("/proc/{pid}/stat"));
+    ///     assert!(state.is_err(), "the child is gone");
+    ///     std::io::Result::Ok(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn kill_on_drop(mut self, kill: bool) -> Self {
+        self.kill_on_drop = kill;
+        self
+    }
 }
 
 /// A running (or finished) child process. Mirrors
 /// `asyncio.subprocess.Process`.
 ///
-/// Dropping it does not kill the child: the loop keeps watching the child
-/// and reaps it when it exits (no zombie is left, as long as the loop
-/// runs until then).
+/// Dropping it does not kill the child (asyncio's behaviour): the loop
+/// keeps watching the child and reaps it when it exits, and if the loop
+/// is gone first, a thread does. With [`ProcessOptions::kill_on_drop`] a
+/// dropped `Process` kills its child instead.
 #[derive(Debug)]
 pub struct Process {
     pid: u32,
@@ -109,6 +140,22 @@ pub struct Process {
     /// `proc.stderr`.
     pub stderr: Option<StreamReader>,
     state: Rc<ChildState>,
+    /// [`ProcessOptions::kill_on_drop`].
+    kill_on_drop: bool,
+}
+
+impl Drop for Process {
+    /// With `kill_on_drop`, a child still running is killed; it is reaped
+    /// as any other (by the loop, or by a thread once the loop is gone).
+    fn drop(&mut self) {
+        if self.kill_on_drop
+            && let Some(child) = self.state.child.borrow_mut().as_mut()
+            && !matches!(child.try_wait(), Ok(Some(_)))
+        {
+            // Err only when it exited meanwhile: nothing left to kill.
+            child.kill().ok();
+        }
+    }
 }
 
 /// What the pidfd's callback and the `Process` share.
@@ -293,6 +340,7 @@ fn spawn(mut command: Command, program: &OsStr, options: ProcessOptions) -> io::
     *state.pidfd.borrow_mut() = Some(pidfd);
     Ok(Process {
         pid,
+        kill_on_drop: options.kill_on_drop,
         stdin: stdin.map(|ours| child_input(&lp, ours)).transpose()?,
         stdout: stdout
             .map(|ours| child_output(&lp, ours, options.limit))

@@ -11,7 +11,7 @@ use std::io::ErrorKind;
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
-use corio_executor::{create_task, run, sleep, timeout};
+use corio_executor::{create_task, gather, run, sleep, timeout, wait_for};
 use corio_net::{ProcessOptions, Stdio, create_subprocess_exec, create_subprocess_shell};
 
 type Result = std::result::Result<(), Box<dyn std::error::Error>>;
@@ -54,6 +54,10 @@ const CASES: &[Case] = &[
         communicate_input_without_a_stdin_pipe_and_bad_signal_numbers_are_errors,
     ),
     ("the_child_gets_real_pipes", the_child_gets_real_pipes),
+    (
+        "a_fan_out_cut_by_a_deadline_leaves_no_child_with_kill_on_drop",
+        a_fan_out_cut_by_a_deadline_leaves_no_child_with_kill_on_drop,
+    ),
     (
         "writing_to_a_child_that_stopped_reading_is_a_broken_pipe",
         writing_to_a_child_that_stopped_reading_is_a_broken_pipe,
@@ -254,6 +258,45 @@ fn a_hundred_children_at_once() -> Result {
         no_zombie_of(pid);
     }
     Ok(())
+}
+
+fn a_fan_out_cut_by_a_deadline_leaves_no_child_with_kill_on_drop() -> Result {
+    let pids = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let started = pids.clone();
+    run(async move {
+        let children = (0..300).map(|_| {
+            let started = started.clone();
+            async move {
+                let options = ProcessOptions::default().kill_on_drop(true);
+                let child = create_subprocess_exec("sleep", ["30"], options).await?;
+                started.borrow_mut().push(child.pid());
+                child.wait().await
+            }
+        });
+        // The deadline cancels the gather, which cancels every child task:
+        // each drops its Process, which kills its child.
+        let cut = wait_for(gather(children), Some(Duration::from_millis(500))).await;
+        assert!(cut.unwrap_err().is_timeout());
+        // Killed children exit at once; the loop reaps them.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while started.borrow().iter().any(|pid| alive(*pid)) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "children still running"
+            );
+            sleep(Duration::from_millis(20)).await;
+        }
+    })?;
+    assert!(!pids.borrow().is_empty(), "no child was started");
+    for &pid in pids.borrow().iter() {
+        assert!(!alive(pid), "child {pid} still there");
+    }
+    Ok(())
+}
+
+/// True while `/proc/PID` exists (running, or a zombie not yet reaped).
+fn alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 fn wait_after_the_child_already_exited() -> Result {
