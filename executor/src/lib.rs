@@ -49,4 +49,6 @@ pub use runtime::{
     get_running_loop, new_event_loop, run, set_event_loop,
 };
 pub use task::{Task, TaskRef, panic_message};
-pub use time::{NEVER, Sleep, sleep, sleep_until, timeout, wait_for, yield_now};
+pub use time::{
+    NEVER, Sleep, Timeout, sleep, sleep_until, timeout, timeout_at, wait_for, yield_now,
+};

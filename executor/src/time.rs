@@ -5,6 +5,7 @@ use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use std::cell::Cell;
 use std::rc::{Rc, Weak};
 
 use corio_timer::TimerId;
@@ -212,4 +213,153 @@ pub async fn timeout<F: StdFuture>(delay: Duration, future: F) -> Result<F::Outp
         timer.as_mut().poll(cx).map(|()| Err(TimeoutError))
     })
     .await
+}
+
+/// Runs `future` inline until the loop time `deadline`; on expiry drops it
+/// and fails with [`TimeoutError`]. Python: `async with
+/// asyncio.timeout_at(when): ...` (3.11); as [`timeout`], with a deadline.
+///
+/// # Errors
+/// [`TimeoutError`] when `deadline` passes first.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use corio_executor::{get_running_loop, run, sleep, timeout_at};
+///
+/// run(async {
+///     let deadline = get_running_loop().unwrap().time() + Duration::from_millis(5);
+///     assert!(timeout_at(deadline, sleep(Duration::from_secs(10))).await.is_err());
+///     assert_eq!(timeout_at(deadline, async { 1 }).await, Ok(1));
+/// })?;
+/// # Ok::<(), corio_executor::RunError>(())
+/// ```
+pub async fn timeout_at<F: StdFuture>(
+    deadline: Instant,
+    future: F,
+) -> Result<F::Output, TimeoutError> {
+    Timeout::at(Some(deadline)).wrap(future).await
+}
+
+/// A deadline that can move while the guarded code runs: asyncio's
+/// `Timeout` object (`async with asyncio.timeout(None) as cm:
+/// cm.reschedule(when)`).
+///
+/// Make one ([`after`](Self::after), [`at`](Self::at)), give a clone to
+/// the guarded code if it should move the deadline, and run the code with
+/// [`wrap`](Self::wrap). Differs from asyncio in taking the guarded code as
+/// a future (Rust has no `async with`), and in creating no task.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use corio_executor::{Timeout, get_running_loop, run, sleep};
+///
+/// run(async {
+///     let cm = Timeout::at(None); // no deadline yet
+///     let inner = cm.clone();
+///     let out = cm
+///         .wrap(async move {
+///             let now = get_running_loop().unwrap().time();
+///             inner.reschedule(Some(now + Duration::from_millis(5)));
+///             sleep(Duration::from_secs(10)).await;
+///         })
+///         .await;
+///     assert!(out.is_err() && cm.expired());
+/// })?;
+/// # Ok::<(), corio_executor::RunError>(())
+/// ```
+#[derive(Clone)]
+pub struct Timeout {
+    state: Rc<TimeoutState>,
+}
+
+struct TimeoutState {
+    /// asyncio's `_when`.
+    when: Cell<Option<Instant>>,
+    /// The deadline passed while guarding (asyncio's `expired()`).
+    expired: Cell<bool>,
+}
+
+impl Timeout {
+    /// A deadline `delay` from now (loop time). Python:
+    /// `asyncio.timeout(delay)`.
+    ///
+    /// # Panics
+    /// Outside a running loop (there is no "now" to count from).
+    pub fn after(delay: Duration) -> Timeout {
+        let now = match runtime::get_running_loop() {
+            Ok(lp) => lp.time(),
+            Err(e) => panic!("{e}"),
+        };
+        Timeout::at(Some(deadline_after(now, delay)))
+    }
+
+    /// A deadline at `when` (loop time), or none. Python:
+    /// `asyncio.timeout_at(when)`.
+    pub fn at(when: Option<Instant>) -> Timeout {
+        Timeout {
+            state: Rc::new(TimeoutState {
+                when: Cell::new(when),
+                expired: Cell::new(false),
+            }),
+        }
+    }
+
+    /// The deadline, if any. Python: `cm.when()`.
+    pub fn when(&self) -> Option<Instant> {
+        self.state.when.get()
+    }
+
+    /// Moves the deadline (or removes it with `None`); takes effect at the
+    /// guarded future's next poll. Python: `cm.reschedule(when)`.
+    pub fn reschedule(&self, when: Option<Instant>) {
+        self.state.when.set(when);
+    }
+
+    /// True once the deadline passed while guarding. Python: `cm.expired()`.
+    pub fn expired(&self) -> bool {
+        self.state.expired.get()
+    }
+
+    /// Runs `future` until it finishes or the deadline passes (then drops
+    /// it). Python: the body of `async with cm:`.
+    ///
+    /// # Errors
+    /// [`TimeoutError`] when the deadline passes first.
+    pub async fn wrap<F: StdFuture>(&self, future: F) -> Result<F::Output, TimeoutError> {
+        let mut future = pin!(future);
+        // The sleep of the deadline it was made for, remade when it moves.
+        let mut timer: Option<(Instant, Pin<Box<Sleep>>)> = None;
+        poll_fn(|cx| {
+            if let Poll::Ready(value) = future.as_mut().poll(cx) {
+                return Poll::Ready(Ok(value));
+            }
+            let Some(when) = self.state.when.get() else {
+                timer = None;
+                return Poll::Pending;
+            };
+            if timer.as_ref().is_none_or(|(at, _)| *at != when) {
+                timer = Some((when, Box::pin(sleep_until(when))));
+            }
+            let (_, sleeping) = timer.as_mut().expect("set above");
+            if sleeping.as_mut().poll(cx).is_ready() {
+                self.state.expired.set(true);
+                return Poll::Ready(Err(TimeoutError));
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+impl std::fmt::Debug for Timeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Timeout")
+            .field("when", &self.when())
+            .field("expired", &self.expired())
+            .finish()
+    }
 }

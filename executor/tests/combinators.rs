@@ -310,3 +310,32 @@ fn try_gather_reports_a_panicking_child_as_a_task_error() {
         "a child failed: x"
     );
 }
+
+#[test]
+fn a_timeout_rescheduled_later_lets_the_code_finish_and_timeout_at_fires() {
+    use corio_executor::{Clock, EventLoop, Timeout, get_running_loop, sleep, timeout_at};
+    let lp = EventLoop::with_clock(Clock::virtual_clock()).unwrap();
+    lp.run_until_complete(async {
+        let ms = std::time::Duration::from_millis;
+        let cm = Timeout::after(ms(5));
+        let inner = cm.clone();
+        let out = cm
+            .wrap(async move {
+                let later = get_running_loop().unwrap().time() + ms(100);
+                inner.reschedule(Some(later));
+                sleep(ms(50)).await;
+                "finished"
+            })
+            .await;
+        assert_eq!(out, Ok("finished"));
+        assert!(!cm.expired());
+        // Removing the deadline lets anything finish; a past one fires.
+        cm.reschedule(None);
+        assert_eq!(cm.wrap(sleep(ms(500))).await, Ok(()));
+        let start = get_running_loop().unwrap().time();
+        assert!(timeout_at(start + ms(7), sleep(ms(500))).await.is_err());
+        assert_eq!(get_running_loop().unwrap().time() - start, ms(7));
+    })
+    .unwrap();
+    lp.close().unwrap();
+}
