@@ -9,11 +9,16 @@ use std::task::{Context, Poll};
 
 use crate::event_loop::{EventLoop, LoopInner};
 use crate::task::Cancel;
-use crate::wakers::{WaiterKey, WakerSlab};
+use crate::wakers::{WaiterKey, WakerSlab, finish_in_order};
 use crate::{InvalidStateError, TaskError, runtime};
 
 /// A done callback and its id.
-type DoneCallback<T> = (u64, Box<dyn FnOnce(&Future<T>)>);
+/// A done callback.
+type DoneFn<T> = Box<dyn FnOnce(&Future<T>)>;
+
+/// A done callback and its id (a registration number, shared with the
+/// waiters).
+type DoneCallback<T> = (u64, DoneFn<T>);
 
 struct Inner<T> {
     /// `None` while pending.
@@ -38,15 +43,19 @@ impl<T: 'static> Inner<T> {
             }
             *slot = Some(outcome);
         }
-        self.wakers.take().wake_all();
+        let wakers = self.wakers.take();
         let callbacks = self.callbacks.take();
-        if let (Some(lp), Some(inner)) = (self.event_loop.upgrade(), self.this.upgrade())
-            && !callbacks.is_empty()
-        {
-            for (_, callback) in callbacks {
-                let fut = Future::from_inner(inner.clone());
-                lp.call_soon_internal(move || callback(&fut));
+        let scheduler = self.event_loop.upgrade().zip(self.this.upgrade());
+        match scheduler {
+            Some((lp, inner)) if !callbacks.is_empty() => {
+                // Awaiters and done callbacks in the order they came, as
+                // asyncio runs its done callbacks.
+                finish_in_order(wakers.into_ordered(), callbacks, |callback: DoneFn<T>| {
+                    let fut = Future::from_inner(inner.clone());
+                    lp.call_soon_internal(move || callback(&fut));
+                });
             }
+            _ => wakers.wake_all(),
         }
         Ok(())
     }
@@ -250,7 +259,11 @@ impl<T: Clone + 'static> StdFuture for Future<T> {
         this.inner
             .wakers
             .borrow_mut()
-            .register(&mut this.waiting, cx.waker());
+            .register(&mut this.waiting, cx.waker(), || {
+                let seq = this.inner.next_callback_id.get();
+                this.inner.next_callback_id.set(seq + 1);
+                seq
+            });
         runtime::park_current_on(this.inner.clone());
         Poll::Pending
     }

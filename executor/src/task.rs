@@ -37,7 +37,7 @@ use corio_timer::CoarseInstant;
 
 use crate::event_loop::LoopInner;
 use crate::remote::TaskKey;
-use crate::wakers::{WaiterKey, WakerSlab};
+use crate::wakers::{WaiterKey, WakerSlab, finish_in_order};
 use crate::{TaskError, runtime};
 
 /// Process-wide counter behind the default names `Task-1`, `Task-2`, …
@@ -64,7 +64,8 @@ pub(crate) enum TaskState {
 enum DoneWakers {
     #[default]
     None,
-    One(Waker),
+    /// The registration number, and the waker.
+    One(u32, Waker),
     Many(Box<WakerSlab>),
 }
 
@@ -97,6 +98,10 @@ pub(crate) struct Header {
     pub(crate) steps: Cell<u32>,
     /// Wakers of those waiting for it to finish (an awaiter, `wait`, …).
     done_wakers: Cell<DoneWakers>,
+    /// Numbers the done-waker entries and done callbacks in the order they
+    /// come, so that the finish keeps that order (asyncio's awaiter
+    /// wake-up is itself a done callback).
+    registrations: Cell<u32>,
     /// The outcome was looked at, so a failure need not be reported.
     pub(crate) retrieved: Cell<bool>,
 }
@@ -126,23 +131,32 @@ impl Header {
         let wakers = match (self.done_wakers.take(), *key) {
             (DoneWakers::None, _) => {
                 *key = Some(0);
-                DoneWakers::One(waker.clone())
+                DoneWakers::One(self.next_registration(), waker.clone())
             }
-            (DoneWakers::One(first), Some(0)) if first.will_wake(waker) => DoneWakers::One(first),
-            (DoneWakers::One(_), Some(0)) => DoneWakers::One(waker.clone()),
-            (DoneWakers::One(first), _) => {
+            (DoneWakers::One(seq, first), Some(0)) if first.will_wake(waker) => {
+                DoneWakers::One(seq, first)
+            }
+            (DoneWakers::One(seq, _), Some(0)) => DoneWakers::One(seq, waker.clone()),
+            (DoneWakers::One(seq, first), _) => {
                 // The first waiter keeps its key 0: its entry is slot 0.
                 let mut slab = Box::<WakerSlab>::default();
-                slab.register(&mut None, &first);
-                slab.register(key, waker);
+                slab.register(&mut None, &first, || u64::from(seq));
+                slab.register(key, waker, || u64::from(self.next_registration()));
                 DoneWakers::Many(slab)
             }
             (DoneWakers::Many(mut slab), _) => {
-                slab.register(key, waker);
+                slab.register(key, waker, || u64::from(self.next_registration()));
                 DoneWakers::Many(slab)
             }
         };
         self.done_wakers.set(wakers);
+    }
+
+    /// The next registration number (see `registrations`).
+    pub(crate) fn next_registration(&self) -> u32 {
+        let seq = self.registrations.get();
+        self.registrations.set(seq.wrapping_add(1));
+        seq
     }
 
     /// The waiter with `key` is gone (its future dropped before the task
@@ -152,7 +166,7 @@ impl Header {
             return; // the entries were woken and cleared at the finish
         }
         let wakers = match self.done_wakers.take() {
-            DoneWakers::One(_) if key == 0 => DoneWakers::None,
+            DoneWakers::One(..) if key == 0 => DoneWakers::None,
             DoneWakers::Many(mut slab) => {
                 slab.remove(key);
                 DoneWakers::Many(slab)
@@ -168,7 +182,7 @@ impl Header {
         let wakers = self.done_wakers.take();
         let count = match &wakers {
             DoneWakers::None => 0,
-            DoneWakers::One(_) => 1,
+            DoneWakers::One(..) => 1,
             DoneWakers::Many(slab) => slab.len(),
         };
         self.done_wakers.set(wakers);
@@ -205,10 +219,10 @@ type DoneFn<T> = Box<dyn FnOnce(&Task<T>)>;
 /// A done callback and the id `remove_done_callback` knows it by.
 type DoneCallback<T> = (u64, DoneFn<T>);
 
-/// A task's done callbacks and the next id to hand out.
+/// A task's done callbacks, in registration order (their ids are the
+/// header's registration numbers).
 struct Callbacks<T> {
     list: Vec<DoneCallback<T>>,
-    next_id: u64,
 }
 
 /// A task: its header, its coroutine, its outcome.
@@ -275,16 +289,27 @@ impl<F: StdFuture + 'static> TaskCell<F> {
         header.state.set(TaskState::Done);
         header.awaiting.take();
         lp.forget_task(header.key);
-        match header.done_wakers.take() {
-            DoneWakers::None => {}
-            DoneWakers::One(waker) => waker.wake(),
-            DoneWakers::Many(slab) => slab.wake_all(),
-        }
-        let callbacks = self.callbacks.take().map(|c| c.list).unwrap_or_default();
-        for (_, callback) in callbacks {
+        let wakers = header.done_wakers.take();
+        let Some(callbacks) = self.callbacks.take() else {
+            // No done callbacks (the common case): no order to keep.
+            match wakers {
+                DoneWakers::None => {}
+                DoneWakers::One(_, waker) => waker.wake(),
+                DoneWakers::Many(slab) => slab.wake_all(),
+            }
+            return;
+        };
+        // Awaiters and done callbacks in the order they came, as asyncio
+        // runs its done callbacks (an awaiter's wake-up is one of them).
+        let wakers = match wakers {
+            DoneWakers::None => Vec::new(),
+            DoneWakers::One(seq, waker) => vec![(u64::from(seq), waker)],
+            DoneWakers::Many(slab) => slab.into_ordered(),
+        };
+        finish_in_order(wakers, callbacks.list, |callback: DoneFn<F::Output>| {
             let task = Task::from_inner(self.clone());
             lp.call_soon_internal(move || callback(&task));
-        }
+        });
     }
 
     /// Drops the coroutine, reporting a panic in its destructors.
@@ -402,14 +427,10 @@ impl<F: StdFuture + 'static> TypedTask<F::Output> for TaskCell<F> {
 
     fn add_callback(&self, f: DoneFn<F::Output>) -> u64 {
         let mut slot = self.callbacks.borrow_mut();
-        let callbacks = slot.get_or_insert_with(|| {
-            Box::new(Callbacks {
-                list: Vec::new(),
-                next_id: 0,
-            })
-        });
-        let id = callbacks.next_id;
-        callbacks.next_id += 1;
+        let callbacks = slot.get_or_insert_with(|| Box::new(Callbacks { list: Vec::new() }));
+        // The id is the registration number: callbacks and awaiters share
+        // one order.
+        let id = u64::from(self.header.next_registration());
         callbacks.list.push((id, f));
         id
     }
@@ -466,6 +487,7 @@ pub(crate) fn spawn<F: StdFuture + 'static>(
                 created: CoarseInstant::now(),
                 steps: Cell::new(0),
                 done_wakers: Cell::new(DoneWakers::None),
+                registrations: Cell::new(0),
                 retrieved: Cell::new(false),
             },
             future: Cell::new(Some(Box::pin(future))),

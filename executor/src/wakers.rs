@@ -14,27 +14,35 @@ use std::task::Waker;
 /// Where a waiter's entry is (kept by the waiting future).
 pub(crate) type WaiterKey = u32;
 
-/// Wakers in reusable slots.
+/// Wakers in reusable slots, each with its registration number (done
+/// callbacks are numbered from the same count, so that the finish can wake
+/// and call them in registration order, as asyncio's done callbacks run).
 #[derive(Default)]
 pub(crate) struct WakerSlab {
-    slots: Vec<Option<Waker>>,
+    slots: Vec<Option<(u64, Waker)>>,
     /// Empty slots, reused before the slab grows.
     free: Vec<WaiterKey>,
 }
 
 impl WakerSlab {
     /// Records `waker` for the waiter whose key is `key`: replaces its own
-    /// entry (if the waker changed), or takes a slot and sets `key`.
-    pub(crate) fn register(&mut self, key: &mut Option<WaiterKey>, waker: &Waker) {
+    /// entry (if the waker changed), or takes a slot, numbered `seq()`, and
+    /// sets `key`.
+    pub(crate) fn register(
+        &mut self,
+        key: &mut Option<WaiterKey>,
+        waker: &Waker,
+        seq: impl FnOnce() -> u64,
+    ) {
         if let Some(slot) = key.and_then(|k| self.slots.get_mut(k as usize))
-            && let Some(current) = slot
+            && let Some((_, current)) = slot
         {
             if !current.will_wake(waker) {
                 *current = waker.clone();
             }
             return;
         }
-        let entry = Some(waker.clone());
+        let entry = Some((seq(), waker.clone()));
         let index = match self.free.pop() {
             Some(index) => {
                 self.slots[index as usize] = entry;
@@ -59,7 +67,14 @@ impl WakerSlab {
 
     /// Wakes every waiter, in the order of their slots.
     pub(crate) fn wake_all(self) {
-        self.slots.into_iter().flatten().for_each(Waker::wake);
+        self.slots.into_iter().flatten().for_each(|(_, w)| w.wake());
+    }
+
+    /// The wakers with their registration numbers, in registration order.
+    pub(crate) fn into_ordered(self) -> Vec<(u64, Waker)> {
+        let mut entries: Vec<_> = self.slots.into_iter().flatten().collect();
+        entries.sort_unstable_by_key(|(seq, _)| *seq);
+        entries
     }
 
     /// How many waiters have an entry.
@@ -67,6 +82,23 @@ impl WakerSlab {
     pub(crate) fn len(&self) -> usize {
         self.slots.len() - self.free.len()
     }
+}
+
+/// Wakes `wakers` and runs `schedule` on `callbacks`, all in registration
+/// order (both lists numbered from one count; `callbacks` in order).
+pub(crate) fn finish_in_order<C>(
+    wakers: Vec<(u64, Waker)>,
+    callbacks: Vec<(u64, C)>,
+    mut schedule: impl FnMut(C),
+) {
+    let mut callbacks = callbacks.into_iter().peekable();
+    for (seq, waker) in wakers {
+        while let Some((_, callback)) = callbacks.next_if(|(c, _)| *c < seq) {
+            schedule(callback);
+        }
+        waker.wake();
+    }
+    callbacks.for_each(|(_, callback)| schedule(callback));
 }
 
 #[cfg(test)]
@@ -78,15 +110,15 @@ mod tests {
         let mut slab = WakerSlab::default();
         let (mut a, mut b) = (None, None);
         for _ in 0..1000 {
-            slab.register(&mut a, Waker::noop());
+            slab.register(&mut a, Waker::noop(), || 0);
         }
         assert_eq!(slab.len(), 1);
-        slab.register(&mut b, Waker::noop());
+        slab.register(&mut b, Waker::noop(), || 1);
         assert_eq!((a, b, slab.len()), (Some(0), Some(1), 2));
         slab.remove(0);
         slab.remove(0); // twice is harmless
         let mut c = None;
-        slab.register(&mut c, Waker::noop());
+        slab.register(&mut c, Waker::noop(), || 2);
         assert_eq!((c, slab.len(), slab.slots.len()), (Some(0), 2, 2));
     }
 
@@ -95,7 +127,7 @@ mod tests {
         let mut slab = WakerSlab::default();
         let mut keys: Vec<Option<WaiterKey>> = vec![None; 100_000];
         for key in &mut keys {
-            slab.register(key, Waker::noop());
+            slab.register(key, Waker::noop(), || 0);
         }
         assert_eq!(slab.len(), 100_000);
         for key in &keys {

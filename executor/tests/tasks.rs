@@ -272,13 +272,9 @@ fn done_callbacks_are_scheduled_not_inline_and_removable() {
         yield_now().await;
     })
     .unwrap();
-    assert_eq!(
-        *trace.borrow(),
-        [
-            "awaited Ok(7)",
-            "cb1 Err(InvalidState(\"Result was already taken by an await\"))"
-        ]
-    );
+    // cb1 was registered before the await: it runs first (asyncio's order,
+    // where the awaiter's wake-up is itself a done callback).
+    assert_eq!(*trace.borrow(), ["cb1 Ok(7)", "awaited Ok(7)"]);
 }
 
 #[test]
@@ -535,4 +531,53 @@ fn a_done_callback_on_a_done_task_outside_a_loop_panics() {
     let task = lp.create_task(async { 3 });
     lp.run_until_complete(yield_now()).unwrap();
     task.add_done_callback(|_| {});
+}
+
+/// asyncio runs an awaiter's wake-up as one more done callback: whoever
+/// registered first goes first, awaiter or callback, for tasks and futures.
+#[test]
+fn done_callbacks_and_awaiters_run_in_registration_order() {
+    let trace = Rc::new(RefCell::new(Vec::new()));
+    let t = trace.clone();
+    run(async move {
+        let task = create_task(sleep(ms(1)));
+        let awaiter = {
+            let (task, t) = (task.clone(), t.clone());
+            create_task(async move {
+                let _ = task.await;
+                t.borrow_mut().push("task awaiter");
+            })
+        };
+        yield_now().await; // the awaiter registered first
+        let t1 = t.clone();
+        task.add_done_callback(move |_| t1.borrow_mut().push("task callback"));
+        awaiter.await.unwrap();
+
+        let fut = corio_executor::get_running_loop()
+            .unwrap()
+            .create_future::<u8>();
+        let t2 = t.clone();
+        fut.add_done_callback(move |_| t2.borrow_mut().push("future callback"));
+        let awaiter = {
+            let (fut, t) = (fut.clone(), t.clone());
+            create_task(async move {
+                let _ = fut.await;
+                t.borrow_mut().push("future awaiter");
+            })
+        };
+        yield_now().await;
+        fut.set_result(1).unwrap();
+        awaiter.await.unwrap();
+        yield_now().await;
+    })
+    .unwrap();
+    assert_eq!(
+        *trace.borrow(),
+        [
+            "task awaiter",
+            "task callback",
+            "future callback",
+            "future awaiter"
+        ]
+    );
 }
