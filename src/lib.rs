@@ -52,9 +52,11 @@ pub mod selectors {
 
 pub mod docs;
 mod error;
+mod exit;
 pub mod prelude;
 
 pub use error::{Error, Result};
+pub use exit::{Exit, Flatten, main};
 
 /// Signal numbers and the process-wide plumbing behind
 /// `add_signal_handler` (Python's `signal` module, the parts asyncio uses):

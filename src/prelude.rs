@@ -17,4 +17,6 @@ pub use corio_net::{
 pub use corio_offload::{run_in_executor, to_thread};
 pub use corio_sync::{Condition, Event, Lock, Queue, Semaphore};
 
-pub use crate::Error;
+pub use corio_executor::RunError;
+
+pub use crate::{Error, Flatten};

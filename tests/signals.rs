@@ -61,3 +61,65 @@ fn a_second_ctrl_c_during_a_slow_shutdown_ends_the_process_at_once() {
         "at once, not after the 30 s job"
     );
 }
+
+/// `add_signal_handler(SIGINT, ..)` inside `run()` replaces `run()`'s own
+/// Ctrl-C handling: the example finishes its in-flight jobs, then exits
+/// 130 with nothing on stderr (`corio::main`).
+#[test]
+fn a_sigint_handler_replaces_runs_own_and_the_program_finishes_its_work() {
+    use std::io::{BufReader, Read};
+    use std::process::Stdio;
+    let mut child = Command::new(support::example_path("graceful_shutdown"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn graceful_shutdown");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    wait_for_line(&mut out, "pid ");
+    wait_for_line(&mut out, "worker ");
+    send("-INT", child.id());
+    let rest: Vec<String> = (&mut out).lines().map(|l| l.unwrap()).collect();
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let shutting = rest.iter().position(|l| l.starts_with("shutting down"));
+    assert!(shutting.is_some(), "{rest:?}");
+    assert_eq!(
+        rest.last().map(String::as_str),
+        Some("all work finished"),
+        "{rest:?}"
+    );
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    assert_eq!(stderr, "", "no noise on Ctrl-C");
+}
+
+/// Started with SIGINT ignored (a script's `cmd &`), `run` leaves Ctrl-C
+/// alone; in debug mode it says so once on stderr, and only then.
+#[test]
+fn an_ignored_sigint_is_reported_once_in_debug_mode_only() {
+    let run_example = |debug: bool| {
+        let example = support::example_path("async_iter");
+        let mut command = Command::new("sh");
+        command.args(["-c", "trap '' INT; exec \"$0\"", example.to_str().unwrap()]);
+        if debug {
+            command.env("CORIO_DEBUG", "1");
+        } else {
+            command.env_remove("CORIO_DEBUG");
+        }
+        let output = command.output().expect("run async_iter");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stderr).unwrap()
+    };
+    let said = run_example(true);
+    assert_eq!(said.matches("SIGINT is ignored").count(), 1, "{said:?}");
+    assert!(
+        !run_example(false).contains("SIGINT"),
+        "silent outside debug mode"
+    );
+}

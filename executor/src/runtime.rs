@@ -261,20 +261,46 @@ where
 /// default disposition, the first Ctrl-C cancels `main` and gives SIGINT
 /// back its default (so a second one ends the process).
 fn cancel_on_ctrl_c(lp: &EventLoop, main: TaskRef, interrupted: Rc<Cell<bool>>) {
-    if !is_main_thread() || disposition(SIGINT).ok() != Some(Disposition::Default) {
+    if !is_main_thread() {
         return;
     }
-    let me = lp.clone();
+    match disposition(SIGINT) {
+        Ok(Disposition::Default) => {}
+        Ok(Disposition::Ignore) => {
+            say_sigint_ignored(lp);
+            return;
+        }
+        _ => return,
+    }
+    // Weakly: the loop owns this handler.
+    let me = lp.downgrade();
     let installed = lp.add_signal_handler(SIGINT, move || {
         if interrupted.replace(true) {
             return;
         }
-        me.remove_signal_handler(SIGINT).ok();
+        if let Some(me) = me.upgrade() {
+            me.remove_signal_handler(SIGINT).ok();
+        }
         main.cancel();
     });
     if let Err(err) = installed {
         lp.inner
             .report("Could not handle Ctrl-C".to_string(), Some(err.to_string()));
+    }
+}
+
+/// A process started with SIGINT ignored (`cmd &` in a script) is not
+/// stopped by Ctrl-C, and `run` respects that, as asyncio does. In debug
+/// mode (`CORIO_DEBUG=1`, or the loop's debug flag) it says so, once per
+/// process, since it surprises.
+fn say_sigint_ignored(lp: &EventLoop) {
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let debug = lp.get_debug() || std::env::var_os("CORIO_DEBUG").is_some_and(|v| v == "1");
+    if debug && !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        eprintln!(
+            "corio: SIGINT is ignored in this process (started in the background?): \
+             Ctrl-C will not stop run()"
+        );
     }
 }
 
