@@ -6,6 +6,7 @@
 //! first runs, drops its coroutine, and a guard captured by that coroutine
 //! cancels every child.
 
+use std::cell::RefCell;
 use std::future::{Future as StdFuture, poll_fn};
 use std::panic::Location;
 use std::pin::Pin;
@@ -35,12 +36,26 @@ impl Drop for CancelOnDrop {
 /// Python: the `_GatheringFuture` that `asyncio.gather` returns.
 #[must_use = "a gather's outcome should be awaited or its children cancelled"]
 pub struct Gather<O, E = TaskError> {
-    task: Task<Result<O, E>>,
-    /// What cancelling the gather reaches: its task and every child.
-    group: Rc<GatherGroup>,
+    state: RefCell<GatherState<O, E>>,
 }
 
-/// The gather task and its children, cancelled together.
+/// A gather made inside a running loop starts at once (asyncio's eager
+/// `ensure_future`); one made outside any loop (`run(gather(..))`) keeps
+/// its futures and starts them at its first poll, inside the loop.
+enum GatherState<O, E> {
+    Started {
+        task: Task<Result<O, E>>,
+        /// What cancelling the gather reaches: its task and every child.
+        group: Rc<GatherGroup>,
+    },
+    Lazy(LazyStart<O, E>),
+    /// Cancelled before it started: its futures were dropped unstarted.
+    CancelledEarly,
+}
+
+/// Starts a lazy gather: its futures as tasks, and the gather task.
+type LazyStart<O, E> = Box<dyn FnOnce() -> (Task<Result<O, E>>, Rc<GatherGroup>)>;
+
 struct GatherGroup {
     task: TaskRef,
     children: Vec<TaskRef>,
@@ -61,46 +76,118 @@ impl Cancel for GatherGroup {
 }
 
 impl<O: 'static, E: 'static> Gather<O, E> {
+    /// Starts now inside a running loop, else at the first poll.
+    fn new(make: impl FnOnce() -> (Task<Result<O, E>>, Rc<GatherGroup>) + 'static) -> Gather<O, E> {
+        let state = if runtime::running_inner().is_ok() {
+            let (task, group) = make();
+            GatherState::Started { task, group }
+        } else {
+            GatherState::Lazy(Box::new(make))
+        };
+        Gather {
+            state: RefCell::new(state),
+        }
+    }
+
+    /// Starts a lazy gather (inside a running loop).
+    fn start_now(&self) {
+        let mut state = self.state.borrow_mut();
+        if let GatherState::Lazy(_) = *state {
+            let GatherState::Lazy(make) =
+                std::mem::replace(&mut *state, GatherState::CancelledEarly)
+            else {
+                unreachable!("matched Lazy above")
+            };
+            drop(state);
+            let (task, group) = make();
+            *self.state.borrow_mut() = GatherState::Started { task, group };
+        }
+    }
+
     /// Cancels every child not yet done, and the gather; false if the gather
     /// is already done. Python: `gathering_future.cancel()`.
+    ///
+    /// A gather not started yet (made outside a loop) drops its futures
+    /// unstarted.
     pub fn cancel(&self) -> bool {
-        self.group.cancel()
+        let mut state = self.state.borrow_mut();
+        match &*state {
+            GatherState::Started { group, .. } => {
+                let group = group.clone();
+                drop(state);
+                group.cancel()
+            }
+            GatherState::Lazy(_) => {
+                let unstarted = std::mem::replace(&mut *state, GatherState::CancelledEarly);
+                drop(state);
+                drop(unstarted); // the futures, never started
+                true
+            }
+            GatherState::CancelledEarly => false,
+        }
     }
 
     /// Python: `gathering_future.done()`.
     pub fn done(&self) -> bool {
-        self.task.done()
+        match &*self.state.borrow() {
+            GatherState::Started { task, .. } => task.done(),
+            GatherState::Lazy(_) => false,
+            GatherState::CancelledEarly => true,
+        }
     }
 
     /// Python: `gathering_future.cancelled()`.
     pub fn cancelled(&self) -> bool {
-        self.task.cancelled()
+        match &*self.state.borrow() {
+            GatherState::Started { task, .. } => task.cancelled(),
+            GatherState::Lazy(_) => false,
+            GatherState::CancelledEarly => true,
+        }
     }
 
     /// The gather's own task, for [`wait`](crate::wait) and friends.
     ///
     /// No asyncio counterpart (Python passes the future itself).
+    ///
+    /// # Panics
+    /// For a gather made outside a loop, when no loop runs yet (it has no
+    /// task until it starts), or after it was cancelled before starting.
     pub fn as_ref(&self) -> TaskRef {
-        self.task.as_ref()
+        if runtime::running_inner().is_ok() {
+            self.start_now();
+        }
+        match &*self.state.borrow() {
+            GatherState::Started { task, .. } => task.as_ref(),
+            _ => panic!("this gather has no task: it has not started (no running loop)"),
+        }
     }
 }
 
 impl<O: 'static, E: From<TaskError> + 'static> StdFuture for Gather<O, E> {
     type Output = Result<O, E>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let polled = Pin::new(&mut self.task).poll(cx);
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.start_now();
+        let mut state = self.state.borrow_mut();
+        let GatherState::Started { task, group } = &mut *state else {
+            return Poll::Ready(Err(E::from(TaskError::Cancelled)));
+        };
+        let polled = Pin::new(task).poll(cx);
         if polled.is_pending() {
             // Park the awaiter on the whole group, not just the gather task.
-            runtime::park_current_on(self.group.clone());
+            runtime::park_current_on(group.clone());
         }
         polled.map(|outcome| outcome.unwrap_or_else(|e| Err(E::from(e))))
     }
 }
 
-/// Spawns `children` and a gather task running `collect` over them.
-#[track_caller]
-fn start<T, O, E, C>(children: Vec<Task<T>>, collect: C) -> Gather<O, E>
+/// Spawns `children` and a gather task running `collect` over them, on
+/// the running loop.
+fn start<T, O, E, C>(
+    children: Vec<Task<T>>,
+    collect: C,
+    location: &'static Location<'static>,
+) -> (Task<Result<O, E>>, Rc<GatherGroup>)
 where
     T: 'static,
     O: 'static,
@@ -128,17 +215,18 @@ where
             guard.armed = false;
             outcome
         },
-        Location::caller(),
+        location,
     );
     let group = Rc::new(GatherGroup {
         task: task.as_ref(),
         children: refs,
     });
-    Gather { task, group }
+    (task, group)
 }
 
-#[track_caller]
-fn spawn_all<F>(futures: impl IntoIterator<Item = F>) -> Vec<Task<F::Output>>
+/// Wraps each future in a task of the running loop (asyncio's
+/// `ensure_future`); a `Task` is a future too, wrapped like any other.
+fn spawn_all<F>(futures: Vec<F>, location: &'static Location<'static>) -> Vec<Task<F::Output>>
 where
     F: StdFuture + 'static,
 {
@@ -146,7 +234,6 @@ where
         Ok(lp) => lp,
         Err(e) => panic!("{e}"),
     };
-    let location = Location::caller();
     futures
         .into_iter()
         .map(|f| spawn(&lp, f, location))
@@ -188,8 +275,8 @@ async fn collect_outcomes<T: 'static>(
 /// error; the other children keep running. Cancelling the gather cancels
 /// every child, even before the gather first runs.
 ///
-/// # Panics
-/// Outside a running loop.
+/// Made outside a running loop (`run(gather(..))`), it keeps its futures
+/// and starts them at its first poll, inside the loop.
 ///
 /// # Examples
 ///
@@ -212,24 +299,28 @@ pub fn gather<F>(futures: impl IntoIterator<Item = F>) -> Gather<Vec<F::Output>>
 where
     F: StdFuture + 'static,
 {
-    start(
-        spawn_all(futures),
-        async |children: &mut [Task<F::Output>]| {
-            // Stopped at the first error, the outcomes collect into that error;
-            // otherwise into every value, in order.
-            collect_outcomes(children, Result::is_err)
-                .await
-                .into_iter()
-                .collect()
-        },
-    )
+    let location = Location::caller();
+    let futures: Vec<F> = futures.into_iter().collect();
+    Gather::new(move || {
+        start(
+            spawn_all(futures, location),
+            async |children: &mut [Task<F::Output>]| {
+                // Stopped at the first error, the outcomes collect into
+                // that error; otherwise into every value, in order.
+                collect_outcomes(children, Result::is_err)
+                    .await
+                    .into_iter()
+                    .collect()
+            },
+            location,
+        )
+    })
 }
 
 /// Like [`gather`] but never ends early: every child's outcome, in input
 /// order. Python: `asyncio.gather(*aws, return_exceptions=True)`.
 ///
-/// # Panics
-/// Outside a running loop.
+/// Made outside a running loop, it starts at its first poll.
 #[track_caller]
 pub fn gather_all<F>(
     futures: impl IntoIterator<Item = F>,
@@ -237,10 +328,15 @@ pub fn gather_all<F>(
 where
     F: StdFuture + 'static,
 {
-    start(
-        spawn_all(futures),
-        async |children: &mut [Task<F::Output>]| Ok(collect_outcomes(children, |_| false).await),
-    )
+    let location = Location::caller();
+    let futures: Vec<F> = futures.into_iter().collect();
+    Gather::new(move || {
+        start(
+            spawn_all(futures, location),
+            async |children: &mut [Task<F::Output>]| Ok(collect_outcomes(children, |_| false).await),
+            location,
+        )
+    })
 }
 
 /// Why a [`try_gather`] ended early.
@@ -258,8 +354,7 @@ pub enum GatherError<E> {
 /// cancellation) ends it. Python: `asyncio.gather` whose first exception
 /// propagates.
 ///
-/// # Panics
-/// Outside a running loop.
+/// Made outside a running loop, it starts at its first poll.
 #[track_caller]
 pub fn try_gather<F, T, E>(futures: impl IntoIterator<Item = F>) -> Gather<Vec<T>, GatherError<E>>
 where
@@ -267,21 +362,27 @@ where
     T: 'static,
     E: 'static,
 {
-    start(
-        spawn_all(futures),
-        async |children: &mut [Task<Result<T, E>>]| {
-            let fails = |outcome: &Result<Result<T, E>, TaskError>| !matches!(outcome, Ok(Ok(_)));
-            let mut values = Vec::with_capacity(children.len());
-            for outcome in collect_outcomes(children, fails).await {
-                match outcome {
-                    Ok(Ok(v)) => values.push(v),
-                    Ok(Err(e)) => return Err(GatherError::Failed(e)),
-                    Err(e) => return Err(GatherError::Task(e)),
+    let location = Location::caller();
+    let futures: Vec<F> = futures.into_iter().collect();
+    Gather::new(move || {
+        start(
+            spawn_all(futures, location),
+            async |children: &mut [Task<Result<T, E>>]| {
+                let fails =
+                    |outcome: &Result<Result<T, E>, TaskError>| !matches!(outcome, Ok(Ok(_)));
+                let mut values = Vec::with_capacity(children.len());
+                for outcome in collect_outcomes(children, fails).await {
+                    match outcome {
+                        Ok(Ok(v)) => values.push(v),
+                        Ok(Err(e)) => return Err(GatherError::Failed(e)),
+                        Err(e) => return Err(GatherError::Task(e)),
+                    }
                 }
-            }
-            Ok(values)
-        },
-    )
+                Ok(values)
+            },
+            location,
+        )
+    })
 }
 
 /// A tuple of tasks that `gather!` can wait for and unpack.

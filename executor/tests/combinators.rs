@@ -339,3 +339,28 @@ fn a_timeout_rescheduled_later_lets_the_code_finish_and_timeout_at_fires() {
     .unwrap();
     lp.close().unwrap();
 }
+
+/// `run(gather(..))`: a gather made outside any loop starts at its first
+/// poll, inside the loop `run` made; cancelled before, it never starts.
+#[test]
+fn a_gather_made_outside_a_loop_starts_when_first_polled() {
+    use corio_executor::{TaskError, gather, run};
+    let started = std::rc::Rc::new(std::cell::Cell::new(0));
+    let s = started.clone();
+    let children = (1..=3).map(move |n| {
+        let s = s.clone();
+        async move {
+            s.set(s.get() + 1);
+            n * 10
+        }
+    });
+    let pending = gather(children);
+    assert!(!pending.done());
+    assert_eq!(run(pending).unwrap(), Ok(vec![10, 20, 30]));
+    assert_eq!(started.get(), 3);
+
+    let never = gather([async { unreachable!("never started") }]);
+    assert!(never.cancel());
+    assert!(never.done() && never.cancelled());
+    assert_eq!(run(never).unwrap(), Err::<Vec<()>, _>(TaskError::Cancelled));
+}
