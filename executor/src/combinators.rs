@@ -8,7 +8,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use crate::TaskError;
-use crate::task::{Task, TaskRef};
+use crate::task::{OutcomeRef, Task, TaskRef};
 use crate::time::{Sleep, sleep};
 
 /// When [`wait`] returns. Python: `asyncio.FIRST_COMPLETED` etc.
@@ -26,6 +26,10 @@ pub enum ReturnWhen {
 /// splits them into `(done, pending)`. Python: `asyncio.wait(aws, timeout, return_when)`.
 ///
 /// Nothing is cancelled on a timeout: the pending tasks keep running.
+///
+/// `FirstException` here sees panics and cancellations only, since a
+/// `TaskRef` cannot look into a task's value; for tasks returning
+/// `Result`, [`try_wait`] also ends at the first `Err`.
 ///
 /// # Examples
 ///
@@ -79,6 +83,80 @@ pub async fn wait(
         task.stop_waiting();
     }
     tasks.into_iter().partition(TaskRef::done)
+}
+
+/// [`wait`] for tasks whose output is a `Result`: with
+/// [`ReturnWhen::FirstException`] it also ends at the first task that
+/// returned `Err` (asyncio's "first exception", since a Python coroutine's
+/// failure is its exception), as [`try_gather`](crate::try_gather) and
+/// `TaskGroup::try_create_task` count failures. Python: `asyncio.wait(aws,
+/// timeout, return_when)`.
+///
+/// Returns the tasks themselves, split into `(done, pending)`, so their
+/// values can be awaited. Nothing is cancelled on a timeout.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use corio_executor::{ReturnWhen, create_task, run, sleep, try_wait};
+///
+/// let (done, pending) = run(async {
+///     let failing = create_task(async {
+///         sleep(Duration::from_millis(1)).await;
+///         Err::<u32, &str>("no")
+///     });
+///     let slow = create_task(async {
+///         sleep(Duration::from_secs(10)).await;
+///         Ok(1)
+///     });
+///     let (done, pending) = try_wait([failing, slow], None, ReturnWhen::FirstException).await;
+///     for task in &pending {
+///         task.cancel();
+///     }
+///     (done.len(), pending.len())
+/// })?;
+/// assert_eq!((done, pending), (1, 1), "ended at the first Err");
+/// # Ok::<(), corio_executor::RunError>(())
+/// ```
+pub async fn try_wait<T: 'static, E: 'static>(
+    tasks: impl IntoIterator<Item = Task<Result<T, E>>>,
+    timeout: Option<Duration>,
+    return_when: ReturnWhen,
+) -> (Vec<Task<Result<T, E>>>, Vec<Task<Result<T, E>>>) {
+    let tasks: Vec<Task<Result<T, E>>> = tasks.into_iter().collect();
+    let failed = |task: &Task<Result<T, E>>| {
+        let mut failed = false;
+        task.inner.peek(&mut |outcome| {
+            failed = matches!(outcome, OutcomeRef::Ready(Err(_) | Ok(Err(_))));
+        });
+        failed
+    };
+    let refs: Vec<TaskRef> = tasks.iter().map(Task::as_ref).collect();
+    let mut timer = pin!(timeout.map(sleep));
+    let mut refs = refs;
+    poll_fn(|cx| {
+        let done = refs.iter().filter(|t| t.done()).count();
+        let finished = match return_when {
+            ReturnWhen::AllCompleted => done == tasks.len(),
+            ReturnWhen::FirstCompleted => done > 0 || tasks.is_empty(),
+            ReturnWhen::FirstException => done == tasks.len() || tasks.iter().any(failed),
+        };
+        let timed_out = match timer.as_mut().as_pin_mut() {
+            Some(timer) => timer.poll(cx).is_ready(),
+            None => false,
+        };
+        if finished || timed_out {
+            return Poll::Ready(());
+        }
+        for task in refs.iter_mut().filter(|t| !t.done()) {
+            task.wait_done(cx.waker());
+        }
+        Poll::Pending
+    })
+    .await;
+    drop(refs); // gives up their waiter entries
+    tasks.into_iter().partition(Task::done)
 }
 
 /// Yields task outcomes in completion order; see [`as_completed`].

@@ -317,6 +317,50 @@ where
     })
 }
 
+/// [`gather`] for tasks that exist already: waits for them directly (no
+/// wrapper task that would take their values), returns their values in
+/// input order, ends at the first failure, and cancels them all if the
+/// gather is cancelled. Python: `asyncio.gather(*tasks)`, whose
+/// `ensure_future` leaves a task as it is.
+///
+/// Differs from asyncio in being its own function: `gather` cannot tell a
+/// `Task` from another future in one signature (a `Task<T>` passed to
+/// `gather` is wrapped, and the gather yields its `Result<T, TaskError>`).
+///
+/// # Examples
+///
+/// ```
+/// use corio_executor::{create_task, gather_tasks, run};
+///
+/// let values = run(async {
+///     let a = create_task(async { 1 });
+///     let b = create_task(async { 2 });
+///     let cancel_me = a.clone();
+///     let values = gather_tasks([a, b]).await;
+///     assert!(cancel_me.done());
+///     values
+/// })?;
+/// assert_eq!(values, Ok(vec![1, 2]));
+/// # Ok::<(), corio_executor::RunError>(())
+/// ```
+#[track_caller]
+pub fn gather_tasks<T: 'static>(tasks: impl IntoIterator<Item = Task<T>>) -> Gather<Vec<T>> {
+    let location = Location::caller();
+    let tasks: Vec<Task<T>> = tasks.into_iter().collect();
+    Gather::new(move || {
+        start(
+            tasks,
+            async |children: &mut [Task<T>]| {
+                collect_outcomes(children, Result::is_err)
+                    .await
+                    .into_iter()
+                    .collect()
+            },
+            location,
+        )
+    })
+}
+
 /// Like [`gather`] but never ends early: every child's outcome, in input
 /// order. Python: `asyncio.gather(*aws, return_exceptions=True)`.
 ///

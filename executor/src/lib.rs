@@ -31,7 +31,9 @@ mod task;
 mod time;
 mod wakers;
 
-pub use combinators::{AsCompleted, ReturnWhen, Shield, TaskGroup, as_completed, shield, wait};
+pub use combinators::{
+    AsCompleted, ReturnWhen, Shield, TaskGroup, as_completed, shield, try_wait, wait,
+};
 pub use corio_timer::Clock;
 pub use error::{InvalidStateError, LoopError, RunError, SignalError, TaskError, TimeoutError};
 pub use event_loop::{
@@ -39,7 +41,7 @@ pub use event_loop::{
     WeakLoop, add_signal_handler, remove_signal_handler,
 };
 pub use future::Future;
-pub use gather::{Gather, GatherError, gather, gather_all, try_gather};
+pub use gather::{Gather, GatherError, gather, gather_all, gather_tasks, try_gather};
 #[doc(hidden)]
 pub use gather::{TaskTuple, gather_tuple};
 pub use handle::{Handle, TimerHandle};

@@ -364,3 +364,38 @@ fn a_gather_made_outside_a_loop_starts_when_first_polled() {
     assert!(never.done() && never.cancelled());
     assert_eq!(run(never).unwrap(), Err::<Vec<()>, _>(TaskError::Cancelled));
 }
+
+/// `gather_tasks` waits for existing tasks directly: cancelling it cancels
+/// them, and the first failure ends it.
+#[test]
+fn gather_tasks_cancels_its_tasks_and_ends_at_the_first_failure() {
+    use corio_executor::{TaskError, create_task, gather_tasks, run, sleep, yield_now};
+    let ms = std::time::Duration::from_millis;
+    run(async move {
+        let (a, b) = (
+            create_task(sleep(ms(10_000))),
+            create_task(sleep(ms(10_000))),
+        );
+        let (a2, b2) = (a.clone(), b.clone());
+        let gathering = create_task(gather_tasks([a, b]));
+        yield_now().await;
+        gathering.cancel();
+        assert_eq!(gathering.await.unwrap_err(), TaskError::Cancelled);
+        yield_now().await;
+        assert!(
+            a2.cancelled() && b2.cancelled(),
+            "the gathered tasks were cancelled"
+        );
+
+        let failing = create_task(async { panic!("boom") });
+        let slow = create_task(sleep(ms(10_000)));
+        let slow2 = slow.clone();
+        let out = gather_tasks([failing, slow]).await;
+        assert!(
+            matches!(out, Err(TaskError::Panicked(ref m)) if m == "boom"),
+            "{out:?}"
+        );
+        slow2.cancel();
+    })
+    .unwrap();
+}
