@@ -39,12 +39,12 @@ static POOL_COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// A job in the queue: run it, or cancel it (`shutdown(cancel_futures)`).
 trait Job: Send {
-    /// Runs the job (unless cancelled), completes the future, then counts
-    /// the worker as idle: Python's order in `_worker`. A `submit` racing
-    /// with the last step may start one more worker (up to the maximum);
-    /// that is what lets a ping-pong of short jobs alternate between two
-    /// workers, one of which is still awake, instead of waking one sleeping
-    /// thread every time (measured in `bench/RESULTS.md`).
+    /// Runs the job (unless cancelled), counts the worker as idle, then
+    /// completes the future. Idle first, so that a submitter woken by the
+    /// completion finds this worker idle and starts no other: three
+    /// back-to-back `submit(..).result()` use one worker, as in CPython.
+    /// (Python's `_worker` releases its idle semaphore after the work item;
+    /// its GIL hides the window that order leaves open here.)
     fn run(self: Box<Self>, idle: &AtomicUsize);
     fn cancel(self: Box<Self>);
 }
@@ -68,8 +68,8 @@ where
         }
         let outcome = catch_unwind(AssertUnwindSafe(func))
             .map_err(|payload| OffloadError::Panicked(panic_message(&*payload)));
-        future.complete(outcome);
         idle.fetch_add(1, Ordering::AcqRel);
+        future.complete(outcome);
     }
 
     fn cancel(self: Box<Self>) {
@@ -415,7 +415,7 @@ impl Pool {
 fn worker(jobs: &Receiver<Box<dyn Job>>, shared: &WorkerShared) {
     WORKER_OF.set(shared.id());
     let _exit = ExitGuard(shared);
-    while let Ok(job) = jobs.recv() {
+    while let Some(job) = next_job(jobs) {
         // `run` catches the job's panic; this catches a panicking waker or
         // callback, so the worker survives those too.
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| job.run(&shared.idle))) {
@@ -423,6 +423,29 @@ fn worker(jobs: &Receiver<Box<dyn Job>>, shared: &WorkerShared) {
                 "corio-offload: a job's completion panicked: {}",
                 panic_message(&*payload)
             );
+        }
+    }
+}
+
+/// How long an idle worker keeps looking for the next job before it
+/// sleeps: about one loop round trip, so that a loop submitting job after
+/// job (`submit(..).result()`, `await to_thread(..)` in a loop) finds it
+/// awake, as the second worker the old idle-count race started used to
+/// be, without keeping a second thread.
+const IDLE_SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// The next job: looked for without sleeping for [`IDLE_SPIN`], then
+/// waited for; `None` once the pool is shut down and the queue empty.
+fn next_job(jobs: &Receiver<Box<dyn Job>>) -> Option<Box<dyn Job>> {
+    let start = std::time::Instant::now();
+    loop {
+        match jobs.try_recv() {
+            Ok(job) => return Some(job),
+            Err(crossbeam_channel::TryRecvError::Disconnected) => return None,
+            Err(crossbeam_channel::TryRecvError::Empty) if start.elapsed() < IDLE_SPIN => {
+                std::hint::spin_loop();
+            }
+            Err(crossbeam_channel::TryRecvError::Empty) => return jobs.recv().ok(),
         }
     }
 }

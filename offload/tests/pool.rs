@@ -453,3 +453,34 @@ fn concurrent_future_is_send_and_sync() {
     assert_send_sync::<ThreadPoolExecutor>();
     assert_send_sync::<OffloadError>();
 }
+
+/// A job submitted the moment the previous one completes (from its done
+/// callback, which runs on the worker as the future completes: the moment
+/// a woken `submit(..).result()` caller would look) finds that worker idle
+/// and starts no other, as in CPython. Before, the worker counted itself
+/// idle only after completing, and a second worker started.
+#[test]
+fn a_job_submitted_as_the_last_completes_reuses_its_worker() {
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(4)
+        .thread_name_prefix("reuse")
+        .build()
+        .unwrap();
+    let first = pool
+        .submit(|| std::thread::current().name().map(String::from))
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let resubmit = pool.clone();
+    first.add_done_callback(move |_| {
+        let second = resubmit
+            .submit(|| std::thread::current().name().map(String::from))
+            .unwrap();
+        tx.send(second).unwrap();
+    });
+    let second = rx.recv().unwrap();
+    for job in [first, second] {
+        assert!(job.result().unwrap().unwrap().starts_with("reuse_"));
+    }
+    assert_eq!(threads_named("reuse_"), 1, "a second worker was started");
+    pool.shutdown(true, false);
+}
