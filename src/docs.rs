@@ -35,3 +35,6 @@ pub mod offload {}
 
 #[doc = include_str!("../docs/08-signals-and-processes.md")]
 pub mod signals_and_processes {}
+
+#[doc = include_str!("../docs/09-porting-from-asyncio.md")]
+pub mod porting_from_asyncio {}
