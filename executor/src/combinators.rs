@@ -26,6 +26,8 @@ pub enum ReturnWhen {
 /// splits them into `(done, pending)`. Python: `asyncio.wait(aws, timeout, return_when)`.
 ///
 /// Nothing is cancelled on a timeout: the pending tasks keep running.
+/// Plain futures become tasks with `ensure_future(f).as_ref()` (asyncio's
+/// `wait` wraps them the same way).
 ///
 /// `FirstException` here sees panics and cancellations only, since a
 /// `TaskRef` cannot look into a task's value; for tasks returning
@@ -168,6 +170,10 @@ pub struct AsCompleted<T> {
 
 /// Iterates over `tasks` as they finish. Python: `asyncio.as_completed(aws, timeout)`.
 ///
+/// Takes tasks; plain futures become tasks with one call each,
+/// `futures.map(ensure_future)` (asyncio does the same inside): one
+/// parameter cannot take both in Rust without nesting the outcomes.
+///
 /// Call [`AsCompleted::next`] until it returns `None`. With a timeout, once
 /// it passes, `next` returns `Some(Err(TaskError::Timeout))` once and then
 /// `None`; the tasks still running are not cancelled.
@@ -253,31 +259,67 @@ impl<T: 'static> AsCompleted<T> {
 /// does not reach it: it keeps running (the loop keeps it) and its outcome
 /// can still be read through [`Shield::task`].
 pub struct Shield<T> {
-    task: Task<T>,
+    state: RefCell<ShieldState<T>>,
+}
+
+/// Made inside a running loop, the task starts at once; made outside any
+/// loop (`run(shield(..))`), the future waits for the shield's first poll.
+enum ShieldState<T> {
+    Started(Task<T>),
+    Lazy(Pin<Box<dyn std::future::Future<Output = T>>>),
+    /// Between taking the lazy future and storing its task.
+    Starting,
 }
 
 /// Wraps `future` in a task that the awaiter's cancellation does not reach.
-/// See [`Shield`].
-///
-/// # Panics
-/// Outside a running loop.
+/// See [`Shield`]. Made outside a running loop, the task starts at the
+/// shield's first poll.
 #[track_caller]
 /// Python: `asyncio.shield(aw)`.
 pub fn shield<F>(future: F) -> Shield<F::Output>
 where
     F: std::future::Future + 'static,
 {
+    let state = if crate::get_running_loop().is_ok() {
+        ShieldState::Started(crate::create_task(future))
+    } else {
+        ShieldState::Lazy(Box::pin(future))
+    };
     Shield {
-        task: crate::create_task(future),
+        state: RefCell::new(state),
     }
 }
 
 impl<T: 'static> Shield<T> {
+    /// Starts a lazy shield's task (inside a running loop).
+    fn start_now(&self) {
+        let mut state = self.state.borrow_mut();
+        if let ShieldState::Lazy(_) = *state {
+            let ShieldState::Lazy(future) = std::mem::replace(&mut *state, ShieldState::Starting)
+            else {
+                unreachable!("matched Lazy above")
+            };
+            drop(state);
+            let task = crate::create_task(future);
+            *self.state.borrow_mut() = ShieldState::Started(task);
+        }
+    }
+
     /// The shielded task.
     ///
     /// No asyncio counterpart: Python keeps its own reference to the inner task.
+    ///
+    /// # Panics
+    /// For a shield made outside a loop, while no loop runs (its task does
+    /// not exist before it starts).
     pub fn task(&self) -> Task<T> {
-        self.task.clone()
+        if crate::get_running_loop().is_ok() {
+            self.start_now();
+        }
+        match &*self.state.borrow() {
+            ShieldState::Started(task) => task.clone(),
+            _ => panic!("this shield has not started: no running event loop"),
+        }
     }
 }
 
@@ -287,7 +329,11 @@ impl<T: 'static> std::future::Future for Shield<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
         // Poll the join directly, without parking the awaiter on the task:
         // that is what keeps the awaiter's cancellation away from it.
-        self.get_mut().task.poll_join(cx)
+        self.start_now();
+        match &mut *self.state.borrow_mut() {
+            ShieldState::Started(task) => task.poll_join(cx),
+            _ => unreachable!("started above"),
+        }
     }
 }
 

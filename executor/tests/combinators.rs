@@ -399,3 +399,11 @@ fn gather_tasks_cancels_its_tasks_and_ends_at_the_first_failure() {
     })
     .unwrap();
 }
+
+/// `run(shield(..))`: a shield made outside any loop starts its task at
+/// its first poll.
+#[test]
+fn a_shield_made_outside_a_loop_starts_when_first_polled() {
+    let shielded = corio_executor::shield(async { 5 });
+    assert_eq!(corio_executor::run(shielded).unwrap(), Ok(5));
+}
