@@ -42,14 +42,15 @@ pub fn median(mut sample: Vec<Duration>) -> Duration {
 }
 
 /// Runs each side `rounds` times, alternating which goes first (the second
-/// inherits the first one's allocator state), and prints the table row
-/// `| name | corio | tokio | ratio |` from the medians.
+/// inherits the first one's allocator state), prints the table row
+/// `| name | corio | tokio | ratio |` from the medians, and returns the
+/// ratio (for [`print_ratios`]).
 pub fn side_by_side(
     rounds: usize,
     name: &str,
     corio: impl Fn() -> Duration,
     tokio: impl Fn() -> Duration,
-) {
+) -> f64 {
     let (mut c, mut t) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         if round % 2 == 0 {
@@ -61,12 +62,22 @@ pub fn side_by_side(
         }
     }
     let (c, t) = (median(c), median(t));
+    let ratio = c.as_secs_f64() / t.as_secs_f64();
     println!(
-        "| {name} | {:.1} ms | {:.1} ms | {:.2} |",
+        "| {name} | {:.1} ms | {:.1} ms | {ratio:.2} |",
         c.as_secs_f64() * 1e3,
         t.as_secs_f64() * 1e3,
-        c.as_secs_f64() / t.as_secs_f64()
     );
+    ratio
+}
+
+/// Prints `ratio KEY CORIO_OVER_TOKIO`, each alone on a line, after the
+/// tables: the form a script reads (`grep '^ratio '`).
+pub fn print_ratios(ratios: &[(&str, f64)]) {
+    println!();
+    for (key, ratio) in ratios {
+        println!("ratio {key} {ratio:.3}");
+    }
 }
 
 /// `corio::run(main)` with slow-callback reports silenced (a benchmark's

@@ -9,8 +9,10 @@
 //! ```
 //!
 //! The pieces, run by the driver as child processes:
-//! `echo server KIND [EXIT_AFTER]` (KIND: `corio-streams`, `corio-protocol`,
-//! `tokio`; it exits once EXIT_AFTER connections have closed, 0 = never)
+//! `echo server KIND [EXIT_AFTER] [--port N]` (KIND: `corio-streams`,
+//! `corio-protocol`, `tokio`; it exits once EXIT_AFTER connections have
+//! closed, 0 = never; it listens on port N, a free one by default, so an
+//! outside harness can drive it)
 //! and `echo client PORT CONNS (secs S | msgs N)`. The client is the same
 //! for every server: one thread on corio's epoll selector, each connection
 //! sending 64 bytes and waiting for them to come back before the next.
@@ -38,12 +40,25 @@ const CONNS: [usize; 3] = [1, 100, 1000];
 const BACKLOG: i32 = 1024;
 
 fn main() -> io::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // `--port N`, anywhere: the server's port (0: a free one).
+    let port: u16 = match args.iter().position(|a| a == "--port") {
+        Some(at) => {
+            let port = args
+                .get(at + 1)
+                .and_then(|p| p.parse().ok())
+                .expect("--port N");
+            args.drain(at..at + 2);
+            port
+        }
+        None => 0,
+    };
     let arg = |i: usize, default: &str| args.get(i).cloned().unwrap_or(default.into());
     match arg(0, "run").as_str() {
         "server" => server(
             &arg(1, "corio-protocol"),
             arg(2, "0").parse().expect("EXIT_AFTER"),
+            port,
         ),
         "client" => {
             let port = arg(1, "0").parse().expect("PORT");
@@ -70,12 +85,14 @@ fn main() -> io::Result<()> {
 
 // ---------------------------------------------------------------- servers
 
-/// Serves echo on a free port (printed as `PORT n`) until `exit_after`
-/// connections have closed (never if 0).
-fn server(kind: &str, exit_after: usize) -> io::Result<()> {
+/// Serves echo on `port` (0: a free one; printed as `PORT n`) until
+/// `exit_after` connections have closed (never if 0).
+fn server(kind: &str, exit_after: usize, port: u16) -> io::Result<()> {
     match kind {
-        "corio-streams" | "corio-streams-vec" | "corio-protocol" => corio_server(kind, exit_after),
-        "tokio" => tokio_server(exit_after),
+        "corio-streams" | "corio-streams-vec" | "corio-protocol" => {
+            corio_server(kind, exit_after, port)
+        }
+        "tokio" => tokio_server(exit_after, port),
         other => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("unknown server {other}"),
@@ -145,7 +162,7 @@ impl Protocol for ProtocolEcho {
     }
 }
 
-fn corio_server(kind: &str, exit_after: usize) -> io::Result<()> {
+fn corio_server(kind: &str, exit_after: usize, port: u16) -> io::Result<()> {
     let kind = kind.to_string();
     corio_run(async move {
         let closed = Rc::new(Closed {
@@ -161,18 +178,18 @@ fn corio_server(kind: &str, exit_after: usize) -> io::Result<()> {
         let server = match kind.as_str() {
             "corio-streams" => {
                 let handler = move |r, w| stream_echo(r, w, c.clone());
-                start_server_with(handler, "127.0.0.1", 0, DEFAULT_LIMIT, options).await?
+                start_server_with(handler, "127.0.0.1", port, DEFAULT_LIMIT, options).await?
             }
             "corio-streams-vec" => {
                 let handler = move |r, w| stream_echo_vec(r, w, c.clone());
-                start_server_with(handler, "127.0.0.1", 0, DEFAULT_LIMIT, options).await?
+                start_server_with(handler, "127.0.0.1", port, DEFAULT_LIMIT, options).await?
             }
             _ => {
                 let factory = move || ProtocolEcho {
                     transport: None,
                     closed: c.clone(),
                 };
-                create_server(factory, "127.0.0.1", 0, options).await?
+                create_server(factory, "127.0.0.1", port, options).await?
             }
         };
         announce(server.addresses()[0].port());
@@ -183,7 +200,7 @@ fn corio_server(kind: &str, exit_after: usize) -> io::Result<()> {
     })
 }
 
-fn tokio_server(exit_after: usize) -> io::Result<()> {
+fn tokio_server(exit_after: usize, port: u16) -> io::Result<()> {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -192,7 +209,7 @@ fn tokio_server(exit_after: usize) -> io::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         announce(listener.local_addr()?.port());
         let closed = Arc::new(AtomicUsize::new(0));
         let done = Arc::new(tokio::sync::Notify::new());
@@ -397,6 +414,7 @@ fn run(rounds: usize, secs: u64) -> io::Result<()> {
     );
     println!("| conns | server | msgs/s | vs tokio | user µs/msg | sys µs/msg |");
     println!("|---:|---|---:|---:|---:|---:|");
+    let mut ratios: Vec<(String, f64)> = Vec::new();
     for conns in CONNS {
         let mut results: HashMap<&str, Vec<(f64, f64, f64)>> = HashMap::new();
         for round in 0..rounds {
@@ -420,8 +438,14 @@ fn run(rounds: usize, secs: u64) -> io::Result<()> {
                 median(r.iter().map(|x| x.1).collect()),
                 median(r.iter().map(|x| x.2).collect()),
             );
+            if kind != "tokio" {
+                let key = format!("echo_msgs_per_s_{}_{conns}", kind.replace('-', "_"));
+                ratios.push((key, rate(kind) / tokio_rate));
+            }
         }
     }
+    let ratios: Vec<(&str, f64)> = ratios.iter().map(|(k, r)| (k.as_str(), *r)).collect();
+    corio_bench::print_ratios(&ratios);
     Ok(())
 }
 

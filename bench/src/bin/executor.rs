@@ -412,25 +412,34 @@ fn main() {
     // or `tokio`, that side once (for counting instructions with callgrind).
     let only: Option<String> = std::env::args().nth(2);
     let side = std::env::args().nth(3);
-    type Pair = (&'static str, fn() -> Duration, fn() -> Duration);
+    type Pair = (
+        &'static str,
+        &'static str,
+        fn() -> Duration,
+        fn() -> Duration,
+    );
     let workloads: [Pair; 4] = [
         (
             "spawn+join 1,000,000 tasks",
+            "spawn_join",
             corio_spawn_join,
             tokio_spawn_join,
         ),
         (
             "1,000,000 call_soon (tokio: spawn_local)",
+            "call_soon",
             corio_call_soon,
             tokio_call_soon,
         ),
         (
             "100,000 timers, random deadlines < 50 ms",
+            "timers",
             corio_timers,
             tokio_timers,
         ),
         (
             "1,000,000-round wake/poll ping-pong",
+            "ping_pong",
             corio_ping_pong,
             tokio_ping_pong,
         ),
@@ -440,7 +449,9 @@ fn main() {
     println!("|---|---|---|---|");
     if let (Some(only), Some(side)) = (&only, &side) {
         let tokio_side = side == "tokio";
-        for (name, corio_fn, tokio_fn) in workloads.iter().filter(|w| w.0.contains(only.as_str())) {
+        for (name, _, corio_fn, tokio_fn) in
+            workloads.iter().filter(|w| w.0.contains(only.as_str()))
+        {
             let (side, took) = if tokio_side {
                 ("tokio", tokio_fn())
             } else {
@@ -453,10 +464,15 @@ fn main() {
     let selected = workloads
         .into_iter()
         .filter(|w| only.as_deref().is_none_or(|only| w.0.contains(only)));
-    for (name, corio_fn, tokio_fn) in selected {
-        corio_bench::side_by_side(rounds, name, corio_fn, tokio_fn);
+    let mut ratios = Vec::new();
+    for (name, key, corio_fn, tokio_fn) in selected {
+        ratios.push((
+            key,
+            corio_bench::side_by_side(rounds, name, corio_fn, tokio_fn),
+        ));
     }
     if only.is_some() {
+        corio_bench::print_ratios(&ratios);
         return;
     }
     let (cm, tm) = (
@@ -467,6 +483,8 @@ fn main() {
         "| bytes per pending task | {cm:.0} B | {tm:.0} B | {:.2} |",
         cm / tm
     );
+    corio_bench::print_ratios(&ratios);
+    println!("bytes_per_task corio={cm:.0} tokio={tm:.0}");
     let (schedule_pop, cancel) = timer_queue_costs();
     println!(
         "\ntimer queue alone, 100,000 random deadlines: schedule + pop_due {schedule_pop:.0} ns per timer; schedule + cancel {cancel:.0} ns per timer"

@@ -148,27 +148,42 @@ fn main() {
         .nth(1)
         .map(|r| r.parse().expect("ROUNDS is a number"))
         .unwrap_or(5);
-    type Pair = (&'static str, fn() -> Duration, fn() -> Duration);
+    type Pair = (
+        &'static str,
+        &'static str,
+        fn() -> Duration,
+        fn() -> Duration,
+    );
     let workloads: [Pair; 3] = [
         (
             "uncontended Lock acquire/release ×1,000,000 (tokio: Mutex)",
+            "lock",
             corio_lock,
             tokio_lock,
         ),
         (
             "1,000,000 items through Queue(1) (tokio: mpsc::channel(1))",
+            "queue",
             corio_queue_ping_pong,
             tokio_channel_ping_pong,
         ),
         (
             "1,000 tasks × 100 acquires on Semaphore(10)",
+            "semaphore",
             corio_semaphore,
             tokio_semaphore,
         ),
     ];
     println!("median of {rounds} rounds, order alternating; ratio = corio / tokio\n");
     println!("| workload | corio | tokio | ratio |\n|---|---|---|---|");
-    for (name, corio_fn, tokio_fn) in workloads {
-        corio_bench::side_by_side(rounds, name, corio_fn, tokio_fn);
-    }
+    let ratios: Vec<_> = workloads
+        .into_iter()
+        .map(|(name, key, corio_fn, tokio_fn)| {
+            (
+                key,
+                corio_bench::side_by_side(rounds, name, corio_fn, tokio_fn),
+            )
+        })
+        .collect();
+    corio_bench::print_ratios(&ratios);
 }
