@@ -61,6 +61,7 @@ impl<P: ?Sized + 'static> Callee<P> {
 
     /// Calls the protocol now if it is free; `None` if it is busy, gone or
     /// failed. The hot path: the caller can lend it borrowed data.
+    #[inline]
     pub(crate) fn now<R>(&self, f: impl FnOnce(&mut P) -> R) -> Option<R> {
         if self.failed.get() {
             return None;
