@@ -8,11 +8,13 @@
 //! on a readiness it cannot serve, then serves again.
 
 use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use corio_executor::{EventLoop, Future, WeakLoop, get_running_loop};
@@ -23,6 +25,7 @@ use crate::sys;
 use crate::sys::SockAddr;
 use crate::tcp::{DEFAULT_BACKLOG, TcpListener};
 use crate::transport::{Protocol, Transport};
+use crate::wakers::{WaitEntry, WakerList};
 
 /// How long a listener rests after running out of fds (asyncio: 1 s).
 pub const ACCEPT_RETRY_DELAY: Duration = Duration::from_secs(1);
@@ -71,9 +74,9 @@ struct ServerInner {
     active: Cell<usize>,
     /// Set when closed and every connection is gone.
     all_gone: Cell<bool>,
-    /// One future per waiting `wait_closed` call, as asyncio's `_waiters`:
-    /// cancelling one wait cancels that future only.
-    closed_waiters: RefCell<Vec<Future<()>>>,
+    /// One entry per waiting `wait_closed` call (asyncio's `_waiters`),
+    /// replaced by its polls and removed when the call is dropped.
+    closed_waiters: RefCell<WakerList>,
     /// Done when closed (`serve_forever` returns).
     stopped: Future<()>,
 }
@@ -252,7 +255,7 @@ impl Server {
                 closed: Cell::new(false),
                 active: Cell::new(0),
                 all_gone: Cell::new(false),
-                closed_waiters: RefCell::new(Vec::new()),
+                closed_waiters: RefCell::new(WakerList::default()),
                 stopped: lp.create_future(),
             }),
         };
@@ -358,10 +361,9 @@ impl Server {
     fn maybe_all_gone(&self) {
         let inner = &self.inner;
         if inner.closed.get() && inner.active.get() == 0 && !inner.all_gone.replace(true) {
-            for waiter in inner.closed_waiters.take() {
-                // Err only for a wait cancelled meanwhile: nobody waits there.
-                waiter.set_result(()).ok();
-            }
+            // Taken out first: a woken task may wait again at once.
+            let wakers = inner.closed_waiters.borrow_mut().take_all();
+            wakers.into_iter().for_each(Waker::wake);
         }
     }
 
@@ -417,23 +419,24 @@ impl Server {
     /// Waits until the server is closed and every connection it accepted
     /// is gone. Python: `await server.wait_closed()` (3.12 semantics).
     ///
-    /// Each call waits on a future of its own (asyncio's `_waiters`), so a
-    /// cancelled wait (a `wait_for(server.wait_closed(), ..)` timing out)
-    /// affects no other.
+    /// Each call waits on an entry of its own (asyncio's `_waiters` hold
+    /// one future per call), so a cancelled wait (a
+    /// `wait_for(server.wait_closed(), ..)` timing out) affects no other.
+    /// Differs in what a given-up wait leaves: nothing (asyncio keeps its
+    /// cancelled future in `_waiters` until the server is done); polling
+    /// one wait again replaces its entry. Returns at once when the loop is
+    /// closed or gone, since nothing could end the wait then.
     pub async fn wait_closed(&self) {
-        let inner = &self.inner;
-        if inner.all_gone.get() {
-            return;
-        }
-        let Some(lp) = self.lp() else { return };
-        let waiter = lp.create_future();
-        {
-            let mut waiters = inner.closed_waiters.borrow_mut();
-            waiters.retain(|w| !w.done()); // waits given up earlier
-            waiters.push(waiter.clone());
-        }
-        // Only cancellation can end it otherwise; then there is no result.
-        waiter.await.ok();
+        let inner = &*self.inner;
+        let mut entry = WaitEntry::new(&inner.closed_waiters);
+        poll_fn(|cx| {
+            if inner.all_gone.get() || self.lp().is_none() {
+                return Poll::Ready(());
+            }
+            entry.register(cx.waker());
+            Poll::Pending
+        })
+        .await;
     }
 
     /// Serves until closed. Python: `await server.serve_forever()`;
@@ -475,5 +478,62 @@ impl std::fmt::Debug for Server {
             .field("serving", &self.is_serving())
             .field("active", &self.inner.active.get())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod wait_closed_waiters {
+    use std::future::Future as _;
+    use std::pin::pin;
+    use std::task::{Context, Waker};
+
+    use corio_executor::{timeout, yield_now};
+
+    use super::*;
+    use crate::TcpStream;
+
+    struct Idle;
+    impl Protocol for Idle {}
+
+    impl Server {
+        /// How many `wait_closed` calls have an entry.
+        fn wait_closed_entries(&self) -> usize {
+            self.inner.closed_waiters.borrow().len()
+        }
+    }
+
+    /// `wait_closed` futures polled once and dropped leave no entry behind,
+    /// one polled again and again holds one, and it still ends when the
+    /// last connection goes.
+    #[test]
+    fn abandoned_waits_leave_no_entry_and_repeated_polls_hold_one() {
+        corio_executor::run(async {
+            let server = create_server(|| Idle, "127.0.0.1", 0, ServerOptions::default()).await?;
+            let port = server.addresses()[0].port();
+            let client = TcpStream::connect("127.0.0.1", port).await?;
+            while server.inner.active.get() == 0 {
+                yield_now().await;
+            }
+            server.close(); // one connection still open
+            let mut cx = Context::from_waker(Waker::noop());
+            for _ in 0..10_000 {
+                let wait = pin!(server.wait_closed());
+                assert!(wait.poll(&mut cx).is_pending());
+            }
+            assert_eq!(server.wait_closed_entries(), 0);
+            let mut wait = Box::pin(server.wait_closed());
+            for _ in 0..1000 {
+                assert!(wait.as_mut().poll(&mut cx).is_pending());
+            }
+            assert_eq!(server.wait_closed_entries(), 1);
+            drop(client);
+            timeout(Duration::from_secs(5), wait)
+                .await
+                .expect("wait_closed after the last connection");
+            assert_eq!(server.wait_closed_entries(), 0);
+            io::Result::Ok(())
+        })
+        .unwrap()
+        .unwrap();
     }
 }

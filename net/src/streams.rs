@@ -26,7 +26,7 @@ use corio_executor::{EventLoop, ExceptionContext, create_task, get_running_loop}
 use crate::server::{Server, ServerOptions, create_server, create_unix_server};
 use crate::tcp::TcpStream;
 use crate::transport::{Endpoint, Protocol, Transport};
-use crate::wakers::{WaitKey, WakerList};
+use crate::wakers::{WaitEntry, WakerList};
 
 /// asyncio's `_DEFAULT_LIMIT`: 64 KiB.
 pub const DEFAULT_LIMIT: usize = 64 * 1024;
@@ -678,7 +678,7 @@ impl StreamWriter {
         Drain {
             writer: self,
             yielded: false,
-            key: None,
+            entry: WaitEntry::new(&self.shared.writer_wakers),
         }
     }
 
@@ -711,10 +711,10 @@ impl StreamWriter {
     /// The error the connection ended with, if any.
     pub async fn wait_closed(&self) -> io::Result<()> {
         let shared = &*self.shared;
-        let mut entry = WriterEntry { shared, key: None };
+        let mut entry = WaitEntry::new(&shared.writer_wakers);
         poll_fn(|cx| {
             if !shared.lost.get() {
-                entry.register(cx);
+                entry.register(cx.waker());
                 return Poll::Pending;
             }
             Poll::Ready(match &*shared.lost_error.borrow() {
@@ -751,40 +751,9 @@ pub struct Drain<'a> {
     writer: &'a StreamWriter,
     /// The one-iteration yield of a closing transport is done.
     yielded: bool,
-    /// Our entry among the writer's waiters, while waiting.
-    key: Option<WaitKey>,
-}
-
-impl Drop for Drain<'_> {
-    /// A wait given up leaves no entry behind.
-    fn drop(&mut self) {
-        if let Some(key) = self.key {
-            self.writer.shared.writer_wakers.borrow_mut().remove(key);
-        }
-    }
-}
-
-/// A `wait_closed`'s entry among the writer's waiters, removed on drop.
-struct WriterEntry<'a> {
-    shared: &'a Shared,
-    key: Option<WaitKey>,
-}
-
-impl WriterEntry<'_> {
-    fn register(&mut self, cx: &std::task::Context<'_>) {
-        self.shared
-            .writer_wakers
-            .borrow_mut()
-            .register(&mut self.key, cx.waker());
-    }
-}
-
-impl Drop for WriterEntry<'_> {
-    fn drop(&mut self) {
-        if let Some(key) = self.key {
-            self.shared.writer_wakers.borrow_mut().remove(key);
-        }
-    }
+    /// Our entry among the writer's waiters while waiting, removed when
+    /// the drain is dropped.
+    entry: WaitEntry<'a>,
 }
 
 impl Future for Drain<'_> {
@@ -814,12 +783,7 @@ impl Future for Drain<'_> {
         if !shared.writing_paused.get() {
             return Poll::Ready(Ok(()));
         }
-        let this = &mut *self;
-        this.writer
-            .shared
-            .writer_wakers
-            .borrow_mut()
-            .register(&mut this.key, cx.waker());
+        self.entry.register(cx.waker());
         Poll::Pending
     }
 }
@@ -1207,21 +1171,30 @@ fn check_limit(limit: usize) -> io::Result<()> {
 #[cfg(test)]
 mod writer_waiters {
     use std::future::Future;
-    use std::pin::Pin;
+    use std::pin::{Pin, pin};
     use std::task::{Context, Waker};
+    use std::time::Duration;
+
+    use corio_executor::timeout;
 
     use super::*;
     use crate::TcpListener;
 
-    /// Abandoned `drain()`s leave no entry behind, and one polled again and
-    /// again holds one.
+    /// How many `drain`s and `wait_closed`s have an entry.
+    fn entries(writer: &StreamWriter) -> usize {
+        writer.shared.writer_wakers.borrow().len()
+    }
+
+    /// Abandoned `drain()`s and `wait_closed()`s leave no entry behind,
+    /// one polled again and again holds one, and that one is still woken
+    /// (its entry holds the latest waker) when writing resumes.
     #[test]
-    fn drains_given_up_leave_nothing_and_repeated_polls_hold_one_entry() {
+    fn waits_given_up_leave_nothing_and_repeated_polls_hold_one_entry() {
         corio_executor::run(async {
             let listener = TcpListener::bind("127.0.0.1", 0).await?;
             let port = listener.local_addr()?.port();
             let (_reader, writer) = open_connection("127.0.0.1", port).await?;
-            let (_peer, _) = listener.accept().await?; // never reads
+            let (peer, _) = listener.accept().await?; // reads only later
             while !writer.shared.writing_paused.get() {
                 writer.write(&[0; 64 * 1024])?;
                 corio_executor::yield_now().await;
@@ -1231,16 +1204,33 @@ mod writer_waiters {
                 let mut drain = writer.drain();
                 let _ = Pin::new(&mut drain).poll(&mut cx);
                 let _ = Pin::new(&mut drain).poll(&mut cx);
+                let wait = pin!(writer.wait_closed());
+                assert!(wait.poll(&mut cx).is_pending());
             }
-            assert_eq!(writer.shared.writer_wakers.borrow().len(), 0);
+            assert_eq!(entries(&writer), 0);
             let mut drain = writer.drain();
+            let mut wait = Box::pin(writer.wait_closed());
             for _ in 0..1000 {
                 assert!(Pin::new(&mut drain).poll(&mut cx).is_pending());
+                assert!(wait.as_mut().poll(&mut cx).is_pending());
             }
-            assert_eq!(writer.shared.writer_wakers.borrow().len(), 1);
-            drop(drain);
-            assert_eq!(writer.shared.writer_wakers.borrow().len(), 0);
-            writer.transport().abort();
+            assert_eq!(entries(&writer), 2);
+            drop(wait);
+            assert_eq!(entries(&writer), 1);
+            let reader = corio_executor::create_task(async move {
+                let mut buf = vec![0; 64 * 1024];
+                while peer.recv(&mut buf).await? > 0 {}
+                io::Result::Ok(())
+            });
+            timeout(Duration::from_secs(5), drain)
+                .await
+                .expect("drain ends once the peer reads")?;
+            assert_eq!(entries(&writer), 0);
+            writer.close();
+            timeout(Duration::from_secs(5), reader)
+                .await
+                .expect("the peer sees the end")
+                .unwrap()?;
             io::Result::Ok(())
         })
         .unwrap()

@@ -23,11 +23,17 @@
 //! Cancelling is O(1): the item is taken out of its slot at once and the
 //! heap entry becomes a tombstone, skipped when it reaches the top. When
 //! tombstones are more than [`MIN_CANCELLED_FRACTION`] of the heap (and the
-//! heap has at least [`MIN_HEAP_FOR_COMPACTION`] entries) the heap is rebuilt
-//! without them: asyncio's `_MIN_CANCELLED_TIMER_HANDLES_FRACTION` rule,
-//! which keeps memory bounded by twice the live timers. And once a burst
-//! is over (a million timers fired or cancelled), the heap and the slot
-//! array give their memory back: see [`MIN_KEPT_CAPACITY`].
+//! heap has more than [`MIN_HEAP_FOR_COMPACTION`] entries) the heap is
+//! rebuilt without them: asyncio's `_MIN_CANCELLED_TIMER_HANDLES_FRACTION`
+//! rule, which keeps memory bounded by twice the live timers. asyncio
+//! checks it once per `_run_once`; corio checks it in `cancel`, so the
+//! heap is already compact when a storm of cancels ends, whether or not
+//! the loop iterates. That costs O(1) amortized per cancel: a rebuild of
+//! `n` entries follows at least `n / 2` cancels since the last one.
+//!
+//! And once a burst is over (a million timers fired or cancelled), the
+//! heap and the slot array give their memory back: see
+//! [`MIN_KEPT_CAPACITY`].
 //!
 //! # Invariants
 //! - every live item sits in exactly one slot, and exactly one heap entry
@@ -42,12 +48,12 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Instant;
 
-/// Compaction happens only when the heap has at least this many entries.
-/// asyncio: `_MIN_SCHEDULED_TIMER_HANDLES = 100`.
+/// Compaction happens only when the heap has more than this many entries
+/// (tombstones included). asyncio: `_MIN_SCHEDULED_TIMER_HANDLES = 100`.
 pub const MIN_HEAP_FOR_COMPACTION: usize = 100;
 
-/// Compaction happens when more than this fraction of the heap is cancelled.
-/// asyncio: `_MIN_CANCELLED_TIMER_HANDLES_FRACTION = 0.5`.
+/// Compaction happens when more than this fraction of the heap's entries
+/// are tombstones. asyncio: `_MIN_CANCELLED_TIMER_HANDLES_FRACTION = 0.5`.
 pub const MIN_CANCELLED_FRACTION: f64 = 0.5;
 
 /// A queue that held a burst shrinks back once three quarters of its room
@@ -244,12 +250,16 @@ impl<T> TimerQueue<T> {
         self.len() == 0
     }
 
-    /// Room the queue holds, in entries: the larger of the heap's and the
-    /// slot array's capacities (for tests and benchmarks of memory).
+    /// Room the queue holds, in entries: the largest of the capacities of
+    /// the heap, the slot array and the free-slot list (for tests and
+    /// benchmarks of memory).
     ///
     /// No asyncio counterpart.
     pub fn capacity(&self) -> usize {
-        self.heap.capacity().max(self.slots.capacity())
+        self.heap
+            .capacity()
+            .max(self.slots.capacity())
+            .max(self.free.capacity())
     }
 
     /// Heap entries including tombstones (for tests of compaction).
@@ -287,9 +297,12 @@ impl<T> TimerQueue<T> {
         self.slots[entry.slot as usize].item.take()
     }
 
+    /// Rebuilds the heap without its tombstones once they are too many:
+    /// the `_MIN_CANCELLED_TIMER_HANDLES_FRACTION` branch of asyncio's
+    /// `_run_once` (`heapify` of the live handles).
     fn maybe_compact(&mut self) {
         let n = self.heap.len();
-        if n >= MIN_HEAP_FOR_COMPACTION && self.cancelled as f64 > n as f64 * MIN_CANCELLED_FRACTION
+        if n > MIN_HEAP_FOR_COMPACTION && self.cancelled as f64 > n as f64 * MIN_CANCELLED_FRACTION
         {
             let entries = std::mem::take(&mut self.heap).into_vec();
             let live: Vec<_> = entries
@@ -376,6 +389,66 @@ mod tests {
         let peak = q.capacity();
         q.pop_due(at(t0, 10), &mut due);
         assert!(q.capacity() * 10 < peak, "{} of {peak} kept", q.capacity());
+    }
+
+    /// asyncio's rule exactly: compaction needs more than
+    /// `_MIN_SCHEDULED_TIMER_HANDLES` entries and more than
+    /// `_MIN_CANCELLED_TIMER_HANDLES_FRACTION` of them cancelled.
+    #[test]
+    fn compaction_follows_asyncios_thresholds() {
+        let t0 = Instant::now();
+        let storm = |scheduled: u64, cancelled: usize| {
+            let mut q = TimerQueue::new();
+            let ids: Vec<_> = (0..scheduled).map(|i| q.schedule(at(t0, i), i)).collect();
+            for &id in &ids[..cancelled] {
+                q.cancel(id);
+            }
+            q.heap_len()
+        };
+        let n = MIN_HEAP_FOR_COMPACTION;
+        assert_eq!(storm(n as u64, n / 2 + 1), n, "not more than 100 entries");
+        assert_eq!(storm(n as u64 + 1, n / 2), n + 1, "not more than half");
+        assert_eq!(storm(n as u64 + 1, n / 2 + 1), n / 2, "both: compacted");
+    }
+
+    /// After compactions, equal deadlines still fire in scheduling order,
+    /// every id still names its own item, and cancelling an id whose
+    /// tombstone was compacted away (its slot reused or not) changes
+    /// nothing.
+    #[test]
+    fn compaction_keeps_order_and_ids() {
+        let t0 = Instant::now();
+        let mut q = TimerQueue::new();
+        let ids: Vec<_> = (0..3000u64)
+            .map(|i| (i, q.schedule(at(t0, i % 10), i)))
+            .collect();
+        let (gone, kept): (Vec<_>, Vec<_>) = ids.iter().partition(|(i, _)| i % 3 != 0);
+        for &(i, id) in &gone {
+            assert_eq!(q.cancel(id), Some(i));
+        }
+        assert!(
+            q.heap_len() < 2 * q.len() + 1,
+            "compacted: {}",
+            q.heap_len()
+        );
+        // New items take the cancelled ones' slots.
+        let late: Vec<_> = (3000..3500u64)
+            .map(|i| (i, q.schedule(at(t0, i % 10), i)))
+            .collect();
+        for &(_, id) in &gone {
+            assert_eq!(q.cancel(id), None, "a compacted id finds nothing");
+        }
+        assert_eq!(q.len(), kept.len() + late.len());
+        for &(_, id) in kept.iter().chain(&late) {
+            assert!(q.is_scheduled(id));
+        }
+        let mut expected: Vec<_> = kept.iter().chain(&late).map(|&(i, _)| i).collect();
+        expected.sort_by_key(|&i| (i % 10, i)); // by deadline, then scheduling
+        let mut out = Vec::new();
+        q.pop_due(at(t0, 10), &mut out);
+        assert_eq!(out, expected);
+        assert!(q.is_empty());
+        assert_eq!(q.heap_len(), 0, "no tombstone left behind");
     }
 
     fn at(t0: Instant, ms: u64) -> Instant {
