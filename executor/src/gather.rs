@@ -301,20 +301,18 @@ where
 {
     let location = Location::caller();
     let futures: Vec<F> = futures.into_iter().collect();
-    Gather::new(move || {
-        start(
-            spawn_all(futures, location),
-            async |children: &mut [Task<F::Output>]| {
-                // Stopped at the first error, the outcomes collect into
-                // that error; otherwise into every value, in order.
-                collect_outcomes(children, Result::is_err)
-                    .await
-                    .into_iter()
-                    .collect()
-            },
-            location,
-        )
-    })
+    Gather::new(move || start(spawn_all(futures, location), values_in_order, location))
+}
+
+/// Every child's value in input order, or the first failure (the other
+/// children keep running).
+async fn values_in_order<T: 'static>(children: &mut [Task<T>]) -> Result<Vec<T>, TaskError> {
+    // Stopped at the first error, the outcomes collect into that error;
+    // otherwise into every value, in order.
+    collect_outcomes(children, Result::is_err)
+        .await
+        .into_iter()
+        .collect()
 }
 
 /// [`gather`] for tasks that exist already: waits for them directly (no
@@ -347,18 +345,7 @@ where
 pub fn gather_tasks<T: 'static>(tasks: impl IntoIterator<Item = Task<T>>) -> Gather<Vec<T>> {
     let location = Location::caller();
     let tasks: Vec<Task<T>> = tasks.into_iter().collect();
-    Gather::new(move || {
-        start(
-            tasks,
-            async |children: &mut [Task<T>]| {
-                collect_outcomes(children, Result::is_err)
-                    .await
-                    .into_iter()
-                    .collect()
-            },
-            location,
-        )
-    })
+    Gather::new(move || start(tasks, values_in_order, location))
 }
 
 /// Like [`gather`] but never ends early: every child's outcome, in input

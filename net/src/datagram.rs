@@ -225,12 +225,7 @@ impl DatagramTransport {
         drop(state);
         if start_writer && let Some(fd) = fd {
             let me = self.clone();
-            let added = match self.lp() {
-                Some(lp) => lp
-                    .add_writer(fd, move || me.write_ready())
-                    .map_err(|e| io::Error::other(e.to_string())),
-                None => Err(io::Error::other("Event loop is closed")),
-            };
+            let added = crate::transport::add_writer(self.lp(), fd, move || me.write_ready());
             if let Err(e) = added {
                 self.force_close(Some(e));
             }

@@ -157,6 +157,18 @@ impl State {
     }
 }
 
+/// Watches `fd` for writing on `lp` (a transport's or endpoint's loop,
+/// `None` once it is closed or gone): the error a transport fails with.
+pub(crate) fn add_writer(
+    lp: Option<EventLoop>,
+    fd: RawFd,
+    writer: impl Fn() + 'static,
+) -> io::Result<()> {
+    let lp = lp.ok_or_else(|| io::Error::other("Event loop is closed"))?;
+    lp.add_writer(fd, writer)
+        .map_err(|e| io::Error::other(e.to_string()))
+}
+
 /// What a transport moves its bytes through.
 #[derive(Debug)]
 pub(crate) enum Endpoint {
@@ -422,13 +434,7 @@ impl Transport {
         drop(state);
         if start_writer && let Some(fd) = fd {
             let me = self.clone();
-            let added = match self.lp() {
-                Some(lp) => lp
-                    .add_writer(fd, move || me.write_ready())
-                    .map_err(|e| io::Error::other(e.to_string())),
-                None => Err(io::Error::other("Event loop is closed")),
-            };
-            if let Err(e) = added {
+            if let Err(e) = add_writer(self.lp(), fd, move || me.write_ready()) {
                 self.fatal_error(e);
             }
         }
