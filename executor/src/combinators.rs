@@ -57,15 +57,30 @@ pub async fn wait(
     return_when: ReturnWhen,
 ) -> (Vec<TaskRef>, Vec<TaskRef>) {
     let mut tasks: Vec<TaskRef> = tasks.into_iter().collect();
+    wait_on(&mut tasks, timeout, return_when, |tasks| {
+        tasks.iter().any(|t| t.failure().is_some())
+    })
+    .await;
+    tasks.into_iter().partition(TaskRef::done)
+}
+
+/// The engine of [`wait`] and [`try_wait`]: waits on `tasks` until
+/// `return_when` holds (`failed` says whether some task failed, for
+/// `FirstException`) or `timeout` passes; each handle keeps one waiter
+/// entry while waiting and gives it up at the end.
+async fn wait_on(
+    tasks: &mut [TaskRef],
+    timeout: Option<Duration>,
+    return_when: ReturnWhen,
+    failed: impl Fn(&[TaskRef]) -> bool,
+) {
     let mut timer = pin!(timeout.map(sleep));
     poll_fn(|cx| {
         let done = tasks.iter().filter(|t| t.done()).count();
         let finished = match return_when {
             ReturnWhen::AllCompleted => done == tasks.len(),
             ReturnWhen::FirstCompleted => done > 0 || tasks.is_empty(),
-            ReturnWhen::FirstException => {
-                done == tasks.len() || tasks.iter().any(|t| t.failure().is_some())
-            }
+            ReturnWhen::FirstException => done == tasks.len() || failed(tasks),
         };
         let timed_out = match timer.as_mut().as_pin_mut() {
             Some(timer) => timer.poll(cx).is_ready(),
@@ -81,10 +96,9 @@ pub async fn wait(
         Poll::Pending
     })
     .await;
-    for task in &mut tasks {
+    for task in tasks.iter_mut() {
         task.stop_waiting();
     }
-    tasks.into_iter().partition(TaskRef::done)
 }
 
 /// [`wait`] for tasks whose output is a `Result`: with
@@ -134,30 +148,12 @@ pub async fn try_wait<T: 'static, E: 'static>(
         });
         failed
     };
-    let refs: Vec<TaskRef> = tasks.iter().map(Task::as_ref).collect();
-    let mut timer = pin!(timeout.map(sleep));
-    let mut refs = refs;
-    poll_fn(|cx| {
-        let done = refs.iter().filter(|t| t.done()).count();
-        let finished = match return_when {
-            ReturnWhen::AllCompleted => done == tasks.len(),
-            ReturnWhen::FirstCompleted => done > 0 || tasks.is_empty(),
-            ReturnWhen::FirstException => done == tasks.len() || tasks.iter().any(failed),
-        };
-        let timed_out = match timer.as_mut().as_pin_mut() {
-            Some(timer) => timer.poll(cx).is_ready(),
-            None => false,
-        };
-        if finished || timed_out {
-            return Poll::Ready(());
-        }
-        for task in refs.iter_mut().filter(|t| !t.done()) {
-            task.wait_done(cx.waker());
-        }
-        Poll::Pending
+    let mut refs: Vec<TaskRef> = tasks.iter().map(Task::as_ref).collect();
+    wait_on(&mut refs, timeout, return_when, |_| {
+        tasks.iter().any(failed)
     })
     .await;
-    drop(refs); // gives up their waiter entries
+    drop(refs);
     tasks.into_iter().partition(Task::done)
 }
 
