@@ -153,7 +153,6 @@ pub async fn try_wait<T: 'static, E: 'static>(
         tasks.iter().any(failed)
     })
     .await;
-    drop(refs);
     tasks.into_iter().partition(Task::done)
 }
 
