@@ -62,6 +62,20 @@ pub(crate) fn wake_local(loop_id: u64, key: TaskKey) -> bool {
         .unwrap_or(false)
 }
 
+/// As [`wake_local`], for a waker that knows its loop by its index in
+/// the waker table (`raw.rs`).
+pub(crate) fn wake_local_index(index: u16, key: TaskKey) -> bool {
+    RUNNING
+        .try_with(|r| match &*r.borrow() {
+            Some(lp) if lp.waker_index == Some(index) => {
+                lp.wake_task(key);
+                true
+            }
+            _ => false,
+        })
+        .unwrap_or(false)
+}
+
 pub(crate) fn running_inner() -> Result<Rc<LoopInner>, LoopError> {
     RUNNING
         .with(|r| r.borrow().clone())

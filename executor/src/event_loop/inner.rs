@@ -137,6 +137,21 @@ impl TaskTable {
         }
     }
 
+    /// The task a waker names: the generation compared in the bits a
+    /// packed waker keeps (`raw.rs`). A match with an older generation is
+    /// a spurious wake-up at worst.
+    fn get_for_wake(&self, key: TaskKey) -> Option<&Rc<dyn RawTask>> {
+        let wanted = crate::raw::packed_generation(key.generation);
+        match self.slots.get(key.slot as usize) {
+            Some((generation, Some(task)))
+                if crate::raw::packed_generation(*generation) == wanted =>
+            {
+                Some(task)
+            }
+            _ => None,
+        }
+    }
+
     /// True when no task is in the table.
     fn is_empty(&self) -> bool {
         self.live == 0
@@ -241,6 +256,9 @@ pub(crate) struct LoopInner {
     /// signal pipe once it has one. Only these registered: a zero-timeout
     /// select can be skipped (phase 2).
     pub(super) internal_fds: Cell<usize>,
+    /// The loop's index in the waker table (`raw.rs`): its tasks' wakers
+    /// carry it instead of an `Arc`. `None`: the table was full.
+    pub(crate) waker_index: Option<u16>,
     /// How many selects ran (`EventLoop::select_calls`).
     pub(super) select_calls: Cell<u64>,
     /// `signal::signals_written()` as read before the last select: a
@@ -405,10 +423,17 @@ impl LoopInner {
     ) -> Rc<R> {
         self.check_open();
         let key = self.tasks.borrow_mut().vacant();
-        let waker = Waker::from(Arc::new(TaskWaker {
-            key,
-            remote: self.remote.clone(),
-        }));
+        // A waker that is the task's key itself (no allocation), unless
+        // the key does not fit in one (then an `Arc` waker).
+        let waker = self
+            .waker_index
+            .and_then(|index| crate::raw::task_waker(index, key))
+            .unwrap_or_else(|| {
+                Waker::from(Arc::new(TaskWaker {
+                    key,
+                    remote: self.remote.clone(),
+                }))
+            });
         let task = build(key, waker);
         self.tasks.borrow_mut().fill(key, task.clone());
         task.header().scheduled.set(true);
@@ -427,7 +452,7 @@ impl LoopInner {
     /// Schedules one step of the task, unless one is already queued.
     pub(crate) fn wake_task(&self, key: TaskKey) {
         let tasks = self.tasks.borrow();
-        if let Some(task) = tasks.get(key)
+        if let Some(task) = tasks.get_for_wake(key)
             && !task.header().scheduled.replace(true)
         {
             self.ready

@@ -157,6 +157,7 @@ impl EventLoop {
         selector
             .register(remote.waker.as_raw_fd(), EVENT_READ, IoHandlers::default())
             .map_err(|e| fail(&e))?;
+        let waker_index = crate::raw::register_loop(&remote);
         Ok(EventLoop {
             inner: Rc::new(LoopInner {
                 id,
@@ -182,6 +183,7 @@ impl EventLoop {
                 signals: RefCell::new(None),
                 internal_fds: Cell::new(1),
                 select_calls: Cell::new(0),
+                waker_index,
                 signals_seen: Cell::new(corio_reactor::signal::signals_written()),
             }),
         })

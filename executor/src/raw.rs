@@ -1,0 +1,200 @@
+//! The task waker without an allocation: the executor's one audited
+//! `unsafe` module (DESIGN rule 6). Its unit tests run under Miri in CI
+//! (`cargo +nightly miri test -p corio-executor --lib raw`).
+//!
+//! # What a waker is here
+//!
+//! A `std::task::Waker` is a data word and a table of four functions. The
+//! safe way to make one (`Waker::from(Arc<impl Wake>)`) costs an `Arc`
+//! allocation per task. But all a task's waker must do is name the task
+//! and its loop, and that fits in the data word itself:
+//!
+//! ```text
+//!  63     62..48        47..24         23..0
+//! [ 1 | loop index | task slot | generation (low 24 bits) ]
+//! ```
+//!
+//! - *loop index*: the loop's place in [`LOOPS`], a process-wide table of
+//!   its thread-safe queue ([`Remote`]), held weakly;
+//! - *slot* and *generation*: the task's [`TaskKey`] in the loop's table.
+//!
+//! Cloning and dropping such a waker touch nothing; waking it decodes the
+//! word and wakes the task as the `Arc` waker did: directly when the
+//! loop runs on this thread, else through the loop's queue and eventfd.
+//!
+//! # Why a stale word is harmless
+//!
+//! The word is not a pointer: it is never dereferenced, and carries no
+//! provenance (`ptr::without_provenance`). A waker may outlive its task
+//! (the slot is reused: the generation differs, nothing happens) or its
+//! loop (the index is reused by a later loop: at worst a task of that loop
+//! with the same slot and the same low 24 bits of generation is woken once
+//! more than needed). A spurious wake-up is allowed by the `Future`
+//! contract: the task polls, finds nothing to do, and waits again.
+//!
+//! A task whose slot does not fit in 24 bits, or a loop beyond the first
+//! 32,767 alive at once, gets the allocating `Arc` waker instead
+//! ([`task_waker`] returns `None`).
+
+use std::ptr;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::task::{RawWaker, RawWakerVTable, Waker};
+
+use crate::remote::{Remote, RemoteItem, TaskKey};
+use crate::runtime;
+
+/// The word needs 64 bits.
+const _: () = assert!(usize::BITS == 64, "corio's task waker packs 64 bits");
+
+/// Set in every word, so that no word is zero.
+const TAG: u64 = 1 << 63;
+/// Bits of the loop index (62..48).
+const INDEX_BITS: u32 = 15;
+/// Bits of the slot (47..24) and of the generation (23..0).
+const KEY_BITS: u32 = 24;
+const KEY_MASK: u64 = (1 << KEY_BITS) - 1;
+
+/// The loops' thread-safe queues, by index; a dead `Weak` is a free place.
+static LOOPS: Mutex<Vec<Weak<Remote>>> = Mutex::new(Vec::new());
+
+/// Gives `remote`'s loop an index for its wakers; `None` when every index
+/// is taken by a live loop (its tasks then get `Arc` wakers).
+pub(crate) fn register_loop(remote: &Arc<Remote>) -> Option<u16> {
+    let mut loops = LOOPS.lock().unwrap_or_else(PoisonError::into_inner);
+    let weak = Arc::downgrade(remote);
+    if let Some(free) = loops.iter().position(|w| w.strong_count() == 0) {
+        loops[free] = weak;
+        return u16::try_from(free).ok();
+    }
+    if loops.len() >= 1 << INDEX_BITS {
+        return None;
+    }
+    loops.push(weak);
+    u16::try_from(loops.len() - 1).ok()
+}
+
+/// The queue of the loop at `index`, if that loop still exists.
+fn loop_at(index: u16) -> Option<Arc<Remote>> {
+    let loops = LOOPS.lock().unwrap_or_else(PoisonError::into_inner);
+    loops.get(usize::from(index))?.upgrade()
+}
+
+/// The word for the task `key` of the loop at `index`; `None` if the slot
+/// does not fit.
+fn pack(index: u16, key: TaskKey) -> Option<u64> {
+    let slot = u64::from(key.slot);
+    if slot > KEY_MASK || u64::from(index) >= 1 << INDEX_BITS {
+        return None;
+    }
+    let generation = u64::from(key.generation) & KEY_MASK;
+    Some(TAG | u64::from(index) << (2 * KEY_BITS) | slot << KEY_BITS | generation)
+}
+
+/// The loop index and the key (generation: its low 24 bits) of a word.
+fn unpack(word: u64) -> (u16, TaskKey) {
+    let index = ((word & !TAG) >> (2 * KEY_BITS)) as u16;
+    let key = TaskKey {
+        slot: ((word >> KEY_BITS) & KEY_MASK) as u32,
+        generation: (word & KEY_MASK) as u32,
+    };
+    (index, key)
+}
+
+/// The generation as a packed waker carries it, for comparing with one.
+pub(crate) fn packed_generation(generation: u32) -> u32 {
+    (u64::from(generation) & KEY_MASK) as u32
+}
+
+/// A waker for the task `key` of the loop at `index`, without an
+/// allocation; `None` if the key does not fit (see the module docs).
+pub(crate) fn task_waker(index: u16, key: TaskKey) -> Option<Waker> {
+    let word = pack(index, key)?;
+    let data = ptr::without_provenance::<()>(word as usize);
+    // SAFETY: the vtable's functions uphold `RawWaker`'s contract for this
+    // data: `clone` returns a waker of the same word and table, `wake` and
+    // `wake_by_ref` only decode the word (never dereference it), `drop`
+    // does nothing; all four are thread-safe (the word is plain data, and
+    // waking goes through `wake_local` on this thread or the loop's
+    // `Mutex`-guarded queue elsewhere).
+    Some(unsafe { Waker::from_raw(RawWaker::new(data, &VTABLE)) })
+}
+
+static VTABLE: RawWakerVTable = RawWakerVTable::new(clone_raw, wake_raw, wake_raw, drop_raw);
+
+fn clone_raw(data: *const ()) -> RawWaker {
+    RawWaker::new(data, &VTABLE)
+}
+
+/// `wake` and `wake_by_ref`: nothing to release, so both are this.
+fn wake_raw(data: *const ()) {
+    let (index, key) = unpack(data.addr() as u64);
+    if runtime::wake_local_index(index, key) {
+        return;
+    }
+    if let Some(remote) = loop_at(index) {
+        // Err only when the loop is closed: nothing left to wake.
+        remote.push(RemoteItem::Wake(key)).ok();
+    }
+}
+
+fn drop_raw(_: *const ()) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_round_trip_and_keys_that_do_not_fit_are_refused() {
+        let key = TaskKey {
+            slot: 0x00AB_CDEF,
+            generation: 0x1234_5678,
+        };
+        let word = pack(7, key).unwrap();
+        let (index, back) = unpack(word);
+        assert_eq!(index, 7);
+        assert_eq!(back.slot, key.slot);
+        assert_eq!(back.generation, packed_generation(key.generation));
+        let too_big = TaskKey {
+            slot: 1 << 24,
+            generation: 0,
+        };
+        assert!(pack(0, too_big).is_none());
+        assert!(pack(1 << 15, key).is_none());
+        assert_ne!(
+            pack(
+                0,
+                TaskKey {
+                    slot: 0,
+                    generation: 0
+                }
+            ),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn a_waker_clones_compares_wakes_and_drops_without_a_loop() {
+        let key = TaskKey {
+            slot: 3,
+            generation: 9,
+        };
+        // An index no loop holds: waking finds nothing and does nothing.
+        let waker = task_waker(u16::MAX >> 1, key).unwrap();
+        let copy = waker.clone();
+        assert!(copy.will_wake(&waker));
+        copy.wake_by_ref();
+        copy.wake();
+        let other = task_waker(
+            u16::MAX >> 1,
+            TaskKey {
+                slot: 4,
+                generation: 9,
+            },
+        )
+        .unwrap();
+        assert!(!other.will_wake(&waker));
+        drop(waker);
+        // From another thread, as a `Send` waker may be used.
+        std::thread::spawn(move || other.wake()).join().unwrap();
+    }
+}
