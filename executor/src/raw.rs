@@ -35,10 +35,36 @@
 //! A task whose slot does not fit in 24 bits, or a loop beyond the first
 //! 32,767 alive at once, gets the allocating `Arc` waker instead
 //! ([`task_waker`] returns `None`).
+//!
+//! # The coroutine, pinned in its task cell
+//!
+//! [`Coroutine`] keeps a task's future inline in the task cell (no `Box`):
+//! one allocation per task holds the header, the coroutine and the
+//! outcome. Its state machine:
+//!
+//! ```text
+//!  new ──► Live ──poll──► Polling ──returns──► Live
+//!            │               (a poll or a drop asked for meanwhile
+//!            │                 does nothing: no aliasing, ever)
+//!            └──drop_future──► Gone   (dropped in place, never again)
+//! ```
+//!
+//! Invariants: the future is initialized exactly while the state is `Live`
+//! or `Polling`; it is only touched through `poll` (state `Polling`, one at
+//! a time) and `drop_future` (state `Live`); and it never moves, because a
+//! `Coroutine` lives in a task cell that `spawn` builds inside its `Rc`
+//! and that corio never moves out of (no `Rc::try_unwrap`, `into_inner` or
+//! `get_mut` on a task). `Gone` is set *before* the destructor runs, so a
+//! panicking destructor cannot lead to a second drop.
 
+use std::cell::{Cell, UnsafeCell};
+use std::future::Future;
+use std::marker::PhantomPinned;
+use std::mem::MaybeUninit;
+use std::pin::Pin;
 use std::ptr;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
-use std::task::{RawWaker, RawWakerVTable, Waker};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use crate::remote::{Remote, RemoteItem, TaskKey};
 use crate::runtime;
@@ -139,6 +165,88 @@ fn wake_raw(data: *const ()) {
 
 fn drop_raw(_: *const ()) {}
 
+/// Where a [`Coroutine`] is in its life (see the module docs).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Live,
+    Polling,
+    Gone,
+}
+
+/// A task's future, pinned where it lies (see the module docs).
+pub(crate) struct Coroutine<F> {
+    stage: Cell<Stage>,
+    future: UnsafeCell<MaybeUninit<F>>,
+    /// The future is polled in place: the cell must not move.
+    _pinned: PhantomPinned,
+}
+
+impl<F: Future> Coroutine<F> {
+    pub(crate) fn new(future: F) -> Coroutine<F> {
+        Coroutine {
+            stage: Cell::new(Stage::Live),
+            future: UnsafeCell::new(MaybeUninit::new(future)),
+            _pinned: PhantomPinned,
+        }
+    }
+
+    /// True once the future was dropped.
+    pub(crate) fn is_gone(&self) -> bool {
+        self.stage.get() == Stage::Gone
+    }
+
+    /// Polls the future in place; `None` if it is gone, or being polled
+    /// already (a re-entrant poll is refused, never aliased).
+    pub(crate) fn poll(&self, cx: &mut Context<'_>) -> Option<Poll<F::Output>> {
+        if self.stage.get() != Stage::Live {
+            return None;
+        }
+        self.stage.set(Stage::Polling);
+        // Back to `Live` however the poll ends, a panic included.
+        let _live_again = StageGuard(&self.stage);
+        // SAFETY: the stage was `Live`, so the future is initialized, and it
+        // is now `Polling`, so no other `poll` or `drop_future` touches it
+        // until this one returns: the `&mut` is unique. It never moves (the
+        // cell stays in its `Rc`; module invariants), so pinning it is sound.
+        let future = unsafe { Pin::new_unchecked((*self.future.get()).assume_init_mut()) };
+        Some(future.poll(cx))
+    }
+
+    /// Drops the future where it lies, if it is there and not being
+    /// polled; afterwards `poll` finds nothing.
+    pub(crate) fn drop_future(&self) {
+        if self.stage.get() != Stage::Live {
+            return;
+        }
+        // Gone first: even if the destructor panics, nobody drops it again.
+        self.stage.set(Stage::Gone);
+        // SAFETY: the stage was `Live`: initialized, and not borrowed (no
+        // poll runs). It is dropped in place (pinning allows that) and,
+        // being `Gone` now, never read or dropped again.
+        unsafe { (*self.future.get()).assume_init_drop() }
+    }
+}
+
+impl<F> Drop for Coroutine<F> {
+    fn drop(&mut self) {
+        if self.stage.get() == Stage::Live {
+            self.stage.set(Stage::Gone);
+            // SAFETY: `Live`: initialized and not borrowed (`&mut self`);
+            // dropped in place, once.
+            unsafe { self.future.get_mut().assume_init_drop() }
+        }
+    }
+}
+
+/// Sets a polled coroutine's stage back to `Live` when dropped.
+struct StageGuard<'a>(&'a Cell<Stage>);
+
+impl Drop for StageGuard<'_> {
+    fn drop(&mut self) {
+        self.0.set(Stage::Live);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,5 +304,59 @@ mod tests {
         drop(waker);
         // From another thread, as a `Send` waker may be used.
         std::thread::spawn(move || other.wake()).join().unwrap();
+    }
+
+    /// The coroutine polled in place to the end, dropped exactly once (also
+    /// when never polled, and when its destructor panics), re-entrance
+    /// refused.
+    #[test]
+    fn a_coroutine_polls_in_place_and_drops_once() {
+        use std::rc::Rc;
+
+        struct Counted(Rc<Cell<u32>>, bool);
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                self.0.set(self.0.get() + 1);
+                if self.1 {
+                    panic!("destructor panics");
+                }
+            }
+        }
+
+        let drops = Rc::new(Cell::new(0));
+        let mut cx = Context::from_waker(Waker::noop());
+        let held = Counted(drops.clone(), false);
+        let mut polls = 0;
+        let coroutine = Coroutine::new(std::future::poll_fn(move |_| {
+            let _keep = &held;
+            polls += 1;
+            if polls < 3 {
+                Poll::Pending
+            } else {
+                Poll::Ready(polls)
+            }
+        }));
+        assert_eq!(coroutine.poll(&mut cx), Some(Poll::Pending));
+        assert_eq!(coroutine.poll(&mut cx), Some(Poll::Pending));
+        assert_eq!(coroutine.poll(&mut cx), Some(Poll::Ready(3)));
+        coroutine.drop_future();
+        assert_eq!(drops.get(), 1);
+        assert!(coroutine.is_gone() && coroutine.poll(&mut cx).is_none());
+        coroutine.drop_future();
+        drop(coroutine);
+        assert_eq!(drops.get(), 1, "dropped once");
+
+        let never_polled = Coroutine::new(std::future::ready(Counted(drops.clone(), false)));
+        drop(never_polled);
+        assert_eq!(drops.get(), 2);
+
+        let panicking = Coroutine::new(std::future::ready(Counted(drops.clone(), true)));
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            panicking.drop_future();
+        }));
+        assert!(unwound.is_err());
+        assert!(panicking.is_gone());
+        drop(panicking); // no second drop
+        assert_eq!(drops.get(), 3);
     }
 }

@@ -36,6 +36,7 @@ use std::task::{Context, Poll, Waker};
 use corio_timer::CoarseInstant;
 
 use crate::event_loop::LoopInner;
+use crate::raw::Coroutine;
 use crate::remote::TaskKey;
 use crate::wakers::{WaiterKey, WakerSlab, finish_in_order};
 use crate::{TaskError, runtime};
@@ -228,8 +229,9 @@ struct Callbacks<T> {
 /// A task: its header, its coroutine, its outcome.
 struct TaskCell<F: StdFuture> {
     header: Header,
-    /// The coroutine; `None` while a step polls it, and once done.
-    future: Cell<Option<Pin<Box<F>>>>,
+    /// The coroutine, pinned in place in this cell (no `Box`): polled by
+    /// the steps, dropped in place once done (`raw.rs`).
+    future: Coroutine<F>,
     outcome: RefCell<Outcome<F::Output>>,
     /// Done callbacks; boxed because most tasks never get one.
     callbacks: RefCell<Option<Box<Callbacks<F::Output>>>>,
@@ -313,8 +315,8 @@ impl<F: StdFuture + 'static> TaskCell<F> {
     }
 
     /// Drops the coroutine, reporting a panic in its destructors.
-    fn drop_future(&self, lp: &Rc<LoopInner>, future: Pin<Box<F>>) {
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(future))) {
+    fn drop_future(&self, lp: &Rc<LoopInner>) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.future.drop_future())) {
             lp.report(
                 format!("Exception while dropping {}", self.header.describe()),
                 Some(panic_message(&*payload)),
@@ -348,11 +350,11 @@ impl<F: StdFuture + 'static> RawTask for TaskCell<F> {
     fn step(self: Rc<Self>, lp: &Rc<LoopInner>) {
         let header = &self.header;
         header.scheduled.set(false);
-        let Some(mut future) = self.future.take() else {
+        if self.future.is_gone() {
             return; // already done: a stale step
-        };
+        }
         if header.cancel_requested.get() {
-            self.drop_future(lp, future);
+            self.drop_future(lp);
             self.finish(lp, Err(TaskError::Cancelled));
             return;
         }
@@ -361,32 +363,34 @@ impl<F: StdFuture + 'static> RawTask for TaskCell<F> {
 
         let previous = lp.current.replace(Some(self.clone()));
         let mut cx = Context::from_waker(&header.waker);
-        let polled = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
+        let polled = catch_unwind(AssertUnwindSafe(|| self.future.poll(&mut cx)));
         lp.current.set(previous);
 
         match polled {
-            Ok(Poll::Pending) => {
-                self.future.set(Some(future));
+            // A step inside its own step: refused by the coroutine, which
+            // is being polled already (cannot happen: one step at a time).
+            Ok(None) => {}
+            Ok(Some(Poll::Pending)) => {
                 // Cancelled from inside its own step: take the cancelling
                 // step next.
                 if header.cancel_requested.get() {
                     header.waker.wake_by_ref();
                 }
             }
-            Ok(Poll::Ready(value)) => {
-                self.drop_future(lp, future);
+            Ok(Some(Poll::Ready(value))) => {
+                self.drop_future(lp);
                 self.finish(lp, Ok(value));
             }
             Err(payload) => {
                 let message = panic_message(&*payload);
-                self.drop_future(lp, future);
+                self.drop_future(lp);
                 self.finish(lp, Err(TaskError::Panicked(message)));
             }
         }
     }
 
     fn abandon(&self) {
-        drop(self.future.take());
+        self.future.drop_future();
     }
 
     fn failure(&self) -> Option<TaskError> {
@@ -490,7 +494,7 @@ pub(crate) fn spawn<F: StdFuture + 'static>(
                 registrations: Cell::new(0),
                 retrieved: Cell::new(false),
             },
-            future: Cell::new(Some(Box::pin(future))),
+            future: Coroutine::new(future),
             outcome: RefCell::new(Outcome::Pending),
             callbacks: RefCell::new(None),
         })
