@@ -10,8 +10,8 @@
 //! and its loop, and that fits in the data word itself:
 //!
 //! ```text
-//!  63     62..48        47..24         23..0
-//! [ 1 | loop index | task slot | generation (low 24 bits) ]
+//!  63     62..48        47..16         15..0
+//! [ 1 | loop index | task slot | generation (low 16 bits) ]
 //! ```
 //!
 //! - *loop index*: the loop's place in [`LOOPS`], a process-wide table of
@@ -28,13 +28,15 @@
 //! provenance (`ptr::without_provenance`). A waker may outlive its task
 //! (the slot is reused: the generation differs, nothing happens) or its
 //! loop (the index is reused by a later loop: at worst a task of that loop
-//! with the same slot and the same low 24 bits of generation is woken once
-//! more than needed). A spurious wake-up is allowed by the `Future`
-//! contract: the task polls, finds nothing to do, and waits again.
+//! with the same slot and the same low 16 bits of generation is woken once
+//! more than needed), or 65,536 reuses of its slot. A spurious wake-up is
+//! allowed by the `Future` contract: the task polls, finds nothing to do,
+//! and waits again.
 //!
-//! A task whose slot does not fit in 24 bits, or a loop beyond the first
-//! 32,767 alive at once, gets the allocating `Arc` waker instead
-//! ([`task_waker`] returns `None`).
+//! Every key fits; loops do up to 32,768 alive at once (the index's 15
+//! bits), which `EventLoop::new` reports as an error beyond. So a task
+//! stores no waker at all: its header keeps the loop index, and each step
+//! packs the word anew.
 //!
 //! # The coroutine, pinned in its task cell
 //!
@@ -76,15 +78,18 @@ const _: () = assert!(usize::BITS == 64, "corio's task waker packs 64 bits");
 const TAG: u64 = 1 << 63;
 /// Bits of the loop index (62..48).
 const INDEX_BITS: u32 = 15;
-/// Bits of the slot (47..24) and of the generation (23..0).
-const KEY_BITS: u32 = 24;
-const KEY_MASK: u64 = (1 << KEY_BITS) - 1;
+/// Where the slot starts (47..16).
+const SLOT_SHIFT: u32 = 16;
+/// The generation's bits kept (15..0).
+const GENERATION_MASK: u64 = (1 << SLOT_SHIFT) - 1;
+/// Where the loop index starts (62..48).
+const INDEX_SHIFT: u32 = 48;
 
 /// The loops' thread-safe queues, by index; a dead `Weak` is a free place.
 static LOOPS: Mutex<Vec<Weak<Remote>>> = Mutex::new(Vec::new());
 
 /// Gives `remote`'s loop an index for its wakers; `None` when every index
-/// is taken by a live loop (its tasks then get `Arc` wakers).
+/// is taken by a live loop.
 pub(crate) fn register_loop(remote: &Arc<Remote>) -> Option<u16> {
     let mut loops = LOOPS.lock().unwrap_or_else(PoisonError::into_inner);
     let weak = Arc::downgrade(remote);
@@ -105,36 +110,33 @@ fn loop_at(index: u16) -> Option<Arc<Remote>> {
     loops.get(usize::from(index))?.upgrade()
 }
 
-/// The word for the task `key` of the loop at `index`; `None` if the slot
-/// does not fit.
-fn pack(index: u16, key: TaskKey) -> Option<u64> {
-    let slot = u64::from(key.slot);
-    if slot > KEY_MASK || u64::from(index) >= 1 << INDEX_BITS {
-        return None;
-    }
-    let generation = u64::from(key.generation) & KEY_MASK;
-    Some(TAG | u64::from(index) << (2 * KEY_BITS) | slot << KEY_BITS | generation)
+/// The word for the task `key` of the loop at `index` (an index
+/// `register_loop` gave: below 2^15).
+fn pack(index: u16, key: TaskKey) -> u64 {
+    let index = u64::from(index) & ((1 << INDEX_BITS) - 1);
+    let generation = u64::from(key.generation) & GENERATION_MASK;
+    TAG | index << INDEX_SHIFT | u64::from(key.slot) << SLOT_SHIFT | generation
 }
 
-/// The loop index and the key (generation: its low 24 bits) of a word.
+/// The loop index and the key (generation: its low 16 bits) of a word.
 fn unpack(word: u64) -> (u16, TaskKey) {
-    let index = ((word & !TAG) >> (2 * KEY_BITS)) as u16;
+    let index = ((word & !TAG) >> INDEX_SHIFT) as u16;
     let key = TaskKey {
-        slot: ((word >> KEY_BITS) & KEY_MASK) as u32,
-        generation: (word & KEY_MASK) as u32,
+        slot: (word >> SLOT_SHIFT) as u32,
+        generation: (word & GENERATION_MASK) as u32,
     };
     (index, key)
 }
 
 /// The generation as a packed waker carries it, for comparing with one.
 pub(crate) fn packed_generation(generation: u32) -> u32 {
-    (u64::from(generation) & KEY_MASK) as u32
+    (u64::from(generation) & GENERATION_MASK) as u32
 }
 
-/// A waker for the task `key` of the loop at `index`, without an
-/// allocation; `None` if the key does not fit (see the module docs).
-pub(crate) fn task_waker(index: u16, key: TaskKey) -> Option<Waker> {
-    let word = pack(index, key)?;
+/// The waker of the task `key` of the loop at `index`, made anew from the
+/// two (no allocation; see the module docs).
+pub(crate) fn task_waker(index: u16, key: TaskKey) -> Waker {
+    let word = pack(index, key);
     let data = ptr::without_provenance::<()>(word as usize);
     // SAFETY: the vtable's functions uphold `RawWaker`'s contract for this
     // data: `clone` returns a waker of the same word and table, `wake` and
@@ -142,7 +144,7 @@ pub(crate) fn task_waker(index: u16, key: TaskKey) -> Option<Waker> {
     // does nothing; all four are thread-safe (the word is plain data, and
     // waking goes through `wake_local` on this thread or the loop's
     // `Mutex`-guarded queue elsewhere).
-    Some(unsafe { Waker::from_raw(RawWaker::new(data, &VTABLE)) })
+    unsafe { Waker::from_raw(RawWaker::new(data, &VTABLE)) }
 }
 
 static VTABLE: RawWakerVTable = RawWakerVTable::new(clone_raw, wake_raw, wake_raw, drop_raw);
@@ -252,32 +254,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn words_round_trip_and_keys_that_do_not_fit_are_refused() {
-        let key = TaskKey {
-            slot: 0x00AB_CDEF,
-            generation: 0x1234_5678,
-        };
-        let word = pack(7, key).unwrap();
-        let (index, back) = unpack(word);
-        assert_eq!(index, 7);
-        assert_eq!(back.slot, key.slot);
-        assert_eq!(back.generation, packed_generation(key.generation));
-        let too_big = TaskKey {
-            slot: 1 << 24,
+    fn words_round_trip_for_every_slot() {
+        for (index, slot) in [(7, 0x00AB_CDEF), (0x7FFF, u32::MAX), (0, 0)] {
+            let key = TaskKey {
+                slot,
+                generation: 0x1234_5678,
+            };
+            let (back_index, back) = unpack(pack(index, key));
+            assert_eq!(back_index, index);
+            assert_eq!(back.slot, key.slot);
+            assert_eq!(back.generation, packed_generation(key.generation));
+        }
+        let zero = TaskKey {
+            slot: 0,
             generation: 0,
         };
-        assert!(pack(0, too_big).is_none());
-        assert!(pack(1 << 15, key).is_none());
-        assert_ne!(
-            pack(
-                0,
-                TaskKey {
-                    slot: 0,
-                    generation: 0
-                }
-            ),
-            Some(0)
-        );
+        assert_ne!(pack(0, zero), 0);
     }
 
     #[test]
@@ -287,7 +279,7 @@ mod tests {
             generation: 9,
         };
         // An index no loop holds: waking finds nothing and does nothing.
-        let waker = task_waker(u16::MAX >> 1, key).unwrap();
+        let waker = task_waker(u16::MAX >> 1, key);
         let copy = waker.clone();
         assert!(copy.will_wake(&waker));
         copy.wake_by_ref();
@@ -298,8 +290,7 @@ mod tests {
                 slot: 4,
                 generation: 9,
             },
-        )
-        .unwrap();
+        );
         assert!(!other.will_wake(&waker));
         drop(waker);
         // From another thread, as a `Send` waker may be used.

@@ -8,12 +8,10 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::Wake;
 
 use corio_reactor::Waker as SelectorWaker;
 
 use crate::LoopError;
-use crate::runtime;
 
 /// A task's address in its loop's task table: slot and generation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,29 +181,6 @@ impl std::fmt::Debug for LoopHandle {
         f.debug_struct("LoopHandle")
             .field("loop_id", &self.remote.loop_id)
             .finish()
-    }
-}
-
-/// What a task's `std::task::Waker` points at: enough to find the task from
-/// any thread, and nothing that is `!Send`.
-pub(crate) struct TaskWaker {
-    pub(crate) key: TaskKey,
-    pub(crate) remote: Arc<Remote>,
-}
-
-impl Wake for TaskWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    /// On the loop's own thread, while it runs: schedule the step directly.
-    /// Anywhere else: through the thread-safe queue and the eventfd. A wake
-    /// for a finished task, or a closed loop, does nothing.
-    fn wake_by_ref(self: &Arc<Self>) {
-        if !runtime::wake_local(self.remote.loop_id, self.key) {
-            // Err only when the loop is closed: nothing left to wake.
-            self.remote.push(RemoteItem::Wake(self.key)).ok();
-        }
     }
 }
 

@@ -47,27 +47,13 @@ pub(crate) fn a_loop_runs_here() -> bool {
     RUNNING.try_with(|r| r.borrow().is_some()).unwrap_or(false)
 }
 
-/// Wakes a task of the loop running on this thread; false when that loop
-/// is not the one running here (the caller then goes through the remote
-/// queue).
-pub(crate) fn wake_local(loop_id: u64, key: TaskKey) -> bool {
-    RUNNING
-        .try_with(|r| match &*r.borrow() {
-            Some(lp) if lp.id == loop_id => {
-                lp.wake_task(key);
-                true
-            }
-            _ => false,
-        })
-        .unwrap_or(false)
-}
-
-/// As [`wake_local`], for a waker that knows its loop by its index in
-/// the waker table (`raw.rs`).
+/// Wakes a task of the loop running on this thread, known by its index in
+/// the waker table (`raw.rs`); false when that loop is not the one running
+/// here (the caller then goes through the remote queue).
 pub(crate) fn wake_local_index(index: u16, key: TaskKey) -> bool {
     RUNNING
         .try_with(|r| match &*r.borrow() {
-            Some(lp) if lp.waker_index == Some(index) => {
+            Some(lp) if lp.waker_index == index => {
                 lp.wake_task(key);
                 true
             }

@@ -89,8 +89,9 @@ pub(crate) struct Header {
     cancelled: Cell<bool>,
     /// What the coroutine is parked on (asyncio's `_fut_waiter`).
     pub(crate) awaiting: Cell<Option<Rc<dyn Cancel>>>,
-    /// The `std::task::Waker` handed to the coroutine on every step.
-    pub(crate) waker: Waker,
+    /// Its loop's index in the waker table: with `key`, all a waker needs
+    /// (`raw.rs` packs both into the waker's word; none is stored).
+    pub(crate) loop_index: u16,
     /// Where `create_task` was called.
     pub(crate) location: &'static Location<'static>,
     /// When it was created (coarse real time, for the age in `dump_tasks`).
@@ -120,6 +121,11 @@ impl Header {
 
     pub(crate) fn set_name(&self, name: String) {
         self.name.set(Some(Box::new(name)));
+    }
+
+    /// The task's waker, made anew (no allocation: see `raw.rs`).
+    pub(crate) fn waker(&self) -> Waker {
+        crate::raw::task_waker(self.loop_index, self.key)
     }
 
     pub(crate) fn is_done(&self) -> bool {
@@ -337,7 +343,7 @@ impl<F: StdFuture + 'static> Cancel for TaskCell<F> {
         if let Some(inner) = awaiting {
             inner.cancel();
         }
-        header.waker.wake_by_ref();
+        header.waker().wake_by_ref();
         true
     }
 }
@@ -362,7 +368,8 @@ impl<F: StdFuture + 'static> RawTask for TaskCell<F> {
         header.awaiting.take();
 
         let previous = lp.current.replace(Some(self.clone()));
-        let mut cx = Context::from_waker(&header.waker);
+        let waker = header.waker();
+        let mut cx = Context::from_waker(&waker);
         let polled = catch_unwind(AssertUnwindSafe(|| self.future.poll(&mut cx)));
         lp.current.set(previous);
 
@@ -374,7 +381,7 @@ impl<F: StdFuture + 'static> RawTask for TaskCell<F> {
                 // Cancelled from inside its own step: take the cancelling
                 // step next.
                 if header.cancel_requested.get() {
-                    header.waker.wake_by_ref();
+                    waker.wake_by_ref();
                 }
             }
             Ok(Some(Poll::Ready(value))) => {
@@ -475,7 +482,7 @@ pub(crate) fn spawn<F: StdFuture + 'static>(
     future: F,
     location: &'static Location<'static>,
 ) -> Task<F::Output> {
-    let cell = lp.insert_task(|key, waker| {
+    let cell = lp.insert_task(|key, loop_index| {
         Rc::new(TaskCell {
             header: Header {
                 key,
@@ -486,7 +493,7 @@ pub(crate) fn spawn<F: StdFuture + 'static>(
                 cancel_requested: Cell::new(false),
                 cancelled: Cell::new(false),
                 awaiting: Cell::new(None),
-                waker,
+                loop_index,
                 location,
                 created: CoarseInstant::now(),
                 steps: Cell::new(0),

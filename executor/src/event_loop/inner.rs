@@ -30,7 +30,7 @@ use corio_timer::{Clock, TimerId, TimerQueue};
 
 use super::Shutdown;
 use crate::handle::{Callback, Handle, TimerHandle, callback};
-use crate::remote::{Remote, RemoteItem, TaskKey, TaskWaker};
+use crate::remote::{Remote, RemoteItem, TaskKey};
 use crate::task::{RawTask, TaskRef, panic_message};
 
 /// Something the ready queue runs.
@@ -214,8 +214,6 @@ pub(super) type ShutdownHook = Box<dyn FnOnce(Shutdown)>;
 
 /// The state behind an [`EventLoop`]; tasks, handles and wakers point here.
 pub(crate) struct LoopInner {
-    /// Unique per loop; thread-local state compares it.
-    pub(crate) id: u64,
     /// asyncio's `_ready`.
     pub(super) ready: RefCell<VecDeque<Runnable>>,
     /// asyncio's `_scheduled`.
@@ -257,8 +255,8 @@ pub(crate) struct LoopInner {
     /// select can be skipped (phase 2).
     pub(super) internal_fds: Cell<usize>,
     /// The loop's index in the waker table (`raw.rs`): its tasks' wakers
-    /// carry it instead of an `Arc`. `None`: the table was full.
-    pub(crate) waker_index: Option<u16>,
+    /// carry it.
+    pub(crate) waker_index: u16,
     /// How many selects ran (`EventLoop::select_calls`).
     pub(super) select_calls: Cell<u64>,
     /// `signal::signals_written()` as read before the last select: a
@@ -415,26 +413,15 @@ impl LoopInner {
         }
     }
 
-    /// Reserves a task slot, builds the task with its key and waker, and
-    /// schedules its first step.
+    /// Reserves a task slot, builds the task with its key and the loop's
+    /// waker index, and schedules its first step.
     pub(crate) fn insert_task<R: RawTask + 'static>(
         self: &Rc<Self>,
-        build: impl FnOnce(TaskKey, Waker) -> Rc<R>,
+        build: impl FnOnce(TaskKey, u16) -> Rc<R>,
     ) -> Rc<R> {
         self.check_open();
         let key = self.tasks.borrow_mut().vacant();
-        // A waker that is the task's key itself (no allocation), unless
-        // the key does not fit in one (then an `Arc` waker).
-        let waker = self
-            .waker_index
-            .and_then(|index| crate::raw::task_waker(index, key))
-            .unwrap_or_else(|| {
-                Waker::from(Arc::new(TaskWaker {
-                    key,
-                    remote: self.remote.clone(),
-                }))
-            });
-        let task = build(key, waker);
+        let task = build(key, self.waker_index);
         self.tasks.borrow_mut().fill(key, task.clone());
         task.header().scheduled.set(true);
         self.ready

@@ -157,10 +157,11 @@ impl EventLoop {
         selector
             .register(remote.waker.as_raw_fd(), EVENT_READ, IoHandlers::default())
             .map_err(|e| fail(&e))?;
-        let waker_index = crate::raw::register_loop(&remote);
+        let waker_index = crate::raw::register_loop(&remote).ok_or_else(|| {
+            LoopError::Selector("more than 32,768 event loops alive at once".into())
+        })?;
         Ok(EventLoop {
             inner: Rc::new(LoopInner {
-                id,
                 ready: RefCell::new(VecDeque::new()),
                 scheduled: RefCell::new(TimerQueue::new()),
                 selector: RefCell::new(selector),
