@@ -11,14 +11,15 @@
 //! the connection.
 
 use std::cell::{Cell, RefCell};
+use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 
 use corio_executor::{EventLoop, WeakLoop, panic_message};
 
-/// What a transport does when its protocol panics (asyncio's
-/// `_fatal_error`): given the panic's message.
-pub(crate) type OnPanic = Rc<dyn Fn(String)>;
+/// What a transport does when its protocol panics (the end of asyncio's
+/// `_fatal_error`): close at once with this error.
+pub(crate) type OnPanic = Rc<dyn Fn(io::Error)>;
 
 /// The protocol of one transport (stream or datagram), until it is lost.
 pub(crate) struct Callee<P: ?Sized> {
@@ -101,12 +102,20 @@ impl<P: ?Sized + 'static> Callee<P> {
         }
     }
 
-    /// A callback panicked: no more calls; the transport is told.
+    /// A callback panicked (asyncio's `_fatal_error`): no more calls, the
+    /// panic goes to the loop's exception handler, and the transport
+    /// closes with it as the error `connection_lost` receives.
     fn panicked(&self, message: String) {
         self.failed.set(true);
+        if let Some(lp) = self.lp.upgrade().filter(|lp| !lp.is_closed()) {
+            lp.call_exception_handler(corio_executor::ExceptionContext {
+                message: "Fatal error: protocol callback failed".to_string(),
+                exception: Some(message.clone()),
+            });
+        }
         let on_panic = self.on_panic.borrow().clone();
         if let Some(on_panic) = on_panic {
-            on_panic(message);
+            on_panic(io::Error::other(format!("protocol panicked: {message}")));
         }
     }
 

@@ -120,18 +120,9 @@ impl DatagramTransport {
         transport
             .inner
             .protocol
-            .set_on_panic(Rc::new(move |message: String| {
+            .set_on_panic(Rc::new(move |error: io::Error| {
                 if let Some(inner) = weak.upgrade() {
-                    let me = DatagramTransport { inner };
-                    if let Some(lp) = me.lp() {
-                        lp.call_exception_handler(corio_executor::ExceptionContext {
-                            message: "Fatal error: protocol callback failed".to_string(),
-                            exception: Some(message.clone()),
-                        });
-                    }
-                    me.force_close(Some(io::Error::other(format!(
-                        "protocol panicked: {message}"
-                    ))));
+                    DatagramTransport { inner }.force_close(Some(error));
                 }
             }));
         crate::live::register(lp, &transport.inner);

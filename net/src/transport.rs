@@ -275,9 +275,9 @@ impl Transport {
         transport
             .inner
             .protocol
-            .set_on_panic(Rc::new(move |message: String| {
+            .set_on_panic(Rc::new(move |error: io::Error| {
                 if let Some(inner) = weak.upgrade() {
-                    Transport { inner }.protocol_panicked(message);
+                    Transport { inner }.fatal_error(error);
                 }
             }));
         crate::live::register(lp, &transport.inner);
@@ -312,19 +312,6 @@ impl Transport {
         if let (Some(fd), Some(lp)) = (self.fd(), self.lp()) {
             lp.remove_reader(fd);
         }
-    }
-
-    /// A protocol callback panicked: asyncio's `_fatal_error` — reported
-    /// to the loop's exception handler, and the connection closed at once
-    /// with the panic as the error its `connection_lost` receives.
-    fn protocol_panicked(&self, message: String) {
-        if let Some(lp) = self.lp() {
-            lp.call_exception_handler(corio_executor::ExceptionContext {
-                message: "Fatal error: protocol callback failed".to_string(),
-                exception: Some(message.clone()),
-            });
-        }
-        self.fatal_error(io::Error::other(format!("protocol panicked: {message}")));
     }
 
     /// Calls the protocol now, or soon if it is busy in one of its own
