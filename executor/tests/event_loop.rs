@@ -509,3 +509,32 @@ fn the_loops_structures_shrink_after_a_storm() {
     );
     lp.close().unwrap();
 }
+
+/// The thread's timer slack as the kernel reports it (`PR_GET_TIMERSLACK`;
+/// `/proc` shows only the main thread's).
+fn thread_slack_ns() -> u128 {
+    corio_timer::TimerSlack::current().as_nanos()
+}
+
+#[test]
+fn the_loop_lowers_the_threads_timer_slack_while_it_runs_and_restores_it() {
+    std::thread::spawn(|| {
+        let before = thread_slack_ns();
+        assert_eq!(before, 50_000, "a normal thread starts with 50 µs");
+        let lp = EventLoop::new().unwrap();
+        let inside = lp.run_until_complete(async { thread_slack_ns() }).unwrap();
+        assert_eq!(inside, 1_000, "1 µs while the loop runs");
+        assert_eq!(thread_slack_ns(), before, "the thread's own value is back");
+
+        lp.set_timer_slack(Some(Duration::from_micros(20)));
+        let inside = lp.run_until_complete(async { thread_slack_ns() }).unwrap();
+        assert_eq!(inside, 20_000);
+
+        lp.set_timer_slack(None);
+        let inside = lp.run_until_complete(async { thread_slack_ns() }).unwrap();
+        assert_eq!(inside, before, "None leaves the thread's slack alone");
+        assert_eq!(thread_slack_ns(), before);
+    })
+    .join()
+    .unwrap();
+}

@@ -11,13 +11,17 @@
 //!   than `Instant::now()` and a tick (1–4 ms) coarse: what the loop times
 //!   each step with, to report slow callbacks without paying for precision
 //!   it does not need.
+//! - [`TimerSlack`]: the thread's timer slack, lowered while a loop runs
+//!   so that a timed `select` does not end 50 µs late.
 //!
 //! The one `unsafe` block per syscall lives in `sys.rs`.
 #![deny(missing_docs)]
 
 mod clock;
 mod queue;
+mod slack;
 mod sys;
 
 pub use clock::{Clock, CoarseInstant};
 pub use queue::{TimerId, TimerQueue};
+pub use slack::TimerSlack;

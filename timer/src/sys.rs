@@ -37,3 +37,23 @@ fn nanos(ts: libc::timespec) -> u64 {
         .wrapping_mul(1_000_000_000)
         .wrapping_add(ts.tv_nsec as u64)
 }
+
+/// The calling thread's timer slack in nanoseconds (`PR_GET_TIMERSLACK`):
+/// how much later than asked the kernel may end this thread's timed waits,
+/// to batch wake-ups (50 µs by default for a normal thread).
+pub(crate) fn timer_slack_ns() -> u64 {
+    // SAFETY: PR_GET_TIMERSLACK takes no pointer argument; it only returns
+    // the calling thread's value.
+    let rc = unsafe { libc::prctl(libc::PR_GET_TIMERSLACK, 0, 0, 0, 0) };
+    u64::try_from(rc).unwrap_or(0)
+}
+
+/// Sets the calling thread's timer slack (`PR_SET_TIMERSLACK`). Zero means
+/// "the thread's default" to the kernel, so the smallest slack is 1 ns.
+pub(crate) fn set_timer_slack_ns(ns: u64) {
+    let ns = libc::c_ulong::try_from(ns.max(1)).unwrap_or(libc::c_ulong::MAX);
+    // SAFETY: PR_SET_TIMERSLACK takes the slack by value; it only changes
+    // the calling thread's own attribute and cannot fail for a value > 0.
+    let rc = unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, ns, 0, 0, 0) };
+    debug_assert_eq!(rc, 0, "prctl(PR_SET_TIMERSLACK) failed");
+}

@@ -232,6 +232,8 @@ pub(crate) struct LoopInner {
     pub(super) exception_handler: RefCell<Option<ExceptionHandler>>,
     pub(super) debug: Cell<bool>,
     pub(super) slow_callback_duration: Cell<Duration>,
+    /// The thread's timer slack while running (`None`: left alone).
+    pub(super) timer_slack: Cell<Option<Duration>>,
     /// Run once by `run()` and `close()` (the offload crate registers the
     /// default executor's shutdown here).
     pub(super) shutdown_hooks: RefCell<Vec<ShutdownHook>>,

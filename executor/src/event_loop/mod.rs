@@ -34,6 +34,9 @@ use crate::{LoopError, RunError, runtime};
 /// Source of unique loop ids (to tell loops apart in thread-local state).
 static LOOP_IDS: AtomicU64 = AtomicU64::new(1);
 
+/// The thread's timer slack while the loop runs (see [`EventLoop::set_timer_slack`]).
+const DEFAULT_TIMER_SLACK: Duration = Duration::from_micros(1);
+
 /// asyncio's default `slow_callback_duration`.
 pub const DEFAULT_SLOW_CALLBACK_DURATION: Duration = Duration::from_millis(100);
 
@@ -174,6 +177,7 @@ impl EventLoop {
                 exception_handler: RefCell::new(None),
                 debug: Cell::new(false),
                 slow_callback_duration: Cell::new(DEFAULT_SLOW_CALLBACK_DURATION),
+                timer_slack: Cell::new(Some(DEFAULT_TIMER_SLACK)),
                 shutdown_hooks: RefCell::new(Vec::new()),
                 close_hooks: RefCell::new(Vec::new()),
                 closing: Cell::new(false),
@@ -207,6 +211,7 @@ impl EventLoop {
             return Err(LoopError::AlreadyRunning);
         }
         let _running = runtime::enter_loop(inner.clone())?;
+        let _slack = inner.timer_slack.get().map(corio_timer::TimerSlack::set);
         inner.running.set(true);
         loop {
             inner.run_once();
@@ -594,6 +599,38 @@ impl EventLoop {
     /// Python: `loop.slow_callback_duration`.
     pub fn slow_callback_duration(&self) -> Duration {
         self.inner.slow_callback_duration.get()
+    }
+
+    /// The timer slack the loop gives its thread while it runs: Linux may
+    /// end a timed wait (the `select` that sleeps until the next timer) up
+    /// to the thread's slack late, 50 µs for a normal thread. The loop
+    /// lowers it to 1 µs by default while `run_forever` runs and puts the
+    /// thread's own value back when it returns; `None` leaves the thread's
+    /// slack alone (more wake-ups batched by the kernel, timers that much
+    /// later). Takes effect at the next `run_forever` / `run_until_complete`.
+    ///
+    /// No asyncio counterpart: CPython leaves the slack at 50 µs, so its
+    /// timers fire that much later; see `corio_timer::TimerSlack`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use corio_executor::EventLoop;
+    ///
+    /// let lp = EventLoop::new()?;
+    /// assert_eq!(lp.timer_slack(), Some(Duration::from_micros(1)));
+    /// lp.set_timer_slack(None);
+    /// assert_eq!(lp.timer_slack(), None);
+    /// # Ok::<(), corio_executor::LoopError>(())
+    /// ```
+    pub fn set_timer_slack(&self, slack: Option<Duration>) {
+        self.inner.timer_slack.set(slack);
+    }
+
+    /// The slack [`set_timer_slack`](Self::set_timer_slack) set.
+    pub fn timer_slack(&self) -> Option<Duration> {
+        self.inner.timer_slack.get()
     }
 
     /// The tasks of this loop that are not done. Python: `asyncio.all_tasks(loop)`.
