@@ -85,14 +85,13 @@ pub(crate) fn check_same_loop(header: &crate::task::Header, task: *const ()) {
 
 /// The running loop's current task (its step is running), if any.
 fn current_raw() -> Option<Rc<dyn RawTask>> {
+    with_running(|lp| lp.with_current(Rc::clone)).flatten()
+}
+
+/// Calls `f` with the loop running on this thread, if any.
+fn with_running<R>(f: impl FnOnce(&Rc<LoopInner>) -> R) -> Option<R> {
     RUNNING
-        .try_with(|r| {
-            let running = r.borrow();
-            let lp = running.as_ref()?;
-            let task = lp.current.take();
-            lp.current.set(task.clone());
-            task
-        })
+        .try_with(|r| r.borrow().as_ref().map(f))
         .ok()
         .flatten()
 }
@@ -100,9 +99,10 @@ fn current_raw() -> Option<Rc<dyn RawTask>> {
 /// Records that the current task is parked on `target`, so that cancelling
 /// the task cancels `target` (asyncio's `_fut_waiter`).
 pub(crate) fn park_current_on(target: Rc<dyn Cancel>) {
-    if let Some(task) = current_raw() {
-        task.header().awaiting.set(Some(target));
-    }
+    // The old target is dropped after the table's borrow ends: its drop
+    // may run code that touches the table.
+    let old = with_running(|lp| lp.with_current(|task| task.header().awaiting.replace(Some(target))));
+    drop(old);
 }
 
 /// Reports through the running loop's handler, or to stderr without one.

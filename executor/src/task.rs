@@ -367,7 +367,7 @@ impl<F: StdFuture + 'static> RawTask for TaskCell<F> {
         header.steps.set(header.steps.get().saturating_add(1));
         header.awaiting.take();
 
-        let previous = lp.current.replace(Some(self.clone()));
+        let previous = lp.current.replace(Some(header.key));
         let waker = header.waker();
         let mut cx = Context::from_waker(&waker);
         let polled = catch_unwind(AssertUnwindSafe(|| self.future.poll(&mut cx)));

@@ -245,8 +245,10 @@ pub(crate) struct LoopInner {
     /// Loop-local values of the crates above (see `EventLoop::extension`);
     /// asyncio's private loop attributes such as `_default_executor`.
     pub(super) extensions: RefCell<Vec<Rc<dyn Any>>>,
-    /// The task whose step is running (asyncio's `_current_tasks[loop]`).
-    pub(crate) current: Cell<Option<Rc<dyn RawTask>>>,
+    /// The key of the task whose step is running (asyncio's
+    /// `_current_tasks[loop]`); a key, not an `Rc`, so that a step costs
+    /// no reference count (the task is in the table while it steps).
+    pub(crate) current: Cell<Option<TaskKey>>,
     /// Scratch buffers reused by every iteration.
     pub(super) due: RefCell<Vec<TimerEntry>>,
     pub(super) remote_items: RefCell<Vec<RemoteItem>>,
@@ -439,6 +441,13 @@ impl LoopInner {
     }
 
     /// Schedules one step of the task, unless one is already queued.
+    /// Calls `f` with the task whose step is running, if any.
+    pub(crate) fn with_current<R>(&self, f: impl FnOnce(&Rc<dyn RawTask>) -> R) -> Option<R> {
+        let key = self.current.get()?;
+        let tasks = self.tasks.borrow();
+        tasks.get(key).map(f)
+    }
+
     pub(crate) fn wake_task(&self, key: TaskKey) {
         let tasks = self.tasks.borrow();
         if let Some(task) = tasks.get_for_wake(key)
