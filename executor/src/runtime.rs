@@ -101,7 +101,8 @@ fn with_running<R>(f: impl FnOnce(&Rc<LoopInner>) -> R) -> Option<R> {
 pub(crate) fn park_current_on(target: Rc<dyn Cancel>) {
     // The old target is dropped after the table's borrow ends: its drop
     // may run code that touches the table.
-    let old = with_running(|lp| lp.with_current(|task| task.header().awaiting.replace(Some(target))));
+    let old =
+        with_running(|lp| lp.with_current(|task| task.header().awaiting.replace(Some(target))));
     drop(old);
 }
 

@@ -239,8 +239,9 @@ struct TaskCell<F: StdFuture> {
     /// the steps, dropped in place once done (`raw.rs`).
     future: Coroutine<F>,
     outcome: RefCell<Outcome<F::Output>>,
-    /// Done callbacks; boxed because most tasks never get one.
-    callbacks: RefCell<Option<Box<Callbacks<F::Output>>>>,
+    /// Done callbacks; boxed because most tasks never get one (a `Cell`:
+    /// taken out, changed and put back, never borrowed across a call).
+    callbacks: Cell<Option<Box<Callbacks<F::Output>>>>,
 }
 
 /// The typed view of a task, behind [`Task<T>`].
@@ -437,23 +438,31 @@ impl<F: StdFuture + 'static> TypedTask<F::Output> for TaskCell<F> {
     }
 
     fn add_callback(&self, f: DoneFn<F::Output>) -> u64 {
-        let mut slot = self.callbacks.borrow_mut();
-        let callbacks = slot.get_or_insert_with(|| Box::new(Callbacks { list: Vec::new() }));
+        let mut callbacks = self
+            .callbacks
+            .take()
+            .unwrap_or_else(|| Box::new(Callbacks { list: Vec::new() }));
         // The id is the registration number: callbacks and awaiters share
         // one order.
         let id = u64::from(self.header.next_registration());
         callbacks.list.push((id, f));
+        self.callbacks.set(Some(callbacks));
         id
     }
 
     fn remove_callback(&self, id: u64) -> usize {
-        let mut slot = self.callbacks.borrow_mut();
-        let Some(callbacks) = slot.as_mut() else {
+        let Some(mut callbacks) = self.callbacks.take() else {
             return 0;
         };
         let before = callbacks.list.len();
-        callbacks.list.retain(|(i, _)| *i != id);
-        before - callbacks.list.len()
+        // The removed callback is dropped after the list is back.
+        let (kept, removed): (Vec<_>, Vec<_>) =
+            callbacks.list.drain(..).partition(|(i, _)| *i != id);
+        callbacks.list = kept;
+        let count = before - callbacks.list.len();
+        self.callbacks.set(Some(callbacks));
+        drop(removed);
+        count
     }
 }
 
@@ -503,7 +512,7 @@ pub(crate) fn spawn<F: StdFuture + 'static>(
             },
             future: Coroutine::new(future),
             outcome: RefCell::new(Outcome::Pending),
-            callbacks: RefCell::new(None),
+            callbacks: Cell::new(None),
         })
     });
     Task::from_inner(cell)

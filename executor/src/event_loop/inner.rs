@@ -31,7 +31,7 @@ use corio_timer::{Clock, TimerId, TimerQueue};
 use super::Shutdown;
 use crate::handle::{Callback, Handle, TimerHandle, callback};
 use crate::remote::{Remote, RemoteItem, TaskKey};
-use crate::task::{RawTask, TaskRef, panic_message};
+use crate::task::{Header, RawTask, TaskRef, panic_message};
 
 /// Something the ready queue runs.
 pub(crate) enum Runnable {
@@ -91,8 +91,8 @@ pub(crate) struct IoHandlers {
 /// handed out for them (`floor`).
 #[derive(Default)]
 pub(super) struct TaskTable {
-    /// Slot `i` holds its current generation and its task, if any.
-    slots: Vec<(u32, Option<Rc<dyn RawTask>>)>,
+    /// Slot `i` holds its task, or the generation its next task gets.
+    slots: Vec<Slot>,
     /// Empty slots, reused before the table grows.
     free: Vec<u32>,
     /// Tasks in the table.
@@ -100,6 +100,24 @@ pub(super) struct TaskTable {
     /// The generation of a slot made anew: above every generation a cut
     /// slot ever had.
     floor: u32,
+}
+
+/// A slot of the task table: 16 bytes, as its task's `Rc` (a full slot's
+/// generation is its task's `header.key.generation`, so the slot need not
+/// keep one too).
+enum Slot {
+    Full(Rc<dyn RawTask>),
+    Free { generation: u32 },
+}
+
+impl Slot {
+    /// The task, if it has `generation` (masked by `mask`).
+    fn task(&self, generation: u32, mask: fn(u32) -> u32) -> Option<&Rc<dyn RawTask>> {
+        match self {
+            Slot::Full(task) if mask(task.header().key.generation) == generation => Some(task),
+            _ => None,
+        }
+    }
 }
 
 /// Below this many slots the table never shrinks (not worth the work).
@@ -115,41 +133,42 @@ impl TaskTable {
         let slot = match self.free.pop() {
             Some(slot) => slot,
             None => {
-                self.slots.push((self.floor, None));
+                self.slots.push(Slot::Free {
+                    generation: self.floor,
+                });
                 (self.slots.len() - 1) as u32
             }
         };
-        TaskKey {
-            slot,
-            generation: self.slots[slot as usize].0,
-        }
+        let Slot::Free { generation } = self.slots[slot as usize] else {
+            unreachable!("a free slot holds no task");
+        };
+        TaskKey { slot, generation }
     }
 
+    /// Puts the task whose header has `key` (from [`vacant`](Self::vacant))
+    /// in its slot.
     fn fill(&mut self, key: TaskKey, task: Rc<dyn RawTask>) {
-        self.slots[key.slot as usize].1 = Some(task);
+        debug_assert!(task.header().key == key);
+        self.slots[key.slot as usize] = Slot::Full(task);
         self.live += 1;
     }
 
     fn get(&self, key: TaskKey) -> Option<&Rc<dyn RawTask>> {
-        match self.slots.get(key.slot as usize) {
-            Some((generation, Some(task))) if *generation == key.generation => Some(task),
-            _ => None,
-        }
+        self.slots
+            .get(key.slot as usize)?
+            .task(key.generation, std::convert::identity)
     }
 
-    /// The task a waker names: the generation compared in the bits a
-    /// packed waker keeps (`raw.rs`). A match with an older generation is
-    /// a spurious wake-up at worst.
-    fn get_for_wake(&self, key: TaskKey) -> Option<&Rc<dyn RawTask>> {
-        let wanted = crate::raw::packed_generation(key.generation);
-        match self.slots.get(key.slot as usize) {
-            Some((generation, Some(task)))
-                if crate::raw::packed_generation(*generation) == wanted =>
-            {
-                Some(task)
-            }
-            _ => None,
-        }
+    /// The task a waker names, with its header (one look-up of it): the
+    /// generation compared in the bits a packed waker keeps (`raw.rs`). A
+    /// match with an older generation is a spurious wake-up at worst.
+    fn get_for_wake(&self, key: TaskKey) -> Option<(&Rc<dyn RawTask>, &Header)> {
+        let Some(Slot::Full(task)) = self.slots.get(key.slot as usize) else {
+            return None;
+        };
+        let header = task.header();
+        let packed = crate::raw::packed_generation;
+        (packed(header.key.generation) == packed(key.generation)).then_some((task, header))
     }
 
     /// True when no task is in the table.
@@ -162,35 +181,47 @@ impl TaskTable {
         self.slots.capacity()
     }
 
+    /// The tasks in the table, in slot order.
+    fn iter(&self) -> impl Iterator<Item = &Rc<dyn RawTask>> {
+        self.slots.iter().filter_map(|slot| match slot {
+            Slot::Full(task) => Some(task),
+            Slot::Free { .. } => None,
+        })
+    }
+
     /// Empties the table (loop close), returning the tasks still in it.
     pub(super) fn take_all(&mut self) -> Vec<Rc<dyn RawTask>> {
+        let tasks = self.iter().cloned().collect();
         self.free.clear();
+        self.slots.clear();
         self.live = 0;
-        self.slots.drain(..).filter_map(|(_, task)| task).collect()
+        tasks
     }
 
     fn remove(&mut self, key: TaskKey) -> Option<Rc<dyn RawTask>> {
         let entry = self.slots.get_mut(key.slot as usize)?;
-        if entry.0 != key.generation || entry.1.is_none() {
-            return None;
-        }
-        entry.0 = entry.0.wrapping_add(1);
-        let task = entry.1.take();
+        entry.task(key.generation, std::convert::identity)?;
+        let free = Slot::Free {
+            generation: key.generation.wrapping_add(1),
+        };
+        let Slot::Full(task) = std::mem::replace(entry, free) else {
+            unreachable!("checked full above");
+        };
         self.free.push(key.slot);
         self.live -= 1;
         if self.live * 4 < self.slots.len()
             && self.slots.len() >= TASK_TABLE_MIN_SHRINK
-            && self.slots.last().is_some_and(|(_, task)| task.is_none())
+            && matches!(self.slots.last(), Some(Slot::Free { .. }))
         {
             self.shrink();
         }
-        task
+        Some(task)
     }
 
     /// Cuts off the trailing empty slots and gives their memory back.
     fn shrink(&mut self) {
-        while let Some((generation, None)) = self.slots.last() {
-            self.floor = self.floor.max(generation.wrapping_add(1));
+        while let Some(&Slot::Free { generation }) = self.slots.last() {
+            self.floor = self.floor.max(generation);
             self.slots.pop();
         }
         let len = self.slots.len() as u32;
@@ -450,8 +481,8 @@ impl LoopInner {
 
     pub(crate) fn wake_task(&self, key: TaskKey) {
         let tasks = self.tasks.borrow();
-        if let Some(task) = tasks.get_for_wake(key)
-            && !task.header().scheduled.replace(true)
+        if let Some((task, header)) = tasks.get_for_wake(key)
+            && !header.scheduled.replace(true)
         {
             self.ready
                 .borrow_mut()
@@ -461,12 +492,7 @@ impl LoopInner {
 
     pub(crate) fn all_tasks(&self) -> Vec<TaskRef> {
         let tasks = self.tasks.borrow();
-        tasks
-            .slots
-            .iter()
-            .filter_map(|(_, t)| t.clone())
-            .map(TaskRef::from_raw)
-            .collect()
+        tasks.iter().cloned().map(TaskRef::from_raw).collect()
     }
 
     /// Calls the exception handler (or the default one, stderr).
