@@ -329,6 +329,43 @@ fn corio_bytes_per_pending_task() -> (f64, f64) {
     .expect("run")
 }
 
+/// Live heap bytes per task asleep in a one-hour `sleep` (its timer
+/// included), once the ready queue has settled.
+fn corio_bytes_per_sleeping_task() -> f64 {
+    corio::run(async {
+        quiet();
+        let before = LIVE.load(Ordering::Relaxed);
+        let tasks: Vec<_> = (0..PENDING)
+            .map(|_| corio::create_task(corio::sleep(Duration::from_secs(3600))))
+            .collect();
+        corio::yield_now().await;
+        corio::yield_now().await;
+        let after = LIVE.load(Ordering::Relaxed);
+        for t in &tasks {
+            t.cancel();
+        }
+        (after - before) as f64 / PENDING as f64
+    })
+    .expect("run")
+}
+
+/// The same on tokio (its timer entry lives in the sleep future).
+fn tokio_bytes_per_sleeping_task() -> f64 {
+    tokio_rt().block_on(async {
+        let before = LIVE.load(Ordering::Relaxed);
+        let tasks: Vec<_> = (0..PENDING)
+            .map(|_| tokio::spawn(tokio::time::sleep(Duration::from_secs(3600))))
+            .collect();
+        tokio::task::yield_now().await;
+        tokio::task::yield_now().await;
+        let after = LIVE.load(Ordering::Relaxed);
+        for t in &tasks {
+            t.abort();
+        }
+        (after - before) as f64 / PENDING as f64
+    })
+}
+
 fn tokio_bytes_per_pending_task() -> f64 {
     tokio_rt().block_on(async {
         let before = LIVE.load(Ordering::Relaxed);
@@ -498,8 +535,17 @@ fn main() {
         "| bytes per pending task | {cm:.0} B ({settled:.0} B an iteration later) | {tm:.0} B | {:.2} |",
         cm / tm
     );
+    let (cs, ts) = (
+        corio_bytes_per_sleeping_task(),
+        tokio_bytes_per_sleeping_task(),
+    );
+    println!(
+        "| bytes per sleeping task (with its timer) | {cs:.0} B | {ts:.0} B | {:.2} |",
+        cs / ts
+    );
     corio_bench::print_ratios(&ratios);
     println!("bytes_per_task corio={cm:.0} tokio={tm:.0} corio_settled={settled:.0}");
+    println!("bytes_per_sleeping_task corio={cs:.0} tokio={ts:.0}");
     let (schedule_pop, cancel) = timer_queue_costs();
     println!(
         "\ntimer queue alone, 100,000 random deadlines: schedule + pop_due {schedule_pop:.0} ns per timer; schedule + cancel {cancel:.0} ns per timer"
