@@ -2,7 +2,7 @@
 
 use std::future::{Future as StdFuture, poll_fn};
 use std::pin::{Pin, pin};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use std::cell::Cell;
@@ -19,9 +19,10 @@ use crate::{TaskError, TimeoutError, create_task, runtime};
 pub struct Sleep {
     /// `None` for `sleep(ZERO)`: yield once.
     deadline: Option<Instant>,
-    /// The timer that wakes us, the waker it holds (to notice when the
-    /// future moves to another task), and the loop whose queue it is in.
-    timer: Option<(TimerId, Waker, Weak<LoopInner>)>,
+    /// The timer that wakes us and the loop whose queue it is in (the
+    /// waker it holds stays there: the queue is asked whether the future
+    /// moved to another task).
+    timer: Option<(TimerId, Weak<LoopInner>)>,
     yielded: bool,
 }
 
@@ -110,18 +111,18 @@ impl StdFuture for Sleep {
         };
         // Once scheduled, the timer itself says when the deadline has come:
         // the loop popped it (phase 4). No clock read per poll.
-        if let Some((id, waker, _)) = &self.timer {
-            if !lp.timer_scheduled(*id) {
-                self.timer = None;
-                self.deadline = None;
-                self.yielded = true;
-                return Poll::Ready(());
+        if let Some((id, _)) = &self.timer {
+            match lp.timer_wakes(*id, cx.waker()) {
+                None => {
+                    self.timer = None;
+                    self.deadline = None;
+                    self.yielded = true;
+                    return Poll::Ready(());
+                }
+                Some(true) => return Poll::Pending,
+                // Moved to another task: re-arm with the new waker.
+                Some(false) => lp.cancel_timer(*id),
             }
-            if waker.will_wake(cx.waker()) {
-                return Poll::Pending;
-            }
-            // Moved to another task: re-arm with the new waker.
-            lp.cancel_timer(*id);
         } else if lp.time() >= deadline {
             // First poll, deadline already past (the future was created
             // earlier): done without touching the timer queue.
@@ -130,14 +131,14 @@ impl StdFuture for Sleep {
             return Poll::Ready(());
         }
         let id = lp.wake_at(deadline, cx.waker().clone());
-        self.timer = Some((id, cx.waker().clone(), Rc::downgrade(&lp)));
+        self.timer = Some((id, Rc::downgrade(&lp)));
         Poll::Pending
     }
 }
 
 impl Drop for Sleep {
     fn drop(&mut self) {
-        if let Some((id, _, lp)) = self.timer.take()
+        if let Some((id, lp)) = self.timer.take()
             && let Some(lp) = lp.upgrade()
         {
             lp.cancel_timer(id);

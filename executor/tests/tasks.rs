@@ -581,3 +581,37 @@ fn done_callbacks_and_awaiters_run_in_registration_order() {
         ]
     );
 }
+
+/// A sleep polled by one task and then handed to another wakes the second
+/// one: its timer is re-armed with the new task's waker (the timer queue
+/// keeps the waker; the sleep asks it whether the task changed).
+#[test]
+fn a_sleep_moved_to_another_task_wakes_that_task() {
+    let out = run(async {
+        let parked: Rc<RefCell<Option<std::pin::Pin<Box<corio_executor::Sleep>>>>> =
+            Rc::default();
+        let put = parked.clone();
+        // Task A polls the sleep once (its timer now holds A's waker), then
+        // hands it over and ends.
+        create_task(async move {
+            let mut sleep = Box::pin(sleep(Duration::from_millis(20)));
+            let first = std::future::poll_fn(|cx| {
+                std::task::Poll::Ready(sleep.as_mut().poll(cx).is_pending())
+            })
+            .await;
+            assert!(first, "20 ms have not passed yet");
+            *put.borrow_mut() = Some(sleep);
+        })
+        .await
+        .unwrap();
+        // Task B awaits it: without the re-arm, only the finished A would
+        // be woken and B would wait forever (here: until the 2 s guard).
+        let sleep = parked.borrow_mut().take().expect("handed over");
+        let started = Instant::now();
+        let waited = wait_for(create_task(sleep), Some(Duration::from_secs(2))).await;
+        (waited.is_ok(), started.elapsed())
+    })
+    .unwrap();
+    assert!(out.0, "the moved sleep woke its new task");
+    assert!(out.1 < Duration::from_secs(1), "{:?}", out.1);
+}

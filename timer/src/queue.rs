@@ -299,6 +299,18 @@ impl<T> TimerQueue<T> {
             .is_some_and(|slot| slot.seq == id.seq && slot.item.is_some())
     }
 
+    /// The item `id` names while it is scheduled.
+    ///
+    /// Python: the `TimerHandle` itself, while not cancelled and still in
+    /// `loop._scheduled`.
+    pub fn get(&self, id: TimerId) -> Option<&T> {
+        let slot = self.slots.get(id.slot as usize)?;
+        if slot.seq != id.seq {
+            return None;
+        }
+        slot.item.as_ref()
+    }
+
     /// How many live items are scheduled.
     ///
     /// Python: `len(loop._scheduled) - loop._timer_cancelled_count`.

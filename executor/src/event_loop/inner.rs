@@ -433,13 +433,20 @@ impl LoopInner {
             .schedule(when, TimerEntry::Wake(waker))
     }
 
-    /// True while the timer `id` is neither due-and-popped nor cancelled.
-    pub(crate) fn timer_scheduled(&self, id: TimerId) -> bool {
+    /// For a sleep's timer `id`: `None` once it fired or was cancelled,
+    /// else whether the waker it holds wakes the same task as `waker` (a
+    /// sleep moved to another task must re-arm).
+    pub(crate) fn timer_wakes(&self, id: TimerId, waker: &Waker) -> Option<bool> {
         // Borrowed elsewhere only while the queue is being changed, never
-        // during a step; "still scheduled" is then the safe answer.
-        self.scheduled
-            .try_borrow()
-            .map_or(true, |scheduled| scheduled.is_scheduled(id))
+        // during a step; "still scheduled, same waker" is then the safe
+        // answer (the sleep stays as it is).
+        let Ok(scheduled) = self.scheduled.try_borrow() else {
+            return Some(true);
+        };
+        match scheduled.get(id)? {
+            TimerEntry::Wake(held) => Some(held.will_wake(waker)),
+            TimerEntry::Callback(_) => Some(false),
+        }
     }
 
     pub(crate) fn cancel_timer(&self, id: TimerId) {
