@@ -588,8 +588,7 @@ fn done_callbacks_and_awaiters_run_in_registration_order() {
 #[test]
 fn a_sleep_moved_to_another_task_wakes_that_task() {
     let out = run(async {
-        let parked: Rc<RefCell<Option<std::pin::Pin<Box<corio_executor::Sleep>>>>> =
-            Rc::default();
+        let parked: Rc<RefCell<Option<std::pin::Pin<Box<corio_executor::Sleep>>>>> = Rc::default();
         let put = parked.clone();
         // Task A polls the sleep once (its timer now holds A's waker), then
         // hands it over and ends.
