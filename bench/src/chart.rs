@@ -154,7 +154,10 @@ mod tests {
             .iter()
             .find(|r| r.label.starts_with("spawn+join"))
             .unwrap();
-        assert!((spawn.ratio - 0.62).abs() < 1e-9, "the latest executor table");
+        assert!(
+            (spawn.ratio - 0.62).abs() < 1e-9,
+            "the latest executor table"
+        );
         let echo = found
             .iter()
             .find(|r| r.label.ends_with("(corio-protocol)"))
