@@ -5,6 +5,15 @@
 //! Each chapter is a Markdown file under `docs/`, included here so that its
 //! Rust code blocks run as doctests and cannot drift from the code. The
 //! modules are numbered so that they list in reading order.
+//!
+//! The chapters' pictures (`docs/img/*.svg`) are referenced with
+//! reference-style image links (`![..][fig-x]`, with `[fig-x]:
+//! img/x.svg` at the end of the chapter, for the repository page). Rustdoc
+//! cannot follow that relative path from the generated HTML, so each
+//! chapter's module first defines the same label as a `data:` URI of the
+//! picture (`docs/img/x.svg.b64`; the first definition of a label wins).
+//! `tests/doc_pictures.rs` checks that every label has one and that the
+//! base64 is current.
 
 // The chapter links of the path page point at the chapters' modules here
 // (the page itself defines them as the files, for reading on the
@@ -28,21 +37,30 @@ pub mod readme {}
 #[doc = include_str!("../docs/01-selector.md")]
 pub mod ch01_selector {}
 
+#[doc = concat!("[fig-run-once]: data:image/svg+xml;base64,", include_str!("../docs/img/run-once.svg.b64"))]
 #[doc = include_str!("../docs/02-event-loop.md")]
 pub mod ch02_event_loop {}
 
+#[doc = concat!("[fig-task-states]: data:image/svg+xml;base64,", include_str!("../docs/img/task-states.svg.b64"))]
+#[doc = concat!("[fig-poll-wake]: data:image/svg+xml;base64,", include_str!("../docs/img/poll-wake.svg.b64"))]
 #[doc = include_str!("../docs/03-futures-and-tasks.md")]
 pub mod ch03_futures_and_tasks {}
 
+#[doc = concat!("[fig-timer-heap]: data:image/svg+xml;base64,", include_str!("../docs/img/timer-heap.svg.b64"))]
 #[doc = include_str!("../docs/04-timers.md")]
 pub mod ch04_timers {}
 
+#[doc = concat!("[fig-waitlist]: data:image/svg+xml;base64,", include_str!("../docs/img/waitlist.svg.b64"))]
+#[doc = concat!("[fig-handoff]: data:image/svg+xml;base64,", include_str!("../docs/img/handoff-timeline.svg.b64"))]
 #[doc = include_str!("../docs/05-sync.md")]
 pub mod ch05_sync {}
 
+#[doc = concat!("[fig-stream-stack]: data:image/svg+xml;base64,", include_str!("../docs/img/stream-stack.svg.b64"))]
+#[doc = concat!("[fig-water-marks]: data:image/svg+xml;base64,", include_str!("../docs/img/water-marks.svg.b64"))]
 #[doc = include_str!("../docs/06-streams.md")]
 pub mod ch06_streams {}
 
+#[doc = concat!("[fig-offload]: data:image/svg+xml;base64,", include_str!("../docs/img/offload.svg.b64"))]
 #[doc = include_str!("../docs/07-offload.md")]
 pub mod ch07_offload {}
 
