@@ -74,7 +74,9 @@ fn check_xml(text: &str) -> Result<Vec<String>, String> {
             continue;
         }
         if let Some(after) = rest.strip_prefix("<?") {
-            let end = after.find("?>").ok_or("unterminated processing instruction")?;
+            let end = after
+                .find("?>")
+                .ok_or("unterminated processing instruction")?;
             rest = &after[end + 2..];
             continue;
         }
@@ -151,7 +153,9 @@ fn check_tag(tag: &str) -> Result<String, String> {
         let attr_len = trimmed.find(|c: char| !is_name(c)).unwrap_or(trimmed.len());
         let attr = &trimmed[..attr_len];
         if attr.is_empty() || !seen.insert(attr.to_string()) {
-            return Err(format!("<{name}>: bad or repeated attribute near {trimmed:?}"));
+            return Err(format!(
+                "<{name}>: bad or repeated attribute near {trimmed:?}"
+            ));
         }
         let after = trimmed[attr_len..].trim_start();
         let after = after
@@ -203,7 +207,10 @@ fn the_xml_check_catches_what_it_should() {
     assert!(check_xml("<svg><g></svg>").is_err(), "unclosed");
     assert!(check_xml("<svg><g></h></svg>").is_err(), "mismatched");
     assert!(check_xml("<svg a=1></svg>").is_err(), "unquoted");
-    assert!(check_xml("<svg a=\"1\" a=\"2\"></svg>").is_err(), "repeated");
+    assert!(
+        check_xml("<svg a=\"1\" a=\"2\"></svg>").is_err(),
+        "repeated"
+    );
     assert!(check_xml("<svg>a & b</svg>").is_err(), "bare ampersand");
     assert!(check_xml("<svg></svg><svg></svg>").is_err(), "two roots");
 }
@@ -219,7 +226,11 @@ fn every_picture_is_well_formed_svg_with_a_title_and_a_description() {
             "{}: needs the SVG namespace to render as an image",
             name(&path)
         );
-        assert!(text.contains("viewBox=\""), "{}: needs a viewBox", name(&path));
+        assert!(
+            text.contains("viewBox=\""),
+            "{}: needs a viewBox",
+            name(&path)
+        );
         for needed in ["title", "desc"] {
             assert!(
                 elements.iter().any(|e| e == needed),
@@ -272,7 +283,11 @@ fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
