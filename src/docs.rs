@@ -18,6 +18,7 @@
 // The chapter links of the path page point at the chapters' modules here
 // (the page itself defines them as the files, for reading on the
 // repository page; the first definition of a label wins).
+#[doc = "[ex-site]: crate::docs::examples::site"]
 #[doc = "[01-selector.md]: crate::docs::ch01_selector"]
 #[doc = "[02-event-loop.md]: crate::docs::ch02_event_loop"]
 #[doc = "[03-futures-and-tasks.md]: crate::docs::ch03_futures_and_tasks"]
@@ -34,36 +35,139 @@ pub mod ch00_path {}
 #[doc = include_str!("../README.md")]
 pub mod readme {}
 
+/// The examples the chapters link to, one page each, so that those links
+/// work here as they do on the repository page. They are programs, not
+/// doctests: `cargo run --example NAME` runs one, and `tests/examples.rs`
+/// and `tests/net_examples.rs` run them all and check what they print.
+pub mod examples {
+    #[doc = "`examples/call_soon_later_at.rs`: run it with `cargo run --example call_soon_later_at`."]
+    #[doc = concat!("```rust,ignore\n", include_str!("../examples/call_soon_later_at.rs"), "\n```")]
+    pub mod call_soon_later_at {}
+
+    #[doc = "`examples/callbacks.rs`: run it with `cargo run --example callbacks`."]
+    #[doc = concat!("```rust,ignore\n", include_str!("../examples/callbacks.rs"), "\n```")]
+    pub mod callbacks {}
+
+    #[doc = "`examples/cancel_on_ctrl_c.rs`: run it with `cargo run --example cancel_on_ctrl_c`."]
+    #[doc = concat!("```rust,ignore\n", include_str!("../examples/cancel_on_ctrl_c.rs"), "\n```")]
+    pub mod cancel_on_ctrl_c {}
+
+    #[doc = "`examples/condition.rs`: run it with `cargo run --example condition`."]
+    #[doc = concat!("```rust,ignore\n", include_str!("../examples/condition.rs"), "\n```")]
+    pub mod condition {}
+
+    #[doc = "`examples/echo_client.rs`: run it with `cargo run --example echo_client`."]
+    #[doc = concat!("```rust,ignore\n", include_str!("../examples/echo_client.rs"), "\n```")]
+    pub mod echo_client {}
+
+    #[doc = "`examples/echo_protocol.rs`: run it with `cargo run --example echo_protocol`."]
+    #[doc = concat!("```rust,ignore\n", include_str!("../examples/echo_protocol.rs"), "\n```")]
+    pub mod echo_protocol {}
+
+    #[doc = "`examples/echo_server.rs`: run it with `cargo run --example echo_server`."]
+    #[doc = concat!("```rust,ignore\n", include_str!("../examples/echo_server.rs"), "\n```")]
+    pub mod echo_server {}
+
+    #[doc = "`examples/event.rs`: run it with `cargo run --example event`."]
+    #[doc = concat!("```rust,ignore\n", include_str!("../examples/event.rs"), "\n```")]
+    pub mod event {}
+
+    #[doc = "`examples/generator.rs`: run it with `cargo run --example generator`."]
+    #[doc = concat!("```rust,ignore\n", include_str!("../examples/generator.rs"), "\n```")]
+    pub mod generator {}
+
+    #[doc = "`examples/graceful_shutdown.rs`: run it with `cargo run --example graceful_shutdown`."]
+    #[doc = concat!("```rust,ignore\n", include_str!("../examples/graceful_shutdown.rs"), "\n```")]
+    pub mod graceful_shutdown {}
+
+    #[doc = "`examples/http_get.rs`: run it with `cargo run --example http_get`."]
+    #[doc = concat!("```rust,ignore\n", include_str!("../examples/http_get.rs"), "\n```")]
+    pub mod http_get {}
+
+    #[doc = "`examples/lock_cache.rs`: run it with `cargo run --example lock_cache`."]
+    #[doc = concat!("```rust,ignore\n", include_str!("../examples/lock_cache.rs"), "\n```")]
+    pub mod lock_cache {}
+
+    #[doc = "`examples/queue.rs`: run it with `cargo run --example queue`."]
+    #[doc = concat!("```rust,ignore\n", include_str!("../examples/queue.rs"), "\n```")]
+    pub mod queue {}
+
+    #[doc = "`examples/run_until_complete_internals.rs`: run it with `cargo run --example run_until_complete_internals`."]
+    #[doc = concat!("```rust,ignore\n", include_str!("../examples/run_until_complete_internals.rs"), "\n```")]
+    pub mod run_until_complete_internals {}
+
+    #[doc = "`examples/selector_echo.rs`: run it with `cargo run --example selector_echo`."]
+    #[doc = concat!("```rust,ignore\n", include_str!("../examples/selector_echo.rs"), "\n```")]
+    pub mod selector_echo {}
+
+    #[doc = "`examples/semaphore.rs`: run it with `cargo run --example semaphore`."]
+    #[doc = concat!("```rust,ignore\n", include_str!("../examples/semaphore.rs"), "\n```")]
+    pub mod semaphore {}
+
+    #[doc = "`examples/site/mod.rs`: the small HTTP site on 127.0.0.1 that the fetching examples share (a module, not an example of its own)."]
+    #[doc = concat!("```rust,ignore\n", include_str!("../examples/site/mod.rs"), "\n```")]
+    pub mod site {}
+
+    #[doc = "`examples/thread_pool.rs`: run it with `cargo run --example thread_pool`."]
+    #[doc = concat!("```rust,ignore\n", include_str!("../examples/thread_pool.rs"), "\n```")]
+    pub mod thread_pool {}
+
+    #[doc = "`examples/wait_gather.rs`: run it with `cargo run --example wait_gather`."]
+    #[doc = concat!("```rust,ignore\n", include_str!("../examples/wait_gather.rs"), "\n```")]
+    pub mod wait_gather {}
+}
+
+#[doc = "[ex-selector-echo]: crate::docs::examples::selector_echo"]
+#[doc = "[ex-site]: crate::docs::examples::site"]
 #[doc = include_str!("../docs/01-selector.md")]
 pub mod ch01_selector {}
 
+#[doc = "[ex-call-soon-later-at]: crate::docs::examples::call_soon_later_at"]
 #[doc = concat!("[fig-run-once]: data:image/svg+xml;base64,", include_str!("../docs/img/run-once.svg.b64"))]
 #[doc = include_str!("../docs/02-event-loop.md")]
 pub mod ch02_event_loop {}
 
+#[doc = "[ex-callbacks]: crate::docs::examples::callbacks"]
+#[doc = "[ex-generator]: crate::docs::examples::generator"]
+#[doc = "[ex-run-until-complete-internals]: crate::docs::examples::run_until_complete_internals"]
+#[doc = "[ex-site]: crate::docs::examples::site"]
+#[doc = "[ex-wait-gather]: crate::docs::examples::wait_gather"]
 #[doc = concat!("[fig-task-states]: data:image/svg+xml;base64,", include_str!("../docs/img/task-states.svg.b64"))]
 #[doc = concat!("[fig-poll-wake]: data:image/svg+xml;base64,", include_str!("../docs/img/poll-wake.svg.b64"))]
 #[doc = include_str!("../docs/03-futures-and-tasks.md")]
 pub mod ch03_futures_and_tasks {}
 
+#[doc = "[ex-graceful-shutdown]: crate::docs::examples::graceful_shutdown"]
 #[doc = concat!("[fig-timer-heap]: data:image/svg+xml;base64,", include_str!("../docs/img/timer-heap.svg.b64"))]
 #[doc = include_str!("../docs/04-timers.md")]
 pub mod ch04_timers {}
 
+#[doc = "[ex-condition]: crate::docs::examples::condition"]
+#[doc = "[ex-event]: crate::docs::examples::event"]
+#[doc = "[ex-lock-cache]: crate::docs::examples::lock_cache"]
+#[doc = "[ex-queue]: crate::docs::examples::queue"]
+#[doc = "[ex-semaphore]: crate::docs::examples::semaphore"]
 #[doc = concat!("[fig-waitlist]: data:image/svg+xml;base64,", include_str!("../docs/img/waitlist.svg.b64"))]
 #[doc = concat!("[fig-handoff]: data:image/svg+xml;base64,", include_str!("../docs/img/handoff-timeline.svg.b64"))]
 #[doc = include_str!("../docs/05-sync.md")]
 pub mod ch05_sync {}
 
+#[doc = "[ex-echo-client]: crate::docs::examples::echo_client"]
+#[doc = "[ex-echo-protocol]: crate::docs::examples::echo_protocol"]
+#[doc = "[ex-echo-server]: crate::docs::examples::echo_server"]
+#[doc = "[ex-http-get]: crate::docs::examples::http_get"]
+#[doc = "[ex-site]: crate::docs::examples::site"]
 #[doc = concat!("[fig-stream-stack]: data:image/svg+xml;base64,", include_str!("../docs/img/stream-stack.svg.b64"))]
 #[doc = concat!("[fig-water-marks]: data:image/svg+xml;base64,", include_str!("../docs/img/water-marks.svg.b64"))]
 #[doc = include_str!("../docs/06-streams.md")]
 pub mod ch06_streams {}
 
+#[doc = "[ex-thread-pool]: crate::docs::examples::thread_pool"]
 #[doc = concat!("[fig-offload]: data:image/svg+xml;base64,", include_str!("../docs/img/offload.svg.b64"))]
 #[doc = include_str!("../docs/07-offload.md")]
 pub mod ch07_offload {}
 
+#[doc = "[ex-cancel-on-ctrl-c]: crate::docs::examples::cancel_on_ctrl_c"]
 #[doc = include_str!("../docs/08-signals-and-processes.md")]
 pub mod ch08_signals_and_processes {}
 

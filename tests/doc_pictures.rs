@@ -9,6 +9,9 @@
 //!   `docs/img/x.svg.b64`, and that base64 file is the SVG's current
 //!   encoding (`CORIO_BLESS=1 cargo test --test doc_pictures` rewrites the
 //!   stale ones);
+//! - every link of a chapter to a file (an example, a picture) is
+//!   redefined for rustdoc in `src/docs.rs`, where the relative path would
+//!   not resolve;
 //! - every code excerpt marked `<!-- excerpt: path -->` is still the code
 //!   of `path`, line for line (indentation aside);
 //! - where `rsvg-convert` is installed, every picture renders
@@ -349,6 +352,77 @@ fn rustdoc_gets_every_picture_as_a_current_data_uri() {
         stale.is_empty(),
         "stale (rewrite with CORIO_BLESS=1 cargo test --test doc_pictures): {stale:?}"
     );
+}
+
+/// The `#[doc = ..]` lines just above the module that includes `chapter`
+/// in `src/docs.rs` (where its rustdoc-only link definitions go).
+fn rustdoc_definitions(docs_rs: &str, chapter: &str) -> Vec<String> {
+    let include = format!("#[doc = include_str!(\"../docs/{chapter}\")]");
+    let lines: Vec<&str> = docs_rs.lines().collect();
+    let Some(at) = lines.iter().position(|l| l.trim() == include) else {
+        return Vec::new();
+    };
+    lines[..at]
+        .iter()
+        .rev()
+        .take_while(|l| l.trim_start().starts_with("#[doc = "))
+        .map(|l| l.to_string())
+        .collect()
+}
+
+#[test]
+fn every_relative_link_of_a_chapter_is_redefined_for_rustdoc() {
+    // A chapter's link to a file (`../examples/x.rs`, `img/x.svg`) works on
+    // the repository page only; rustdoc needs the label defined first in
+    // src/docs.rs (an intra-doc link or a data URI).
+    let docs_rs = fs::read_to_string(root().join("src/docs.rs")).expect("src/docs.rs");
+    for (chapter, text) in chapters() {
+        let defined = rustdoc_definitions(&docs_rs, &name(&chapter));
+        for line in text.lines() {
+            let Some((label, target)) = line.split_once("]: ") else {
+                continue;
+            };
+            let Some(label) = label.strip_prefix('[') else {
+                continue;
+            };
+            if !(target.starts_with("../") || target.starts_with("img/")) {
+                continue;
+            }
+            assert!(
+                defined
+                    .iter()
+                    .any(|d| d.contains(&format!("\"[{label}]: "))),
+                "{}: [{label}]: {target} needs a definition for rustdoc above the \
+                 chapter's module in src/docs.rs",
+                name(&chapter)
+            );
+        }
+        let inline = text
+            .lines()
+            .find(|l| l.contains("](../") || l.contains("](img/"));
+        assert!(
+            inline.is_none(),
+            "{}: an inline link to a file breaks in rustdoc; use a label: {}",
+            name(&chapter),
+            inline.unwrap_or_default()
+        );
+    }
+}
+
+#[test]
+fn every_example_page_shows_an_existing_example() {
+    let docs_rs = fs::read_to_string(root().join("src/docs.rs")).expect("src/docs.rs");
+    for (i, _) in docs_rs.match_indices("crate::docs::examples::") {
+        let rest = &docs_rs[i + "crate::docs::examples::".len()..];
+        let module: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        assert!(
+            docs_rs.contains(&format!("pub mod {module} {{}}")),
+            "src/docs.rs links examples::{module}, which has no page"
+        );
+    }
 }
 
 #[test]
