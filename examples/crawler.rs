@@ -352,7 +352,8 @@ impl Crawler {
         self.done.borrow_mut().push(stat);
     }
 
-    /// The outcomes, one per URL, by URL.
+    /// The outcomes, one per URL, by URL (taken out of the crawler).
+    /// Python: `crawler.done`, as `reporting.report` sorts it.
     pub fn statistics(&self) -> BTreeMap<String, FetchStatistic> {
         self.done
             .borrow_mut()
@@ -361,7 +362,7 @@ impl Crawler {
             .collect()
     }
 
-    /// Every URL queued, as strings.
+    /// Every URL queued, as strings. Python: `crawler.seen_urls`.
     pub fn seen_urls(&self) -> HashSet<String> {
         self.seen.borrow().iter().map(Url::to_string).collect()
     }
@@ -380,9 +381,11 @@ pub fn extract_urls(html: &str) -> Vec<String> {
 /// How many ordinary pages the demo site has (`/0` … `/N-1`).
 const PAGES: usize = 60;
 
-/// The demo site: 60 pages that link to each other and to a few missing
-/// ones, and page 0 links to every way a page can fail. `/flaky` answers
-/// 503 the first time only, so it needs a second try.
+/// The demo site (what the server answers per path): 60 pages that link
+/// to each other and to a few missing ones, and page 0 links to every way
+/// a page can fail. `/flaky` answers 503 the first time only, so it needs
+/// a second try. The 500-lines chapter crawls xkcd.com; this one needs no
+/// internet.
 pub fn demo_site() -> site::Site {
     use site::Reply;
     let flaky_hits = RefCell::new(0);
@@ -441,7 +444,8 @@ fn demo_page(path: &str) -> site::Reply {
 }
 
 /// Crawls the demo site and prints one line per URL that was not a plain
-/// page, then the totals.
+/// page, then the totals: the 500-lines `crawl.py` main, which runs
+/// `loop.run_until_complete(crawler.crawl())` and then `reporting.report`.
 pub fn demo() -> corio::Result<()> {
     let start = Instant::now();
     let options = Options {

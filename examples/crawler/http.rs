@@ -74,7 +74,8 @@ impl Url {
         })
     }
 
-    /// `host:port`, the key of the connection pool.
+    /// `host:port`: the key of the connection pool, and what "same site"
+    /// means for the crawl. Python: `urlparse(url).netloc`.
     pub fn origin(&self) -> String {
         format!("{}:{}", self.host, self.port)
     }
@@ -244,7 +245,7 @@ pub struct PoolStats {
     /// Pooled connections found closed by the server (before use, or by
     /// the request failing before any answer) and replaced.
     pub stale: Cell<usize>,
-    /// Connections in use right now, and the most at once.
+    /// Connections in use right now.
     pub in_use: Cell<usize>,
     /// The most connections in use at once.
     pub most_in_use: Cell<usize>,
@@ -266,7 +267,8 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// A pool of at most `per_host` connections per host.
+    /// A pool of at most `per_host` connections per host. Python:
+    /// `aiohttp.ClientSession(connector=TCPConnector(limit_per_host=per_host))`.
     pub fn new(per_host: usize) -> Pool {
         Pool {
             per_host,

@@ -76,7 +76,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Stops accepting and ends every open connection.
+    /// Stops accepting and ends every open connection. Python 3.13:
+    /// `server.close()` then `server.close_clients()`.
     pub fn close(&self) {
         self.acceptor.cancel();
         for conn in self.connections.borrow().iter() {
@@ -85,7 +86,9 @@ impl Server {
     }
 }
 
-/// Serves `site` on 127.0.0.1, any free port.
+/// Serves `site` on 127.0.0.1, any free port. Python: `asyncio.start_server(
+/// cb, "127.0.0.1", 0)`, with the accept loop written out (`loop.sock_accept`
+/// in a task, one task per connection, as `start_server` runs inside).
 pub async fn serve(site: Site, options: Options) -> io::Result<Server> {
     let listener = TcpListener::bind("127.0.0.1", 0).await?;
     let port = listener.local_addr()?.port();
