@@ -2,7 +2,8 @@
 //! loopback site (real sockets on 127.0.0.1): pages that answer 500, reset
 //! the connection, stall, hang up mid-body, redirect, redirect in a loop
 //! and redirect forever; a server that closes kept-alive connections
-//! behind the client's back; and the `task_done` guard on every path.
+//! behind the client's back; a host that is down; and the `task_done`
+//! guard on every path.
 //! Each crawl must end within a generous bound and report every URL.
 
 #[allow(dead_code)] // the example's `demo` and `main` are not called here
@@ -322,4 +323,31 @@ fn task_done_runs_on_every_path_so_join_returns() {
         outcome,
         (true, vec!["returned", "failed", "panicked", "cancelled"])
     );
+}
+
+#[test]
+fn a_host_that_is_down_is_one_failed_url_not_a_stalled_crawl() {
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let options = Options {
+        max_tries: 2,
+        ..Options::default()
+    };
+    let stats = run(async move {
+        let root = Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
+        let crawler = Crawler::new(root, options);
+        corio::timeout(NEVER_STALLS, crawler.crawl())
+            .await
+            .expect("the crawl stalled")?;
+        Ok::<_, corio::Error>(crawler.statistics())
+    })
+    .expect("the loop ran")
+    .expect("the crawl ended without a bug");
+    assert_eq!(stats.len(), 1, "{stats:?}");
+    let root = stats.values().next().unwrap();
+    assert_eq!(kind(root), Some(ErrorKind::ConnectionRefused), "{root:?}");
+    assert_eq!((root.status, root.tries), (None, 2));
 }
