@@ -11,6 +11,10 @@ use std::time::Duration;
 
 use corio::{Semaphore, StreamReader, StreamWriter, open_connection};
 
+/// The largest body the crawler reads: a `Content-Length` beyond it is an
+/// error, not an allocation.
+const MAX_BODY: usize = 16 << 20;
+
 /// An `http://host:port/path` URL: all the crawler needs of one.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Url {
@@ -207,13 +211,26 @@ impl Connection {
         }
         response.body = match response.header("content-length") {
             Some(n) => {
-                let n = n.parse().map_err(|_| invalid("bad Content-Length"))?;
+                let n: usize = n.parse().map_err(|_| invalid("bad Content-Length"))?;
+                if n > MAX_BODY {
+                    return Err(invalid("body over the crawler's 16 MiB limit"));
+                }
                 self.reader.readexactly(n).await?
             }
             None => {
                 // The body ends at EOF: the connection cannot be reused.
                 response.keep_alive = false;
-                self.reader.read(-1).await?
+                let mut body = Vec::new();
+                loop {
+                    let chunk = self.reader.read(64 * 1024).await?;
+                    if chunk.is_empty() {
+                        break body;
+                    }
+                    if body.len() + chunk.len() > MAX_BODY {
+                        return Err(invalid("body over the crawler's 16 MiB limit"));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
             }
         };
         Ok(response)
