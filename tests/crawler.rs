@@ -10,6 +10,11 @@
 #[path = "../examples/crawler.rs"]
 mod crawler;
 
+/// The HTTP/1.0 site the other examples use (`start_server`, one request
+/// per connection).
+#[path = "../examples/site/mod.rs"]
+mod site10;
+
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::io::ErrorKind;
@@ -350,4 +355,33 @@ fn a_host_that_is_down_is_one_failed_url_not_a_stalled_crawl() {
     let root = stats.values().next().unwrap();
     assert_eq!(kind(root), Some(ErrorKind::ConnectionRefused), "{root:?}");
     assert_eq!((root.status, root.tries), (None, 2));
+}
+
+#[test]
+fn an_http_1_0_server_gets_a_connection_per_request() {
+    // Ten pages, each linking to the next two; the server answers
+    // HTTP/1.0 and closes: nothing may be pooled.
+    let pages: site10::Pages = Rc::new(|path| {
+        let n: u32 = path.strip_prefix('/')?.parse().ok()?;
+        (n < 10).then(|| format!("<a href=\"/{}\">a</a> <a href=\"/{}\">b</a>", n + 1, n + 2))
+    });
+    let (stats, opened, reused) = run(async move {
+        let (server, port) = site10::serve(pages).await?;
+        let root = Url::parse(&format!("http://127.0.0.1:{port}/0")).unwrap();
+        let crawler = Crawler::new(root, Options::default());
+        corio::timeout(NEVER_STALLS, crawler.crawl())
+            .await
+            .expect("the crawl stalled")?;
+        server.close();
+        let pool = &crawler.pool.stats;
+        Ok::<_, corio::Error>((crawler.statistics(), pool.opened.get(), pool.reused.get()))
+    })
+    .expect("the loop ran")
+    .expect("the crawl ended without a bug");
+    let statuses: Vec<Option<u16>> = stats.values().map(|s| s.status).collect();
+    // /0 ... /9, and the two missing pages /10 and /11 they link to.
+    assert_eq!(stats.len(), 12, "{stats:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == Some(200)).count(), 10);
+    assert_eq!(statuses.iter().filter(|s| **s == Some(404)).count(), 2);
+    assert_eq!((opened, reused), (12, 0));
 }
