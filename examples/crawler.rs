@@ -175,6 +175,28 @@ impl<T> Drop for TaskDone<'_, T> {
     }
 }
 
+/// Takes items from `queue` forever and runs `handle` on each, as a task
+/// of its own; marks each item done however its handling ends (with a
+/// [`TaskDone`] guard); and gives an item whose handling panicked to
+/// `panicked` with the panic, instead of dying of it: the next item is
+/// taken as if nothing happened. Cancelling the worker cancels the item's
+/// task too (cancellation follows awaits), and the guard still marks the
+/// item done. Python: a worker's `while True: item = await q.get(); try:
+/// await handle(item) except Exception: ... finally: q.task_done()`.
+pub async fn worker<T, F, Fut>(queue: &Queue<T>, handle: F, panicked: impl Fn(T, corio::TaskError))
+where
+    T: Clone,
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
+    while let Ok(item) = queue.get().await {
+        let _done = TaskDone(queue); // finally: queue.task_done()
+        if let Err(error) = create_task(handle(item.clone())).await {
+            panicked(item, error);
+        }
+    }
+}
+
 /// A crawl of one site: the 500-lines `Crawler` class.
 pub struct Crawler {
     /// Where the crawl starts; links to other hosts are not followed
@@ -235,12 +257,20 @@ impl Crawler {
     }
 
     /// A worker: takes a URL, fetches it, marks it done, forever (until
-    /// cancelled). Python: `Crawler.work`.
+    /// cancelled); a fetch that panics is recorded as its URL's error.
+    /// Python: `Crawler.work`.
     async fn work(self: Rc<Self>) {
-        while let Ok((url, redirects_left)) = self.queue.get().await {
-            let _done = TaskDone(&self.queue); // finally: self.q.task_done()
-            self.fetch(url, redirects_left).await;
-        }
+        let crawler = self.clone();
+        let fetch = move |(url, redirects_left): (Url, usize)| {
+            let crawler = crawler.clone();
+            async move { crawler.fetch(url, redirects_left).await }
+        };
+        let panicked = |(url, _): (Url, usize), error: corio::TaskError| {
+            let mut stat = FetchStatistic::new(&url, 1);
+            stat.exception = Some(io::Error::other(format!("a bug in the crawler: {error}")));
+            self.record(stat);
+        };
+        worker(&self.queue, fetch, panicked).await;
     }
 
     /// Queues `url` unless it was seen before. Python: `Crawler.add_url`.

@@ -385,3 +385,65 @@ fn an_http_1_0_server_gets_a_connection_per_request() {
     assert_eq!(statuses.iter().filter(|s| **s == Some(404)).count(), 2);
     assert_eq!((opened, reused), (12, 0));
 }
+
+#[test]
+fn the_worker_marks_every_item_done_and_outlives_a_panic() {
+    // The crawler's own worker loop, one worker: item 1's handling panics,
+    // item 3's is cancelled with the worker.
+    let (log, joined_after_cancel, worker_cancelled) = run(async {
+        let queue: Rc<Queue<u32>> = Rc::new(Queue::new(0));
+        for item in 0..3 {
+            queue.put_nowait(item)?;
+        }
+        let log: Rc<RefCell<Vec<String>>> = Rc::default();
+        let task = create_task({
+            let (queue, log) = (queue.clone(), log.clone());
+            async move {
+                let handled = log.clone();
+                let handle = move |item: u32| {
+                    let log = handled.clone();
+                    async move {
+                        match item {
+                            1 => panic!("a bug in the handling of item 1"),
+                            3 => {
+                                log.borrow_mut().push("3 started".to_string());
+                                sleep(Duration::from_secs(3600)).await;
+                            }
+                            _ => log.borrow_mut().push(format!("{item} handled")),
+                        }
+                    }
+                };
+                let panicked = |item: u32, error: corio::TaskError| {
+                    log.borrow_mut().push(format!("{item} panicked: {error}"));
+                };
+                crawler::worker(&queue, handle, panicked).await;
+            }
+        });
+        // 0, 1 and 2 all done: the worker lived through the panic.
+        corio::timeout(NEVER_STALLS, queue.join())
+            .await
+            .expect("join after a panic");
+        queue.put_nowait(3)?;
+        while !log.borrow().iter().any(|l| l == "3 started") {
+            sleep(Duration::from_millis(1)).await;
+        }
+        task.cancel();
+        let joined = corio::timeout(NEVER_STALLS, queue.join()).await.is_ok();
+        let cancelled = matches!(task.await, Err(e) if e.is_cancelled());
+        let log = log.borrow().clone();
+        Ok::<_, corio::Error>((log, joined, cancelled))
+    })
+    .expect("the loop ran")
+    .expect("no queue error");
+    assert_eq!(
+        log,
+        [
+            "0 handled",
+            "1 panicked: task panicked: a bug in the handling of item 1",
+            "2 handled",
+            "3 started"
+        ]
+    );
+    assert!(joined_after_cancel, "the cancelled item was marked done");
+    assert!(worker_cancelled);
+}
