@@ -1,67 +1,410 @@
-//! The notes' high-concurrency crawler, on a site this program serves
-//! itself on loopback: a `Queue` of URLs, a set of URLs already seen, a
-//! `Semaphore(3)` so that at most three requests are in flight, links
-//! extracted from each page, a progress line, and the pages per second at
-//! the end.
+//! The crawler of "A Web Crawler With asyncio Coroutines" (*500 Lines or
+//! Less*), on corio, against a site this program serves itself on loopback
+//! — a site where some pages fail on purpose. The walkthrough is
+//! `docs/12-crawler.md`.
 //!
 //! ```python
-//! sem = asyncio.Semaphore(3)
-//! seen_urls = set()
+//! class Crawler:
+//!     async def crawl(self):
+//!         workers = [asyncio.create_task(self.work()) for _ in range(self.max_tasks)]
+//!         await self.q.join()
+//!         for w in workers:
+//!             w.cancel()
 //!
-//! async def fetch(url):
-//!     async with sem:
-//!         async with session.get(url) as resp:
-//!             return await resp.text()
+//!     async def work(self):
+//!         while True:
+//!             url, max_redirect = await self.q.get()
+//!             try:
+//!                 await self.fetch(url, max_redirect)
+//!             finally:
+//!                 self.q.task_done()
 //!
-//! async def worker(queue):
-//!     while True:
-//!         url = await queue.get()
-//!         html = await fetch(url)
-//!         for link in extract_urls(html):
-//!             if link not in seen_urls:
-//!                 seen_urls.add(link)
-//!                 queue.put_nowait(link)
-//!         queue.task_done()
-//!
-//! queue = asyncio.Queue()
-//! queue.put_nowait(start_url); seen_urls.add(start_url)
-//! workers = [asyncio.create_task(worker(queue)) for _ in range(10)]
-//! await queue.join()
-//! for w in workers: w.cancel()
+//!     async def fetch(self, url, max_redirect):
+//!         for tries in range(self.max_tries):     # retry what failed
+//!             try:
+//!                 response = await self.session.get(url, allow_redirects=False)
+//!                 break
+//!             except aiohttp.ClientError as error:
+//!                 exception = error
+//!         else:
+//!             self.record_statistic(FetchStatistic(url=url, exception=exception, ...))
+//!             return
+//!         if is_redirect(response):               # queue the target, one redirect fewer
+//!             ...
+//!         else:                                   # parse links, queue the new ones
+//!             ...
 //! ```
 //!
-//! This is where the walkthroughs end (`docs/README.md`): every piece of
-//! corio is in it, from the selector under the sockets to the queue that
-//! keeps ten workers busy.
+//! Every URL ends as one [`FetchStatistic`]: a page with its links, a
+//! redirect, or an error after `max_tries` tries. `task_done()` runs on
+//! every path (a guard, Rust's `finally`), so a failed fetch never stalls
+//! `join()`. Connections are kept alive and pooled, at most three per host.
+//!
+//! ```text
+//! cargo run --example crawler
+//! ```
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
+use std::io;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use corio::{Queue, Semaphore, create_task, run};
+use corio::{Queue, create_task, run};
 
-#[path = "site/mod.rs"]
-mod site;
+#[path = "crawler/http.rs"]
+pub mod http;
+#[path = "crawler/pages.rs"]
+mod pages;
+#[path = "site/http11.rs"]
+pub mod site;
 
-/// How many pages the site has (`/0` … `/N-1`); each links to three
-/// others and to one page that does not exist.
-const PAGES: usize = 60;
+pub use pages::demo_site;
 
-fn page(path: &str) -> Option<String> {
-    let n: usize = path.strip_prefix('/')?.parse().ok()?;
-    if n >= PAGES {
-        return None;
-    }
-    let links: String = [n * 2 + 1, n * 3 + 2, n + 7, PAGES + n]
-        .iter()
-        .map(|to| format!("<a href=\"/{}\">page {to}</a>\n", to % (PAGES + 5)))
-        .collect();
-    Some(format!("<html><h1>page {n}</h1>\n{links}</html>\n"))
+use http::{Pool, Url};
+
+/// The crawler's settings: the 500-lines crawler's constructor arguments.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Worker tasks (`max_tasks`).
+    pub max_tasks: usize,
+    /// Tries per URL before it is recorded as failed (`max_tries`).
+    pub max_tries: usize,
+    /// Redirects followed from one link (`max_redirect`).
+    pub max_redirect: usize,
+    /// Connections per host at once, also the most requests in flight.
+    pub per_host: usize,
+    /// How long one try may take once it has a connection.
+    pub fetch_timeout: Duration,
 }
 
-/// The `href="..."` targets of a page.
-fn extract_urls(html: &str) -> Vec<String> {
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            max_tasks: 10,
+            max_tries: 3,
+            max_redirect: 3,
+            per_host: 3,
+            fetch_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What became of one URL: the 500-lines crawler's `FetchStatistic`
+/// namedtuple, plus `tries` and a `note` for redirects not followed.
+#[derive(Debug)]
+pub struct FetchStatistic {
+    /// The URL fetched.
+    pub url: String,
+    /// Where it redirects to, for a redirect.
+    pub next_url: Option<String>,
+    /// The last status received, if any response came.
+    pub status: Option<u16>,
+    /// Why the URL failed, when it did (after the last try).
+    pub exception: Option<io::Error>,
+    /// The body's size in bytes.
+    pub size: usize,
+    /// The media type (`text/html`).
+    pub content_type: Option<String>,
+    /// The charset (`utf-8`).
+    pub encoding: Option<String>,
+    /// Distinct links on the page to URLs the crawl may visit.
+    pub num_urls: usize,
+    /// How many of those were new (queued by this page).
+    pub num_new_urls: usize,
+    /// Tries made (1 unless something failed).
+    pub tries: usize,
+    /// Why a redirect was not followed (already seen, off-site).
+    pub note: Option<&'static str>,
+}
+
+impl FetchStatistic {
+    /// A statistic for `url` with nothing known yet.
+    fn new(url: &Url, tries: usize) -> FetchStatistic {
+        FetchStatistic {
+            url: url.to_string(),
+            next_url: None,
+            status: None,
+            exception: None,
+            size: 0,
+            content_type: None,
+            encoding: None,
+            num_urls: 0,
+            num_new_urls: 0,
+            tries,
+            note: None,
+        }
+    }
+
+    /// One line of the report, as the 500-lines `reporting.py` prints it.
+    pub fn line(&self, root: &str) -> String {
+        let url = self.url.strip_prefix(root).unwrap_or(&self.url);
+        let tries = if self.tries > 1 {
+            format!(" ({} tries)", self.tries)
+        } else {
+            String::new()
+        };
+        let status = self.status.map_or("---".to_string(), |s| s.to_string());
+        if let Some(error) = &self.exception {
+            return format!("{url} {status} error{tries}: {error}");
+        }
+        if let Some(next) = &self.next_url {
+            let next = next.strip_prefix(root).unwrap_or(next);
+            let note = self.note.map_or(String::new(), |n| format!(" ({n})"));
+            return format!("{url} {status} redirect to {next}{note}");
+        }
+        format!(
+            "{url} {status} {} bytes {} {}, {} links, {} new{tries}",
+            self.size,
+            self.content_type.as_deref().unwrap_or("?"),
+            self.encoding.as_deref().unwrap_or("?"),
+            self.num_urls,
+            self.num_new_urls
+        )
+    }
+}
+
+/// Marks the item a worker took as done when dropped, whatever happened
+/// to its fetch: returned, failed with `?`, panicked or was cancelled.
+/// Python: the `finally: self.q.task_done()` of the worker loop.
+pub struct TaskDone<'q, T>(pub &'q Queue<T>);
+
+impl<T> Drop for TaskDone<'_, T> {
+    fn drop(&mut self) {
+        // Each guard stands for exactly one `get`, so there is always an
+        // unfinished item to mark; a failure would be a bug in the count.
+        if let Err(err) = self.0.task_done() {
+            eprintln!("crawler: task_done failed: {err}");
+        }
+    }
+}
+
+/// Takes items from `queue` forever and runs `handle` on each, as a task
+/// of its own; marks each item done however its handling ends (with a
+/// [`TaskDone`] guard); and gives an item whose handling panicked to
+/// `panicked` with the panic, instead of dying of it: the next item is
+/// taken as if nothing happened. Cancelling the worker cancels the item's
+/// task too (cancellation follows awaits), and the guard still marks the
+/// item done. Python: a worker's `while True: item = await q.get(); try:
+/// await handle(item) except Exception: ... finally: q.task_done()`.
+pub async fn worker<T, F, Fut>(queue: &Queue<T>, handle: F, panicked: impl Fn(T, corio::TaskError))
+where
+    T: Clone,
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
+    while let Ok(item) = queue.get().await {
+        let _done = TaskDone(queue); // finally: queue.task_done()
+        if let Err(error) = create_task(handle(item.clone())).await {
+            panicked(item, error);
+        }
+    }
+}
+
+/// A crawl of one site: the 500-lines `Crawler` class.
+pub struct Crawler {
+    /// Where the crawl starts; links to other hosts are not followed
+    /// (the 500-lines crawler's `root_domains`).
+    root: Url,
+    /// The settings.
+    options: Options,
+    /// URLs to fetch, each with the redirects it may still follow
+    /// (`self.q`).
+    queue: Queue<(Url, usize)>,
+    /// Every URL ever queued, so none is queued twice (`self.seen_urls`).
+    seen: RefCell<HashSet<Url>>,
+    /// One statistic per URL fetched, in the order they ended (`self.done`).
+    done: RefCell<Vec<FetchStatistic>>,
+    /// The kept-alive connections (`self.session`).
+    pub pool: Pool,
+}
+
+impl Crawler {
+    /// A crawler that starts at `root`. Python: `Crawler(roots, ...)`.
+    pub fn new(root: Url, options: Options) -> Rc<Crawler> {
+        Rc::new(Crawler {
+            pool: Pool::new(options.per_host),
+            root,
+            options,
+            queue: Queue::new(0),
+            seen: RefCell::default(),
+            done: RefCell::default(),
+        })
+    }
+
+    /// Runs the crawl to its end: `max_tasks` workers on the queue,
+    /// `queue.join()`, then the workers cancelled and the idle connections
+    /// closed. Python: `await crawler.crawl()` then `crawler.close()`.
+    ///
+    /// # Errors
+    /// Only a bug can fail it (a worker that panicked, a queue misused);
+    /// every fetch error is recorded in the URL's statistic instead.
+    pub async fn crawl(self: &Rc<Self>) -> corio::Result<()> {
+        self.add_url(self.root.clone(), self.options.max_redirect)?;
+        let workers: Vec<_> = (0..self.options.max_tasks)
+            .map(|_| create_task(self.clone().work()))
+            .collect();
+        // Done when every URL queued was marked done: all fetched, and the
+        // links of each queued before it was marked.
+        self.queue.join().await;
+        for worker in &workers {
+            worker.cancel();
+        }
+        for worker in workers {
+            match worker.await {
+                Err(err) if !err.is_cancelled() => return Err(err.into()),
+                _ => {}
+            }
+        }
+        self.pool.close();
+        Ok(())
+    }
+
+    /// A worker: takes a URL, fetches it, marks it done, forever (until
+    /// cancelled); a fetch that panics is recorded as its URL's error.
+    /// Python: `Crawler.work`.
+    async fn work(self: Rc<Self>) {
+        let crawler = self.clone();
+        let fetch = move |(url, redirects_left): (Url, usize)| {
+            let crawler = crawler.clone();
+            async move { crawler.fetch(url, redirects_left).await }
+        };
+        let panicked = |(url, _): (Url, usize), error: corio::TaskError| {
+            let mut stat = FetchStatistic::new(&url, 1);
+            stat.exception = Some(io::Error::other(format!("a bug in the crawler: {error}")));
+            self.record(stat);
+        };
+        worker(&self.queue, fetch, panicked).await;
+    }
+
+    /// Queues `url` unless it was seen before. Python: `Crawler.add_url`.
+    fn add_url(&self, url: Url, redirects_left: usize) -> corio::Result<bool> {
+        if !self.seen.borrow_mut().insert(url.clone()) {
+            return Ok(false);
+        }
+        self.queue.put_nowait((url, redirects_left))?;
+        Ok(true)
+    }
+
+    /// Whether the crawl may visit `url`: same host and port as the root.
+    /// Python: `Crawler.url_allowed`.
+    fn url_allowed(&self, url: &Url) -> bool {
+        url.origin() == self.root.origin()
+    }
+
+    /// Fetches `url` (up to `max_tries` tries), then records what came of
+    /// it and queues what it leads to. Never fails: a failure is recorded.
+    /// Python: `Crawler.fetch`.
+    async fn fetch(&self, url: Url, redirects_left: usize) {
+        let mut tries = 0;
+        let mut last = FetchStatistic::new(&url, 0);
+        let response = loop {
+            if tries == self.options.max_tries {
+                // Every try failed: the last failure is the URL's outcome.
+                self.record(last);
+                return;
+            }
+            tries += 1;
+            last = FetchStatistic::new(&url, tries);
+            match self.pool.get(&url, self.options.fetch_timeout).await {
+                // A server error may be passing (overloaded, restarting):
+                // worth another try, like a lost connection.
+                Ok(response) if response.status >= 500 => {
+                    last.status = Some(response.status);
+                    last.exception = Some(io::Error::other(format!(
+                        "server error {}",
+                        response.status
+                    )));
+                }
+                Ok(response) => break response,
+                Err(error) => last.exception = Some(error),
+            }
+        };
+        let mut stat = FetchStatistic::new(&url, tries);
+        stat.status = Some(response.status);
+        if matches!(response.status, 301 | 302 | 303 | 307 | 308) {
+            self.follow_redirect(&url, &response, redirects_left, stat);
+            return;
+        }
+        stat.size = response.body.len();
+        (stat.content_type, stat.encoding) = response.content_type();
+        if response.status == 200 && stat.content_type.as_deref() == Some("text/html") {
+            let html = String::from_utf8_lossy(&response.body);
+            let links: HashSet<Url> = extract_urls(&html)
+                .iter()
+                .filter_map(|href| url.join(href))
+                .filter(|link| self.url_allowed(link))
+                .collect();
+            stat.num_urls = links.len();
+            for link in links {
+                // `put_nowait` cannot fail: the queue is unbounded and
+                // never shut down.
+                if matches!(self.add_url(link, self.options.max_redirect), Ok(true)) {
+                    stat.num_new_urls += 1;
+                }
+            }
+        }
+        self.record(stat);
+    }
+
+    /// Records a redirect and queues its target with one redirect fewer
+    /// left, unless it is off-site, already seen (which is what ends a
+    /// redirect loop), or the redirects ran out.
+    fn follow_redirect(
+        &self,
+        url: &Url,
+        response: &http::Response,
+        redirects_left: usize,
+        mut stat: FetchStatistic,
+    ) {
+        let Some(next) = response.header("location").and_then(|to| url.join(to)) else {
+            stat.exception = Some(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "redirect without a usable Location",
+            ));
+            self.record(stat);
+            return;
+        };
+        stat.next_url = Some(next.to_string());
+        if !self.url_allowed(&next) {
+            stat.note = Some("off-site, not followed");
+        } else if self.seen.borrow().contains(&next) {
+            stat.note = Some("already seen");
+        } else if redirects_left == 0 {
+            stat.exception = Some(io::Error::other(format!(
+                "redirect limit ({}) reached, not following {next}",
+                self.options.max_redirect
+            )));
+        } else if self.add_url(next, redirects_left - 1).is_err() {
+            stat.note = Some("queue closed");
+        }
+        self.record(stat);
+    }
+
+    /// Keeps a URL's outcome. Python: `Crawler.record_statistic`.
+    fn record(&self, stat: FetchStatistic) {
+        self.done.borrow_mut().push(stat);
+    }
+
+    /// The outcomes, one per URL, by URL (taken out of the crawler).
+    /// Python: `crawler.done`, as `reporting.report` sorts it.
+    pub fn statistics(&self) -> BTreeMap<String, FetchStatistic> {
+        self.done
+            .borrow_mut()
+            .drain(..)
+            .map(|stat| (stat.url.clone(), stat))
+            .collect()
+    }
+
+    /// Every URL queued, as strings. Python: `crawler.seen_urls`.
+    pub fn seen_urls(&self) -> HashSet<String> {
+        self.seen.borrow().iter().map(Url::to_string).collect()
+    }
+}
+
+/// The `href="..."` targets of a page. Python: the crawler's
+/// `re.findall(r'''(?i)href=["']([^\s"'<>]+)''', text)`.
+pub fn extract_urls(html: &str) -> Vec<String> {
     html.split("href=\"")
         .skip(1)
         .filter_map(|rest| rest.split('"').next())
@@ -69,104 +412,56 @@ fn extract_urls(html: &str) -> Vec<String> {
         .collect()
 }
 
-/// What the workers share.
-struct Crawl {
-    port: u16,
-    queue: Queue<String>,
-    seen: RefCell<HashSet<String>>,
-    sem: Semaphore,
-    crawled: Cell<usize>,
-    missing: Cell<usize>,
-    in_flight: Cell<usize>,
-    most_in_flight: Cell<usize>,
-}
-
-impl Crawl {
-    /// One GET, at most three at once.
-    async fn fetch(&self, url: &str) -> std::io::Result<(String, String)> {
-        let _permit = self.sem.acquire().await; // async with sem:
-        self.in_flight.set(self.in_flight.get() + 1);
-        self.most_in_flight
-            .set(self.most_in_flight.get().max(self.in_flight.get()));
-        let got = site::get(self.port, url).await;
-        self.in_flight.set(self.in_flight.get() - 1);
-        got
-    }
-
-    async fn worker(self: Rc<Self>) -> corio::Result<()> {
-        loop {
-            let url = self.queue.get().await?;
-            let (status, html) = self.fetch(&url).await?;
-            if status.contains(" 200 ") {
-                self.crawled.set(self.crawled.get() + 1);
-                for link in extract_urls(&html) {
-                    if self.seen.borrow_mut().insert(link.clone()) {
-                        self.queue.put_nowait(link)?;
-                    }
-                }
-            } else {
-                self.missing.set(self.missing.get() + 1);
-            }
-            if self.crawled.get() % 20 == 0 && status.contains(" 200 ") {
-                println!(
-                    "progress: {} pages crawled, {} queued, {} seen",
-                    self.crawled.get(),
-                    self.queue.qsize(),
-                    self.seen.borrow().len()
-                );
-            }
-            self.queue.task_done()?;
-        }
-    }
-}
-
+/// Crawls the demo site and prints one line per URL that was not a plain
+/// page, then the totals: the 500-lines `crawl.py` main, which runs
+/// `loop.run_until_complete(crawler.crawl())` and then `reporting.report`.
 pub fn demo() -> corio::Result<()> {
     let start = Instant::now();
-    let crawl = run(async {
-        let (server, port) = site::serve(Rc::new(page)).await?;
-        let crawl = Rc::new(Crawl {
-            port,
-            queue: Queue::new(0),
-            seen: RefCell::new(HashSet::new()),
-            sem: Semaphore::new(3),
-            crawled: Cell::new(0),
-            missing: Cell::new(0),
-            in_flight: Cell::new(0),
-            most_in_flight: Cell::new(0),
-        });
-        crawl.seen.borrow_mut().insert("/0".to_string());
-        crawl.queue.put_nowait("/0".to_string())?;
-        let workers: Vec<_> = (0..10)
-            .map(|_| create_task(crawl.clone().worker()))
-            .collect();
-        // Done when every queued URL was marked done.
-        let joined = corio::timeout(Duration::from_secs(30), crawl.queue.join()).await;
-        for worker in &workers {
-            worker.cancel();
-        }
-        for worker in workers {
-            // Cancelled, as they should be; a worker that failed says why.
-            if let Ok(Err(err)) = worker.await {
-                return Err(err);
-            }
-        }
+    let options = Options {
+        fetch_timeout: Duration::from_millis(200),
+        ..Options::default()
+    };
+    let (crawler, port) = run(async move {
+        // The server closes each connection silently after 5 requests, so
+        // the pool meets connections that died while idle.
+        let site_options = site::Options {
+            max_requests_per_connection: Some(5),
+        };
+        let server = site::serve(demo_site(), site_options).await?;
+        let root = Url::parse(&format!("http://127.0.0.1:{}/0", server.port)).expect("a URL");
+        let crawler = Crawler::new(root, options);
+        crawler.crawl().await?;
         server.close();
-        server.wait_closed().await;
-        joined?;
-        Ok::<_, corio::Error>(crawl)
+        Ok::<_, corio::Error>((crawler, server.port))
     })??;
     let secs = start.elapsed().as_secs_f64();
+    let root = format!("http://127.0.0.1:{port}");
+    let stats = crawler.statistics();
+    let mut pages = 0;
+    for stat in stats.values() {
+        if stat.status == Some(200) && stat.tries == 1 {
+            pages += 1;
+        } else {
+            println!("{}", stat.line(&root));
+        }
+    }
+    let failed = stats.values().filter(|s| s.exception.is_some()).count();
+    let pool = &crawler.pool.stats;
     println!(
-        "crawled {} pages ({} links to missing pages) in {secs:.2} s: {:.0} pages/s, at most {} requests at once",
-        crawl.crawled.get(),
-        crawl.missing.get(),
-        (crawl.crawled.get() + crawl.missing.get()) as f64 / secs,
-        crawl.most_in_flight.get()
+        "{} URLs queued, {} reported in {secs:.2} s: {pages} pages fetched at the first try, \
+         {failed} failed; {} connections opened, {} reused, {} found closed by the server; \
+         at most {} requests at once",
+        crawler.seen_urls().len(),
+        stats.len(),
+        pool.opened.get(),
+        pool.reused.get(),
+        pool.stale.get(),
+        pool.most_in_use.get()
     );
     Ok(())
 }
 
-#[allow(dead_code)] // the tour includes this file and calls `demo`
+#[allow(dead_code)] // the tour and the tests include this file and call `demo`
 fn main() -> corio::Result<()> {
     demo()
 }

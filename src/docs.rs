@@ -28,6 +28,7 @@
 #[doc = "[07-offload.md]: crate::docs::ch07_offload"]
 #[doc = "[08-signals-and-processes.md]: crate::docs::ch08_signals_and_processes"]
 #[doc = "[09-porting-from-asyncio.md]: crate::docs::ch09_porting_from_asyncio"]
+#[doc = "[12-crawler.md]: crate::docs::ch12_crawler"]
 #[doc = include_str!("../docs/README.md")]
 pub mod ch00_path {}
 
@@ -173,3 +174,14 @@ pub mod ch08_signals_and_processes {}
 
 #[doc = include_str!("../docs/09-porting-from-asyncio.md")]
 pub mod ch09_porting_from_asyncio {}
+
+// The chapter's links to other chapters, made to resolve in rustdoc as
+// the path page's are (the first definition of a label wins).
+#[doc = "[path]: crate::docs::ch00_path"]
+#[doc = "[ch03]: crate::docs::ch03_futures_and_tasks"]
+#[doc = "[ch04]: crate::docs::ch04_timers"]
+#[doc = "[ch05]: crate::docs::ch05_sync"]
+#[doc = "[ch06]: crate::docs::ch06_streams"]
+#[doc = "[ch09]: crate::docs::ch09_porting_from_asyncio"]
+#[doc = include_str!("../docs/12-crawler.md")]
+pub mod ch12_crawler {}
