@@ -48,8 +48,8 @@ pub use resolve::getaddrinfo;
 pub use server::{ACCEPT_RETRY_DELAY, Server, ServerOptions, create_server, create_unix_server};
 pub use streams::{
     ClientResult, ConnectOptions, DEFAULT_LIMIT, Drain, Lines, StreamError, StreamReader,
-    StreamWriter, open_connection, open_connection_with, open_unix_connection, start_server,
-    start_server_with, start_unix_server,
+    StreamWriter, open_connection, open_connection_sock, open_connection_with,
+    open_unix_connection, start_server, start_server_with, start_unix_server,
 };
 pub use tcp::{DEFAULT_BACKLOG, TcpListener, TcpStream};
 pub use transport::{

@@ -1021,6 +1021,45 @@ pub async fn open_connection_with(
     streams_on(&lp, stream.into_socket(), options.limit)
 }
 
+/// Makes a reader/writer pair of a connected `TcpStream`: one accepted by
+/// hand from a [`TcpListener`](crate::TcpListener), or connected
+/// elsewhere. Python: `asyncio.open_connection(sock=sock)` (below streams:
+/// `loop.connect_accepted_socket`); differs in being a plain function
+/// (nothing to wait for: the socket is connected already).
+///
+/// # Examples
+///
+/// ```
+/// use corio_net::{TcpListener, TcpStream, DEFAULT_LIMIT, open_connection_sock};
+///
+/// corio_executor::run(async {
+///     let listener = TcpListener::bind("127.0.0.1", 0).await?;
+///     let port = listener.local_addr()?.port();
+///     let client = TcpStream::connect("127.0.0.1", port).await?;
+///     let (accepted, _peer) = listener.accept().await?;
+///     let (reader, writer) = open_connection_sock(accepted, DEFAULT_LIMIT)?;
+///     client.send_all(b"ping\n").await?;
+///     assert_eq!(reader.readline().await.unwrap(), b"ping\n");
+///     writer.write(b"pong\n")?;
+///     let mut buf = [0; 5];
+///     assert_eq!(client.recv(&mut buf).await?, 5);
+///     assert_eq!(&buf, b"pong\n");
+///     Ok::<(), std::io::Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// `InvalidInput` for a limit of 0; `Other` outside a running loop.
+pub fn open_connection_sock(
+    stream: TcpStream,
+    limit: usize,
+) -> io::Result<(StreamReader, StreamWriter)> {
+    check_limit(limit)?;
+    let lp = get_running_loop().map_err(io::Error::other)?;
+    streams_on(&lp, stream.into_socket(), limit)
+}
+
 /// Connects to the Unix socket at `path`. Mirrors
 /// `asyncio.open_unix_connection(path, limit=…)`.
 ///

@@ -626,6 +626,34 @@ impl Transport {
         self.inner.state.borrow().local
     }
 
+    /// The socket's (or pipe end's) file descriptor while the transport
+    /// is open, for socket options the transport does not wrap (`None`
+    /// once it is closed). Python: `get_extra_info('socket')`; differs in
+    /// giving the bare fd, which the transport still owns: set options on
+    /// it, but do not close it or read and write around the transport.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio_net::open_connection;
+    ///
+    /// corio_executor::run(async {
+    ///     let listener = corio_net::TcpListener::bind("127.0.0.1", 0).await?;
+    ///     let port = listener.local_addr()?.port();
+    ///     let (_reader, writer) = open_connection("127.0.0.1", port).await?;
+    ///     let fd = writer.transport().as_raw_fd().expect("open");
+    ///     assert!(fd >= 0);
+    ///     writer.close();
+    ///     writer.wait_closed().await?;
+    ///     assert_eq!(writer.transport().as_raw_fd(), None);
+    ///     Ok::<(), std::io::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn as_raw_fd(&self) -> Option<RawFd> {
+        self.inner.state.borrow().fd()
+    }
+
     /// asyncio's `_fatal_error`: close at once with the error.
     fn fatal_error(&self, err: io::Error) {
         let mut state = self.inner.state.borrow_mut();

@@ -10,8 +10,8 @@ use std::time::Duration;
 use corio_executor::{create_task, run, sleep, wait_for};
 use corio_net::{
     ConnectOptions, DEFAULT_LIMIT, ServerOptions, StreamError, StreamReader, StreamWriter,
-    TcpListener, TcpStream, open_connection, open_connection_with, open_unix_connection,
-    start_server, start_server_with, start_unix_server,
+    TcpListener, TcpStream, open_connection, open_connection_sock, open_connection_with,
+    open_unix_connection, start_server, start_server_with, start_unix_server,
 };
 
 pub(crate) mod support;
@@ -713,6 +713,41 @@ fn stream_servers_take_backlog_and_reuse_port() -> Result {
     })?
 }
 
+/// `open_connection(sock=...)`: a socket accepted by hand becomes a
+/// reader/writer pair; its transport gives the socket's fd while open (the
+/// kernel says it is a socket) and `None` once closed; a limit of 0 is
+/// refused and the socket is not leaked.
+fn a_hand_accepted_socket_becomes_a_stream_pair_whose_fd_is_reachable() -> Result {
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1", 0).await?;
+        let port = listener.local_addr()?.port();
+        let client = TcpStream::connect("127.0.0.1", port).await?;
+        let (accepted, _) = listener.accept().await?;
+        let refused = open_connection_sock(accepted, 0).unwrap_err();
+        assert_eq!(refused.kind(), ErrorKind::InvalidInput);
+        // The refused socket was dropped (closed): the client sees EOF.
+        let mut buf = [0; 16];
+        assert_eq!(client.recv(&mut buf).await?, 0);
+
+        let client = TcpStream::connect("127.0.0.1", port).await?;
+        let (accepted, _) = listener.accept().await?;
+        let (reader, writer) = open_connection_sock(accepted, DEFAULT_LIMIT)?;
+        let fd = writer.transport().as_raw_fd().expect("open transport");
+        let link = std::fs::read_link(format!("/proc/self/fd/{fd}"))?;
+        assert!(link.to_string_lossy().starts_with("socket:"), "{link:?}");
+        client.send_all(b"GET /\r\n").await?;
+        assert_eq!(reader.readline().await.unwrap(), b"GET /\r\n");
+        writer.write(b"ok")?;
+        writer.drain().await?;
+        assert_eq!(client.recv(&mut buf).await?, 2);
+        writer.close();
+        writer.wait_closed().await?;
+        assert_eq!(writer.transport().as_raw_fd(), None);
+        assert_eq!(client.recv(&mut buf).await?, 0, "closed: EOF");
+        Ok(())
+    })?
+}
+
 fn a_std_blocking_client_talks_to_a_stream_server() -> Result {
     // The server's loop runs on this thread; a plain blocking client in
     // another thread checks every byte of a large echo.
@@ -774,4 +809,5 @@ cases!(
     unix_streams_replace_a_stale_socket_file_and_remove_it_on_close,
     stream_servers_take_backlog_and_reuse_port,
     a_std_blocking_client_talks_to_a_stream_server,
+    a_hand_accepted_socket_becomes_a_stream_pair_whose_fd_is_reachable,
 );
