@@ -199,6 +199,7 @@ impl<F: Future> Coroutine<F> {
 
     /// Polls the future in place; `None` if it is gone, or being polled
     /// already (a re-entrant poll is refused, never aliased).
+    #[inline]
     pub(crate) fn poll(&self, cx: &mut Context<'_>) -> Option<Poll<F::Output>> {
         if self.stage.get() != Stage::Live {
             return None;

@@ -103,6 +103,7 @@ pub fn is_main_thread() -> bool {
 /// (its waker, its signal pipe) compares this count with the one it saw at
 /// its last `select` to know, without a syscall, whether the pipe may have
 /// news. No asyncio counterpart (asyncio always calls `select`).
+#[inline]
 pub fn signals_written() -> u64 {
     sys::SIGNALS_WRITTEN.load(Ordering::Acquire)
 }

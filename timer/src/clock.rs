@@ -51,6 +51,7 @@ impl Clock {
     }
 
     /// The current time. Python: `loop.time()`; differs in being an `Instant`.
+    #[inline]
     pub fn now(&self) -> Instant {
         match self {
             Clock::Real => Instant::now(),
@@ -61,6 +62,7 @@ impl Clock {
     /// True for a virtual clock.
     ///
     /// No asyncio counterpart.
+    #[inline]
     pub fn is_virtual(&self) -> bool {
         matches!(self, Clock::Virtual { .. })
     }

@@ -279,6 +279,7 @@ impl<T> TimerQueue<T> {
     /// The deadline of the first live item, dropping tombstones on the way.
     ///
     /// Python: `self._scheduled[0]._when` after skipping cancelled handles.
+    #[inline]
     pub fn next_deadline(&mut self) -> Option<Instant> {
         while let Some(Reverse(top)) = self.heap.peek().copied() {
             if self.is_live(top) {
