@@ -145,7 +145,10 @@ pub fn execute(
                 "incrby" => parse_i64(arg(2)),
                 _ => parse_i64(arg(2)).and_then(i64::checked_neg),
             };
-            match by.ok_or(NOT_AN_INTEGER).map(|by| db.incr_by(arg(1), by, now)) {
+            match by
+                .ok_or(NOT_AN_INTEGER)
+                .map(|by| db.incr_by(arg(1), by, now))
+            {
                 Ok(Ok(n)) => resp::integer(out, n),
                 Ok(Err(e)) | Err(e) => resp::error(out, e),
             }
@@ -161,7 +164,14 @@ pub fn execute(
                 wrong_arity(name, out);
             } else {
                 for i in (1..cmd.len()).step_by(2) {
-                    db.set(arg(i), arg(i + 1), Condition::Always, Ttl::Clear, false, now);
+                    db.set(
+                        arg(i),
+                        arg(i + 1),
+                        Condition::Always,
+                        Ttl::Clear,
+                        false,
+                        now,
+                    );
                 }
                 resp::simple(out, "OK");
             }
@@ -304,10 +314,7 @@ fn config(cmd: &Command<'_>, settings: &Settings, out: &mut Vec<u8>) {
     if !sub.eq_ignore_ascii_case(b"GET") {
         return resp::error(
             out,
-            &format!(
-                "ERR unknown subcommand '{}'. Try CONFIG HELP.",
-                clip(sub)
-            ),
+            &format!("ERR unknown subcommand '{}'. Try CONFIG HELP.", clip(sub)),
         );
     }
     if cmd.len() < 3 {

@@ -112,7 +112,10 @@ async fn demo(shared: Rc<Shared>) -> io::Result<()> {
     }
     corio::sleep(Duration::from_millis(60)).await;
     writer.write(b"GET session\r\n")?;
-    println!("GET session (60 ms later) -> {}", read_reply(&reader).await?);
+    println!(
+        "GET session (60 ms later) -> {}",
+        read_reply(&reader).await?
+    );
 
     let (sub_reader, sub_writer) = open_connection("127.0.0.1", port).await?;
     sub_writer.write(b"PSUBSCRIBE news.*\r\n")?;

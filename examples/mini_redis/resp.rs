@@ -321,6 +321,12 @@ impl Parser {
         }
     }
 
+    /// Bytes of memory the parser holds (its arena and spans), for the
+    /// tests that bound it by the input.
+    pub fn memory(&self) -> usize {
+        self.arena.capacity() + self.spans.capacity() * std::mem::size_of::<Range<usize>>()
+    }
+
     /// True when no command is half read (the input may end here cleanly).
     pub fn is_idle(&self) -> bool {
         self.expected == 0
@@ -572,7 +578,10 @@ fn class_match(pattern: &[u8], open: usize, c: u8) -> Option<(bool, usize)> {
             matched |= pattern[i + 1] == c;
             i += 2;
         } else if i + 2 < pattern.len() && pattern[i + 1] == b'-' && pattern[i + 2] != b']' {
-            let (lo, hi) = (pattern[i].min(pattern[i + 2]), pattern[i].max(pattern[i + 2]));
+            let (lo, hi) = (
+                pattern[i].min(pattern[i + 2]),
+                pattern[i].max(pattern[i + 2]),
+            );
             matched |= (lo..=hi).contains(&c);
             i += 3;
         } else {

@@ -256,10 +256,18 @@ impl Session {
                 Ok((used, Progress::Ready)) => {
                     pos += used;
                     let cmd = self.parser.command();
-                    let flow = execute(&self.shared, self.id, &self.transport, &mut Subs {
-                        channels: &mut self.channels,
-                        patterns: &mut self.patterns,
-                    }, &cmd, now, &mut self.out);
+                    let flow = execute(
+                        &self.shared,
+                        self.id,
+                        &self.transport,
+                        &mut Subs {
+                            channels: &mut self.channels,
+                            patterns: &mut self.patterns,
+                        },
+                        &cmd,
+                        now,
+                        &mut self.out,
+                    );
                     self.parser.clear();
                     if let Flow::Close = flow {
                         self.closing = true;
@@ -371,12 +379,18 @@ fn execute(
             };
             let pattern = name == "psubscribe";
             for target in cmd.args().skip(1) {
-                let mine = if pattern { &mut *subs.patterns } else { &mut *subs.channels };
+                let mine = if pattern {
+                    &mut *subs.patterns
+                } else {
+                    &mut *subs.channels
+                };
                 if !mine.iter().any(|t| t == target) {
                     mine.push(target.to_vec());
                     let mut pubsub = shared.pubsub.borrow_mut();
                     if pattern {
-                        pubsub.patterns.push((target.to_vec(), id, transport.clone()));
+                        pubsub
+                            .patterns
+                            .push((target.to_vec(), id, transport.clone()));
                     } else {
                         pubsub
                             .channels
@@ -407,7 +421,11 @@ fn execute(
                 resp::integer(out, (subs.channels.len() + subs.patterns.len()) as i64);
             }
             for target in targets {
-                let mine = if pattern { &mut *subs.patterns } else { &mut *subs.channels };
+                let mine = if pattern {
+                    &mut *subs.patterns
+                } else {
+                    &mut *subs.channels
+                };
                 if let Some(at) = mine.iter().position(|t| *t == target) {
                     mine.remove(at);
                     unsubscribe(shared, id, pattern, &target);
@@ -447,7 +465,9 @@ impl Protocol for Session {
         let shared = &self.shared;
         if shared.clients.get() >= shared.config.maxclients {
             // Redis's answer, then close (what it sends is flushed first).
-            transport.write(b"-ERR max number of clients reached\r\n").ok();
+            transport
+                .write(b"-ERR max number of clients reached\r\n")
+                .ok();
             transport.close();
             self.closing = true;
             return;
