@@ -516,39 +516,25 @@ pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {
         if p < pattern.len() {
-            match pattern[p] {
+            // How far the pattern moves if it matches this byte.
+            let advance = match pattern[p] {
                 b'*' => {
                     star = Some((p, t));
                     p += 1;
                     continue;
                 }
-                b'?' => {
-                    p += 1;
-                    t += 1;
-                    continue;
-                }
-                b'[' => {
-                    if let Some((matched, next)) = class_match(pattern, p, text[t])
-                        && matched
-                    {
-                        p = next;
-                        t += 1;
-                        continue;
-                    }
-                }
-                b'\\' if p + 1 < pattern.len() => {
-                    if pattern[p + 1] == text[t] {
-                        p += 2;
-                        t += 1;
-                        continue;
-                    }
-                }
-                c if c == text[t] => {
-                    p += 1;
-                    t += 1;
-                    continue;
-                }
-                _ => {}
+                b'?' => Some(1),
+                b'[' => match class_match(pattern, p, text[t]) {
+                    (true, next) => Some(next - p),
+                    (false, _) => None,
+                },
+                b'\\' if p + 1 < pattern.len() => (pattern[p + 1] == text[t]).then_some(2),
+                c => (c == text[t]).then_some(1),
+            };
+            if let Some(n) = advance {
+                p += n;
+                t += 1;
+                continue;
             }
         }
         // Mismatch: let the last star eat one more byte, or fail.
@@ -566,7 +552,7 @@ pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
 
 /// Matches `c` against the class opening at `pattern[open] == b'['`:
 /// (matched, index after the class). An unclosed class runs to the end.
-fn class_match(pattern: &[u8], open: usize, c: u8) -> Option<(bool, usize)> {
+fn class_match(pattern: &[u8], open: usize, c: u8) -> (bool, usize) {
     let mut i = open + 1;
     let negate = pattern.get(i) == Some(&b'^');
     if negate {
@@ -590,5 +576,5 @@ fn class_match(pattern: &[u8], open: usize, c: u8) -> Option<(bool, usize)> {
         }
     }
     let next = (i + 1).min(pattern.len());
-    Some((matched != negate, next))
+    (matched != negate, next)
 }
