@@ -51,3 +51,6 @@ pub mod ch08_signals_and_processes {}
 
 #[doc = include_str!("../docs/09-porting-from-asyncio.md")]
 pub mod ch09_porting_from_asyncio {}
+
+#[doc = include_str!("../docs/11-mini-redis.md")]
+pub mod ch11_mini_redis {}
