@@ -175,13 +175,24 @@ impl Db {
         if !allowed {
             return (false, old);
         }
-        match existing {
-            Some(entry) => {
-                // Reuse the value's buffer: the hot path of `SET k v`.
+        match (existing, ttl) {
+            (Some(entry), Ttl::Keep | Ttl::Clear) => {
+                // The hot path of `SET k v`: reuse the value's buffer, one
+                // lookup (two with the expiry check above).
                 entry.value.clear();
                 entry.value.extend_from_slice(value);
+                if ttl == Ttl::Clear
+                    && let Some((_, slot)) = entry.deadline.take()
+                {
+                    self.unlink_volatile(slot);
+                }
             }
-            None => {
+            (Some(entry), Ttl::At(at)) => {
+                entry.value.clear();
+                entry.value.extend_from_slice(value);
+                self.set_deadline(key, Some(at));
+            }
+            (None, ttl) => {
                 self.keys.insert(
                     key.to_vec(),
                     Entry {
@@ -189,12 +200,10 @@ impl Db {
                         deadline: None,
                     },
                 );
+                if let Ttl::At(at) = ttl {
+                    self.set_deadline(key, Some(at));
+                }
             }
-        }
-        match ttl {
-            Ttl::Keep => {}
-            Ttl::Clear => self.set_deadline(key, None),
-            Ttl::At(at) => self.set_deadline(key, Some(at)),
         }
         (true, old)
     }
@@ -210,20 +219,26 @@ impl Db {
     /// # Errors
     /// Redis's text for a value that is not an integer, or for overflow.
     pub fn incr_by(&mut self, key: &[u8], by: i64, now: Instant) -> Result<i64, &'static str> {
+        const OVERFLOW: &str = "ERR increment or decrement would overflow";
         self.expire_if_needed(key, now);
-        let current = match self.keys.get(key) {
-            Some(entry) => crate::resp::parse_i64(&entry.value).ok_or(NOT_AN_INTEGER)?,
-            None => 0,
-        };
-        let new = current
-            .checked_add(by)
-            .ok_or("ERR increment or decrement would overflow")?;
-        let mut text = Vec::with_capacity(20);
-        crate::resp::integer(&mut text, new);
-        let digits = &text[1..text.len() - 2];
-        // The deadline stays, as in Redis.
-        self.set(key, digits, Condition::Always, Ttl::Keep, false, now);
-        Ok(new)
+        if let Some(entry) = self.keys.get_mut(key) {
+            let current = crate::resp::parse_i64(&entry.value).ok_or(NOT_AN_INTEGER)?;
+            let new = current.checked_add(by).ok_or(OVERFLOW)?;
+            // Rewritten in place; the deadline stays, as in Redis.
+            entry.value.clear();
+            crate::resp::push_int(&mut entry.value, new);
+            return Ok(new);
+        }
+        let mut value = Vec::with_capacity(20);
+        crate::resp::push_int(&mut value, by);
+        self.keys.insert(
+            key.to_vec(),
+            Entry {
+                value,
+                deadline: None,
+            },
+        );
+        Ok(by)
     }
 
     /// `EXPIRE`/`PEXPIRE` with the deadline already computed: true if the

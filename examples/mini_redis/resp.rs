@@ -438,8 +438,9 @@ fn split_args(
 
 // ----------------------------------------------------------------- replies
 
-/// Appends the decimal digits of `n`.
-fn push_int(out: &mut Vec<u8>, n: i64) {
+/// Appends the decimal digits of `n` (how Redis stores an integer value
+/// as a string, and the digits of every length and integer reply).
+pub fn push_int(out: &mut Vec<u8>, n: i64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     let mut rest = n.unsigned_abs();
