@@ -16,13 +16,10 @@
 
 // The example's modules, compiled here: the corio server is the example's
 // own code, and the tokio peer shares everything but the I/O.
-#[allow(dead_code)]
 #[path = "../../../examples/mini_redis/commands.rs"]
 mod commands;
-#[allow(dead_code)]
 #[path = "../../../examples/mini_redis/db.rs"]
 mod db;
-#[allow(dead_code)]
 #[path = "../../../examples/mini_redis/resp.rs"]
 mod resp;
 #[allow(dead_code)]
@@ -314,7 +311,12 @@ fn cpu_ns(pid: u32) -> io::Result<u64> {
 
 /// One test of redis-benchmark (pinned to CPU 1): (ops/s, server CPU
 /// µs per op).
-fn bench_one(server: &ServerChild, test: &str, pipeline: usize, n: usize) -> io::Result<(f64, f64)> {
+fn bench_one(
+    server: &ServerChild,
+    test: &str,
+    pipeline: usize,
+    n: usize,
+) -> io::Result<(f64, f64)> {
     let before = cpu_ns(server.child.id())?;
     let out = Command::new("taskset")
         .args(["-c", "1", "redis-benchmark", "-p", &server.port.to_string()])
@@ -334,6 +336,9 @@ fn bench_one(server: &ServerChild, test: &str, pipeline: usize, n: usize) -> io:
     Ok((rps, cpu_us))
 }
 
+/// Test name → (ops/s, CPU µs/op) of each round.
+type PerTest = HashMap<&'static str, Vec<(f64, f64)>>;
+
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
@@ -344,12 +349,14 @@ fn run(rounds: usize, n: usize, kinds: &[&str]) -> io::Result<()> {
         "redis-benchmark -c {CLIENTS} -n {n}; servers on CPU 0, redis-benchmark on CPU 1; \
          median of {rounds} interleaved rounds\n"
     );
-    println!("| test | -P | server | ops/s | vs redis-server | server CPU µs/op | vs redis-server |");
+    println!(
+        "| test | -P | server | ops/s | vs redis-server | server CPU µs/op | vs redis-server |"
+    );
     println!("|---|---:|---|---:|---:|---:|---:|");
     let mut ratios: Vec<(String, f64)> = Vec::new();
     for pipeline in PIPELINES {
         // results[kind][test] = [(ops/s, µs/op)] over rounds
-        let mut results: HashMap<&str, HashMap<&str, Vec<(f64, f64)>>> = HashMap::new();
+        let mut results: HashMap<&str, PerTest> = HashMap::new();
         for round in 0..rounds {
             // Rotate who goes first, so no server always follows another.
             for k in 0..kinds.len() {
@@ -357,7 +364,12 @@ fn run(rounds: usize, n: usize, kinds: &[&str]) -> io::Result<()> {
                 let server = ServerChild::start(kind)?;
                 for test in TESTS {
                     let r = bench_one(&server, test, pipeline, n)?;
-                    results.entry(kind).or_default().entry(test).or_default().push(r);
+                    results
+                        .entry(kind)
+                        .or_default()
+                        .entry(test)
+                        .or_default()
+                        .push(r);
                 }
             }
         }
@@ -365,7 +377,11 @@ fn run(rounds: usize, n: usize, kinds: &[&str]) -> io::Result<()> {
             let rate = |kind: &str| median(results[kind][test].iter().map(|r| r.0).collect());
             let cpu = |kind: &str| median(results[kind][test].iter().map(|r| r.1).collect());
             let has = |kind: &str| results.contains_key(kind);
-            let base = if has("redis-server") { "redis-server" } else { kinds[0] };
+            let base = if has("redis-server") {
+                "redis-server"
+            } else {
+                kinds[0]
+            };
             let (redis_rate, redis_cpu) = (rate(base), cpu(base));
             for &kind in kinds {
                 println!(
@@ -381,8 +397,14 @@ fn run(rounds: usize, n: usize, kinds: &[&str]) -> io::Result<()> {
                 continue; // the ratios need every server
             }
             ratios.push((format!("redis_{t}_p{pipeline}"), rate("corio") / redis_rate));
-            ratios.push((format!("redis_cpu_{t}_p{pipeline}"), cpu("corio") / redis_cpu));
-            ratios.push((format!("redis_{t}_p{pipeline}_vs_tokio"), rate("corio") / rate("tokio")));
+            ratios.push((
+                format!("redis_cpu_{t}_p{pipeline}"),
+                cpu("corio") / redis_cpu,
+            ));
+            ratios.push((
+                format!("redis_{t}_p{pipeline}_vs_tokio"),
+                rate("corio") / rate("tokio"),
+            ));
             ratios.push((
                 format!("redis_{t}_p{pipeline}_streams_vs_protocol"),
                 rate("corio-streams") / rate("corio"),
