@@ -28,6 +28,7 @@
 #[doc = "[07-offload.md]: crate::docs::ch07_offload"]
 #[doc = "[08-signals-and-processes.md]: crate::docs::ch08_signals_and_processes"]
 #[doc = "[09-porting-from-asyncio.md]: crate::docs::ch09_porting_from_asyncio"]
+#[doc = "[11-mini-redis.md]: crate::docs::ch11_mini_redis"]
 #[doc = "[12-crawler.md]: crate::docs::ch12_crawler"]
 #[doc = include_str!("../docs/README.md")]
 pub mod ch00_path {}
@@ -174,6 +175,9 @@ pub mod ch08_signals_and_processes {}
 
 #[doc = include_str!("../docs/09-porting-from-asyncio.md")]
 pub mod ch09_porting_from_asyncio {}
+
+#[doc = include_str!("../docs/11-mini-redis.md")]
+pub mod ch11_mini_redis {}
 
 // The chapter's links to other chapters, made to resolve in rustdoc as
 // the path page's are (the first definition of a label wins).

@@ -1,0 +1,542 @@
+//! The server on corio's protocol layer: one [`Session`] per connection,
+//! called back by its transport; no task per connection.
+//!
+//! The life of a pipelined read: the transport's reader callback does one
+//! `recv` into the loop's scratch buffer and calls
+//! [`Session::data_received`] with the bytes; the session parses every
+//! whole command in them, appends each reply to one output buffer, and
+//! hands that buffer to `Transport::write` once: one `send` for the whole
+//! batch. Bytes of a command cut in half wait in the session for the next
+//! read.
+//!
+//! Output is bounded: when what the transport holds unsent goes over its
+//! high-water mark, the session stops executing, keeps the commands not yet
+//! run, and pauses reading; the transport's `resume_writing` picks them up
+//! again. A client that never reads its replies is thus held by TCP flow
+//! control, not by the server's memory. A pub/sub subscriber cannot be
+//! held that way (the publisher is someone else), so one over
+//! [`Config::pubsub_limit`] unsent bytes is disconnected, as Redis's
+//! `client-output-buffer-limit pubsub` does.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::io;
+use std::rc::{Rc, Weak};
+use std::time::Instant;
+
+use corio::net::{Protocol, Server, ServerOptions, Transport, create_server};
+
+use crate::commands::{self, Outcome, Settings};
+use crate::db::{CYCLE_BUDGET, CYCLE_PERIOD, Db};
+use crate::resp::{self, Command, Parser, Progress};
+
+/// The server's limits.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Connections served at once; more are refused with Redis's error.
+    pub maxclients: usize,
+    /// Unsent bytes a subscriber may have before it is disconnected
+    /// (Redis's default hard limit for pub/sub clients is 32 MB).
+    pub pubsub_limit: usize,
+    /// The transport's high-water mark for ordinary clients: past it, the
+    /// session stops executing and reading until the peer reads.
+    pub output_high_water: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            maxclients: 10_000,
+            pubsub_limit: 32 * 1024 * 1024,
+            output_high_water: 1024 * 1024,
+        }
+    }
+}
+
+/// Who listens to what.
+#[derive(Default)]
+struct PubSub {
+    /// Channel → subscribers (session id → transport).
+    channels: HashMap<Vec<u8>, HashMap<u64, Transport>>,
+    /// (pattern, session id, transport), in subscription order.
+    patterns: Vec<(Vec<u8>, u64, Transport)>,
+}
+
+/// What every session shares: the keyspace, the subscriptions, the limits.
+pub struct Shared {
+    /// The one database (`SELECT 0` only).
+    pub db: RefCell<Db>,
+    pubsub: RefCell<PubSub>,
+    config: Config,
+    settings: Settings,
+    /// Connections open now (refused ones not counted).
+    pub clients: Cell<usize>,
+    next_id: Cell<u64>,
+    /// Subscribers disconnected for going over `pubsub_limit`.
+    pub dropped_subscribers: Cell<u64>,
+}
+
+impl Shared {
+    /// A fresh server state.
+    pub fn new(config: Config) -> Rc<Shared> {
+        Rc::new(Shared {
+            db: RefCell::new(Db::new()),
+            pubsub: RefCell::new(PubSub::default()),
+            settings: Settings {
+                maxclients: config.maxclients,
+            },
+            config,
+            clients: Cell::new(0),
+            next_id: Cell::new(1),
+            dropped_subscribers: Cell::new(0),
+        })
+    }
+
+    /// `PUBLISH`: sends `message` to every subscriber of `channel` and of a
+    /// matching pattern; returns how many got it. A subscriber whose unsent
+    /// bytes pass the limit is aborted (its session unsubscribes when its
+    /// `connection_lost` runs).
+    fn publish(&self, channel: &[u8], message: &[u8]) -> usize {
+        let pubsub = self.pubsub.borrow();
+        let mut receivers = 0;
+        let mut send = |transport: &Transport, frame: &[u8]| {
+            if transport.write(frame).is_ok() {
+                receivers += 1;
+                if transport.get_write_buffer_size() > self.config.pubsub_limit {
+                    self.dropped_subscribers
+                        .set(self.dropped_subscribers.get() + 1);
+                    transport.abort();
+                }
+            }
+        };
+        if let Some(subscribers) = pubsub.channels.get(channel) {
+            let mut frame = Vec::with_capacity(32 + channel.len() + message.len());
+            resp::array(&mut frame, 3);
+            resp::bulk(&mut frame, b"message");
+            resp::bulk(&mut frame, channel);
+            resp::bulk(&mut frame, message);
+            for transport in subscribers.values() {
+                send(transport, &frame);
+            }
+        }
+        for (pattern, _, transport) in &pubsub.patterns {
+            if resp::glob_match(pattern, channel) {
+                let mut frame = Vec::new();
+                resp::array(&mut frame, 4);
+                resp::bulk(&mut frame, b"pmessage");
+                resp::bulk(&mut frame, pattern);
+                resp::bulk(&mut frame, channel);
+                resp::bulk(&mut frame, message);
+                send(transport, &frame);
+            }
+        }
+        receivers
+    }
+}
+
+/// Starts serving on `host:port`, and the active expiry cycle on the
+/// loop's timers. The caller keeps `Server` to close it.
+///
+/// # Errors
+/// The bind's or listen's error.
+pub async fn serve(shared: Rc<Shared>, host: &str, port: u16) -> io::Result<Server> {
+    let factory = {
+        let shared = shared.clone();
+        move || Session::new(shared.clone())
+    };
+    let options = ServerOptions {
+        backlog: 511, // Redis's tcp-backlog
+        ..ServerOptions::default()
+    };
+    let server = create_server(factory, host, port, options).await?;
+    schedule_expiry(Rc::downgrade(&shared));
+    Ok(server)
+}
+
+/// Runs the active expiry cycle every [`CYCLE_PERIOD`]: one `call_later`
+/// on the loop's timer heap, rescheduled by itself. It holds the state
+/// weakly, so it stops once the server's state is gone.
+fn schedule_expiry(shared: Weak<Shared>) {
+    let Ok(lp) = corio::get_running_loop() else {
+        return;
+    };
+    lp.call_later(CYCLE_PERIOD, move || {
+        let Some(state) = shared.upgrade() else {
+            return;
+        };
+        state
+            .db
+            .borrow_mut()
+            .active_expire_cycle(Instant::now(), CYCLE_BUDGET, Instant::now);
+        schedule_expiry(shared);
+    });
+}
+
+/// One client connection: its parser, its unparsed input, its replies.
+pub struct Session {
+    shared: Rc<Shared>,
+    id: u64,
+    transport: Option<Transport>,
+    parser: Parser,
+    /// Input not consumed by the parser yet (a command cut by a read, or
+    /// commands left while output is over the limit).
+    pending: Vec<u8>,
+    /// Replies of the current batch, written once at its end.
+    out: Vec<u8>,
+    /// Channels and patterns this client listens to (Redis's
+    /// `c->pubsub_channels`, `c->pubsub_patterns`).
+    channels: Vec<Vec<u8>>,
+    patterns: Vec<Vec<u8>>,
+    /// Stopped executing because the transport's buffer is over the mark.
+    held: bool,
+    /// After `QUIT` or a protocol error: reply, then close; read no more.
+    closing: bool,
+    /// Counted in `Shared::clients` (false for a refused connection).
+    counted: bool,
+}
+
+/// What one command asks of the connection.
+enum Flow {
+    Continue,
+    Close,
+}
+
+impl Session {
+    fn new(shared: Rc<Shared>) -> Session {
+        let id = shared.next_id.get();
+        shared.next_id.set(id + 1);
+        Session {
+            shared,
+            id,
+            transport: None,
+            parser: Parser::new(),
+            pending: Vec::new(),
+            out: Vec::new(),
+            channels: Vec::new(),
+            patterns: Vec::new(),
+            held: false,
+            closing: false,
+            counted: false,
+        }
+    }
+
+    fn subscriptions(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+
+    /// Sends the batch's replies, one write.
+    fn flush(&mut self) {
+        if self.out.is_empty() {
+            return;
+        }
+        if let Some(transport) = &self.transport {
+            // Fails only once the transport is closing: nobody listens.
+            transport.write(&self.out).ok();
+        }
+        self.out.clear();
+        if self.out.capacity() > 1024 * 1024 {
+            self.out.shrink_to(64 * 1024);
+        }
+    }
+
+    /// True when the transport holds more unsent bytes than its mark.
+    fn over_limit(&self) -> bool {
+        self.transport.as_ref().is_some_and(|t| {
+            let (_, high) = t.get_write_buffer_limits();
+            t.get_write_buffer_size() > high
+        })
+    }
+
+    /// Runs every whole command in `input`; returns the bytes consumed.
+    fn run_commands(&mut self, input: &[u8]) -> usize {
+        let now = Instant::now();
+        let mut pos = 0;
+        while !self.closing && !self.held {
+            match self.parser.feed(&input[pos..]) {
+                Ok((used, Progress::Ready)) => {
+                    pos += used;
+                    let cmd = self.parser.command();
+                    let flow = execute(
+                        &self.shared,
+                        self.id,
+                        &self.transport,
+                        &mut Subs {
+                            channels: &mut self.channels,
+                            patterns: &mut self.patterns,
+                        },
+                        &cmd,
+                        now,
+                        &mut self.out,
+                    );
+                    self.parser.clear();
+                    if let Flow::Close = flow {
+                        self.closing = true;
+                    }
+                    if self.out.len() >= 64 * 1024 {
+                        self.flush();
+                        self.held = self.over_limit();
+                    }
+                }
+                Ok((used, Progress::NeedMore)) => {
+                    pos += used;
+                    break;
+                }
+                Err(e) => {
+                    resp::error(&mut self.out, &format!("ERR {e}"));
+                    self.closing = true;
+                    pos = input.len();
+                }
+            }
+        }
+        self.flush();
+        if !self.held && self.over_limit() {
+            self.held = true;
+        }
+        if let Some(transport) = &self.transport {
+            if self.closing {
+                transport.close(); // sends what is buffered first
+            } else if self.held {
+                transport.pause_reading();
+            }
+        }
+        pos
+    }
+
+    /// Runs what is in `pending`, keeping what was not consumed.
+    fn run_pending(&mut self) {
+        let input = std::mem::take(&mut self.pending);
+        let used = self.run_commands(&input);
+        self.pending = input;
+        self.pending.drain(..used);
+    }
+}
+
+/// The subscriptions of the session running a command.
+struct Subs<'a> {
+    channels: &'a mut Vec<Vec<u8>>,
+    patterns: &'a mut Vec<Vec<u8>>,
+}
+
+/// The commands allowed while subscribed (RESP2).
+const SUBSCRIBED_OK: [&str; 6] = [
+    "subscribe",
+    "unsubscribe",
+    "psubscribe",
+    "punsubscribe",
+    "ping",
+    "quit",
+];
+
+/// Runs one command for session `id`.
+fn execute(
+    shared: &Shared,
+    id: u64,
+    transport: &Option<Transport>,
+    subs: &mut Subs<'_>,
+    cmd: &Command<'_>,
+    now: Instant,
+    out: &mut Vec<u8>,
+) -> Flow {
+    let Some((name, arity)) = commands::lookup(cmd.arg(0)) else {
+        commands::unknown_command(cmd, out);
+        return Flow::Continue;
+    };
+    if !commands::arity_ok(arity, cmd.len()) {
+        commands::wrong_arity(name, out);
+        return Flow::Continue;
+    }
+    let subscribed = subs.channels.len() + subs.patterns.len() > 0;
+    if subscribed && !SUBSCRIBED_OK.contains(&name) {
+        resp::error(
+            out,
+            &format!(
+                "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+            ),
+        );
+        return Flow::Continue;
+    }
+    match name {
+        "quit" => {
+            resp::simple(out, "OK");
+            return Flow::Close;
+        }
+        "ping" if subscribed => {
+            if cmd.len() > 2 {
+                commands::wrong_arity(name, out);
+            } else {
+                resp::array(out, 2);
+                resp::bulk(out, b"pong");
+                resp::bulk(out, if cmd.len() == 2 { cmd.arg(1) } else { b"" });
+            }
+        }
+        "publish" => {
+            let n = shared.publish(cmd.arg(1), cmd.arg(2));
+            resp::integer(out, n as i64);
+        }
+        "subscribe" | "psubscribe" => {
+            let Some(transport) = transport else {
+                return Flow::Close;
+            };
+            let pattern = name == "psubscribe";
+            for target in cmd.args().skip(1) {
+                let mine = if pattern {
+                    &mut *subs.patterns
+                } else {
+                    &mut *subs.channels
+                };
+                if !mine.iter().any(|t| t == target) {
+                    mine.push(target.to_vec());
+                    let mut pubsub = shared.pubsub.borrow_mut();
+                    if pattern {
+                        pubsub
+                            .patterns
+                            .push((target.to_vec(), id, transport.clone()));
+                    } else {
+                        pubsub
+                            .channels
+                            .entry(target.to_vec())
+                            .or_default()
+                            .insert(id, transport.clone());
+                    }
+                }
+                resp::array(out, 3);
+                resp::bulk(out, name.as_bytes());
+                resp::bulk(out, target);
+                resp::integer(out, (subs.channels.len() + subs.patterns.len()) as i64);
+            }
+        }
+        "unsubscribe" | "punsubscribe" => {
+            let pattern = name == "punsubscribe";
+            let targets: Vec<Vec<u8>> = if cmd.len() > 1 {
+                cmd.args().skip(1).map(<[u8]>::to_vec).collect()
+            } else if pattern {
+                subs.patterns.clone()
+            } else {
+                subs.channels.clone()
+            };
+            if targets.is_empty() {
+                resp::array(out, 3);
+                resp::bulk(out, name.as_bytes());
+                resp::nil(out);
+                resp::integer(out, (subs.channels.len() + subs.patterns.len()) as i64);
+            }
+            for target in targets {
+                let mine = if pattern {
+                    &mut *subs.patterns
+                } else {
+                    &mut *subs.channels
+                };
+                if let Some(at) = mine.iter().position(|t| *t == target) {
+                    mine.remove(at);
+                    unsubscribe(shared, id, pattern, &target);
+                }
+                resp::array(out, 3);
+                resp::bulk(out, name.as_bytes());
+                resp::bulk(out, &target);
+                resp::integer(out, (subs.channels.len() + subs.patterns.len()) as i64);
+            }
+        }
+        _ => {
+            let mut db = shared.db.borrow_mut();
+            let outcome = commands::execute(name, cmd, &mut db, &shared.settings, now, out);
+            debug_assert_eq!(outcome, Outcome::Replied, "{name} has no handler");
+        }
+    }
+    Flow::Continue
+}
+
+/// Removes session `id`'s subscription to `target` from the registry.
+fn unsubscribe(shared: &Shared, id: u64, pattern: bool, target: &[u8]) {
+    let mut pubsub = shared.pubsub.borrow_mut();
+    if pattern {
+        pubsub
+            .patterns
+            .retain(|(p, owner, _)| !(*owner == id && p == target));
+    } else if let Some(subscribers) = pubsub.channels.get_mut(target) {
+        subscribers.remove(&id);
+        if subscribers.is_empty() {
+            pubsub.channels.remove(target);
+        }
+    }
+}
+
+impl Protocol for Session {
+    fn connection_made(&mut self, transport: Transport) {
+        let shared = &self.shared;
+        if shared.clients.get() >= shared.config.maxclients {
+            // Redis's answer, then close (what it sends is flushed first).
+            transport
+                .write(b"-ERR max number of clients reached\r\n")
+                .ok();
+            transport.close();
+            self.closing = true;
+            return;
+        }
+        shared.clients.set(shared.clients.get() + 1);
+        self.counted = true;
+        // Past this, a client's replies wait in its socket, not here.
+        transport
+            .set_write_buffer_limits(shared.config.output_high_water, None)
+            .ok();
+        self.transport = Some(transport);
+    }
+
+    fn data_received(&mut self, data: &[u8]) {
+        if self.closing {
+            return;
+        }
+        if self.pending.is_empty() && !self.held {
+            // The common case: parse straight from the loop's read buffer.
+            let used = self.run_commands(data);
+            self.pending.extend_from_slice(&data[used..]);
+        } else {
+            self.pending.extend_from_slice(data);
+            if !self.held {
+                self.run_pending();
+            }
+        }
+    }
+
+    fn eof_received(&mut self) -> bool {
+        false // close once the replies are sent
+    }
+
+    fn resume_writing(&mut self) {
+        if !self.held || self.closing {
+            return;
+        }
+        self.held = false;
+        self.run_pending();
+        if !self.held
+            && !self.closing
+            && let Some(transport) = &self.transport
+        {
+            transport.resume_reading();
+        }
+    }
+
+    fn connection_lost(&mut self, _exc: Option<io::Error>) {
+        for channel in std::mem::take(&mut self.channels) {
+            unsubscribe(&self.shared, self.id, false, &channel);
+        }
+        for pattern in std::mem::take(&mut self.patterns) {
+            unsubscribe(&self.shared, self.id, true, &pattern);
+        }
+        if self.counted {
+            self.shared.clients.set(self.shared.clients.get() - 1);
+            self.counted = false;
+        }
+        self.transport = None; // no cycle outlives the connection
+        self.pending = Vec::new();
+    }
+}
+
+/// Test hook: how many subscriptions a session has (used by `Debug`).
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id)
+            .field("subscriptions", &self.subscriptions())
+            .finish()
+    }
+}
