@@ -310,6 +310,18 @@ pub(crate) fn recv(fd: BorrowedFd<'_>, buf: &mut [u8], flags: libc::c_int) -> io
     Ok(n as usize)
 }
 
+/// `recv(fd, buf, 0)` into memory not yet initialized: the first `n`
+/// bytes of `buf` are initialized when it returns `Ok(n)`.
+pub(crate) fn recv_uninit(
+    fd: BorrowedFd<'_>,
+    buf: &mut [std::mem::MaybeUninit<u8>],
+) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes; the kernel
+    // only writes to it, never reads the uninitialized bytes.
+    let n = cvt(unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) })?;
+    Ok(n as usize)
+}
+
 /// `send(fd, buf, MSG_NOSIGNAL)`: a reset peer is EPIPE, never SIGPIPE.
 pub(crate) fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: `buf` is valid for reads of `buf.len()` bytes.
