@@ -1,1 +1,51 @@
-//! corio-compat
+//! corio-compat: the Rust async ecosystem on corio's loop.
+//!
+//! Runtime-agnostic crates take their I/O, executor and timer as traits.
+//! This crate implements those traits on corio's reactor and executor, each
+//! adapter behind a cargo feature so the core crates keep their three
+//! dependencies:
+//!
+//! | feature | what | Python analogue |
+//! |---|---|---|
+//! | `futures-io` | [`Io`] implements `futures_io::AsyncRead` / `AsyncWrite` for [`TcpStream`](corio_net::TcpStream) and [`UnixStream`](corio_net::UnixStream) | a socket driven by `add_reader` / `add_writer` |
+//! | `hyper` | [`Io`] implements `hyper::rt::Read` / `Write`; [`LocalExec`] is a `hyper::rt::Executor` for `!Send` futures; [`serve`] runs an HTTP/1.1 + HTTP/2 server with graceful [`HttpServer::close`] | `loop.create_server` + a protocol |
+//! | `tls` | [`TlsAcceptor`], [`TlsConnector`], [`start_tls`] over rustls (ring provider) | `ssl.SSLContext`, `loop.start_tls` |
+//!
+//! Everything runs on the running loop's thread: tasks are `!Send` and so
+//! may the futures hyper hands to [`LocalExec`] be.
+#![deny(missing_docs)]
+
+mod io;
+pub use io::{Io, PollSocket};
+
+#[cfg(feature = "hyper")]
+mod sys;
+
+#[cfg(feature = "hyper")]
+mod http;
+#[cfg(feature = "hyper")]
+pub use http::{FuturesIo, HttpServer, LocalExec, serve, serve_with};
+
+#[cfg(feature = "tls")]
+mod tls;
+#[cfg(feature = "tls")]
+pub use tls::{TlsAcceptor, TlsConnector, TlsStream, start_tls};
+
+/// The `futures-io` crate, re-exported so users name the same version.
+#[cfg(feature = "futures-io")]
+pub use futures_io;
+/// `bytes`, re-exported (hyper's body chunks).
+#[cfg(feature = "hyper")]
+pub use bytes;
+/// `http-body-util`, re-exported (`Full`, `BodyExt::collect`).
+#[cfg(feature = "hyper")]
+pub use http_body_util;
+/// hyper 1.x, re-exported so users name the same version.
+#[cfg(feature = "hyper")]
+pub use hyper;
+/// `futures-rustls` (and through it `rustls`), re-exported.
+#[cfg(feature = "tls")]
+pub use futures_rustls;
+/// rustls, re-exported (`ServerConfig`, `ClientConfig`, `RootCertStore`).
+#[cfg(feature = "tls")]
+pub use futures_rustls::rustls;

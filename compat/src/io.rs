@@ -1,0 +1,192 @@
+//! [`Io`]: a connected corio socket with the poll-level reads and writes
+//! other crates' I/O traits are made of.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use corio_net::{PollState, TcpStream, UnixStream};
+
+/// A stream socket [`Io`] can drive: corio's [`TcpStream`] and
+/// [`UnixStream`]. Sealed in spirit: the methods are corio-net's
+/// `poll_recv` / `poll_send` / `write_eof`.
+pub trait PollSocket {
+    /// `TcpStream::poll_recv`.
+    ///
+    /// # Errors
+    /// The OS error of `recv`.
+    fn poll_recv(
+        &self,
+        cx: &mut Context<'_>,
+        state: &mut PollState,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>>;
+    /// `TcpStream::poll_recv_uninit`.
+    ///
+    /// # Errors
+    /// The OS error of `recv`.
+    fn poll_recv_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        state: &mut PollState,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>>;
+    /// `TcpStream::poll_send`.
+    ///
+    /// # Errors
+    /// The OS error of `send`.
+    fn poll_send(
+        &self,
+        cx: &mut Context<'_>,
+        state: &mut PollState,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>>;
+    /// `TcpStream::write_eof`.
+    ///
+    /// # Errors
+    /// The OS error of `shutdown`.
+    fn write_eof(&self) -> io::Result<()>;
+}
+
+macro_rules! poll_socket {
+    ($($ty:ty),*) => {$(
+        impl PollSocket for $ty {
+            fn poll_recv(&self, cx: &mut Context<'_>, state: &mut PollState, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+                <$ty>::poll_recv(self, cx, state, buf)
+            }
+            fn poll_recv_uninit(&self, cx: &mut Context<'_>, state: &mut PollState, buf: &mut [MaybeUninit<u8>]) -> Poll<io::Result<usize>> {
+                <$ty>::poll_recv_uninit(self, cx, state, buf)
+            }
+            fn poll_send(&self, cx: &mut Context<'_>, state: &mut PollState, buf: &[u8]) -> Poll<io::Result<usize>> {
+                <$ty>::poll_send(self, cx, state, buf)
+            }
+            fn write_eof(&self) -> io::Result<()> {
+                <$ty>::write_eof(self)
+            }
+        }
+    )*};
+}
+
+poll_socket!(TcpStream, UnixStream);
+
+/// A corio socket as a poll-level byte stream: `futures_io::AsyncRead` /
+/// `AsyncWrite` (feature `futures-io`) and `hyper::rt::Read` / `Write`
+/// (feature `hyper`).
+///
+/// Mirrors a socket asyncio drives with `add_reader` / `add_writer`: each
+/// read or write tries the syscall and, when it would block, parks the task
+/// on the loop's readiness callback. Writes go straight to the kernel, so
+/// the kernel's send buffer is the backpressure (a write parks while it is
+/// full); nothing is buffered here, so dropping a read future loses no
+/// bytes.
+#[derive(Debug)]
+pub struct Io<S> {
+    stream: S,
+    state: PollState,
+}
+
+impl<S: PollSocket> Io<S> {
+    /// Wraps a connected socket.
+    ///
+    /// ```
+    /// use corio_compat::Io;
+    /// use corio_net::{TcpListener, TcpStream};
+    /// corio_executor::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1", 0).await.unwrap();
+    ///     let port = listener.local_addr().unwrap().port();
+    ///     let stream = TcpStream::connect("127.0.0.1", port).await.unwrap();
+    ///     let io = Io::new(stream);
+    ///     assert!(io.get_ref().peer_addr().is_ok());
+    /// }).unwrap();
+    /// ```
+    pub fn new(stream: S) -> Io<S> {
+        Io {
+            stream,
+            state: PollState::default(),
+        }
+    }
+
+    /// The socket.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// The socket back (its pending readiness waits are dropped).
+    pub fn into_inner(self) -> S {
+        self.stream
+    }
+
+    /// Reads into `buf`; see [`TcpStream::poll_recv`].
+    ///
+    /// # Errors
+    /// The OS error of `recv`.
+    pub fn poll_read_bytes(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.stream.poll_recv(cx, &mut self.state, buf)
+    }
+
+    /// Reads into uninitialized memory; see [`TcpStream::poll_recv_uninit`].
+    ///
+    /// # Errors
+    /// The OS error of `recv`.
+    pub fn poll_read_uninit(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        self.stream.poll_recv_uninit(cx, &mut self.state, buf)
+    }
+
+    /// Writes some of `buf`; see [`TcpStream::poll_send`].
+    ///
+    /// # Errors
+    /// The OS error of `send`.
+    pub fn poll_write_bytes(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.stream.poll_send(cx, &mut self.state, buf)
+    }
+}
+
+impl<S> Unpin for Io<S> {}
+
+#[cfg(feature = "futures-io")]
+impl<S: PollSocket> futures_io::AsyncRead for Io<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_read_bytes(cx, buf)
+    }
+}
+
+#[cfg(feature = "futures-io")]
+impl<S: PollSocket> futures_io::AsyncWrite for Io<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_write_bytes(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Nothing is buffered in user space: a write is in the kernel.
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // `write_eof`; the fd closes when the Io is dropped.
+        Poll::Ready(match self.stream.write_eof() {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            other => other,
+        })
+    }
+}
