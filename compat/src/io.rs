@@ -3,6 +3,7 @@
 
 use std::io;
 use std::mem::MaybeUninit;
+#[cfg(feature = "futures-io")]
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
