@@ -2,19 +2,26 @@
 //! other crates' traits (`futures-io`'s `AsyncRead`, hyper's `rt::Read`):
 //! those are called with a `Context` and must return `Poll`, not a future.
 //!
-//! It is the same pattern as [`Socket::recv`](crate::socket::Socket): try
-//! the syscall; on `EAGAIN` park on the loop's readiness callback
-//! (`add_reader` / `add_writer`). The wait lives in a [`PollState`] the
-//! caller keeps between polls, one per direction.
+//! It is the pattern of [`Socket::recv`](crate::socket::Socket): try the
+//! syscall; on `EAGAIN` park on the loop's readiness callback
+//! (`add_reader` / `add_writer`). Unlike the one-shot `sock_recv` wait,
+//! the callback stays registered between waits (a request/response
+//! connection would otherwise pay an `epoll_ctl` add and delete per
+//! request, as a transport does not): it is removed when it fires with no
+//! task waiting (so a level-triggered fd nobody reads cannot spin the
+//! loop), and when the [`PollState`] is dropped.
 
-use std::future::Future;
+use std::cell::RefCell;
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::Shutdown;
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
 
-use crate::ready::{Interest, Ready, ready};
+use corio_executor::{EventLoop, get_running_loop};
+
+use crate::ready::Interest;
 use crate::socket::Socket;
 use crate::sys;
 use crate::tcp::TcpStream;
@@ -26,15 +33,97 @@ use crate::unix::UnixStream;
 /// removes the loop's reader/writer callbacks (asyncio's `remove_reader`).
 #[derive(Default)]
 pub struct PollState {
-    read: Option<Ready>,
-    write: Option<Ready>,
+    read: Option<Watch>,
+    write: Option<Watch>,
+}
+
+/// A kept readiness registration for one direction of one fd.
+struct Watch {
+    lp: EventLoop,
+    fd: RawFd,
+    interest: Interest,
+    slot: Rc<RefCell<Slot>>,
+}
+
+#[derive(Default)]
+struct Slot {
+    registered: bool,
+    waker: Option<Waker>,
+}
+
+impl Watch {
+    fn remove(lp: &EventLoop, fd: RawFd, interest: Interest) {
+        match interest {
+            Interest::Read => lp.remove_reader(fd),
+            Interest::Write => lp.remove_writer(fd),
+        };
+    }
+
+    /// Parks the task until the fd is ready, registering the callback if
+    /// it is not registered.
+    fn park(&self, cx: &mut Context<'_>) -> io::Result<()> {
+        let mut slot = self.slot.borrow_mut();
+        slot.waker = Some(cx.waker().clone());
+        if slot.registered {
+            return Ok(());
+        }
+        let shared = self.slot.clone();
+        // The callback names the loop through `get_running_loop` (it runs
+        // on it), not a clone: the loop holding its own handle would be a
+        // cycle.
+        let (fd, interest) = (self.fd, self.interest);
+        let callback = move || {
+            let mut slot = shared.borrow_mut();
+            if let Some(waker) = slot.waker.take() {
+                drop(slot);
+                waker.wake();
+                return;
+            }
+            // Ready with no one waiting: stop watching (soon, not from
+            // inside this very callback), unless a task parks meanwhile.
+            drop(slot);
+            let Ok(lp) = get_running_loop() else { return };
+            let shared = shared.clone();
+            lp.clone().call_soon(move || {
+                let mut slot = shared.borrow_mut();
+                if slot.registered && slot.waker.is_none() {
+                    slot.registered = false;
+                    drop(slot);
+                    Watch::remove(&lp, fd, interest);
+                }
+            });
+        };
+        match self.interest {
+            Interest::Read => self.lp.add_reader(self.fd, callback),
+            Interest::Write => self.lp.add_writer(self.fd, callback),
+        }
+        .map_err(|e| io::Error::other(e.to_string()))?;
+        slot.registered = true;
+        Ok(())
+    }
+
+    /// The operation went through: a later wake-up is nobody's.
+    fn done(&self) {
+        self.slot.borrow_mut().waker = None;
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let mut slot = self.slot.borrow_mut();
+        slot.waker = None;
+        if std::mem::take(&mut slot.registered) {
+            drop(slot);
+            Watch::remove(&self.lp, self.fd, self.interest);
+        }
+    }
 }
 
 impl std::fmt::Debug for PollState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PollState")
-            .field("waiting_to_read", &self.read.is_some())
-            .field("waiting_to_write", &self.write.is_some())
+            .field("watching_read", &self.read.is_some())
+            .field("watching_write", &self.write.is_some())
             .finish()
     }
 }
@@ -44,26 +133,36 @@ impl std::fmt::Debug for PollState {
 fn poll_op<T>(
     socket: &Socket,
     cx: &mut Context<'_>,
-    slot: &mut Option<Ready>,
+    watch: &mut Option<Watch>,
     interest: Interest,
     mut op: impl FnMut() -> io::Result<T>,
 ) -> Poll<io::Result<T>> {
     loop {
-        if let Some(wait) = slot.as_mut() {
-            match Pin::new(wait).poll(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(result) => {
-                    *slot = None;
-                    result?;
-                }
-            }
-        }
         match op() {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                *slot = Some(ready(socket.raw(), interest));
+                if watch.is_none() {
+                    let lp = get_running_loop().map_err(io::Error::other)?;
+                    *watch = Some(Watch {
+                        lp,
+                        fd: socket.raw(),
+                        interest,
+                        slot: Rc::default(),
+                    });
+                }
+                if let Some(watch) = watch {
+                    watch.park(cx)?;
+                }
+                // Level-triggered: readiness that came before the callback
+                // was registered is reported on the next select.
+                return Poll::Pending;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            other => return Poll::Ready(other),
+            other => {
+                if let Some(watch) = watch {
+                    watch.done();
+                }
+                return Poll::Ready(other);
+            }
         }
     }
 }
