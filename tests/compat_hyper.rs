@@ -204,3 +204,47 @@ print("python ok")
     drop(server);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_hyper_demos_run_to_their_end() {
+    let server = support::run_example("hyper_server", &[], Duration::from_secs(60));
+    assert!(server.contains("HTTP/2 POST /echo: 200 OK echo me"), "{server}");
+    assert!(server.contains("server closed"), "{server}");
+    let client = support::run_example("hyper_client", &[], Duration::from_secs(60));
+    assert_eq!(client.matches(" -> 200 ").count(), 9, "{client}");
+}
+
+#[test]
+fn hyper_client_against_python_http_server() {
+    let dir = temp_dir("http-server");
+    std::fs::write(dir.join("page.txt"), vec![b'p'; 12345]).unwrap();
+    let mut python = Command::new("python3")
+        .args(["-u", "-m", "http.server", "0", "--bind", "127.0.0.1"])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 is installed");
+    let mut out = std::io::BufReader::new(python.stdout.take().unwrap());
+    let python = KillOnDrop(python);
+    let line = wait_for_line(&mut out, "Serving HTTP on ");
+    let port: u16 = line
+        .split(" port ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .expect("python's port");
+    let base = format!("http://127.0.0.1:{port}");
+    let urls = [format!("{base}/page.txt"), format!("{base}/missing"), format!("{base}/page.txt")];
+    let args: Vec<&str> = urls.iter().map(String::as_str).collect();
+    let out = Command::new(support::example_path("hyper_client"))
+        .args(&args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert_eq!(stdout.matches("-> 200 (12345 bytes)").count(), 2, "{stdout}");
+    assert!(stdout.contains("/missing -> 404"), "{stdout}");
+    drop(python);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
