@@ -212,6 +212,9 @@ fn the_hyper_demos_run_to_their_end() {
     assert!(server.contains("server closed"), "{server}");
     let client = support::run_example("hyper_client", &[], Duration::from_secs(60));
     assert_eq!(client.matches(" -> 200 ").count(), 9, "{client}");
+    let tls = support::run_example("tls_echo", &[], Duration::from_secs(60));
+    assert!(tls.contains("client got: Hello over TLS!"), "{tls}");
+    assert!(tls.contains("refused: invalid peer certificate: UnknownIssuer"), "{tls}");
 }
 
 #[test]
