@@ -18,6 +18,7 @@
 #[doc = "[07-offload.md]: crate::docs::ch07_offload"]
 #[doc = "[08-signals-and-processes.md]: crate::docs::ch08_signals_and_processes"]
 #[doc = "[09-porting-from-asyncio.md]: crate::docs::ch09_porting_from_asyncio"]
+#[doc = "[10-ecosystem.md]: crate::docs::ch10_ecosystem"]
 #[doc = include_str!("../docs/README.md")]
 pub mod ch00_path {}
 
@@ -51,3 +52,6 @@ pub mod ch08_signals_and_processes {}
 
 #[doc = include_str!("../docs/09-porting-from-asyncio.md")]
 pub mod ch09_porting_from_asyncio {}
+
+#[doc = include_str!("../docs/10-ecosystem.md")]
+pub mod ch10_ecosystem {}
