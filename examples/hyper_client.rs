@@ -36,7 +36,10 @@ async fn get(url: &str) -> io::Result<(u16, usize)> {
         .parse()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{url}: {e}")))?;
     if uri.scheme_str() != Some("http") {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{url}: http:// only")));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{url}: http:// only"),
+        ));
     }
     let host = uri.host().unwrap_or("127.0.0.1").to_string();
     let port = uri.port_u16().unwrap_or(80);
@@ -111,7 +114,9 @@ async fn demo() -> io::Result<()> {
             Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(page))))
         }),
     );
-    let urls = (0..9).map(|i| format!("http://127.0.0.1:{port}/{i}")).collect();
+    let urls = (0..9)
+        .map(|i| format!("http://127.0.0.1:{port}/{i}"))
+        .collect();
     let started = Instant::now();
     let results = fetch_all(urls, Duration::from_secs(10)).await;
     report(&results);
@@ -126,12 +131,15 @@ async fn demo() -> io::Result<()> {
 
 fn main() -> io::Result<()> {
     let urls: Vec<String> = std::env::args().skip(1).collect();
-    let outcome = if urls.is_empty() {
+    if urls.is_empty() {
         corio::run(demo()).map_err(|e| io::Error::other(e.to_string()))?
     } else {
         let results = corio::run(fetch_all(urls, Duration::from_secs(10)))
             .map_err(|e| io::Error::other(e.to_string()))?;
-        if report(&results) { Ok(()) } else { Err(io::Error::other("some fetches failed")) }
-    };
-    outcome
+        if report(&results) {
+            Ok(())
+        } else {
+            Err(io::Error::other("some fetches failed"))
+        }
+    }
 }

@@ -20,13 +20,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use corio::net::{TcpListener, TcpStream};
 use corio_compat::bytes::Bytes;
 use corio_compat::http_body_util::{BodyExt, Either, Full};
 use corio_compat::hyper::body::{Body, Frame, Incoming};
 use corio_compat::hyper::{Method, Request, Response, StatusCode};
 use corio_compat::rustls::ServerConfig;
 use corio_compat::{FuturesIo, Io, LocalExec, TlsAcceptor, hyper, serve, serve_with};
-use corio::net::{TcpListener, TcpStream};
 
 /// `/stream`'s body: `left` chunks of one line each, made as they are sent.
 struct Chunks {
@@ -88,8 +88,9 @@ fn tls_config(ca_path: &str) -> io::Result<Arc<ServerConfig>> {
         .push(rcgen::DnType::CommonName, "corio example CA");
     let ca = ca_params.self_signed(&ca_key).map_err(err)?;
     let key = rcgen::KeyPair::generate().map_err(err)?;
-    let params = rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-        .map_err(err)?;
+    let params =
+        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .map_err(err)?;
     let cert = params.signed_by(&key, &ca, &ca_key).map_err(err)?;
     std::fs::write(ca_path, ca.pem())?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -164,8 +165,14 @@ async fn demo() -> io::Result<()> {
     let server = serve(listener, hyper::service::service_fn(route));
     for h2 in [false, true] {
         let name = if h2 { "HTTP/2" } else { "HTTP/1.1" };
-        print!("{name} GET /: {}", fetch(port, h2, Method::GET, "/", "").await?);
-        print!("{name} POST /echo: {}\n", fetch(port, h2, Method::POST, "/echo", "echo me").await?);
+        print!(
+            "{name} GET /: {}",
+            fetch(port, h2, Method::GET, "/", "").await?
+        );
+        println!(
+            "{name} POST /echo: {}",
+            fetch(port, h2, Method::POST, "/echo", "echo me").await?
+        );
         let streamed = fetch(port, h2, Method::GET, "/stream", "").await?;
         println!("{name} GET /stream: {} lines", streamed.lines().count());
     }

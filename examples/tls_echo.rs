@@ -49,15 +49,16 @@ fn certificates() -> io::Result<(Arc<ServerConfig>, rcgen::Certificate)> {
         .map_err(err)?
         .signed_by(&key, &ca, &ca_key)
         .map_err(err)?;
-    let config = ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(io::Error::other)?
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone()],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-        )
-        .map_err(io::Error::other)?;
+    let config =
+        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(io::Error::other)?
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            )
+            .map_err(io::Error::other)?;
     Ok((Arc::new(config), ca))
 }
 
@@ -67,18 +68,21 @@ fn client_config(ca: Option<&rcgen::Certificate>) -> io::Result<Arc<ClientConfig
     if let Some(ca) = ca {
         roots.add(ca.der().clone()).map_err(io::Error::other)?;
     }
-    let config = ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(io::Error::other)?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(io::Error::other)?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
     Ok(Arc::new(config))
 }
 
 /// Accepts forever; each connection: handshake, then echo until EOF.
 async fn echo_server(listener: TcpListener, acceptor: TlsAcceptor) {
     loop {
-        let Ok((stream, peer)) = listener.accept().await else { continue };
+        let Ok((stream, peer)) = listener.accept().await else {
+            continue;
+        };
         let acceptor = acceptor.clone();
         drop(corio::create_task(async move {
             let result = async {
@@ -140,11 +144,17 @@ fn main() -> io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let outcome = match args.as_slice() {
         [] => corio::run(demo()),
-        [flag, port] if flag == "--serve" => corio::run(serve(
-            port.parse()
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{e}")))?,
-        )),
-        _ => return Err(io::Error::new(io::ErrorKind::InvalidInput, "usage: [--serve PORT]")),
+        [flag, port] if flag == "--serve" => {
+            corio::run(serve(port.parse().map_err(|e| {
+                io::Error::new(io::ErrorKind::InvalidInput, format!("{e}"))
+            })?))
+        }
+        _ => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "usage: [--serve PORT]",
+            ));
+        }
     };
     outcome.map_err(|e| io::Error::other(e.to_string()))?
 }

@@ -79,7 +79,11 @@ fn curl_http1_and_http2_prior_knowledge_with_a_10_mb_echo() {
     let data = format!("@{}", path.display());
     for version in ["--http1.1", "--http2-prior-knowledge"] {
         let echoed = curl(&[version, "--data-binary", &data, &format!("{base}/echo")]);
-        assert!(echoed == body, "{version}: 10 MB echo differs ({} bytes back)", echoed.len());
+        assert!(
+            echoed == body,
+            "{version}: 10 MB echo differs ({} bytes back)",
+            echoed.len()
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
     drop(server);
@@ -160,7 +164,11 @@ fn tls_with_curl_alpn_h2_python_ssl_and_bad_clients() {
         &format!("@{}", path.display()),
         &format!("{url}echo"),
     ]);
-    assert!(echoed == body, "TLS 10 MB echo differs ({} bytes)", echoed.len());
+    assert!(
+        echoed == body,
+        "TLS 10 MB echo differs ({} bytes)",
+        echoed.len()
+    );
 
     // python3's ssl + http.client, trusting the generated CA.
     let script = format!(
@@ -189,8 +197,12 @@ print("python ok")
 
     // Garbage instead of a ClientHello: the server closes that connection.
     let mut garbage = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    garbage.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    garbage.write_all(b"GET / HTTP/1.1\r\n\r\nnot tls at all").unwrap();
+    garbage
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    garbage
+        .write_all(b"GET / HTTP/1.1\r\n\r\nnot tls at all")
+        .unwrap();
     let mut reply = Vec::new();
     let _ = garbage.read_to_end(&mut reply);
     assert!(reply.len() < 64, "an alert at most: {reply:?}");
@@ -208,13 +220,19 @@ print("python ok")
 #[test]
 fn the_hyper_demos_run_to_their_end() {
     let server = support::run_example("hyper_server", &[], Duration::from_secs(60));
-    assert!(server.contains("HTTP/2 POST /echo: 200 OK echo me"), "{server}");
+    assert!(
+        server.contains("HTTP/2 POST /echo: 200 OK echo me"),
+        "{server}"
+    );
     assert!(server.contains("server closed"), "{server}");
     let client = support::run_example("hyper_client", &[], Duration::from_secs(60));
     assert_eq!(client.matches(" -> 200 ").count(), 9, "{client}");
     let tls = support::run_example("tls_echo", &[], Duration::from_secs(60));
     assert!(tls.contains("client got: Hello over TLS!"), "{tls}");
-    assert!(tls.contains("refused: invalid peer certificate: UnknownIssuer"), "{tls}");
+    assert!(
+        tls.contains("refused: invalid peer certificate: UnknownIssuer"),
+        "{tls}"
+    );
 }
 
 #[test]
@@ -238,7 +256,11 @@ fn hyper_client_against_python_http_server() {
         .and_then(|p| p.parse().ok())
         .expect("python's port");
     let base = format!("http://127.0.0.1:{port}");
-    let urls = [format!("{base}/page.txt"), format!("{base}/missing"), format!("{base}/page.txt")];
+    let urls = [
+        format!("{base}/page.txt"),
+        format!("{base}/missing"),
+        format!("{base}/page.txt"),
+    ];
     let args: Vec<&str> = urls.iter().map(String::as_str).collect();
     let out = Command::new(support::example_path("hyper_client"))
         .args(&args)
@@ -246,7 +268,11 @@ fn hyper_client_against_python_http_server() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
-    assert_eq!(stdout.matches("-> 200 (12345 bytes)").count(), 2, "{stdout}");
+    assert_eq!(
+        stdout.matches("-> 200 (12345 bytes)").count(),
+        2,
+        "{stdout}"
+    );
     assert!(stdout.contains("/missing -> 404"), "{stdout}");
     drop(python);
     std::fs::remove_dir_all(&dir).unwrap();

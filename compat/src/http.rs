@@ -223,9 +223,11 @@ where
     B: Body + 'static,
     B::Error: Into<Box<dyn StdError + Send + Sync>>,
 {
-    serve_with(listener, service, |stream| async move {
-        Ok(Io::new(stream))
-    })
+    serve_with(
+        listener,
+        service,
+        |stream| async move { Ok(Io::new(stream)) },
+    )
 }
 
 /// [`serve`] with each accepted stream first turned into `I` by `wrap`,

@@ -31,21 +31,21 @@ mod tls;
 #[cfg(feature = "tls")]
 pub use tls::{TlsAcceptor, TlsConnector, TlsStream, start_tls};
 
-/// The `futures-io` crate, re-exported so users name the same version.
-#[cfg(feature = "futures-io")]
-pub use futures_io;
 /// `bytes`, re-exported (hyper's body chunks).
 #[cfg(feature = "hyper")]
 pub use bytes;
-/// `http-body-util`, re-exported (`Full`, `BodyExt::collect`).
-#[cfg(feature = "hyper")]
-pub use http_body_util;
-/// hyper 1.x, re-exported so users name the same version.
-#[cfg(feature = "hyper")]
-pub use hyper;
+/// The `futures-io` crate, re-exported so users name the same version.
+#[cfg(feature = "futures-io")]
+pub use futures_io;
 /// `futures-rustls` (and through it `rustls`), re-exported.
 #[cfg(feature = "tls")]
 pub use futures_rustls;
 /// rustls, re-exported (`ServerConfig`, `ClientConfig`, `RootCertStore`).
 #[cfg(feature = "tls")]
 pub use futures_rustls::rustls;
+/// `http-body-util`, re-exported (`Full`, `BodyExt::collect`).
+#[cfg(feature = "hyper")]
+pub use http_body_util;
+/// hyper 1.x, re-exported so users name the same version.
+#[cfg(feature = "hyper")]
+pub use hyper;

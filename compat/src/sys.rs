@@ -10,10 +10,7 @@ use hyper::rt::ReadBufCursor;
 pub(crate) fn read_into_cursor(
     cursor: &mut ReadBufCursor<'_>,
     cx: &mut Context<'_>,
-    read: impl FnOnce(
-        &mut Context<'_>,
-        &mut [std::mem::MaybeUninit<u8>],
-    ) -> Poll<io::Result<usize>>,
+    read: impl FnOnce(&mut Context<'_>, &mut [std::mem::MaybeUninit<u8>]) -> Poll<io::Result<usize>>,
 ) -> Poll<io::Result<()>> {
     // SAFETY: the slice is only handed to `read`, whose contract (corio-net's
     // `poll_recv_uninit`: a `recv` into it) is to write, never de-initialize.

@@ -22,7 +22,9 @@ use http_body_util::Full;
 use hyper::{Request, Response};
 
 async fn hello(_req: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    Ok(Response::new(Full::new(Bytes::from_static(b"Hello, World!"))))
+    Ok(Response::new(Full::new(Bytes::from_static(
+        b"Hello, World!",
+    ))))
 }
 
 fn serve_corio() {
@@ -56,9 +58,8 @@ fn serve_tokio() {
             .await
             .expect("bind");
         println!("PORT {}", listener.local_addr().expect("addr").port());
-        let builder = std::rc::Rc::new(hyper_util::server::conn::auto::Builder::new(
-            TokioLocalExec,
-        ));
+        let builder =
+            std::rc::Rc::new(hyper_util::server::conn::auto::Builder::new(TokioLocalExec));
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
@@ -122,7 +123,11 @@ fn load(cmd: &[String]) -> io::Result<String> {
 }
 
 /// requests/s and server CPU µs per request of one load run.
-fn measure(kind: &str, cmd: impl Fn(u16) -> Vec<String>, parse: fn(&str) -> Option<(f64, f64)>) -> io::Result<(f64, f64)> {
+fn measure(
+    kind: &str,
+    cmd: impl Fn(u16) -> Vec<String>,
+    parse: fn(&str) -> Option<(f64, f64)>,
+) -> io::Result<(f64, f64)> {
     let (mut child, port) = start(kind)?;
     let ticks_per_sec = 100.0; // USER_HZ on Linux
     let before = cpu_ticks(child.id())?;
@@ -157,7 +162,13 @@ fn parse_wrk(out: &str) -> Option<(f64, f64)> {
 /// h2load's `finished in Xs, Y req/s` and `requests: N total, N started, N done, N succeeded`.
 fn parse_h2load(out: &str) -> Option<(f64, f64)> {
     let finished = out.lines().find(|l| l.starts_with("finished in"))?;
-    let rps = finished.split(", ").nth(1)?.split_whitespace().next()?.parse().ok()?;
+    let rps = finished
+        .split(", ")
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
     let requests = out
         .lines()
         .find(|l| l.starts_with("requests:"))?
@@ -185,20 +196,32 @@ fn main() -> io::Result<()> {
     }
     let secs: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5);
     println!("hyper hello world, server on CPU 0, load on CPU 1, {secs} s per run");
-    println!("{:<26} {:>12} {:>12} {:>14} {:>14}", "load", "corio req/s", "tokio req/s", "corio µs/req", "tokio µs/req");
+    println!(
+        "{:<26} {:>12} {:>12} {:>14} {:>14}",
+        "load", "corio req/s", "tokio req/s", "corio µs/req", "tokio µs/req"
+    );
     let mut ratios = Vec::new();
     let mut rps_sum = [0.0; 2];
     let mut cpu_sum = [0.0; 2];
     for conns in [1, 100] {
         let wrk = |port: u16| -> Vec<String> {
-            ["wrk", "-t1", &format!("-c{conns}"), &format!("-d{secs}s"), &format!("http://127.0.0.1:{port}/")]
-                .iter()
-                .map(|s| s.to_string())
-                .collect()
+            [
+                "wrk",
+                "-t1",
+                &format!("-c{conns}"),
+                &format!("-d{secs}s"),
+                &format!("http://127.0.0.1:{port}/"),
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
         };
         let (c_rps, c_cpu) = measure("corio", wrk, parse_wrk)?;
         let (t_rps, t_cpu) = measure("tokio", wrk, parse_wrk)?;
-        println!("{:<26} {c_rps:>12.0} {t_rps:>12.0} {c_cpu:>14.2} {t_cpu:>14.2}", format!("wrk HTTP/1.1 {conns} conn"));
+        println!(
+            "{:<26} {c_rps:>12.0} {t_rps:>12.0} {c_cpu:>14.2} {t_cpu:>14.2}",
+            format!("wrk HTTP/1.1 {conns} conn")
+        );
         rps_sum[0] += c_rps / t_rps;
         cpu_sum[0] += c_cpu / t_cpu;
         rps_sum[1] += 1.0;
@@ -206,14 +229,25 @@ fn main() -> io::Result<()> {
     ratios.push(("http1_rps", rps_sum[0] / rps_sum[1]));
     ratios.push(("http1_cpu", cpu_sum[0] / rps_sum[1]));
     let h2 = |port: u16| -> Vec<String> {
-        ["h2load", "-c100", "-m10", "-t1", "-D", &secs.to_string(), &format!("http://127.0.0.1:{port}/")]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        [
+            "h2load",
+            "-c100",
+            "-m10",
+            "-t1",
+            "-D",
+            &secs.to_string(),
+            &format!("http://127.0.0.1:{port}/"),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
     };
     let (c_rps, c_cpu) = measure("corio", h2, parse_h2load)?;
     let (t_rps, t_cpu) = measure("tokio", h2, parse_h2load)?;
-    println!("{:<26} {c_rps:>12.0} {t_rps:>12.0} {c_cpu:>14.2} {t_cpu:>14.2}", "h2load 100 conn x 10 str");
+    println!(
+        "{:<26} {c_rps:>12.0} {t_rps:>12.0} {c_cpu:>14.2} {t_cpu:>14.2}",
+        "h2load 100 conn x 10 str"
+    );
     ratios.push(("http2_rps", c_rps / t_rps));
     ratios.push(("http2_cpu", c_cpu / t_cpu));
     print_ratios(&ratios);
