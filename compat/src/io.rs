@@ -43,6 +43,16 @@ pub trait PollSocket {
         state: &mut PollState,
         buf: &[u8],
     ) -> Poll<io::Result<usize>>;
+    /// `TcpStream::poll_send_vectored`.
+    ///
+    /// # Errors
+    /// The OS error of `sendmsg`.
+    fn poll_send_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        state: &mut PollState,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>>;
     /// `TcpStream::write_eof`.
     ///
     /// # Errors
@@ -61,6 +71,9 @@ macro_rules! poll_socket {
             }
             fn poll_send(&self, cx: &mut Context<'_>, state: &mut PollState, buf: &[u8]) -> Poll<io::Result<usize>> {
                 <$ty>::poll_send(self, cx, state, buf)
+            }
+            fn poll_send_vectored(&self, cx: &mut Context<'_>, state: &mut PollState, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+                <$ty>::poll_send_vectored(self, cx, state, bufs)
             }
             fn write_eof(&self) -> io::Result<()> {
                 <$ty>::write_eof(self)
@@ -153,6 +166,19 @@ impl<S: PollSocket> Io<S> {
     ) -> Poll<io::Result<usize>> {
         self.stream.poll_send(cx, &mut self.state, buf)
     }
+
+    /// Writes from several buffers in one `sendmsg`; see
+    /// [`TcpStream::poll_send_vectored`].
+    ///
+    /// # Errors
+    /// The OS error of `sendmsg`.
+    pub fn poll_write_vectored_bytes(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.stream.poll_send_vectored(cx, &mut self.state, bufs)
+    }
 }
 
 impl<S> Unpin for Io<S> {}
@@ -176,6 +202,14 @@ impl<S: PollSocket> futures_io::AsyncWrite for Io<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         self.get_mut().poll_write_bytes(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_write_vectored_bytes(cx, bufs)
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -220,6 +220,22 @@ macro_rules! poll_methods {
                 })
             }
 
+            /// [`poll_send`](Self::poll_send) of several buffers in one
+            /// `sendmsg` (a `writev`): Python's `socket.sendmsg(buffers)`.
+            ///
+            /// # Errors
+            /// As `poll_send`.
+            pub fn poll_send_vectored(
+                &self,
+                cx: &mut Context<'_>,
+                state: &mut PollState,
+                bufs: &[io::IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                poll_op(&self.socket, cx, &mut state.write, Interest::Write, || {
+                    sys::send_vectored(self.socket.fd(), bufs)
+                })
+            }
+
             /// Half-closes the writing side: the peer reads EOF.
             /// Python: `transport.write_eof()` (`sock.shutdown(SHUT_WR)`).
             ///
