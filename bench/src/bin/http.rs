@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo build --release -p corio-bench --bin http
-//! target/release/http run [SECONDS]     # needs wrk, h2load, taskset
+//! target/release/http run [SECONDS] [ROUNDS]   # needs wrk, h2load, taskset
 //! target/release/http server corio|tokio   # prints PORT n, serves forever
 //! ```
 //!
@@ -194,62 +194,83 @@ fn main() -> io::Result<()> {
         Some("run") | None => {}
         Some(other) => return Err(io::Error::other(format!("unknown command {other}"))),
     }
-    let secs: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5);
-    println!("hyper hello world, server on CPU 0, load on CPU 1, {secs} s per run");
+    let secs: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(3);
+    let rounds: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(3);
+    println!(
+        "hyper hello world, server on CPU 0, load on CPU 1, {secs} s per run, median of {rounds} interleaved rounds"
+    );
     println!(
         "{:<26} {:>12} {:>12} {:>14} {:>14}",
         "load", "corio req/s", "tokio req/s", "corio µs/req", "tokio µs/req"
     );
-    let mut ratios = Vec::new();
-    let mut rps_sum = [0.0; 2];
-    let mut cpu_sum = [0.0; 2];
-    for conns in [1, 100] {
-        let wrk = |port: u16| -> Vec<String> {
-            [
-                "wrk",
-                "-t1",
-                &format!("-c{conns}"),
-                &format!("-d{secs}s"),
-                &format!("http://127.0.0.1:{port}/"),
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
-        };
-        let (c_rps, c_cpu) = measure("corio", wrk, parse_wrk)?;
-        let (t_rps, t_cpu) = measure("tokio", wrk, parse_wrk)?;
-        println!(
-            "{:<26} {c_rps:>12.0} {t_rps:>12.0} {c_cpu:>14.2} {t_cpu:>14.2}",
-            format!("wrk HTTP/1.1 {conns} conn")
-        );
-        rps_sum[0] += c_rps / t_rps;
-        cpu_sum[0] += c_cpu / t_cpu;
-        rps_sum[1] += 1.0;
-    }
-    ratios.push(("http1_rps", rps_sum[0] / rps_sum[1]));
-    ratios.push(("http1_cpu", cpu_sum[0] / rps_sum[1]));
-    let h2 = |port: u16| -> Vec<String> {
-        [
-            "h2load",
-            "-c100",
-            "-m10",
-            "-t1",
-            "-D",
-            &secs.to_string(),
-            &format!("http://127.0.0.1:{port}/"),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    type Cmd = Box<dyn Fn(u16) -> Vec<String>>;
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let loads: Vec<(String, Cmd, fn(&str) -> Option<(f64, f64)>)> = vec![
+        (
+            "wrk HTTP/1.1 1 conn".into(),
+            Box::new(move |port| {
+                strings(&[
+                    "wrk",
+                    "-t1",
+                    "-c1",
+                    &format!("-d{secs}s"),
+                    &format!("http://127.0.0.1:{port}/"),
+                ])
+            }),
+            parse_wrk,
+        ),
+        (
+            "wrk HTTP/1.1 100 conn".into(),
+            Box::new(move |port| {
+                strings(&[
+                    "wrk",
+                    "-t1",
+                    "-c100",
+                    &format!("-d{secs}s"),
+                    &format!("http://127.0.0.1:{port}/"),
+                ])
+            }),
+            parse_wrk,
+        ),
+        (
+            "h2load 100 conn x 10 str".into(),
+            Box::new(move |port| {
+                strings(&[
+                    "h2load",
+                    "-c100",
+                    "-m10",
+                    "-t1",
+                    "-D",
+                    &secs.to_string(),
+                    &format!("http://127.0.0.1:{port}/"),
+                ])
+            }),
+            parse_h2load,
+        ),
+    ];
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
     };
-    let (c_rps, c_cpu) = measure("corio", h2, parse_h2load)?;
-    let (t_rps, t_cpu) = measure("tokio", h2, parse_h2load)?;
-    println!(
-        "{:<26} {c_rps:>12.0} {t_rps:>12.0} {c_cpu:>14.2} {t_cpu:>14.2}",
-        "h2load 100 conn x 10 str"
-    );
-    ratios.push(("http2_rps", c_rps / t_rps));
-    ratios.push(("http2_cpu", c_cpu / t_cpu));
-    print_ratios(&ratios);
+    let mut rows = Vec::new();
+    for (name, cmd, parse) in &loads {
+        let mut samples: [Vec<f64>; 4] = Default::default();
+        for _ in 0..rounds {
+            let (c_rps, c_cpu) = measure("corio", cmd, *parse)?;
+            let (t_rps, t_cpu) = measure("tokio", cmd, *parse)?;
+            for (v, x) in samples.iter_mut().zip([c_rps, t_rps, c_cpu, t_cpu]) {
+                v.push(x);
+            }
+        }
+        let [c_rps, t_rps, c_cpu, t_cpu] = samples.map(median);
+        println!("{name:<26} {c_rps:>12.0} {t_rps:>12.0} {c_cpu:>14.2} {t_cpu:>14.2}");
+        rows.push((c_rps / t_rps, c_cpu / t_cpu));
+    }
+    print_ratios(&[
+        ("http1_rps", (rows[0].0 + rows[1].0) / 2.0),
+        ("http1_cpu", (rows[0].1 + rows[1].1) / 2.0),
+        ("http2_rps", rows[2].0),
+        ("http2_cpu", rows[2].1),
+    ]);
     Ok(())
 }
