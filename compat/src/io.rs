@@ -225,3 +225,147 @@ impl<S: PollSocket> futures_io::AsyncWrite for Io<S> {
         })
     }
 }
+
+/// [`Io`] with a read buffer: `futures_io::AsyncBufRead` (`poll_fill_buf`
+/// / `consume`, what `read_line`-style helpers are built on), plus
+/// `AsyncRead` (from the buffer first) and `AsyncWrite` (straight through).
+///
+/// Mirrors asyncio's `StreamReader` buffer at the poll level: bytes read
+/// from the socket stay in the buffer until consumed, so a dropped read
+/// future loses none.
+#[cfg(feature = "futures-io")]
+#[derive(Debug)]
+pub struct BufIo<S> {
+    io: Io<S>,
+    buf: Box<[u8]>,
+    pos: usize,
+    filled: usize,
+}
+
+#[cfg(feature = "futures-io")]
+impl<S: PollSocket> BufIo<S> {
+    /// Wraps a connected socket with a 64 KiB read buffer (corio's
+    /// `DEFAULT_LIMIT`, asyncio's stream `limit`).
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use std::pin::Pin;
+    /// use corio_compat::BufIo;
+    /// use corio_compat::futures_io::AsyncBufRead;
+    /// use corio_net::{TcpListener, TcpStream};
+    /// corio_executor::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1", 0).await.unwrap();
+    ///     let port = listener.local_addr().unwrap().port();
+    ///     let client = TcpStream::connect("127.0.0.1", port).await.unwrap();
+    ///     let (server, _) = listener.accept().await.unwrap();
+    ///     client.send_all(b"line one\nline two\n").await.unwrap();
+    ///     let mut reader = BufIo::new(server);
+    ///     let first = poll_fn(|cx| {
+    ///         let mut r = Pin::new(&mut reader);
+    ///         let buf = std::task::ready!(r.as_mut().poll_fill_buf(cx))?;
+    ///         let end = buf.iter().position(|&b| b == b'\n').map_or(buf.len(), |i| i + 1);
+    ///         let line = buf[..end].to_vec();
+    ///         r.consume(end);
+    ///         std::task::Poll::Ready(Ok::<_, std::io::Error>(line))
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    ///     assert_eq!(first, b"line one\n");
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn new(stream: S) -> BufIo<S> {
+        BufIo {
+            io: Io::new(stream),
+            buf: vec![0; corio_net::DEFAULT_LIMIT].into_boxed_slice(),
+            pos: 0,
+            filled: 0,
+        }
+    }
+
+    /// The socket.
+    pub fn get_ref(&self) -> &S {
+        self.io.get_ref()
+    }
+
+    /// Bytes read from the socket and not consumed yet.
+    pub fn buffer(&self) -> &[u8] {
+        &self.buf[self.pos..self.filled]
+    }
+}
+
+#[cfg(feature = "futures-io")]
+impl<S> Unpin for BufIo<S> {}
+
+#[cfg(feature = "futures-io")]
+impl<S: PollSocket> futures_io::AsyncBufRead for BufIo<S> {
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        let this = self.get_mut();
+        if this.pos == this.filled {
+            let n = match this.io.poll_read_bytes(cx, &mut this.buf) {
+                Poll::Ready(Ok(n)) => n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            this.pos = 0;
+            this.filled = n;
+        }
+        Poll::Ready(Ok(&this.buf[this.pos..this.filled]))
+    }
+
+    fn consume(self: Pin<&mut Self>, amt: usize) {
+        let this = self.get_mut();
+        this.pos = (this.pos + amt).min(this.filled);
+    }
+}
+
+#[cfg(feature = "futures-io")]
+impl<S: PollSocket> futures_io::AsyncRead for BufIo<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.pos == this.filled && out.len() >= this.buf.len() {
+            // A big read bypasses the buffer (as std's BufReader does).
+            return this.io.poll_read_bytes(cx, out);
+        }
+        let available = match futures_io::AsyncBufRead::poll_fill_buf(Pin::new(&mut *this), cx) {
+            Poll::Ready(Ok(available)) => available,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        };
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        futures_io::AsyncBufRead::consume(Pin::new(this), n);
+        Poll::Ready(Ok(n))
+    }
+}
+
+#[cfg(feature = "futures-io")]
+impl<S: PollSocket> futures_io::AsyncWrite for BufIo<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_close(cx)
+    }
+}

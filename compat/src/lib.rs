@@ -16,6 +16,8 @@
 #![deny(missing_docs)]
 
 mod io;
+#[cfg(feature = "futures-io")]
+pub use io::BufIo;
 pub use io::{Io, PollSocket};
 
 #[cfg(feature = "hyper")]
