@@ -1,0 +1,94 @@
+//! corio-compat's `futures-io` impls on loopback: a large transfer with the
+//! writer parked by backpressure, a dropped read losing no bytes, Unix
+//! streams, `poll_close` as `write_eof`.
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::time::Duration;
+
+use corio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use corio_compat::futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
+use corio_compat::{BufIo, Io};
+
+async fn read(s: &mut (impl AsyncRead + Unpin), buf: &mut [u8]) -> std::io::Result<usize> {
+    poll_fn(|cx| Pin::new(&mut *s).poll_read(cx, buf)).await
+}
+
+async fn write_all(s: &mut (impl AsyncWrite + Unpin), mut data: &[u8]) -> std::io::Result<()> {
+    while !data.is_empty() {
+        let n = poll_fn(|cx| Pin::new(&mut *s).poll_write(cx, data)).await?;
+        data = &data[n..];
+    }
+    Ok(())
+}
+
+#[test]
+fn eight_megabytes_with_backpressure_and_close_as_eof() {
+    corio::run(async {
+        let listener = TcpListener::bind("127.0.0.1", 0).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let data: Vec<u8> = (0..8 << 20).map(|i: u32| (i % 251) as u8).collect();
+        let expected = data.clone();
+        let writer = corio::create_task(async move {
+            let mut io = Io::new(TcpStream::connect("127.0.0.1", port).await.unwrap());
+            write_all(&mut io, &data).await.unwrap();
+            poll_fn(|cx| Pin::new(&mut io).poll_close(cx))
+                .await
+                .unwrap();
+        });
+        let (stream, _) = listener.accept().await.unwrap();
+        // Let the writer fill the kernel buffers and park.
+        corio::sleep(Duration::from_millis(50)).await;
+        assert!(!writer.done(), "8 MB cannot fit in the socket buffers");
+        let mut io = Io::new(stream);
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let n = read(&mut io, &mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        writer.await.unwrap();
+        assert!(got == expected, "{} bytes back", got.len());
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_dropped_read_loses_no_bytes() {
+    corio::run(async {
+        let path = std::env::temp_dir().join(format!("corio-fio-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).unwrap();
+        let b = UnixStream::connect(&path).await.unwrap();
+        let (a, _) = listener.accept().await.unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let mut reader = BufIo::new(a);
+        let mut writer = Io::new(b);
+        // A read that times out before any data: dropped mid-wait.
+        let mut buf = [0u8; 16];
+        let timed_out =
+            corio::timeout(Duration::from_millis(20), read(&mut reader, &mut buf)).await;
+        assert!(timed_out.is_err());
+        write_all(&mut writer, b"first\nsecond\n").await.unwrap();
+        // Fill the buffer, take only the first line, then drop a read
+        // future before polling it: the rest stays buffered.
+        let line = poll_fn(|cx| {
+            let mut r = Pin::new(&mut reader);
+            let avail = std::task::ready!(r.as_mut().poll_fill_buf(cx))?;
+            let end = avail.iter().position(|&b| b == b'\n').unwrap() + 1;
+            let line = avail[..end].to_vec();
+            r.consume(end);
+            std::task::Poll::Ready(Ok::<_, std::io::Error>(line))
+        })
+        .await
+        .unwrap();
+        assert_eq!(line, b"first\n");
+        drop(read(&mut reader, &mut buf));
+        let n = read(&mut reader, &mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"second\n");
+    })
+    .unwrap();
+}
