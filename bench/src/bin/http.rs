@@ -204,8 +204,9 @@ fn main() -> io::Result<()> {
         "load", "corio req/s", "tokio req/s", "corio µs/req", "tokio µs/req"
     );
     type Cmd = Box<dyn Fn(u16) -> Vec<String>>;
+    type Parse = fn(&str) -> Option<(f64, f64)>;
     let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    let loads: Vec<(String, Cmd, fn(&str) -> Option<(f64, f64)>)> = vec![
+    let loads: Vec<(String, Cmd, Parse)> = vec![
         (
             "wrk HTTP/1.1 1 conn".into(),
             Box::new(move |port| {
