@@ -92,3 +92,52 @@ fn a_dropped_read_loses_no_bytes() {
     })
     .unwrap();
 }
+
+/// `HttpServer::close` is graceful: a request in flight is answered, then
+/// the connection closes and `wait_closed` returns; new connections are
+/// refused.
+#[test]
+fn close_lets_the_request_in_flight_finish() {
+    use corio_compat::bytes::Bytes;
+    use corio_compat::http_body_util::{BodyExt, Empty, Full};
+    use corio_compat::hyper::{self, Request, Response};
+
+    corio::run(async {
+        let listener = TcpListener::bind("127.0.0.1", 0).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = corio_compat::serve(
+            listener,
+            hyper::service::service_fn(|_req: Request<hyper::body::Incoming>| async {
+                corio::sleep(Duration::from_millis(200)).await;
+                Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from("slow"))))
+            }),
+        );
+        let io = Io::new(TcpStream::connect("127.0.0.1", port).await.unwrap());
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+        let conn = corio::create_task(conn);
+        let request = corio::create_task(async move {
+            let req = Request::get("/")
+                .header("host", "x")
+                .body(Empty::<Bytes>::new())
+                .unwrap();
+            let response = sender.send_request(req).await.unwrap();
+            response.into_body().collect().await.unwrap().to_bytes()
+        });
+        corio::sleep(Duration::from_millis(50)).await;
+        assert_eq!(server.connections(), 1);
+        server.close();
+        assert!(!server.is_serving());
+        corio::timeout(Duration::from_secs(5), server.wait_closed())
+            .await
+            .expect("wait_closed returns once the request is answered");
+        assert_eq!(request.await.unwrap(), "slow");
+        // The server closed the connection after answering.
+        corio::timeout(Duration::from_secs(5), conn)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert!(TcpStream::connect("127.0.0.1", port).await.is_err());
+    })
+    .unwrap();
+}
