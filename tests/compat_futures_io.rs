@@ -141,3 +141,44 @@ fn close_lets_the_request_in_flight_finish() {
     })
     .unwrap();
 }
+
+/// hyper's `rt::Timer` on corio: a sleep fires at its deadline, `reset`
+/// moves it, a dropped sleep's timer is cancelled.
+#[test]
+fn corio_timer_sleeps_resets_and_cancels() {
+    use corio_compat::CorioTimer;
+    use corio_compat::hyper::rt::Timer;
+    use std::time::Instant;
+
+    corio::run(async {
+        let start = Instant::now();
+        CorioTimer.sleep(Duration::from_millis(30)).await;
+        let slept = start.elapsed();
+        assert!(
+            slept >= Duration::from_millis(30) && slept < Duration::from_secs(1),
+            "{slept:?}"
+        );
+
+        let mut sleep = CorioTimer.sleep(Duration::from_secs(3600));
+        // Arm it (one poll), then pull the deadline in.
+        assert!(
+            corio::timeout(Duration::from_millis(10), sleep.as_mut())
+                .await
+                .is_err()
+        );
+        CorioTimer.reset(&mut sleep, Instant::now() + Duration::from_millis(20));
+        corio::timeout(Duration::from_secs(1), sleep)
+            .await
+            .expect("reset deadline");
+
+        let dropped = CorioTimer.sleep(Duration::from_secs(3600));
+        let mut dropped = dropped;
+        assert!(
+            corio::timeout(Duration::from_millis(5), dropped.as_mut())
+                .await
+                .is_err()
+        );
+        drop(dropped);
+    })
+    .unwrap();
+}

@@ -261,7 +261,10 @@ where
         .local_addr()
         .unwrap_or_else(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
     let shared = Rc::new(Shared::default());
-    let builder = Rc::new(Builder::new(LocalExec));
+    let mut builder = Builder::new(LocalExec);
+    builder.http1().timer(crate::CorioTimer);
+    builder.http2().timer(crate::CorioTimer);
+    let builder = Rc::new(builder);
     let wrap = Rc::new(wrap);
     let accept_shared = shared.clone();
     let accept = create_task(async move {

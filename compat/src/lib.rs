@@ -8,7 +8,7 @@
 //! | feature | what | Python analogue |
 //! |---|---|---|
 //! | `futures-io` | [`Io`] implements `futures_io::AsyncRead` / `AsyncWrite` for [`TcpStream`](corio_net::TcpStream) and [`UnixStream`](corio_net::UnixStream) | a socket driven by `add_reader` / `add_writer` |
-//! | `hyper` | [`Io`] implements `hyper::rt::Read` / `Write`; [`LocalExec`] is a `hyper::rt::Executor` for `!Send` futures; [`serve`] runs an HTTP/1.1 + HTTP/2 server with graceful [`HttpServer::close`] | `loop.create_server` + a protocol |
+//! | `hyper` | [`Io`] implements `hyper::rt::Read` / `Write`; [`LocalExec`] is a `hyper::rt::Executor` for `!Send` futures, [`CorioTimer`] its `rt::Timer`; [`serve`] runs an HTTP/1.1 + HTTP/2 server with graceful [`HttpServer::close`] | `loop.create_server` + a protocol |
 //! | `tls` | [`TlsAcceptor`], [`TlsConnector`], [`start_tls`] over rustls (ring provider) | `ssl.SSLContext`, `loop.start_tls` |
 //!
 //! Everything runs on the running loop's thread: tasks are `!Send` and so
@@ -27,6 +27,11 @@ mod sys;
 mod http;
 #[cfg(feature = "hyper")]
 pub use http::{FuturesIo, HttpServer, LocalExec, serve, serve_with};
+
+#[cfg(feature = "hyper")]
+mod timer;
+#[cfg(feature = "hyper")]
+pub use timer::{CorioSleep, CorioTimer};
 
 #[cfg(feature = "tls")]
 mod tls;
