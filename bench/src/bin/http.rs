@@ -58,8 +58,11 @@ fn serve_tokio() {
             .await
             .expect("bind");
         println!("PORT {}", listener.local_addr().expect("addr").port());
-        let builder =
-            std::rc::Rc::new(hyper_util::server::conn::auto::Builder::new(TokioLocalExec));
+        // Timers on both sides, as corio::compat::serve sets CorioTimer.
+        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioLocalExec);
+        builder.http1().timer(hyper_util::rt::TokioTimer::new());
+        builder.http2().timer(hyper_util::rt::TokioTimer::new());
+        let builder = std::rc::Rc::new(builder);
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
