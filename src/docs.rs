@@ -28,6 +28,7 @@
 #[doc = "[07-offload.md]: crate::docs::ch07_offload"]
 #[doc = "[08-signals-and-processes.md]: crate::docs::ch08_signals_and_processes"]
 #[doc = "[09-porting-from-asyncio.md]: crate::docs::ch09_porting_from_asyncio"]
+#[doc = "[10-ecosystem.md]: crate::docs::ch10_ecosystem"]
 #[doc = "[11-mini-redis.md]: crate::docs::ch11_mini_redis"]
 #[doc = "[12-crawler.md]: crate::docs::ch12_crawler"]
 #[doc = include_str!("../docs/README.md")]
@@ -176,6 +177,8 @@ pub mod ch08_signals_and_processes {}
 #[doc = include_str!("../docs/09-porting-from-asyncio.md")]
 pub mod ch09_porting_from_asyncio {}
 
+#[doc = include_str!("../docs/10-ecosystem.md")]
+pub mod ch10_ecosystem {}
 #[doc = include_str!("../docs/11-mini-redis.md")]
 pub mod ch11_mini_redis {}
 

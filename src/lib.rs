@@ -117,3 +117,11 @@ pub use corio_net::{
     DatagramProtocol, DatagramTransport, Protocol, StreamError, StreamReader, StreamWriter,
     Transport, open_connection, open_unix_connection, start_server, start_unix_server,
 };
+
+/// The Rust async ecosystem on corio (`corio-compat`, features
+/// `futures-io`, `hyper`, `tls`): `futures-io` traits, hyper's runtime
+/// traits and server, rustls. See the walkthrough `docs/10-ecosystem.md`.
+#[cfg(any(feature = "futures-io", feature = "hyper", feature = "tls"))]
+pub mod compat {
+    pub use corio_compat::*;
+}

@@ -27,6 +27,7 @@
 mod callee;
 mod datagram;
 mod live;
+mod poll_io;
 mod process;
 mod ready;
 mod resolve;
@@ -41,6 +42,7 @@ mod unix;
 mod wakers;
 
 pub use datagram::{DatagramProtocol, DatagramTransport, create_datagram_endpoint};
+pub use poll_io::PollState;
 pub use process::{
     Process, ProcessOptions, Stdio, create_subprocess_exec, create_subprocess_shell,
 };

@@ -310,6 +310,18 @@ pub(crate) fn recv(fd: BorrowedFd<'_>, buf: &mut [u8], flags: libc::c_int) -> io
     Ok(n as usize)
 }
 
+/// `recv(fd, buf, 0)` into memory not yet initialized: the first `n`
+/// bytes of `buf` are initialized when it returns `Ok(n)`.
+pub(crate) fn recv_uninit(
+    fd: BorrowedFd<'_>,
+    buf: &mut [std::mem::MaybeUninit<u8>],
+) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes; the kernel
+    // only writes to it, never reads the uninitialized bytes.
+    let n = cvt(unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) })?;
+    Ok(n as usize)
+}
+
 /// `send(fd, buf, MSG_NOSIGNAL)`: a reset peer is EPIPE, never SIGPIPE.
 pub(crate) fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: `buf` is valid for reads of `buf.len()` bytes.
@@ -321,6 +333,21 @@ pub(crate) fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
             libc::MSG_NOSIGNAL,
         )
     })?;
+    Ok(n as usize)
+}
+
+/// `sendmsg(fd, iov, MSG_NOSIGNAL)`: one gathered send of several
+/// buffers (`writev` that never raises SIGPIPE).
+pub(crate) fn send_vectored(fd: BorrowedFd<'_>, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+    // SAFETY: an all-zero `msghdr` is valid (no name, no control data).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    // `IoSlice` is ABI-compatible with `iovec` on Unix (documented by std);
+    // sendmsg only reads through the pointer.
+    msg.msg_iov = bufs.as_ptr().cast_mut().cast();
+    msg.msg_iovlen = bufs.len().min(1024) as _;
+    // SAFETY: `msg` points at `msg_iovlen` valid iovecs, each valid for
+    // reads of its length, alive for the call.
+    let n = cvt(unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) })?;
     Ok(n as usize)
 }
 

@@ -128,7 +128,7 @@ impl TcpListener {
 /// asyncio's transports set it).
 #[derive(Debug)]
 pub struct TcpStream {
-    socket: Socket,
+    pub(crate) socket: Socket,
 }
 
 impl TcpStream {

@@ -90,7 +90,7 @@ impl UnixListener {
 /// `sock_sendall`.
 #[derive(Debug)]
 pub struct UnixStream {
-    socket: Socket,
+    pub(crate) socket: Socket,
 }
 
 impl UnixStream {

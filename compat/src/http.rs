@@ -1,0 +1,370 @@
+//! hyper 1.x on corio: its I/O, executor traits, and a server helper.
+
+use std::cell::Cell;
+use std::error::Error as StdError;
+use std::future::Future;
+use std::io;
+use std::pin::{Pin, pin};
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use corio_executor::{Task, create_task};
+use corio_net::TcpListener;
+use corio_sync::Event;
+use hyper::body::{Body, Incoming};
+use hyper::rt::{Executor, Read, ReadBufCursor, Write};
+use hyper::service::Service;
+use hyper::{Request, Response};
+use hyper_util::server::conn::auto::Builder;
+
+use crate::io::{Io, PollSocket};
+
+impl<S: PollSocket> Read for Io<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        crate::sys::read_into_cursor(&mut buf, cx, |cx, unfilled| {
+            this.poll_read_uninit(cx, unfilled)
+        })
+    }
+}
+
+impl<S: PollSocket> Write for Io<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_write_bytes(cx, buf)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_write_vectored_bytes(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(match Pin::get_ref(self.as_ref()).get_ref().write_eof() {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            other => other,
+        })
+    }
+}
+
+/// Any `futures-io` stream (e.g. a [`TlsStream`](crate::TlsStream)) as
+/// hyper's `rt::Read` / `rt::Write`.
+///
+/// Reads go through `futures_io::AsyncRead`, which wants initialized
+/// memory, so the cursor's unfilled part is zeroed once per read (no unsafe);
+/// plain sockets use [`Io`]'s direct path instead.
+#[derive(Debug)]
+pub struct FuturesIo<T>(pub T);
+
+impl<T: futures_io::AsyncRead + Unpin> Read for FuturesIo<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let mut chunk = [0u8; 16 * 1024];
+        let want = buf.remaining().min(chunk.len());
+        match Pin::new(&mut self.get_mut().0).poll_read(cx, &mut chunk[..want]) {
+            Poll::Ready(Ok(n)) => {
+                buf.put_slice(&chunk[..n]);
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: futures_io::AsyncWrite + Unpin> Write for FuturesIo<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_close(cx)
+    }
+}
+
+/// hyper's `rt::Executor` on the running loop: `execute` is
+/// `asyncio.create_task`, for `!Send` futures too (what hyper's HTTP/2
+/// connection spawns per stream). The task is not awaited: it runs to its
+/// end on the loop (a panic in it is reported like any task's).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalExec;
+
+impl<F> Executor<F> for LocalExec
+where
+    F: Future + 'static,
+{
+    fn execute(&self, fut: F) {
+        drop(create_task(async move {
+            fut.await;
+        }));
+    }
+}
+
+/// The server of [`serve`]: a listening socket accepting in a task, and
+/// the connections it serves.
+///
+/// Mirrors asyncio's `Server` (`close`, `wait_closed`, `is_serving`); as in
+/// Python 3.12+, `wait_closed` waits for the connections too, but `close`
+/// here is graceful: in-flight requests finish, idle connections close.
+#[derive(Debug)]
+pub struct HttpServer {
+    local_addr: std::net::SocketAddr,
+    shared: Rc<Shared>,
+    accept: Task<()>,
+}
+
+#[derive(Default)]
+struct Shared {
+    closing: Event,
+    /// Connections being served.
+    live: Cell<usize>,
+    /// Set when `closing` and no connection is left.
+    idle: Event,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("closing", &self.closing.is_set())
+            .field("live", &self.live.get())
+            .finish()
+    }
+}
+
+impl Shared {
+    fn connection_done(&self) {
+        self.live.set(self.live.get() - 1);
+        if self.live.get() == 0 && self.closing.is_set() {
+            self.idle.set();
+        }
+    }
+}
+
+impl HttpServer {
+    /// The listening address. Python: `server.sockets[0].getsockname()`.
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.local_addr
+    }
+
+    /// Whether it still accepts. Python: `Server.is_serving()`.
+    pub fn is_serving(&self) -> bool {
+        !self.shared.closing.is_set()
+    }
+
+    /// How many connections are being served now.
+    pub fn connections(&self) -> usize {
+        self.shared.live.get()
+    }
+
+    /// Stops accepting and shuts every connection down gracefully
+    /// (hyper's `graceful_shutdown`: requests in flight are answered, HTTP/2
+    /// sends GOAWAY). Python: `Server.close()`.
+    pub fn close(&self) {
+        self.shared.closing.set();
+        if self.shared.live.get() == 0 {
+            self.shared.idle.set();
+        }
+    }
+
+    /// Waits until closed and every connection is done. Python:
+    /// `Server.wait_closed()` (3.12+ semantics).
+    pub async fn wait_closed(&self) {
+        self.shared.idle.wait().await;
+        let _ = self.accept.clone().await;
+    }
+}
+
+/// Serves `service` over HTTP/1.1 and HTTP/2 (prior knowledge, detected from
+/// the connection preface) on every connection `listener` accepts.
+///
+/// Mirrors `loop.create_server(protocol_factory, sock=listener)` with
+/// hyper as the protocol; returns at once with the [`HttpServer`] (like
+/// `start_serving=True`). A connection's error (malformed request, reset
+/// peer) is printed to stderr with its address and ends that connection
+/// only.
+///
+/// ```
+/// use corio_compat::{serve, hyper, http_body_util::Full, bytes::Bytes};
+/// use corio_net::TcpListener;
+/// use std::convert::Infallible;
+/// corio_executor::run(async {
+///     let listener = TcpListener::bind("127.0.0.1", 0).await.unwrap();
+///     let service = hyper::service::service_fn(|_req| async {
+///         Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from("hi"))))
+///     });
+///     let server = serve(listener, service);
+///     assert!(server.is_serving());
+///     server.close();
+///     server.wait_closed().await;
+/// }).unwrap();
+/// ```
+pub fn serve<S, B>(listener: TcpListener, service: S) -> HttpServer
+where
+    S: Service<Request<Incoming>, Response = Response<B>> + Clone + 'static,
+    S::Future: 'static,
+    S::Error: Into<Box<dyn StdError + Send + Sync>>,
+    B: Body + 'static,
+    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+{
+    serve_with(
+        listener,
+        service,
+        |stream| async move { Ok(Io::new(stream)) },
+    )
+}
+
+/// [`serve`] with each accepted stream first turned into `I` by `wrap`,
+/// e.g. a TLS handshake (`|s| acceptor.accept(s)`, then
+/// [`FuturesIo`]): `loop.create_server(..., ssl=context)`. A `wrap` error
+/// (a failed handshake) is printed and ends that connection only.
+pub fn serve_with<S, B, I, W, WF>(listener: TcpListener, service: S, wrap: W) -> HttpServer
+where
+    S: Service<Request<Incoming>, Response = Response<B>> + Clone + 'static,
+    S::Future: 'static,
+    S::Error: Into<Box<dyn StdError + Send + Sync>>,
+    B: Body + 'static,
+    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+    I: Read + Write + Unpin + 'static,
+    W: Fn(corio_net::TcpStream) -> WF + 'static,
+    WF: Future<Output = io::Result<I>> + 'static,
+{
+    let local_addr = listener
+        .local_addr()
+        .unwrap_or_else(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
+    let shared = Rc::new(Shared::default());
+    let mut builder = Builder::new(LocalExec);
+    builder.http1().timer(crate::CorioTimer);
+    builder.http2().timer(crate::CorioTimer);
+    let builder = Rc::new(builder);
+    let wrap = Rc::new(wrap);
+    let accept_shared = shared.clone();
+    let accept = create_task(async move {
+        loop {
+            let accepted = {
+                let closing = pin!(accept_shared.closing.wait());
+                match first(listener.accept(), closing).await {
+                    Either::Left(accepted) => accepted,
+                    Either::Right(_) => break,
+                }
+            };
+            let (stream, peer) = match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    eprintln!("accept failed: {e}");
+                    // EMFILE and the like: let the loop breathe.
+                    corio_executor::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let shared = accept_shared.clone();
+            shared.live.set(shared.live.get() + 1);
+            let builder = builder.clone();
+            let service = service.clone();
+            let wrap = wrap.clone();
+            drop(create_task(async move {
+                serve_one(&shared, &builder, service, &*wrap, stream, peer).await;
+                shared.connection_done();
+            }));
+        }
+        drop(listener);
+    });
+    HttpServer {
+        local_addr,
+        shared,
+        accept,
+    }
+}
+
+async fn serve_one<S, B, I, W, WF>(
+    shared: &Shared,
+    builder: &Builder<LocalExec>,
+    service: S,
+    wrap: &W,
+    stream: corio_net::TcpStream,
+    peer: std::net::SocketAddr,
+) where
+    S: Service<Request<Incoming>, Response = Response<B>> + 'static,
+    S::Future: 'static,
+    S::Error: Into<Box<dyn StdError + Send + Sync>>,
+    B: Body + 'static,
+    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+    I: Read + Write + Unpin + 'static,
+    W: Fn(corio_net::TcpStream) -> WF,
+    WF: Future<Output = io::Result<I>>,
+{
+    let io = {
+        let closing = pin!(shared.closing.wait());
+        match first(wrap(stream), closing).await {
+            Either::Left(Ok(io)) => io,
+            Either::Left(Err(e)) => {
+                eprintln!("connection from {peer}: {e}");
+                return;
+            }
+            Either::Right(_) => return,
+        }
+    };
+    let mut conn = pin!(builder.serve_connection(io, service));
+    let result = {
+        let closing = pin!(shared.closing.wait());
+        match first(conn.as_mut(), closing).await {
+            Either::Left(result) => result,
+            Either::Right(_) => {
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
+        }
+    };
+    if let Err(e) = result {
+        eprintln!("connection from {peer}: {e}");
+    }
+}
+
+enum Either<A, B> {
+    Left(A),
+    Right(B),
+}
+
+/// Whichever of two futures finishes first (the other is dropped by the
+/// caller): a two-way `asyncio.wait(..., return_when=FIRST_COMPLETED)`.
+async fn first<A: Future, B: Future + Unpin>(a: A, mut b: B) -> Either<A::Output, B::Output> {
+    let mut a = pin!(a);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(v) = a.as_mut().poll(cx) {
+            return Poll::Ready(Either::Left(v));
+        }
+        if let Poll::Ready(v) = Pin::new(&mut b).poll(cx) {
+            return Poll::Ready(Either::Right(v));
+        }
+        Poll::Pending
+    })
+    .await
+}

@@ -1,0 +1,371 @@
+//! [`Io`]: a connected corio socket with the poll-level reads and writes
+//! other crates' I/O traits are made of.
+
+use std::io;
+use std::mem::MaybeUninit;
+#[cfg(feature = "futures-io")]
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use corio_net::{PollState, TcpStream, UnixStream};
+
+/// A stream socket [`Io`] can drive: corio's [`TcpStream`] and
+/// [`UnixStream`]. Sealed in spirit: the methods are corio-net's
+/// `poll_recv` / `poll_send` / `write_eof`.
+pub trait PollSocket {
+    /// `TcpStream::poll_recv`.
+    ///
+    /// # Errors
+    /// The OS error of `recv`.
+    fn poll_recv(
+        &self,
+        cx: &mut Context<'_>,
+        state: &mut PollState,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>>;
+    /// `TcpStream::poll_recv_uninit`.
+    ///
+    /// # Errors
+    /// The OS error of `recv`.
+    fn poll_recv_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        state: &mut PollState,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>>;
+    /// `TcpStream::poll_send`.
+    ///
+    /// # Errors
+    /// The OS error of `send`.
+    fn poll_send(
+        &self,
+        cx: &mut Context<'_>,
+        state: &mut PollState,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>>;
+    /// `TcpStream::poll_send_vectored`.
+    ///
+    /// # Errors
+    /// The OS error of `sendmsg`.
+    fn poll_send_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        state: &mut PollState,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>>;
+    /// `TcpStream::write_eof`.
+    ///
+    /// # Errors
+    /// The OS error of `shutdown`.
+    fn write_eof(&self) -> io::Result<()>;
+}
+
+macro_rules! poll_socket {
+    ($($ty:ty),*) => {$(
+        impl PollSocket for $ty {
+            fn poll_recv(&self, cx: &mut Context<'_>, state: &mut PollState, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+                <$ty>::poll_recv(self, cx, state, buf)
+            }
+            fn poll_recv_uninit(&self, cx: &mut Context<'_>, state: &mut PollState, buf: &mut [MaybeUninit<u8>]) -> Poll<io::Result<usize>> {
+                <$ty>::poll_recv_uninit(self, cx, state, buf)
+            }
+            fn poll_send(&self, cx: &mut Context<'_>, state: &mut PollState, buf: &[u8]) -> Poll<io::Result<usize>> {
+                <$ty>::poll_send(self, cx, state, buf)
+            }
+            fn poll_send_vectored(&self, cx: &mut Context<'_>, state: &mut PollState, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+                <$ty>::poll_send_vectored(self, cx, state, bufs)
+            }
+            fn write_eof(&self) -> io::Result<()> {
+                <$ty>::write_eof(self)
+            }
+        }
+    )*};
+}
+
+poll_socket!(TcpStream, UnixStream);
+
+/// A corio socket as a poll-level byte stream: `futures_io::AsyncRead` /
+/// `AsyncWrite` (feature `futures-io`) and `hyper::rt::Read` / `Write`
+/// (feature `hyper`).
+///
+/// Mirrors a socket asyncio drives with `add_reader` / `add_writer`: each
+/// read or write tries the syscall and, when it would block, parks the task
+/// on the loop's readiness callback. Writes go straight to the kernel, so
+/// the kernel's send buffer is the backpressure (a write parks while it is
+/// full); nothing is buffered here, so dropping a read future loses no
+/// bytes.
+#[derive(Debug)]
+pub struct Io<S> {
+    stream: S,
+    state: PollState,
+}
+
+impl<S: PollSocket> Io<S> {
+    /// Wraps a connected socket.
+    ///
+    /// ```
+    /// use corio_compat::Io;
+    /// use corio_net::{TcpListener, TcpStream};
+    /// corio_executor::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1", 0).await.unwrap();
+    ///     let port = listener.local_addr().unwrap().port();
+    ///     let stream = TcpStream::connect("127.0.0.1", port).await.unwrap();
+    ///     let io = Io::new(stream);
+    ///     assert!(io.get_ref().peer_addr().is_ok());
+    /// }).unwrap();
+    /// ```
+    pub fn new(stream: S) -> Io<S> {
+        Io {
+            stream,
+            state: PollState::default(),
+        }
+    }
+
+    /// The socket.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// The socket back (its pending readiness waits are dropped).
+    pub fn into_inner(self) -> S {
+        self.stream
+    }
+
+    /// Reads into `buf`; see [`TcpStream::poll_recv`].
+    ///
+    /// # Errors
+    /// The OS error of `recv`.
+    pub fn poll_read_bytes(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.stream.poll_recv(cx, &mut self.state, buf)
+    }
+
+    /// Reads into uninitialized memory; see [`TcpStream::poll_recv_uninit`].
+    ///
+    /// # Errors
+    /// The OS error of `recv`.
+    pub fn poll_read_uninit(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        self.stream.poll_recv_uninit(cx, &mut self.state, buf)
+    }
+
+    /// Writes some of `buf`; see [`TcpStream::poll_send`].
+    ///
+    /// # Errors
+    /// The OS error of `send`.
+    pub fn poll_write_bytes(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.stream.poll_send(cx, &mut self.state, buf)
+    }
+
+    /// Writes from several buffers in one `sendmsg`; see
+    /// [`TcpStream::poll_send_vectored`].
+    ///
+    /// # Errors
+    /// The OS error of `sendmsg`.
+    pub fn poll_write_vectored_bytes(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.stream.poll_send_vectored(cx, &mut self.state, bufs)
+    }
+}
+
+impl<S> Unpin for Io<S> {}
+
+#[cfg(feature = "futures-io")]
+impl<S: PollSocket> futures_io::AsyncRead for Io<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_read_bytes(cx, buf)
+    }
+}
+
+#[cfg(feature = "futures-io")]
+impl<S: PollSocket> futures_io::AsyncWrite for Io<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_write_bytes(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_write_vectored_bytes(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Nothing is buffered in user space: a write is in the kernel.
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // `write_eof`; the fd closes when the Io is dropped.
+        Poll::Ready(match self.stream.write_eof() {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            other => other,
+        })
+    }
+}
+
+/// [`Io`] with a read buffer: `futures_io::AsyncBufRead` (`poll_fill_buf`
+/// / `consume`, what `read_line`-style helpers are built on), plus
+/// `AsyncRead` (from the buffer first) and `AsyncWrite` (straight through).
+///
+/// Mirrors asyncio's `StreamReader` buffer at the poll level: bytes read
+/// from the socket stay in the buffer until consumed, so a dropped read
+/// future loses none.
+#[cfg(feature = "futures-io")]
+#[derive(Debug)]
+pub struct BufIo<S> {
+    io: Io<S>,
+    buf: Box<[u8]>,
+    pos: usize,
+    filled: usize,
+}
+
+#[cfg(feature = "futures-io")]
+impl<S: PollSocket> BufIo<S> {
+    /// Wraps a connected socket with a 64 KiB read buffer (corio's
+    /// `DEFAULT_LIMIT`, asyncio's stream `limit`).
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use std::pin::Pin;
+    /// use corio_compat::BufIo;
+    /// use corio_compat::futures_io::AsyncBufRead;
+    /// use corio_net::{TcpListener, TcpStream};
+    /// corio_executor::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1", 0).await.unwrap();
+    ///     let port = listener.local_addr().unwrap().port();
+    ///     let client = TcpStream::connect("127.0.0.1", port).await.unwrap();
+    ///     let (server, _) = listener.accept().await.unwrap();
+    ///     client.send_all(b"line one\nline two\n").await.unwrap();
+    ///     let mut reader = BufIo::new(server);
+    ///     let first = poll_fn(|cx| {
+    ///         let mut r = Pin::new(&mut reader);
+    ///         let buf = std::task::ready!(r.as_mut().poll_fill_buf(cx))?;
+    ///         let end = buf.iter().position(|&b| b == b'\n').map_or(buf.len(), |i| i + 1);
+    ///         let line = buf[..end].to_vec();
+    ///         r.consume(end);
+    ///         std::task::Poll::Ready(Ok::<_, std::io::Error>(line))
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    ///     assert_eq!(first, b"line one\n");
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn new(stream: S) -> BufIo<S> {
+        BufIo {
+            io: Io::new(stream),
+            buf: vec![0; corio_net::DEFAULT_LIMIT].into_boxed_slice(),
+            pos: 0,
+            filled: 0,
+        }
+    }
+
+    /// The socket.
+    pub fn get_ref(&self) -> &S {
+        self.io.get_ref()
+    }
+
+    /// Bytes read from the socket and not consumed yet.
+    pub fn buffer(&self) -> &[u8] {
+        &self.buf[self.pos..self.filled]
+    }
+}
+
+#[cfg(feature = "futures-io")]
+impl<S> Unpin for BufIo<S> {}
+
+#[cfg(feature = "futures-io")]
+impl<S: PollSocket> futures_io::AsyncBufRead for BufIo<S> {
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        let this = self.get_mut();
+        if this.pos == this.filled {
+            let n = match this.io.poll_read_bytes(cx, &mut this.buf) {
+                Poll::Ready(Ok(n)) => n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            this.pos = 0;
+            this.filled = n;
+        }
+        Poll::Ready(Ok(&this.buf[this.pos..this.filled]))
+    }
+
+    fn consume(self: Pin<&mut Self>, amt: usize) {
+        let this = self.get_mut();
+        this.pos = (this.pos + amt).min(this.filled);
+    }
+}
+
+#[cfg(feature = "futures-io")]
+impl<S: PollSocket> futures_io::AsyncRead for BufIo<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.pos == this.filled && out.len() >= this.buf.len() {
+            // A big read bypasses the buffer (as std's BufReader does).
+            return this.io.poll_read_bytes(cx, out);
+        }
+        let available = match futures_io::AsyncBufRead::poll_fill_buf(Pin::new(&mut *this), cx) {
+            Poll::Ready(Ok(available)) => available,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        };
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        futures_io::AsyncBufRead::consume(Pin::new(this), n);
+        Poll::Ready(Ok(n))
+    }
+}
+
+#[cfg(feature = "futures-io")]
+impl<S: PollSocket> futures_io::AsyncWrite for BufIo<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_close(cx)
+    }
+}

@@ -1,0 +1,58 @@
+//! corio-compat: the Rust async ecosystem on corio's loop.
+//!
+//! Runtime-agnostic crates take their I/O, executor and timer as traits.
+//! This crate implements those traits on corio's reactor and executor, each
+//! adapter behind a cargo feature so the core crates keep their three
+//! dependencies:
+//!
+//! | feature | what | Python analogue |
+//! |---|---|---|
+//! | `futures-io` | [`Io`] implements `futures_io::AsyncRead` / `AsyncWrite` for [`TcpStream`](corio_net::TcpStream) and [`UnixStream`](corio_net::UnixStream) | a socket driven by `add_reader` / `add_writer` |
+//! | `hyper` | [`Io`] implements `hyper::rt::Read` / `Write`; [`LocalExec`] is a `hyper::rt::Executor` for `!Send` futures, [`CorioTimer`] its `rt::Timer`; [`serve`] runs an HTTP/1.1 + HTTP/2 server with graceful [`HttpServer::close`] | `loop.create_server` + a protocol |
+//! | `tls` | [`TlsAcceptor`], [`TlsConnector`], [`start_tls`] over rustls (ring provider) | `ssl.SSLContext`, `loop.start_tls` |
+//!
+//! Everything runs on the running loop's thread: tasks are `!Send` and so
+//! may the futures hyper hands to [`LocalExec`] be.
+#![deny(missing_docs)]
+
+mod io;
+#[cfg(feature = "futures-io")]
+pub use io::BufIo;
+pub use io::{Io, PollSocket};
+
+#[cfg(feature = "hyper")]
+mod sys;
+
+#[cfg(feature = "hyper")]
+mod http;
+#[cfg(feature = "hyper")]
+pub use http::{FuturesIo, HttpServer, LocalExec, serve, serve_with};
+
+#[cfg(feature = "hyper")]
+mod timer;
+#[cfg(feature = "hyper")]
+pub use timer::{CorioSleep, CorioTimer};
+
+#[cfg(feature = "tls")]
+mod tls;
+#[cfg(feature = "tls")]
+pub use tls::{TlsAcceptor, TlsConnector, TlsStream, start_tls};
+
+/// `bytes`, re-exported (hyper's body chunks).
+#[cfg(feature = "hyper")]
+pub use bytes;
+/// The `futures-io` crate, re-exported so users name the same version.
+#[cfg(feature = "futures-io")]
+pub use futures_io;
+/// `futures-rustls` (and through it `rustls`), re-exported.
+#[cfg(feature = "tls")]
+pub use futures_rustls;
+/// rustls, re-exported (`ServerConfig`, `ClientConfig`, `RootCertStore`).
+#[cfg(feature = "tls")]
+pub use futures_rustls::rustls;
+/// `http-body-util`, re-exported (`Full`, `BodyExt::collect`).
+#[cfg(feature = "hyper")]
+pub use http_body_util;
+/// hyper 1.x, re-exported so users name the same version.
+#[cfg(feature = "hyper")]
+pub use hyper;

@@ -1,0 +1,206 @@
+//! hyper 1.x serving on corio: hello world, an echo-body route and a
+//! streaming route, over HTTP/1.1 and HTTP/2 (prior knowledge, or ALPN `h2`
+//! with `--tls`).
+//!
+//! ```text
+//! cargo run --example hyper_server -- --serve 8000
+//! curl http://127.0.0.1:8000/            # hello
+//! curl --http2-prior-knowledge http://127.0.0.1:8000/stream
+//! curl --data-binary @file http://127.0.0.1:8000/echo
+//! cargo run --example hyper_server -- --serve 8443 --tls /tmp/ca.pem
+//! curl --cacert /tmp/ca.pem https://localhost:8443/
+//! ```
+//!
+//! Without arguments: a demo on loopback (a hyper client fetches each
+//! route over HTTP/1.1 and HTTP/2, then the server closes gracefully).
+
+use std::convert::Infallible;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use corio::net::{TcpListener, TcpStream};
+use corio_compat::bytes::Bytes;
+use corio_compat::http_body_util::{BodyExt, Either, Full};
+use corio_compat::hyper::body::{Body, Frame, Incoming};
+use corio_compat::hyper::{Method, Request, Response, StatusCode};
+use corio_compat::rustls::ServerConfig;
+use corio_compat::{FuturesIo, Io, LocalExec, TlsAcceptor, hyper, serve, serve_with};
+
+/// `/stream`'s body: `left` chunks of one line each, made as they are sent.
+struct Chunks {
+    left: usize,
+}
+
+impl Body for Chunks {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if self.left == 0 {
+            return Poll::Ready(None);
+        }
+        self.left -= 1;
+        let line = format!("chunk {}\n", 10 - self.left);
+        Poll::Ready(Some(Ok(Frame::data(Bytes::from(line)))))
+    }
+}
+
+type Reply = Response<Either<Full<Bytes>, Chunks>>;
+
+/// The routes: `/` hello, `POST /echo` the request body back, `/stream`
+/// ten chunks.
+async fn route(req: Request<Incoming>) -> Result<Reply, hyper::Error> {
+    let full = |status: StatusCode, body: Bytes| {
+        let mut r = Response::new(Either::Left(Full::new(body)));
+        *r.status_mut() = status;
+        r
+    };
+    Ok(match (req.method(), req.uri().path()) {
+        (&Method::GET, "/") => full(
+            StatusCode::OK,
+            Bytes::from(format!("hello from hyper on corio ({:?})\n", req.version())),
+        ),
+        (&Method::POST, "/echo") => {
+            let body = req.into_body().collect().await?.to_bytes();
+            full(StatusCode::OK, body)
+        }
+        (&Method::GET, "/stream") => Response::new(Either::Right(Chunks { left: 10 })),
+        _ => full(StatusCode::NOT_FOUND, Bytes::from_static(b"not found\n")),
+    })
+}
+
+/// A CA and a certificate for `localhost` / 127.0.0.1 it signed, made now;
+/// the CA's PEM is written to `ca_path` for the client (`curl --cacert`).
+fn tls_config(ca_path: &str) -> io::Result<Arc<ServerConfig>> {
+    use corio_compat::futures_rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    use corio_compat::rustls;
+    let err = |e: rcgen::Error| io::Error::other(e.to_string());
+    let ca_key = rcgen::KeyPair::generate().map_err(err)?;
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(err)?;
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "corio example CA");
+    let ca = ca_params.self_signed(&ca_key).map_err(err)?;
+    let key = rcgen::KeyPair::generate().map_err(err)?;
+    let params =
+        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .map_err(err)?;
+    let cert = params.signed_by(&key, &ca, &ca_key).map_err(err)?;
+    std::fs::write(ca_path, ca.pem())?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(io::Error::other)?
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
+        .map_err(io::Error::other)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Serves until killed.
+async fn serve_forever(port: u16, ca_path: Option<String>) -> io::Result<()> {
+    let listener = TcpListener::bind("127.0.0.1", port).await?;
+    let addr = listener.local_addr()?;
+    let service = hyper::service::service_fn(route);
+    let server = match ca_path {
+        None => serve(listener, service),
+        Some(path) => {
+            let acceptor = TlsAcceptor::new(tls_config(&path)?);
+            serve_with(listener, service, move |stream| {
+                let acceptor = acceptor.clone();
+                async move { Ok(FuturesIo(acceptor.accept(stream).await?)) }
+            })
+        }
+    };
+    println!("listening on {addr}");
+    server.wait_closed().await;
+    Ok(())
+}
+
+/// One request on a fresh HTTP/1.1 or HTTP/2 client connection.
+async fn fetch(port: u16, h2: bool, method: Method, path: &str, body: &str) -> io::Result<String> {
+    let io = Io::new(TcpStream::connect("127.0.0.1", port).await?);
+    let req = Request::builder()
+        .method(method)
+        .uri(format!("http://127.0.0.1:{port}{path}"))
+        .body(Full::new(Bytes::from(body.to_string())))
+        .map_err(io::Error::other)?;
+    let response = if h2 {
+        let (mut sender, conn) = hyper::client::conn::http2::handshake(LocalExec, io)
+            .await
+            .map_err(io::Error::other)?;
+        drop(corio::create_task(conn));
+        sender.send_request(req).await
+    } else {
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+            .await
+            .map_err(io::Error::other)?;
+        drop(corio::create_task(conn));
+        sender.send_request(req).await
+    }
+    .map_err(io::Error::other)?;
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(io::Error::other)?
+        .to_bytes();
+    Ok(format!("{status} {}", String::from_utf8_lossy(&body)))
+}
+
+async fn demo() -> io::Result<()> {
+    let listener = TcpListener::bind("127.0.0.1", 0).await?;
+    let port = listener.local_addr()?.port();
+    let server = serve(listener, hyper::service::service_fn(route));
+    for h2 in [false, true] {
+        let name = if h2 { "HTTP/2" } else { "HTTP/1.1" };
+        print!(
+            "{name} GET /: {}",
+            fetch(port, h2, Method::GET, "/", "").await?
+        );
+        println!(
+            "{name} POST /echo: {}",
+            fetch(port, h2, Method::POST, "/echo", "echo me").await?
+        );
+        let streamed = fetch(port, h2, Method::GET, "/stream", "").await?;
+        println!("{name} GET /stream: {} lines", streamed.lines().count());
+    }
+    server.close();
+    server.wait_closed().await;
+    println!("server closed");
+    Ok(())
+}
+
+fn main() -> io::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.as_slice() {
+        [] => corio::run(demo()),
+        [flag, port] if flag == "--serve" => corio::run(serve_forever(parse(port)?, None)),
+        [flag, port, tls, ca] if flag == "--serve" && tls == "--tls" => {
+            corio::run(serve_forever(parse(port)?, Some(ca.clone())))
+        }
+        _ => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "usage: [--serve PORT [--tls CA_PEM_OUT]]",
+            ));
+        }
+    };
+    result.map_err(|e| io::Error::other(e.to_string()))?
+}
+
+fn parse(port: &str) -> io::Result<u16> {
+    port.parse()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("--serve {port}: {e}")))
+}

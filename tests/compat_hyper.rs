@@ -1,0 +1,279 @@
+//! hyper on corio (examples/hyper_server.rs) against clients no one here
+//! wrote: curl (HTTP/1.1, HTTP/2 prior knowledge, TLS with ALPN h2) and
+//! python3's http.client and ssl; then bad input, with the server's fds
+//! counted before and after.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::{KillOnDrop, run_python_client, serve_example, spawn_example, wait_for_line};
+
+/// curl with `args`; its stdout (checked to have succeeded).
+fn curl(args: &[&str]) -> Vec<u8> {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "20"])
+        .args(args)
+        .output()
+        .expect("curl is installed");
+    assert!(
+        out.status.success(),
+        "curl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// The server's open fds (`/proc/PID/fd`).
+fn fds(server: &KillOnDrop) -> usize {
+    std::fs::read_dir(format!("/proc/{}/fd", server.0.id()))
+        .expect("proc fd")
+        .count()
+}
+
+/// Waits (up to 5 s) for the server's fd count to come back to `before`.
+fn assert_fds_settle(server: &KillOnDrop, before: usize) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = fds(server);
+        if now <= before {
+            return;
+        }
+        assert!(Instant::now() < deadline, "fd leak: {before} -> {now}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A 10 MB body of varied bytes, written to a file for curl.
+fn big_body(dir: &std::path::Path) -> (Vec<u8>, std::path::PathBuf) {
+    let body: Vec<u8> = (0..10 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let path = dir.join("body.bin");
+    std::fs::write(&path, &body).unwrap();
+    (body, path)
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("corio-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn curl_http1_and_http2_prior_knowledge_with_a_10_mb_echo() {
+    let (server, port) = serve_example("hyper_server");
+    let base = format!("http://127.0.0.1:{port}");
+    let hello = curl(&[&format!("{base}/")]);
+    assert_eq!(hello, b"hello from hyper on corio (HTTP/1.1)\n");
+    let h2 = curl(&["--http2-prior-knowledge", &format!("{base}/")]);
+    assert_eq!(h2, b"hello from hyper on corio (HTTP/2.0)\n");
+    let streamed = curl(&["--http2-prior-knowledge", &format!("{base}/stream")]);
+    assert_eq!(String::from_utf8_lossy(&streamed).lines().count(), 10);
+
+    let dir = temp_dir("hyper-echo");
+    let (body, path) = big_body(&dir);
+    let data = format!("@{}", path.display());
+    for version in ["--http1.1", "--http2-prior-knowledge"] {
+        let echoed = curl(&[version, "--data-binary", &data, &format!("{base}/echo")]);
+        assert!(
+            echoed == body,
+            "{version}: 10 MB echo differs ({} bytes back)",
+            echoed.len()
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    drop(server);
+}
+
+#[test]
+fn python_http_client_and_bad_input_leave_no_fds_behind() {
+    let (server, port) = serve_example("hyper_server");
+    let before = fds(&server);
+    run_python_client(
+        r#"
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+for i in range(3):
+    c.request("POST", "/echo", body=b"x" * 100000 + str(i).encode())
+    r = c.getresponse()
+    assert r.status == 200, r.status
+    assert r.read() == b"x" * 100000 + str(i).encode()
+c.request("GET", "/nowhere"); r = c.getresponse(); assert r.status == 404; r.read()
+print("python ok")
+"#,
+        port,
+    );
+
+    // A malformed header: hyper answers 400 and closes that connection.
+    let mut bad = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    bad.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    bad.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nthis is not a header\r\n\r\n")
+        .unwrap();
+    let mut reply = String::new();
+    let _ = bad.read_to_string(&mut reply);
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply:?}");
+
+    // A client that disconnects mid-body.
+    let mut gone = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    gone.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\npartial")
+        .unwrap();
+    drop(gone);
+
+    // The server goes on.
+    assert_eq!(
+        curl(&[&format!("http://127.0.0.1:{port}/")]),
+        b"hello from hyper on corio (HTTP/1.1)\n"
+    );
+    assert_fds_settle(&server, before);
+}
+
+/// Starts hyper_server with `--tls`; the server, its port and the CA file.
+fn tls_server(dir: &std::path::Path) -> (KillOnDrop, u16, String) {
+    let ca = dir.join("ca.pem").display().to_string();
+    let (server, mut out) = spawn_example("hyper_server", &["--serve", "0", "--tls", &ca]);
+    let addr = wait_for_line(&mut out, "listening on ");
+    let port = addr.rsplit(':').next().unwrap().trim().parse().unwrap();
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    (server, port, ca)
+}
+
+#[test]
+fn tls_with_curl_alpn_h2_python_ssl_and_bad_clients() {
+    let dir = temp_dir("hyper-tls");
+    let (server, port, ca) = tls_server(&dir);
+    let before = fds(&server);
+    let url = format!("https://localhost:{port}/");
+    assert_eq!(
+        curl(&["--cacert", &ca, "--http2", &url]),
+        b"hello from hyper on corio (HTTP/2.0)\n"
+    );
+    assert_eq!(
+        curl(&["--cacert", &ca, "--http1.1", &url]),
+        b"hello from hyper on corio (HTTP/1.1)\n"
+    );
+    let (body, path) = big_body(&dir);
+    let echoed = curl(&[
+        "--cacert",
+        &ca,
+        "--http2",
+        "--data-binary",
+        &format!("@{}", path.display()),
+        &format!("{url}echo"),
+    ]);
+    assert!(
+        echoed == body,
+        "TLS 10 MB echo differs ({} bytes)",
+        echoed.len()
+    );
+
+    // python3's ssl + http.client, trusting the generated CA.
+    let script = format!(
+        r#"
+import http.client, ssl, sys
+ctx = ssl.create_default_context(cafile={ca:?})
+c = http.client.HTTPSConnection("localhost", int(sys.argv[1]), context=ctx, timeout=10)
+c.request("POST", "/echo", body=b"over tls")
+r = c.getresponse(); assert r.status == 200; assert r.read() == b"over tls"
+print("python ok")
+"#
+    );
+    run_python_client(&script, port);
+
+    // A client that does not trust the certificate: curl fails clearly.
+    let untrusted = Command::new("curl")
+        .args(["-sS", "--max-time", "10", &url])
+        .output()
+        .unwrap();
+    assert!(!untrusted.status.success());
+    assert!(
+        String::from_utf8_lossy(&untrusted.stderr).contains("certificate"),
+        "{}",
+        String::from_utf8_lossy(&untrusted.stderr)
+    );
+
+    // Garbage instead of a ClientHello: the server closes that connection.
+    let mut garbage = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    garbage
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    garbage
+        .write_all(b"GET / HTTP/1.1\r\n\r\nnot tls at all")
+        .unwrap();
+    let mut reply = Vec::new();
+    let _ = garbage.read_to_end(&mut reply);
+    assert!(reply.len() < 64, "an alert at most: {reply:?}");
+
+    // The server goes on, and holds no fd of those connections.
+    assert_eq!(
+        curl(&["--cacert", &ca, &url]),
+        b"hello from hyper on corio (HTTP/2.0)\n"
+    );
+    assert_fds_settle(&server, before);
+    drop(server);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_hyper_demos_run_to_their_end() {
+    let server = support::run_example("hyper_server", &[], Duration::from_secs(60));
+    assert!(
+        server.contains("HTTP/2 POST /echo: 200 OK echo me"),
+        "{server}"
+    );
+    assert!(server.contains("server closed"), "{server}");
+    let client = support::run_example("hyper_client", &[], Duration::from_secs(60));
+    assert_eq!(client.matches(" -> 200 ").count(), 9, "{client}");
+    let tls = support::run_example("tls_echo", &[], Duration::from_secs(60));
+    assert!(tls.contains("client got: Hello over TLS!"), "{tls}");
+    assert!(
+        tls.contains("refused: invalid peer certificate: UnknownIssuer"),
+        "{tls}"
+    );
+}
+
+#[test]
+fn hyper_client_against_python_http_server() {
+    let dir = temp_dir("http-server");
+    std::fs::write(dir.join("page.txt"), vec![b'p'; 12345]).unwrap();
+    let mut python = Command::new("python3")
+        .args(["-u", "-m", "http.server", "0", "--bind", "127.0.0.1"])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 is installed");
+    let mut out = std::io::BufReader::new(python.stdout.take().unwrap());
+    let python = KillOnDrop(python);
+    let line = wait_for_line(&mut out, "Serving HTTP on ");
+    let port: u16 = line
+        .split(" port ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .expect("python's port");
+    let base = format!("http://127.0.0.1:{port}");
+    let urls = [
+        format!("{base}/page.txt"),
+        format!("{base}/missing"),
+        format!("{base}/page.txt"),
+    ];
+    let args: Vec<&str> = urls.iter().map(String::as_str).collect();
+    let out = Command::new(support::example_path("hyper_client"))
+        .args(&args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert_eq!(
+        stdout.matches("-> 200 (12345 bytes)").count(),
+        2,
+        "{stdout}"
+    );
+    assert!(stdout.contains("/missing -> 404"), "{stdout}");
+    drop(python);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
