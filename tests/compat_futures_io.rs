@@ -182,3 +182,46 @@ fn corio_timer_sleeps_resets_and_cancels() {
     })
     .unwrap();
 }
+
+/// A peer that connects and never finishes `wrap` (here: a handshake that
+/// waits for the client's first byte) is dropped after the upgrade
+/// timeout: its task and fd do not live until the server closes, and the
+/// server goes on serving.
+#[test]
+fn a_silent_peer_is_dropped_after_the_upgrade_timeout() {
+    use corio_compat::bytes::Bytes;
+    use corio_compat::http_body_util::Full;
+    use corio_compat::hyper::{self, Request, Response};
+
+    corio::run(async {
+        let listener = TcpListener::bind("127.0.0.1", 0).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = corio_compat::serve_with(
+            listener,
+            hyper::service::service_fn(|_req: Request<hyper::body::Incoming>| async {
+                Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from("hi"))))
+            }),
+            |stream: TcpStream| async move {
+                // The "handshake": the client must speak first.
+                let mut first = [0; 1];
+                stream.recv(&mut first).await?;
+                Ok(Io::new(stream))
+            },
+        );
+        server.set_upgrade_timeout(Duration::from_millis(100));
+        let silent = TcpStream::connect("127.0.0.1", port).await.unwrap();
+        corio::sleep(Duration::from_millis(30)).await;
+        assert_eq!(server.connections(), 1, "accepted, handshaking");
+        let mut buf = [0; 8];
+        let n = corio::timeout(Duration::from_secs(5), silent.recv(&mut buf))
+            .await
+            .expect("dropped well before the server closes")
+            .unwrap();
+        assert_eq!(n, 0, "the server closed the silent connection");
+        assert_eq!(server.connections(), 0);
+        assert!(server.is_serving(), "the server goes on");
+        server.close();
+        server.wait_closed().await;
+    })
+    .unwrap();
+}

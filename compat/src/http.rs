@@ -7,6 +7,7 @@ use std::io;
 use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use corio_executor::{Task, create_task};
 use corio_net::TcpListener;
@@ -142,13 +143,29 @@ pub struct HttpServer {
     accept: Task<()>,
 }
 
-#[derive(Default)]
 struct Shared {
     closing: Event,
+    /// How long `wrap` (a TLS handshake) may take per connection.
+    upgrade_timeout: Cell<Duration>,
     /// Connections being served.
     live: Cell<usize>,
     /// Set when `closing` and no connection is left.
     idle: Event,
+}
+
+/// How long a connection's `wrap` (its TLS handshake) may take before the
+/// connection is dropped: asyncio's `ssl_handshake_timeout` default (60 s).
+pub const UPGRADE_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Default for Shared {
+    fn default() -> Self {
+        Shared {
+            closing: Event::new(),
+            upgrade_timeout: Cell::new(UPGRADE_TIMEOUT),
+            live: Cell::new(0),
+            idle: Event::new(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Shared {
@@ -178,6 +195,15 @@ impl HttpServer {
     /// Whether it still accepts. Python: `Server.is_serving()`.
     pub fn is_serving(&self) -> bool {
         !self.shared.closing.is_set()
+    }
+
+    /// How long each new connection's `wrap` of [`serve_with`] (its TLS
+    /// handshake) may take; a peer that does not finish in time is
+    /// dropped, so a silent client cannot hold a task and an fd until the
+    /// server closes. Default [`UPGRADE_TIMEOUT`]. Python: the
+    /// `ssl_handshake_timeout` argument of `loop.create_server`.
+    pub fn set_upgrade_timeout(&self, timeout: Duration) {
+        self.shared.upgrade_timeout.set(timeout);
     }
 
     /// How many connections are being served now.
@@ -323,10 +349,15 @@ async fn serve_one<S, B, I, W, WF>(
 {
     let io = {
         let closing = pin!(shared.closing.wait());
-        match first(wrap(stream), closing).await {
-            Either::Left(Ok(io)) => io,
-            Either::Left(Err(e)) => {
+        let upgrade = corio_executor::timeout(shared.upgrade_timeout.get(), wrap(stream));
+        match first(upgrade, closing).await {
+            Either::Left(Ok(Ok(io))) => io,
+            Either::Left(Ok(Err(e))) => {
                 eprintln!("connection from {peer}: {e}");
+                return;
+            }
+            Either::Left(Err(_)) => {
+                eprintln!("connection from {peer}: handshake timed out");
                 return;
             }
             Either::Right(_) => return,

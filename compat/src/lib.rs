@@ -26,7 +26,7 @@ mod sys;
 #[cfg(feature = "hyper")]
 mod http;
 #[cfg(feature = "hyper")]
-pub use http::{FuturesIo, HttpServer, LocalExec, serve, serve_with};
+pub use http::{FuturesIo, HttpServer, LocalExec, UPGRADE_TIMEOUT, serve, serve_with};
 
 #[cfg(feature = "hyper")]
 mod timer;
