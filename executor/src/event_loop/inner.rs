@@ -111,10 +111,10 @@ enum Slot {
 }
 
 impl Slot {
-    /// The task, if it has `generation` (masked by `mask`).
-    fn task(&self, generation: u32, mask: fn(u32) -> u32) -> Option<&Rc<dyn RawTask>> {
+    /// The task, if it has `generation`.
+    fn task(&self, generation: u32) -> Option<&Rc<dyn RawTask>> {
         match self {
-            Slot::Full(task) if mask(task.header().key.generation) == generation => Some(task),
+            Slot::Full(task) if task.header().key.generation == generation => Some(task),
             _ => None,
         }
     }
@@ -154,9 +154,7 @@ impl TaskTable {
     }
 
     fn get(&self, key: TaskKey) -> Option<&Rc<dyn RawTask>> {
-        self.slots
-            .get(key.slot as usize)?
-            .task(key.generation, std::convert::identity)
+        self.slots.get(key.slot as usize)?.task(key.generation)
     }
 
     /// The task a waker names, with its header (one look-up of it): the
@@ -200,7 +198,7 @@ impl TaskTable {
 
     fn remove(&mut self, key: TaskKey) -> Option<Rc<dyn RawTask>> {
         let entry = self.slots.get_mut(key.slot as usize)?;
-        entry.task(key.generation, std::convert::identity)?;
+        entry.task(key.generation)?;
         let free = Slot::Free {
             generation: key.generation.wrapping_add(1),
         };
