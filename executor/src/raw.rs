@@ -38,36 +38,47 @@
 //! stores no waker at all: its header keeps the loop index, and each step
 //! packs the word anew.
 //!
-//! # The coroutine, pinned in its task cell
+//! # The coroutine and its outcome, in one place
 //!
-//! [`Coroutine`] keeps a task's future inline in the task cell (no `Box`):
-//! one allocation per task holds the header, the coroutine and the
-//! outcome. Its state machine:
+//! [`Coroutine`] keeps a task's future inline in the task cell (no `Box`),
+//! and, once the future is gone, the task's outcome *in the same bytes*
+//! (tokio's layout): a task cell is as big as its header plus the larger of
+//! the future and the outcome, not their sum. Its state machine:
 //!
 //! ```text
 //!  new ──► Live ──poll──► Polling ──returns──► Live
 //!            │               (a poll or a drop asked for meanwhile
 //!            │                 does nothing: no aliasing, ever)
-//!            └──drop_future──► Gone   (dropped in place, never again)
+//!            └──drop_future──► Gone: outcome Pending ──set_outcome──► Ready
+//!                                                   ──take_outcome──► Taken
 //! ```
 //!
-//! Invariants: the future is initialized exactly while the state is `Live`
-//! or `Polling`; it is only touched through `poll` (state `Polling`, one at
-//! a time) and `drop_future` (state `Live`); and it never moves, because a
-//! `Coroutine` lives in a task cell that `spawn` builds inside its `Rc`
-//! and that corio never moves out of (no `Rc::try_unwrap`, `into_inner` or
-//! `get_mut` on a task). `Gone` is set *before* the destructor runs, so a
-//! panicking destructor cannot lead to a second drop.
+//! Invariants:
+//! - the slot holds the future exactly while the stage is `Live` or
+//!   `Polling`, and an outcome exactly while it is `Gone`;
+//! - the future is only touched through `poll` (state `Polling`, one at a
+//!   time) and `drop_future` (state `Live`), and it never moves: a
+//!   `Coroutine` lives in a task cell that `spawn` builds inside its `Rc`
+//!   and that corio never moves out of (no `Rc::try_unwrap`, `into_inner`
+//!   or `get_mut` on a task);
+//! - the outcome is read through `with_outcome` (any number of readers at
+//!   once, counted) and changed through `set_outcome` / `take_outcome`,
+//!   which refuse, with a panic as `RefCell` does, while a reader is out;
+//!   so a reader's callback (a `Clone` of the value, say) cannot pull the
+//!   outcome from under its own reference;
+//! - `drop_future` sets `Gone` *before* the destructor runs, and a guard
+//!   writes the empty outcome even if that destructor panics: the future is
+//!   never dropped twice and the slot is never left half-dropped.
 
 use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
 use std::marker::PhantomPinned;
-use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::ptr;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
+use crate::TaskError;
 use crate::remote::{Remote, RemoteItem, TaskKey};
 use crate::runtime;
 
@@ -175,10 +186,28 @@ enum Stage {
     Gone,
 }
 
-/// A task's future, pinned where it lies (see the module docs).
-pub(crate) struct Coroutine<F> {
+/// A task's outcome, kept where its future was.
+pub(crate) enum Outcome<T> {
+    /// Not set (yet): the task is running, or was abandoned at loop close.
+    Pending,
+    Ready(Result<T, TaskError>),
+    /// Moved out by an `await`.
+    Taken,
+}
+
+/// The bytes a [`Coroutine`] shares between its future and its outcome.
+enum Slot<F: Future> {
+    Future(F),
+    Outcome(Outcome<F::Output>),
+}
+
+/// A task's future, pinned where it lies, then its outcome in the same
+/// place (see the module docs).
+pub(crate) struct Coroutine<F: Future> {
     stage: Cell<Stage>,
-    future: UnsafeCell<MaybeUninit<F>>,
+    /// Readers of the outcome now (`with_outcome`, possibly nested).
+    readers: Cell<u16>,
+    slot: UnsafeCell<Slot<F>>,
     /// The future is polled in place: the cell must not move.
     _pinned: PhantomPinned,
 }
@@ -187,7 +216,8 @@ impl<F: Future> Coroutine<F> {
     pub(crate) fn new(future: F) -> Coroutine<F> {
         Coroutine {
             stage: Cell::new(Stage::Live),
-            future: UnsafeCell::new(MaybeUninit::new(future)),
+            readers: Cell::new(0),
+            slot: UnsafeCell::new(Slot::Future(future)),
             _pinned: PhantomPinned,
         }
     }
@@ -207,37 +237,111 @@ impl<F: Future> Coroutine<F> {
         self.stage.set(Stage::Polling);
         // Back to `Live` however the poll ends, a panic included.
         let _live_again = StageGuard(&self.stage);
-        // SAFETY: the stage was `Live`, so the future is initialized, and it
-        // is now `Polling`, so no other `poll` or `drop_future` touches it
-        // until this one returns: the `&mut` is unique. It never moves (the
-        // cell stays in its `Rc`; module invariants), so pinning it is sound.
-        let future = unsafe { Pin::new_unchecked((*self.future.get()).assume_init_mut()) };
+        // SAFETY: the stage was `Live`, so the slot holds the future, and it
+        // is now `Polling`, so no other `poll`, `drop_future` or outcome
+        // access touches the slot until this one returns: the `&mut` is
+        // unique. The future never moves (the cell stays in its `Rc`;
+        // module invariants), so pinning it is sound.
+        let slot = unsafe { &mut *self.slot.get() };
+        let Slot::Future(future) = slot else {
+            unreachable!("a live coroutine holds its future");
+        };
+        // SAFETY: as above: pinned in place for the rest of its life.
+        let future = unsafe { Pin::new_unchecked(future) };
         Some(future.poll(cx))
     }
 
     /// Drops the future where it lies, if it is there and not being
-    /// polled; afterwards `poll` finds nothing.
+    /// polled; afterwards `poll` finds nothing and the outcome is
+    /// `Pending` until `set_outcome`.
     pub(crate) fn drop_future(&self) {
         if self.stage.get() != Stage::Live {
             return;
         }
         // Gone first: even if the destructor panics, nobody drops it again.
         self.stage.set(Stage::Gone);
-        // SAFETY: the stage was `Live`: initialized, and not borrowed (no
-        // poll runs). It is dropped in place (pinning allows that) and,
-        // being `Gone` now, never read or dropped again.
-        unsafe { (*self.future.get()).assume_init_drop() }
-    }
-}
-
-impl<F> Drop for Coroutine<F> {
-    fn drop(&mut self) {
-        if self.stage.get() == Stage::Live {
-            self.stage.set(Stage::Gone);
-            // SAFETY: `Live`: initialized and not borrowed (`&mut self`);
-            // dropped in place, once.
-            unsafe { self.future.get_mut().assume_init_drop() }
+        let slot = self.slot.get();
+        // Whatever the destructor does, the slot ends holding an outcome.
+        let _emptied = EmptyOutcome(slot);
+        // SAFETY: the stage was `Live`: the slot holds the future, and no
+        // poll or outcome access runs (they check the stage). The future
+        // is dropped in place (pinning allows that); `EmptyOutcome` then
+        // overwrites the slot without dropping it again.
+        unsafe {
+            if let Slot::Future(future) = &mut *slot {
+                ptr::drop_in_place(future);
+            }
         }
+    }
+
+    /// Stores the outcome (the future must be gone: `drop_future` first).
+    ///
+    /// # Panics
+    /// If the future is still there, or a reader has the outcome.
+    pub(crate) fn set_outcome(&self, outcome: Result<F::Output, TaskError>) {
+        // The old outcome is dropped after the borrow: its destructor is
+        // user code, which may look at this task again.
+        let old = self.change_outcome(|slot| std::mem::replace(slot, Outcome::Ready(outcome)));
+        drop(old);
+    }
+
+    /// Moves the outcome out, leaving `Taken`; `Pending` (and the slot left
+    /// as it is) while the future is still there.
+    ///
+    /// # Panics
+    /// If a reader has the outcome.
+    pub(crate) fn take_outcome(&self) -> Outcome<F::Output> {
+        if self.stage.get() != Stage::Gone {
+            return Outcome::Pending;
+        }
+        self.change_outcome(|slot| std::mem::replace(slot, Outcome::Taken))
+    }
+
+    /// Calls `f` with the outcome (`Pending` while the future is there).
+    /// Readers may nest; changing the outcome meanwhile panics.
+    pub(crate) fn with_outcome<R>(&self, f: impl FnOnce(&Outcome<F::Output>) -> R) -> R {
+        if self.stage.get() != Stage::Gone {
+            return f(&Outcome::Pending);
+        }
+        let readers = self.readers.get();
+        self.readers.set(
+            readers
+                .checked_add(1)
+                .expect("too many nested reads of a task's outcome"),
+        );
+        let _done = ReaderGuard(&self.readers);
+        // SAFETY: `Gone`: the slot holds an outcome and no future code
+        // runs on it. While the count is above zero, `set_outcome` and
+        // `take_outcome` refuse to run, so this shared reference is the
+        // only kind that exists until the guard lowers the count.
+        let slot = unsafe { &*self.slot.get() };
+        let Slot::Outcome(outcome) = slot else {
+            unreachable!("a gone coroutine holds an outcome");
+        };
+        f(outcome)
+    }
+
+    /// Calls `f` to change the outcome: `Gone` and no reader out. `f` only
+    /// moves values in and out (the callers above): no user code runs
+    /// while it holds the `&mut`.
+    fn change_outcome<R>(&self, f: impl FnOnce(&mut Outcome<F::Output>) -> R) -> R {
+        assert!(
+            self.stage.get() == Stage::Gone,
+            "a task's outcome is set only once its coroutine is gone"
+        );
+        assert!(
+            self.readers.get() == 0,
+            "a task's outcome changed while it was being read"
+        );
+        // SAFETY: `Gone` with no reader: the slot holds an outcome and no
+        // other reference to it exists (readers are counted, the future is
+        // gone), and `f` (private to this module's callers, which only move
+        // values) cannot reach the coroutine again while it runs.
+        let slot = unsafe { &mut *self.slot.get() };
+        let Slot::Outcome(outcome) = slot else {
+            unreachable!("a gone coroutine holds an outcome");
+        };
+        f(outcome)
     }
 }
 
@@ -247,6 +351,30 @@ struct StageGuard<'a>(&'a Cell<Stage>);
 impl Drop for StageGuard<'_> {
     fn drop(&mut self) {
         self.0.set(Stage::Live);
+    }
+}
+
+/// Writes `Outcome::Pending` over a slot whose future was just dropped in
+/// place (also when its destructor panicked).
+struct EmptyOutcome<F: Future>(*mut Slot<F>);
+
+impl<F: Future> Drop for EmptyOutcome<F> {
+    fn drop(&mut self) {
+        // SAFETY: the pointer is the coroutine's own slot, alive for this
+        // guard's whole life; the future in it was dropped in place, so it
+        // is overwritten without being dropped (`ptr::write`), and nothing
+        // else references the slot meanwhile (the stage is `Gone`, no
+        // reader can exist before the outcome does).
+        unsafe { ptr::write(self.0, Slot::Outcome(Outcome::Pending)) }
+    }
+}
+
+/// Lowers the reader count of an outcome when a read ends.
+struct ReaderGuard<'a>(&'a Cell<u16>);
+
+impl Drop for ReaderGuard<'_> {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
     }
 }
 
@@ -350,5 +478,134 @@ mod tests {
         assert!(panicking.is_gone());
         drop(panicking); // no second drop
         assert_eq!(drops.get(), 3);
+        // The slot holds an (empty) outcome after the panicking drop.
+        assert!(panicking_outcome_is_pending());
+    }
+
+    fn panicking_outcome_is_pending() -> bool {
+        struct Bomb;
+        impl Drop for Bomb {
+            fn drop(&mut self) {
+                panic!("destructor panics");
+            }
+        }
+        let coroutine = Coroutine::new(std::future::ready(Bomb));
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            coroutine.drop_future();
+        }));
+        unwound.is_err() && coroutine.with_outcome(|o| matches!(o, Outcome::Pending))
+    }
+
+    /// A value with a heap part and a drop count, to see it moved, read
+    /// and dropped exactly once by Miri's eyes.
+    struct Value(Box<u64>, std::rc::Rc<Cell<u32>>);
+    impl Drop for Value {
+        fn drop(&mut self) {
+            self.1.set(self.1.get() + 1);
+        }
+    }
+
+    /// The outcome lives where the future was: `Pending` while the future
+    /// is there, set once it is gone, read by nested readers, taken once,
+    /// dropped with the coroutine when nobody took it.
+    #[test]
+    fn the_outcome_takes_the_futures_place() {
+        use std::rc::Rc;
+
+        let drops = Rc::new(Cell::new(0));
+        let mut cx = Context::from_waker(Waker::noop());
+        let d = drops.clone();
+        let coroutine = Coroutine::new(async move { Value(Box::new(7), d) });
+        assert!(coroutine.with_outcome(|o| matches!(o, Outcome::Pending)));
+        assert!(matches!(coroutine.take_outcome(), Outcome::Pending));
+        let Some(Poll::Ready(value)) = coroutine.poll(&mut cx) else {
+            panic!("an async block without awaits is ready at once");
+        };
+        coroutine.drop_future();
+        coroutine.set_outcome(Ok(value));
+        let seen = coroutine.with_outcome(|outer| {
+            // A reader inside a reader (a `Clone` of the value might read
+            // the task again).
+            let inner = coroutine.with_outcome(|o| match o {
+                Outcome::Ready(Ok(v)) => *v.0,
+                _ => 0,
+            });
+            match outer {
+                Outcome::Ready(Ok(v)) => *v.0 + inner,
+                _ => 0,
+            }
+        });
+        assert_eq!(seen, 14);
+        let Outcome::Ready(Ok(taken)) = coroutine.take_outcome() else {
+            panic!("the value is there");
+        };
+        assert!(matches!(coroutine.take_outcome(), Outcome::Taken));
+        assert_eq!(*taken.0, 7);
+        drop(taken);
+        drop(coroutine);
+        assert_eq!(drops.get(), 1, "taken, dropped once");
+
+        // Set and never taken: the coroutine's drop drops it.
+        let d = drops.clone();
+        let coroutine = Coroutine::new(async move { Value(Box::new(8), d) });
+        let Some(Poll::Ready(value)) = coroutine.poll(&mut cx) else {
+            panic!("ready at once");
+        };
+        coroutine.drop_future();
+        coroutine.set_outcome(Ok(value));
+        drop(coroutine);
+        assert_eq!(drops.get(), 2);
+
+        // An error outcome, replaced by another: the first is dropped.
+        let coroutine: Coroutine<std::future::Pending<Value>> =
+            Coroutine::new(std::future::pending());
+        coroutine.drop_future();
+        coroutine.set_outcome(Err(TaskError::Panicked("first".into())));
+        coroutine.set_outcome(Err(TaskError::Cancelled));
+        assert!(coroutine.with_outcome(|o| matches!(o, Outcome::Ready(Err(TaskError::Cancelled)))));
+    }
+
+    /// Changing the outcome while a reader holds it is refused (a panic,
+    /// as `RefCell` gives), never aliased; so is setting it while the
+    /// future is still there.
+    #[test]
+    fn the_outcome_is_never_changed_under_a_reader() {
+        let coroutine: Coroutine<std::future::Ready<u32>> = Coroutine::new(std::future::ready(1));
+        let early = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            coroutine.set_outcome(Ok(5));
+        }));
+        assert!(early.is_err(), "set while the future is there");
+        coroutine.drop_future();
+        coroutine.set_outcome(Ok(5));
+        let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            coroutine.with_outcome(|_| {
+                coroutine.take_outcome();
+            })
+        }));
+        assert!(refused.is_err());
+        // The reader's count came back down with the panic: usable again.
+        assert!(matches!(coroutine.take_outcome(), Outcome::Ready(Ok(5))));
+    }
+
+    /// A coroutine and its outcome share their bytes: the cell is as big
+    /// as the larger of the two, not their sum.
+    #[test]
+    fn a_coroutine_is_as_big_as_the_larger_of_future_and_outcome() {
+        use std::mem::size_of;
+        let outcome = size_of::<Outcome<()>>();
+        assert!(size_of::<Coroutine<std::future::Pending<()>>>() <= outcome + 8);
+        let future = size_of::<[u64; 16]>();
+        let big = async {
+            let held = [0u64; 16];
+            std::future::pending::<()>().await;
+            held.len()
+        };
+        assert!(size_of_val(&big) >= future);
+        let cell = size_of::<Coroutine<std::pin::Pin<Box<dyn Future<Output = ()>>>>>();
+        assert!(cell <= outcome + 8, "{cell}");
+        fn size_of_coroutine<F: Future>(_: &F) -> usize {
+            size_of::<Coroutine<F>>()
+        }
+        assert!(size_of_coroutine(&big) <= size_of_val(&big) + 16);
     }
 }

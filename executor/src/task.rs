@@ -24,7 +24,7 @@
 //!   step (asyncio's `_fut_waiter`): cancelling the task cancels it too.
 
 use std::any::Any;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future as StdFuture;
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};
@@ -36,7 +36,7 @@ use std::task::{Context, Poll, Waker};
 use corio_timer::CoarseInstant;
 
 use crate::event_loop::LoopInner;
-use crate::raw::Coroutine;
+use crate::raw::{Coroutine, Outcome};
 use crate::remote::TaskKey;
 use crate::wakers::{WaiterKey, WakerSlab, finish_in_order};
 use crate::{TaskError, runtime};
@@ -212,14 +212,6 @@ pub(crate) trait RawTask: Cancel {
     fn failure(&self) -> Option<TaskError>;
 }
 
-/// The outcome slot of a task.
-enum Outcome<T> {
-    Pending,
-    Ready(Result<T, TaskError>),
-    /// Moved out by an `await`.
-    Taken,
-}
-
 /// A callback run (through `call_soon`) when a task is done.
 type DoneFn<T> = Box<dyn FnOnce(&Task<T>)>;
 
@@ -232,13 +224,13 @@ struct Callbacks<T> {
     list: Vec<DoneCallback<T>>,
 }
 
-/// A task: its header, its coroutine, its outcome.
+/// A task: its header, its coroutine, then its outcome in the same place.
 struct TaskCell<F: StdFuture> {
     header: Header,
     /// The coroutine, pinned in place in this cell (no `Box`): polled by
-    /// the steps, dropped in place once done (`raw.rs`).
+    /// the steps, dropped in place once done; then the outcome, in the
+    /// bytes the coroutine had (`raw.rs`).
     future: Coroutine<F>,
-    outcome: RefCell<Outcome<F::Output>>,
     /// Done callbacks; boxed because most tasks never get one (a `Cell`:
     /// taken out, changed and put back, never borrowed across a call).
     callbacks: Cell<Option<Box<Callbacks<F::Output>>>>,
@@ -294,7 +286,7 @@ impl<F: StdFuture + 'static> TaskCell<F> {
         if outcome.as_ref().err().is_some_and(TaskError::is_cancelled) {
             header.cancelled.set(true);
         }
-        *self.outcome.borrow_mut() = Outcome::Ready(outcome);
+        self.future.set_outcome(outcome);
         header.state.set(TaskState::Done);
         header.awaiting.take();
         lp.forget_task(header.key);
@@ -402,10 +394,10 @@ impl<F: StdFuture + 'static> RawTask for TaskCell<F> {
     }
 
     fn failure(&self) -> Option<TaskError> {
-        match &*self.outcome.borrow() {
+        self.future.with_outcome(|outcome| match outcome {
             Outcome::Ready(Err(e)) => Some(e.clone()),
             _ => None,
-        }
+        })
     }
 }
 
@@ -420,7 +412,7 @@ impl<F: StdFuture + 'static> TypedTask<F::Output> for TaskCell<F> {
             return Poll::Pending;
         }
         self.header.retrieved.set(true);
-        match std::mem::replace(&mut *self.outcome.borrow_mut(), Outcome::Taken) {
+        match self.future.take_outcome() {
             Outcome::Ready(result) => Poll::Ready(result),
             Outcome::Taken => Poll::Ready(Err(TaskError::InvalidState(
                 "Result was already taken by another await",
@@ -430,11 +422,11 @@ impl<F: StdFuture + 'static> TypedTask<F::Output> for TaskCell<F> {
     }
 
     fn peek(&self, f: &mut dyn FnMut(&OutcomeRef<'_, F::Output>)) {
-        match &*self.outcome.borrow() {
+        self.future.with_outcome(|outcome| match outcome {
             Outcome::Pending => f(&OutcomeRef::Pending),
             Outcome::Ready(r) => f(&OutcomeRef::Ready(r)),
             Outcome::Taken => f(&OutcomeRef::Taken),
-        }
+        });
     }
 
     fn add_callback(&self, f: DoneFn<F::Output>) -> u64 {
@@ -469,17 +461,20 @@ impl<F: StdFuture + 'static> TypedTask<F::Output> for TaskCell<F> {
 impl<F: StdFuture> Drop for TaskCell<F> {
     /// asyncio's `Task.__del__`: a failure nobody looked at is reported.
     fn drop(&mut self) {
-        let unretrieved = !self.header.retrieved.get();
-        if let Outcome::Ready(Err(err)) = &*self.outcome.borrow()
-            && unretrieved
-            && !err.is_cancelled()
-        {
+        if self.header.retrieved.get() {
+            return;
+        }
+        let failure = self.future.with_outcome(|outcome| match outcome {
+            Outcome::Ready(Err(err)) if !err.is_cancelled() => Some(err.to_string()),
+            _ => None,
+        });
+        if let Some(failure) = failure {
             runtime::report_unhandled(
                 format!(
                     "Task exception was never retrieved: {}",
                     self.header.describe()
                 ),
-                Some(err.to_string()),
+                Some(failure),
             );
         }
     }
@@ -511,7 +506,6 @@ pub(crate) fn spawn<F: StdFuture + 'static>(
                 retrieved: Cell::new(false),
             },
             future: Coroutine::new(future),
-            outcome: RefCell::new(Outcome::Pending),
             callbacks: Cell::new(None),
         })
     });

@@ -523,7 +523,8 @@ fn main() {
         print_lateness();
         return;
     }
-    if only.is_some() {
+    // `bytes` selects no workload: only the memory figures below.
+    if only.is_some() && only.as_deref() != Some("bytes") {
         corio_bench::print_ratios(&ratios);
         return;
     }
