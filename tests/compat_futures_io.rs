@@ -225,3 +225,41 @@ fn a_silent_peer_is_dropped_after_the_upgrade_timeout() {
     })
     .unwrap();
 }
+
+/// After a short read the socket is believed drained and the next read
+/// parks without a `recv`; bytes that arrived in between (here: before
+/// that read was even polled) must still be delivered, by the loop's
+/// level-triggered report, and so must bytes that arrive while parked.
+#[test]
+fn bytes_after_a_short_read_are_still_delivered() {
+    corio::run(async {
+        let listener = TcpListener::bind("127.0.0.1", 0).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let peer = TcpStream::connect("127.0.0.1", port).await.unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut io = Io::new(stream);
+        let mut buf = [0u8; 64];
+        // Park once first, so the reader's registration exists.
+        assert!(
+            corio::timeout(Duration::from_millis(10), read(&mut io, &mut buf))
+                .await
+                .is_err()
+        );
+        for round in 0..50u8 {
+            peer.send_all(&[round; 3]).await.unwrap();
+            let n = corio::timeout(Duration::from_secs(5), read(&mut io, &mut buf))
+                .await
+                .expect("the first bytes")
+                .unwrap();
+            assert_eq!(&buf[..n], &[round; 3], "a short read");
+            // More arrives before the next read is polled.
+            peer.send_all(&[round; 5]).await.unwrap();
+            let n = corio::timeout(Duration::from_secs(5), read(&mut io, &mut buf))
+                .await
+                .expect("bytes sent after a short read are delivered")
+                .unwrap();
+            assert_eq!(&buf[..n], &[round; 5]);
+        }
+    })
+    .unwrap();
+}
