@@ -263,3 +263,70 @@ fn bytes_after_a_short_read_are_still_delivered() {
     })
     .unwrap();
 }
+
+/// hyper's header-read timeout on `CorioTimer`: a keep-alive connection
+/// is answered, then, once idle and holding half a request, dropped when
+/// the timeout comes (a sleep per request: armed, dropped, armed again).
+#[test]
+fn corio_timer_drives_hyper_header_read_timeout() {
+    use corio_compat::bytes::Bytes;
+    use corio_compat::http_body_util::Full;
+    use corio_compat::hyper::{self, Request, Response};
+    use corio_compat::{CorioTimer, Io};
+    use std::time::Instant;
+
+    corio::run(async {
+        let listener = TcpListener::bind("127.0.0.1", 0).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = corio::create_task(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(CorioTimer)
+                .header_read_timeout(Duration::from_millis(200));
+            builder
+                .serve_connection(
+                    Io::new(stream),
+                    hyper::service::service_fn(|_req: Request<hyper::body::Incoming>| async {
+                        Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from(
+                            "ok",
+                        ))))
+                    }),
+                )
+                .await
+        });
+        let client = TcpStream::connect("127.0.0.1", port).await.unwrap();
+        let mut buf = [0u8; 1024];
+        for _ in 0..3 {
+            client
+                .send_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+                .await
+                .unwrap();
+            let n = client.recv(&mut buf).await.unwrap();
+            assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "answered");
+        }
+        client.send_all(b"GET / HTTP/1.1\r\nho").await.unwrap();
+        let start = Instant::now();
+        let n = corio::timeout(Duration::from_secs(5), client.recv(&mut buf))
+            .await
+            .expect("the server drops the slow client")
+            .unwrap_or(0);
+        // hyper answers 408 or just closes; either way the connection ends.
+        assert!(
+            n == 0 || buf[..n].starts_with(b"HTTP/1.1 408"),
+            "{:?}",
+            &buf[..n]
+        );
+        assert!(
+            start.elapsed() >= Duration::from_millis(150),
+            "{:?}",
+            start.elapsed()
+        );
+        let result = corio::timeout(Duration::from_secs(5), server)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(result.is_err(), "the connection ended with the timeout");
+    })
+    .unwrap();
+}
