@@ -330,3 +330,51 @@ fn corio_timer_drives_hyper_header_read_timeout() {
     })
     .unwrap();
 }
+
+/// `HttpServer::close` reaches every idle keep-alive connection (each
+/// watches the shutdown only through the wake-up it registered once):
+/// all of them are closed and `wait_closed` returns.
+#[test]
+fn close_reaches_every_idle_keep_alive_connection() {
+    use corio_compat::bytes::Bytes;
+    use corio_compat::http_body_util::Full;
+    use corio_compat::hyper::{self, Request, Response};
+
+    corio::run(async {
+        let listener = TcpListener::bind("127.0.0.1", 0).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = corio_compat::serve(
+            listener,
+            hyper::service::service_fn(|_req: Request<hyper::body::Incoming>| async {
+                Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from("ok"))))
+            }),
+        );
+        let mut clients = Vec::new();
+        let mut buf = [0u8; 1024];
+        for _ in 0..20 {
+            let client = TcpStream::connect("127.0.0.1", port).await.unwrap();
+            for _ in 0..3 {
+                client
+                    .send_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+                    .await
+                    .unwrap();
+                let n = client.recv(&mut buf).await.unwrap();
+                assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+            }
+            clients.push(client);
+        }
+        assert_eq!(server.connections(), 20);
+        server.close();
+        corio::timeout(Duration::from_secs(5), server.wait_closed())
+            .await
+            .expect("every connection closes");
+        for client in &clients {
+            let n = corio::timeout(Duration::from_secs(5), client.recv(&mut buf))
+                .await
+                .expect("the server closed it")
+                .unwrap_or(0);
+            assert_eq!(n, 0);
+        }
+    })
+    .unwrap();
+}
