@@ -21,8 +21,8 @@ use corio_net::{StreamReader, StreamWriter};
 /// - **writes** are `writer.write(data)` preceded by `await
 ///   writer.drain()`: a write parks while the transport's buffer is over
 ///   its high-water mark (64 KiB) until it is back to the low-water mark,
-///   and otherwise takes all of `data` into the transport's buffer, which
-///   the loop sends on its own;
+///   and otherwise takes `data` (up to the high-water mark's worth) into
+///   the transport's buffer, which the loop sends on its own;
 /// - **`poll_flush`** is `drain()`; it differs from a flush "to the
 ///   kernel": up to the high-water mark may stay in the transport's
 ///   buffer, which the loop keeps sending (and `close` sends before it
@@ -168,6 +168,14 @@ impl futures_io::AsyncBufRead for StreamPair {
     }
 }
 
+/// The most one `poll_write` takes: the transport's high-water mark (at
+/// least 16 KiB), so the write buffer stays under twice the mark however
+/// big the caller's buffer (`write_all` loops over the rest).
+fn write_cap(writer: &StreamWriter) -> usize {
+    let (_low, high) = writer.transport().get_write_buffer_limits();
+    high.max(16 * 1024)
+}
+
 impl futures_io::AsyncWrite for StreamPair {
     fn poll_write(
         self: Pin<&mut Self>,
@@ -176,8 +184,9 @@ impl futures_io::AsyncWrite for StreamPair {
     ) -> Poll<io::Result<usize>> {
         let writer = &self.get_mut().writer;
         ready!(writer.poll_drain(cx))?;
-        writer.write(data)?;
-        Poll::Ready(Ok(data.len()))
+        let n = data.len().min(write_cap(writer));
+        writer.write(&data[..n])?;
+        Poll::Ready(Ok(n))
     }
 
     fn poll_write_vectored(
@@ -187,8 +196,15 @@ impl futures_io::AsyncWrite for StreamPair {
     ) -> Poll<io::Result<usize>> {
         let writer = &self.get_mut().writer;
         ready!(writer.poll_drain(cx))?;
-        writer.writelines(bufs.iter().map(|b| &**b))?;
-        Poll::Ready(Ok(bufs.iter().map(|b| b.len()).sum()))
+        let mut room = write_cap(writer);
+        let mut taken = 0;
+        writer.writelines(bufs.iter().filter(|b| !b.is_empty()).map_while(|b| {
+            let piece = &b[..b.len().min(room)];
+            room -= piece.len();
+            taken += piece.len();
+            (!piece.is_empty()).then_some(piece)
+        }))?;
+        Poll::Ready(Ok(taken))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
