@@ -97,18 +97,23 @@ impl StreamPair {
         }
     }
 
-    /// The reader (its buffer does not hold what `poll_fill_buf` already
-    /// moved into the pair: see [`buffer`](Self::buffer)).
+    /// The reader: the tuple's first item in Python. Its own buffer does
+    /// not hold what `poll_fill_buf` already moved into the pair (see
+    /// [`buffer`](Self::buffer)); reading it beside the pair is
+    /// `ResourceBusy` while one of them waits.
     pub fn reader(&self) -> &StreamReader {
         &self.reader
     }
 
-    /// The writer, e.g. for `transport().get_write_buffer_size()`.
+    /// The writer: the tuple's second item in Python, e.g. for
+    /// `writer().transport().get_write_buffer_size()`.
     pub fn writer(&self) -> &StreamWriter {
         &self.writer
     }
 
     /// Bytes `poll_fill_buf` took from the reader and nobody consumed yet.
+    /// No asyncio counterpart (asyncio's buffered reads live in the
+    /// `StreamReader` alone).
     pub fn buffer(&self) -> &[u8] {
         &self.buf[self.pos..self.filled]
     }
@@ -121,6 +126,7 @@ impl StreamPair {
 
     /// The reader and writer back, with the bytes `poll_fill_buf` took
     /// from the reader and nobody consumed (they come before the reader's).
+    /// No asyncio counterpart: the inverse of [`new`](Self::new).
     pub fn into_inner(self) -> (StreamReader, StreamWriter, Vec<u8>) {
         let rest = self.buf[self.pos..self.filled].to_vec();
         (self.reader, self.writer, rest)
