@@ -99,8 +99,9 @@ impl StreamPair {
 
     /// The reader: the tuple's first item in Python. Its own buffer does
     /// not hold what `poll_fill_buf` already moved into the pair (see
-    /// [`buffer`](Self::buffer)); reading it beside the pair is
-    /// `ResourceBusy` while one of them waits.
+    /// [`buffer`](Self::buffer)). Read it or the pair, not both at once:
+    /// the pair's reads fail with `ResourceBusy` while a read awaited on
+    /// the reader is pending.
     pub fn reader(&self) -> &StreamReader {
         &self.reader
     }
