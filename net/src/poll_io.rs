@@ -244,7 +244,10 @@ macro_rules! poll_methods {
         impl $ty {
             /// Reads at most `buf.len()` bytes, or registers the task to be
             /// woken when the socket is readable. Python: `loop.sock_recv`,
-            /// at the level of `add_reader`: no future is made per call.
+            /// at the level of `add_reader`: no future is made per call;
+            /// differs in skipping the `recv` after an `EAGAIN` or a short
+            /// read until the loop reports the socket readable (see the
+            /// module docs).
             ///
             /// # Errors
             /// The OS error of `recv`; a loop error outside a running loop.
