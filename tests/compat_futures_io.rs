@@ -225,3 +225,156 @@ fn a_silent_peer_is_dropped_after_the_upgrade_timeout() {
     })
     .unwrap();
 }
+
+/// After a short read the socket is believed drained and the next read
+/// parks without a `recv`; bytes that arrived in between (here: before
+/// that read was even polled) must still be delivered, by the loop's
+/// level-triggered report, and so must bytes that arrive while parked.
+#[test]
+fn bytes_after_a_short_read_are_still_delivered() {
+    corio::run(async {
+        let listener = TcpListener::bind("127.0.0.1", 0).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let peer = TcpStream::connect("127.0.0.1", port).await.unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut io = Io::new(stream);
+        let mut buf = [0u8; 64];
+        // Park once first, so the reader's registration exists.
+        assert!(
+            corio::timeout(Duration::from_millis(10), read(&mut io, &mut buf))
+                .await
+                .is_err()
+        );
+        for round in 0..50u8 {
+            peer.send_all(&[round; 3]).await.unwrap();
+            let n = corio::timeout(Duration::from_secs(5), read(&mut io, &mut buf))
+                .await
+                .expect("the first bytes")
+                .unwrap();
+            assert_eq!(&buf[..n], &[round; 3], "a short read");
+            // More arrives before the next read is polled.
+            peer.send_all(&[round; 5]).await.unwrap();
+            let n = corio::timeout(Duration::from_secs(5), read(&mut io, &mut buf))
+                .await
+                .expect("bytes sent after a short read are delivered")
+                .unwrap();
+            assert_eq!(&buf[..n], &[round; 5]);
+        }
+    })
+    .unwrap();
+}
+
+/// hyper's header-read timeout on `CorioTimer`: a keep-alive connection
+/// is answered, then, once idle and holding half a request, dropped when
+/// the timeout comes (a sleep per request: armed, dropped, armed again).
+#[test]
+fn corio_timer_drives_hyper_header_read_timeout() {
+    use corio_compat::bytes::Bytes;
+    use corio_compat::http_body_util::Full;
+    use corio_compat::hyper::{self, Request, Response};
+    use corio_compat::{CorioTimer, Io};
+    use std::time::Instant;
+
+    corio::run(async {
+        let listener = TcpListener::bind("127.0.0.1", 0).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = corio::create_task(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(CorioTimer)
+                .header_read_timeout(Duration::from_millis(200));
+            builder
+                .serve_connection(
+                    Io::new(stream),
+                    hyper::service::service_fn(|_req: Request<hyper::body::Incoming>| async {
+                        Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from(
+                            "ok",
+                        ))))
+                    }),
+                )
+                .await
+        });
+        let client = TcpStream::connect("127.0.0.1", port).await.unwrap();
+        let mut buf = [0u8; 1024];
+        for _ in 0..3 {
+            client
+                .send_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+                .await
+                .unwrap();
+            let n = client.recv(&mut buf).await.unwrap();
+            assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "answered");
+        }
+        client.send_all(b"GET / HTTP/1.1\r\nho").await.unwrap();
+        let start = Instant::now();
+        let n = corio::timeout(Duration::from_secs(5), client.recv(&mut buf))
+            .await
+            .expect("the server drops the slow client")
+            .unwrap_or(0);
+        // hyper answers 408 or just closes; either way the connection ends.
+        assert!(
+            n == 0 || buf[..n].starts_with(b"HTTP/1.1 408"),
+            "{:?}",
+            &buf[..n]
+        );
+        assert!(
+            start.elapsed() >= Duration::from_millis(150),
+            "{:?}",
+            start.elapsed()
+        );
+        let result = corio::timeout(Duration::from_secs(5), server)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(result.is_err(), "the connection ended with the timeout");
+    })
+    .unwrap();
+}
+
+/// `HttpServer::close` reaches every idle keep-alive connection (each
+/// watches the shutdown only through the wake-up it registered once):
+/// all of them are closed and `wait_closed` returns.
+#[test]
+fn close_reaches_every_idle_keep_alive_connection() {
+    use corio_compat::bytes::Bytes;
+    use corio_compat::http_body_util::Full;
+    use corio_compat::hyper::{self, Request, Response};
+
+    corio::run(async {
+        let listener = TcpListener::bind("127.0.0.1", 0).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = corio_compat::serve(
+            listener,
+            hyper::service::service_fn(|_req: Request<hyper::body::Incoming>| async {
+                Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from("ok"))))
+            }),
+        );
+        let mut clients = Vec::new();
+        let mut buf = [0u8; 1024];
+        for _ in 0..20 {
+            let client = TcpStream::connect("127.0.0.1", port).await.unwrap();
+            for _ in 0..3 {
+                client
+                    .send_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+                    .await
+                    .unwrap();
+                let n = client.recv(&mut buf).await.unwrap();
+                assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+            }
+            clients.push(client);
+        }
+        assert_eq!(server.connections(), 20);
+        server.close();
+        corio::timeout(Duration::from_secs(5), server.wait_closed())
+            .await
+            .expect("every connection closes");
+        for client in &clients {
+            let n = corio::timeout(Duration::from_secs(5), client.recv(&mut buf))
+                .await
+                .expect("the server closed it")
+                .unwrap_or(0);
+            assert_eq!(n, 0);
+        }
+    })
+    .unwrap();
+}

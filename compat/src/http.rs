@@ -6,7 +6,9 @@ use std::future::Future;
 use std::io;
 use std::pin::{Pin, pin};
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use corio_executor::{Task, create_task};
@@ -386,16 +388,56 @@ enum Either<A, B> {
 
 /// Whichever of two futures finishes first (the other is dropped by the
 /// caller): a two-way `asyncio.wait(..., return_when=FIRST_COMPLETED)`.
+///
+/// `b` is a rare event (the server's shutdown), `a` a connection woken on
+/// every request: `b` is polled only when it woke (through [`WokeFlag`]),
+/// not on each of `a`'s wake-ups, so a busy connection does not pay for
+/// looking at the shutdown `Event` each time.
 async fn first<A: Future, B: Future + Unpin>(a: A, mut b: B) -> Either<A::Output, B::Output> {
     let mut a = pin!(a);
+    let flag = Arc::new(WokeFlag {
+        woke: AtomicBool::new(true), // poll `b` once to register it
+        task: Mutex::new(None),
+    });
+    let b_waker = Waker::from(flag.clone());
+    let mut task: Option<Waker> = None;
     std::future::poll_fn(|cx| {
         if let Poll::Ready(v) = a.as_mut().poll(cx) {
             return Poll::Ready(Either::Left(v));
         }
-        if let Poll::Ready(v) = Pin::new(&mut b).poll(cx) {
+        if !task.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            // First poll, or polled by another task: `b`'s wake-up must
+            // reach this one.
+            *flag.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
+            task = Some(cx.waker().clone());
+        }
+        if flag.woke.swap(false, Ordering::AcqRel)
+            && let Poll::Ready(v) = Pin::new(&mut b).poll(&mut Context::from_waker(&b_waker))
+        {
             return Poll::Ready(Either::Right(v));
         }
         Poll::Pending
     })
     .await
+}
+
+/// The waker [`first`] gives its rare future: notes that it woke, then
+/// wakes the task.
+struct WokeFlag {
+    woke: AtomicBool,
+    task: Mutex<Option<Waker>>,
+}
+
+impl Wake for WokeFlag {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woke.store(true, Ordering::Release);
+        let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(task) = task {
+            task.wake();
+        }
+    }
 }

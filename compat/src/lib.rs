@@ -7,7 +7,8 @@
 //!
 //! | feature | what | Python analogue |
 //! |---|---|---|
-//! | `futures-io` | [`Io`] implements `futures_io::AsyncRead` / `AsyncWrite` for [`TcpStream`](corio_net::TcpStream) and [`UnixStream`](corio_net::UnixStream) | a socket driven by `add_reader` / `add_writer` |
+//! | `futures-io` | [`Io`] implements `futures_io::AsyncRead` / `AsyncWrite` for [`TcpStream`](corio_net::TcpStream) and [`UnixStream`](corio_net::UnixStream) (and [`BufIo`] `AsyncBufRead`) | a socket driven by `add_reader` / `add_writer` |
+//! | `futures-io` | [`StreamPair`]: `open_connection`'s `(reader, writer)` as `AsyncRead` + `AsyncBufRead` + `AsyncWrite` | `reader.read(n)`, `writer.write` + `drain()` |
 //! | `hyper` | [`Io`] implements `hyper::rt::Read` / `Write`; [`LocalExec`] is a `hyper::rt::Executor` for `!Send` futures, [`CorioTimer`] its `rt::Timer`; [`serve`] runs an HTTP/1.1 + HTTP/2 server with graceful [`HttpServer::close`] | `loop.create_server` + a protocol |
 //! | `tls` | [`TlsAcceptor`], [`TlsConnector`], [`start_tls`] over rustls (ring provider) | `ssl.SSLContext`, `loop.start_tls` |
 //!
@@ -18,7 +19,12 @@
 mod io;
 #[cfg(feature = "futures-io")]
 pub use io::BufIo;
+
+#[cfg(feature = "futures-io")]
+mod pair;
 pub use io::{Io, PollSocket};
+#[cfg(feature = "futures-io")]
+pub use pair::StreamPair;
 
 #[cfg(feature = "hyper")]
 mod sys;

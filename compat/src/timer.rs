@@ -1,86 +1,134 @@
-//! hyper's `rt::Timer` on corio's timer queue (`loop.call_at`).
+//! hyper's `rt::Timer` on corio's timer queue (`asyncio.sleep`).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use corio_executor::{TimerHandle, get_running_loop};
+use corio_executor::{Sleep as LoopSleep, sleep_until};
 use hyper::rt::{Sleep, Timer};
 
-/// hyper's `rt::Timer` on the running loop: each sleep is a
-/// `loop.call_at(deadline, wake)` (asyncio's `TimerHandle`), cancelled
-/// when the sleep is dropped or reset. Used by [`serve`](crate::serve) for
-/// hyper's header-read timeout (a client that never finishes its headers is
-/// dropped after 30 s) and HTTP/2 keep-alive.
+/// hyper's `rt::Timer` on the running loop: each sleep is corio's
+/// [`sleep_until`] (asyncio's `sleep`: one entry in the loop's timer queue
+/// holding the task's waker), cancelled when the sleep is dropped or
+/// reset. Used by [`serve`](crate::serve) for hyper's header-read timeout
+/// (a client that never finishes its headers is dropped after 30 s) and
+/// HTTP/2 keep-alive.
 ///
-/// hyper wants its `Sleep` to be `Send + Sync`; corio's timer handles are
-/// `!Send`, so the sleep keeps only a number, and the handle stays in a
-/// table of the loop's thread.
+/// hyper wants its `Sleep` to be `Send + Sync`, and corio's sleeps are
+/// `!Send` (they name their loop), so a [`CorioSleep`] holds only its
+/// deadline and the key of the corio sleep, which lives in a table of the
+/// loop's thread. The sleep is put in the timer queue on its first poll
+/// only: HTTP/1.1 makes one per request and drops most before that.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CorioTimer;
 
-thread_local! {
-    /// The armed timers of this thread's sleeps, by sleep id.
-    static ARMED: RefCell<HashMap<u64, TimerHandle>> = RefCell::new(HashMap::new());
+/// The corio sleeps of this thread's [`CorioSleep`]s, in reusable slots.
+struct Table {
+    /// Tells this thread's table from another's (a key is only good here).
+    id: u64,
+    /// `(generation, sleep)`: the generation goes up each time the slot is
+    /// emptied, so a stale key finds nothing.
+    slots: Vec<(u32, Option<LoopSleep>)>,
+    /// Empty slots.
+    free: Vec<u32>,
 }
 
-static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+static NEXT_TABLE: AtomicU64 = AtomicU64::new(1);
 
-#[derive(Default)]
-struct State {
-    fired: bool,
-    waker: Option<Waker>,
+thread_local! {
+    static TABLE: RefCell<Table> = RefCell::new(Table {
+        id: NEXT_TABLE.fetch_add(1, Ordering::Relaxed),
+        slots: Vec::new(),
+        free: Vec::new(),
+    });
+}
+
+/// Where a [`CorioSleep`]'s corio sleep is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Key {
+    table: u64,
+    slot: u32,
+    generation: u32,
+}
+
+impl Table {
+    fn insert(&mut self, sleep: LoopSleep) -> Key {
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.slots.push((0, None));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let entry = &mut self.slots[slot as usize];
+        entry.1 = Some(sleep);
+        Key {
+            table: self.id,
+            slot,
+            generation: entry.0,
+        }
+    }
+
+    fn get(&mut self, key: Key) -> Option<&mut LoopSleep> {
+        if key.table != self.id {
+            return None;
+        }
+        match self.slots.get_mut(key.slot as usize) {
+            Some((generation, sleep)) if *generation == key.generation => sleep.as_mut(),
+            _ => None,
+        }
+    }
+
+    /// Empties the key's slot; the sleep is returned so that the caller
+    /// drops it (cancelling its timer) outside the table's borrow.
+    fn remove(&mut self, key: Key) -> Option<LoopSleep> {
+        self.get(key)?;
+        let entry = &mut self.slots[key.slot as usize];
+        entry.0 = entry.0.wrapping_add(1);
+        self.free.push(key.slot);
+        entry.1.take()
+    }
 }
 
 /// The sleep of [`CorioTimer`]: `asyncio.sleep` that hyper can move.
 #[derive(Debug)]
 pub struct CorioSleep {
-    id: u64,
     deadline: Instant,
-    armed_for: Option<Instant>,
-    state: Arc<Mutex<State>>,
-}
-
-impl std::fmt::Debug for State {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("State").field("fired", &self.fired).finish()
-    }
+    /// The corio sleep in this thread's table, once polled.
+    armed: Option<Key>,
+    /// The deadline came (a poll after that is ready at once).
+    fired: bool,
 }
 
 impl CorioSleep {
     fn new(deadline: Instant) -> CorioSleep {
         CorioSleep {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             deadline,
-            armed_for: None,
-            state: Arc::default(),
+            armed: None,
+            fired: false,
         }
     }
 
+    /// Takes the corio sleep out of the table and drops it, which cancels
+    /// its timer (`TimerHandle.cancel()`). From another thread, or once
+    /// the thread's table is gone, there is nothing to cancel here.
     fn disarm(&mut self) {
-        if self.armed_for.take().is_some() {
-            let id = self.id;
-            let _ = ARMED.try_with(|armed| {
-                if let Some(handle) = armed.borrow_mut().remove(&id) {
-                    handle.cancel();
-                }
-            });
+        if let Some(key) = self.armed.take() {
+            let sleep = TABLE
+                .try_with(|table| table.try_borrow_mut().ok()?.remove(key))
+                .ok()
+                .flatten();
+            drop(sleep);
         }
     }
 
     fn reset(&mut self, deadline: Instant) {
         self.disarm();
         self.deadline = deadline;
-        self.lock().fired = false;
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.fired = false;
     }
 }
 
@@ -89,33 +137,39 @@ impl Future for CorioSleep {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        {
-            let mut state = this.lock();
-            if state.fired || Instant::now() >= this.deadline {
-                drop(state);
-                this.disarm();
-                return Poll::Ready(());
-            }
-            state.waker = Some(cx.waker().clone());
+        if this.fired {
+            return Poll::Ready(());
         }
-        if this.armed_for != Some(this.deadline) {
-            this.disarm();
-            let lp = get_running_loop().expect("hyper's timer used outside a running corio loop");
-            let (id, shared) = (this.id, this.state.clone());
-            let handle = lp.call_at(this.deadline, move || {
-                let _ = ARMED.try_with(|armed| armed.borrow_mut().remove(&id));
-                let waker = {
-                    let mut state = shared.lock().unwrap_or_else(|e| e.into_inner());
-                    state.fired = true;
-                    state.waker.take()
-                };
-                if let Some(waker) = waker {
-                    waker.wake();
-                }
+        if let Some(key) = this.armed {
+            let polled = TABLE.with(|table| {
+                let mut table = table.borrow_mut();
+                let sleep = table.get(key)?;
+                Some(match Pin::new(sleep).poll(cx) {
+                    Poll::Pending => None,
+                    Poll::Ready(()) => Some(table.remove(key)),
+                })
             });
-            ARMED.with(|armed| armed.borrow_mut().insert(id, handle));
-            this.armed_for = Some(this.deadline);
+            match polled {
+                Some(None) => return Poll::Pending,
+                Some(Some(finished)) => {
+                    drop(finished); // outside the table's borrow
+                    this.armed = None;
+                    this.fired = true;
+                    return Poll::Ready(());
+                }
+                // Armed on another thread's loop (hyper moved the sleep):
+                // arm it again on this one.
+                None => this.armed = None,
+            }
         }
+        let mut sleep = sleep_until(this.deadline);
+        if Pin::new(&mut sleep).poll(cx).is_ready() {
+            this.fired = true;
+            return Poll::Ready(());
+        }
+        // `Sleep` is `Unpin`: its timer entry holds the waker, not the
+        // sleep's address, so it can move into the table.
+        this.armed = Some(TABLE.with(|table| table.borrow_mut().insert(sleep)));
         Poll::Pending
     }
 }
@@ -130,9 +184,10 @@ impl Sleep for CorioSleep {}
 
 impl Timer for CorioTimer {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Sleep>> {
-        let deadline = Instant::now()
-            .checked_add(duration)
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86400 * 365 * 30));
+        let now = Instant::now();
+        let deadline = now
+            .checked_add(duration.min(corio_executor::NEVER))
+            .unwrap_or(now);
         Box::pin(CorioSleep::new(deadline))
     }
 

@@ -10,6 +10,16 @@
 //! request, as a transport does not): it is removed when it fires with no
 //! task waiting (so a level-triggered fd nobody reads cannot spin the
 //! loop), and when the [`PollState`] is dropped.
+//!
+//! A syscall that is known to fail is skipped: after an `EAGAIN`, or a
+//! `recv`/`send` that moved less than asked (the kernel's queue is empty,
+//! or full), the next poll parks at once until the loop reports the fd
+//! ready, as tokio's readiness cache does. An HTTP/2 connection polls its
+//! socket after every stream's event, so without this most of its `recv`s
+//! were `EAGAIN`s. Readiness reported by a select that ran before the
+//! syscall which found the fd drained is stale and ignored (see
+//! `Slot::drained_at`). Both are hints only: epoll is level-triggered here,
+//! so a wrong guess costs one loop iteration, never a lost wake-up.
 
 use std::cell::RefCell;
 use std::io;
@@ -45,10 +55,35 @@ struct Watch {
     slot: Rc<RefCell<Slot>>,
 }
 
-#[derive(Default)]
 struct Slot {
     registered: bool,
     waker: Option<Waker>,
+    /// The fd may be ready: try the syscall. False after an `EAGAIN` or a
+    /// short read or write (the kernel's queue was emptied or filled), true
+    /// again when the loop's callback reports the fd ready. While false,
+    /// a poll parks without the syscall it knows would fail (tokio's
+    /// readiness cache; here it is only a hint: epoll is level-triggered,
+    /// so a wrong "not ready" costs one loop iteration, never a lost
+    /// wake-up).
+    ready: bool,
+    /// The loop's select count (`EventLoop::select_calls`) when `ready`
+    /// went false. A readiness event of that same select is stale: the
+    /// select ran before the syscall that found the fd drained (the loop
+    /// queues I/O callbacks behind the task steps already queued), so it
+    /// is ignored rather than waking the task for a syscall that would
+    /// fail; if the fd did become ready since, the next select says so.
+    drained_at: u64,
+}
+
+impl Default for Slot {
+    fn default() -> Slot {
+        Slot {
+            registered: false,
+            waker: None,
+            ready: true,
+            drained_at: 0,
+        }
+    }
 }
 
 impl Watch {
@@ -63,7 +98,9 @@ impl Watch {
     /// it is not registered.
     fn park(&self, cx: &mut Context<'_>) -> io::Result<()> {
         let mut slot = self.slot.borrow_mut();
-        slot.waker = Some(cx.waker().clone());
+        if !slot.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            slot.waker = Some(cx.waker().clone());
+        }
         if slot.registered {
             return Ok(());
         }
@@ -73,7 +110,12 @@ impl Watch {
         // cycle.
         let (fd, interest) = (self.fd, self.interest);
         let callback = move || {
+            let Ok(lp) = get_running_loop() else { return };
             let mut slot = shared.borrow_mut();
+            if !slot.ready && slot.drained_at == lp.select_calls() {
+                return; // stale: see `Slot::drained_at`
+            }
+            slot.ready = true;
             if let Some(waker) = slot.waker.take() {
                 drop(slot);
                 waker.wake();
@@ -82,7 +124,6 @@ impl Watch {
             // Ready with no one waiting: stop watching (soon, not from
             // inside this very callback), unless a task parks meanwhile.
             drop(slot);
-            let Ok(lp) = get_running_loop() else { return };
             let shared = shared.clone();
             lp.clone().call_soon(move || {
                 let mut slot = shared.borrow_mut();
@@ -102,9 +143,28 @@ impl Watch {
         Ok(())
     }
 
-    /// The operation went through: a later wake-up is nobody's.
-    fn done(&self) {
-        self.slot.borrow_mut().waker = None;
+    /// The operation went through: a later wake-up is nobody's. `drained`:
+    /// it moved less than asked, so the kernel's queue is empty (or, for a
+    /// send, full) and the next try would fail with `EAGAIN`.
+    fn done(&self, drained: bool) {
+        let mut slot = self.slot.borrow_mut();
+        slot.waker = None;
+        if drained {
+            slot.ready = false;
+            slot.drained_at = self.lp.select_calls();
+        }
+    }
+
+    /// Whether the last operation or the loop says the fd may be ready.
+    fn may_be_ready(&self) -> bool {
+        self.slot.borrow().ready
+    }
+
+    /// The operation would block: wait for the loop's callback.
+    fn not_ready(&self) {
+        let mut slot = self.slot.borrow_mut();
+        slot.ready = false;
+        slot.drained_at = self.lp.select_calls();
     }
 }
 
@@ -128,15 +188,24 @@ impl std::fmt::Debug for PollState {
     }
 }
 
-/// Tries `op`; on `EAGAIN` parks on readiness in `slot` and tries again once
-/// the loop reports the fd ready.
-fn poll_op<T>(
+/// Tries `op`, which moves at most `len` bytes; on `EAGAIN` parks on
+/// readiness in `watch` and tries again once the loop reports the fd ready.
+/// After an `EAGAIN` or a short transfer, the next poll parks at once,
+/// without the syscall, until the loop reports the fd ready.
+fn poll_op(
     socket: &Socket,
     cx: &mut Context<'_>,
     watch: &mut Option<Watch>,
     interest: Interest,
-    mut op: impl FnMut() -> io::Result<T>,
-) -> Poll<io::Result<T>> {
+    len: usize,
+    mut op: impl FnMut() -> io::Result<usize>,
+) -> Poll<io::Result<usize>> {
+    if let Some(w) = watch
+        && !w.may_be_ready()
+    {
+        w.park(cx)?;
+        return Poll::Pending;
+    }
     loop {
         match op() {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -150,6 +219,7 @@ fn poll_op<T>(
                     });
                 }
                 if let Some(watch) = watch {
+                    watch.not_ready();
                     watch.park(cx)?;
                 }
                 // Level-triggered: readiness that came before the callback
@@ -159,7 +229,9 @@ fn poll_op<T>(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             other => {
                 if let Some(watch) = watch {
-                    watch.done();
+                    // 0 is EOF (or an empty buffer): it stays ready.
+                    let short = matches!(other, Ok(n) if n > 0 && n < len);
+                    watch.done(short);
                 }
                 return Poll::Ready(other);
             }
@@ -172,7 +244,10 @@ macro_rules! poll_methods {
         impl $ty {
             /// Reads at most `buf.len()` bytes, or registers the task to be
             /// woken when the socket is readable. Python: `loop.sock_recv`,
-            /// at the level of `add_reader`: no future is made per call.
+            /// at the level of `add_reader`: no future is made per call;
+            /// differs in skipping the `recv` after an `EAGAIN` or a short
+            /// read until the loop reports the socket readable (see the
+            /// module docs).
             ///
             /// # Errors
             /// The OS error of `recv`; a loop error outside a running loop.
@@ -182,7 +257,8 @@ macro_rules! poll_methods {
                 state: &mut PollState,
                 buf: &mut [u8],
             ) -> Poll<io::Result<usize>> {
-                poll_op(&self.socket, cx, &mut state.read, Interest::Read, || {
+                let len = buf.len();
+                poll_op(&self.socket, cx, &mut state.read, Interest::Read, len, || {
                     sys::recv(self.socket.fd(), buf, 0)
                 })
             }
@@ -198,7 +274,8 @@ macro_rules! poll_methods {
                 state: &mut PollState,
                 buf: &mut [MaybeUninit<u8>],
             ) -> Poll<io::Result<usize>> {
-                poll_op(&self.socket, cx, &mut state.read, Interest::Read, || {
+                let len = buf.len();
+                poll_op(&self.socket, cx, &mut state.read, Interest::Read, len, || {
                     sys::recv_uninit(self.socket.fd(), buf)
                 })
             }
@@ -215,7 +292,8 @@ macro_rules! poll_methods {
                 state: &mut PollState,
                 buf: &[u8],
             ) -> Poll<io::Result<usize>> {
-                poll_op(&self.socket, cx, &mut state.write, Interest::Write, || {
+                let len = buf.len();
+                poll_op(&self.socket, cx, &mut state.write, Interest::Write, len, || {
                     sys::send(self.socket.fd(), buf)
                 })
             }
@@ -231,7 +309,8 @@ macro_rules! poll_methods {
                 state: &mut PollState,
                 bufs: &[io::IoSlice<'_>],
             ) -> Poll<io::Result<usize>> {
-                poll_op(&self.socket, cx, &mut state.write, Interest::Write, || {
+                let len = bufs.iter().map(|b| b.len()).sum();
+                poll_op(&self.socket, cx, &mut state.write, Interest::Write, len, || {
                     sys::send_vectored(self.socket.fd(), bufs)
                 })
             }

@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::rc::Rc;
-use std::task::{Poll, Waker};
+use std::task::{Context, Poll, Waker};
 
 use corio_executor::{EventLoop, ExceptionContext, create_task, get_running_loop};
 
@@ -170,6 +170,9 @@ struct Shared {
     lost_error: RefCell<Option<Failure>>,
     /// Tasks in `drain` or `wait_closed`, one entry each.
     writer_wakers: RefCell<WakerList>,
+    /// The task parked in [`StreamWriter::poll_drain`] (poll-level callers
+    /// keep no future to hold a `WaitEntry`; the latest poll's waker wins).
+    poll_writer_waker: RefCell<Option<Waker>>,
 }
 
 impl Shared {
@@ -188,6 +191,7 @@ impl Shared {
             lost: Cell::new(false),
             lost_error: RefCell::new(None),
             writer_wakers: RefCell::new(WakerList::default()),
+            poll_writer_waker: RefCell::new(None),
         })
     }
 
@@ -200,6 +204,10 @@ impl Shared {
     fn wake_writers(&self) {
         let wakers = self.writer_wakers.borrow_mut().take_all();
         wakers.into_iter().for_each(Waker::wake);
+        let parked = self.poll_writer_waker.borrow_mut().take();
+        if let Some(waker) = parked {
+            waker.wake();
+        }
     }
 
     /// asyncio's `feed_data`, pausing the transport past `2 * limit`.
@@ -494,6 +502,84 @@ impl StreamReader {
         Ok(n)
     }
 
+    /// The poll-level [`read_into`](Self::read_into), for adapters that
+    /// implement other crates' read traits (`futures_io::AsyncRead`): copies
+    /// up to `buf.len()` buffered bytes into `buf` and returns how many, `0`
+    /// at EOF (or for an empty `buf`), or parks the task until data, EOF or
+    /// the connection's error arrives.
+    ///
+    /// Mirrors `await reader.read(len(buf))` taken apart: its checks, then
+    /// asyncio's `_wait_for_data` as a stored waker instead of a future.
+    /// Differs in keeping no "a task is reading" mark between polls, so
+    /// an abandoned poll leaves nothing behind; one task at a time should
+    /// read (a second poller replaces the first's waker).
+    ///
+    /// Cancel-safe: bytes are consumed only by a `Ready(Ok(n))`, so a poll
+    /// that returned `Pending` and is never repeated loses nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use corio_net::StreamReader;
+    ///
+    /// corio_executor::run(async {
+    ///     let reader = StreamReader::new(1024);
+    ///     reader.feed_data(b"abc");
+    ///     reader.feed_eof();
+    ///     let mut buf = [0u8; 8];
+    ///     let n = poll_fn(|cx| reader.poll_read_into(cx, &mut buf)).await?;
+    ///     assert_eq!(&buf[..n], b"abc");
+    ///     assert_eq!(poll_fn(|cx| reader.poll_read_into(cx, &mut buf)).await?, 0);
+    ///     Ok::<(), corio_net::StreamError>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The connection's error (reported before buffered bytes, as
+    /// asyncio's `read` raises `exception()` first); `ResourceBusy` while
+    /// another task awaits a read of this reader.
+    pub fn poll_read_into(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<Result<usize, StreamError>> {
+        let shared = &*self.shared;
+        if let Some(failure) = &*shared.failure.borrow() {
+            return Poll::Ready(Err(failure.error().into()));
+        }
+        if shared.reader_waiting.get() {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::ResourceBusy,
+                "another task is already waiting to read this stream",
+            )
+            .into()));
+        }
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let n = shared.buffer.borrow_mut().take_into(buf);
+        if n > 0 {
+            shared.maybe_resume();
+            return Poll::Ready(Ok(n));
+        }
+        if shared.eof.get() {
+            return Poll::Ready(Ok(0));
+        }
+        // Waiting on a paused transport would wait forever.
+        if shared.reading_paused.replace(false)
+            && let Some(transport) = &*shared.transport.borrow()
+        {
+            transport.resume_reading();
+        }
+        let mut parked = shared.reader_waker.borrow_mut();
+        if !parked.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            *parked = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
     /// Reads exactly `n` bytes. Python: `await reader.readexactly(n)`.
     ///
     /// # Errors
@@ -680,6 +766,56 @@ impl StreamWriter {
             yielded: false,
             entry: WaitEntry::new(&self.shared.writer_wakers),
         }
+    }
+
+    /// The poll-level [`drain`](Self::drain), for adapters that implement
+    /// other crates' write traits (`futures_io::AsyncWrite`): `Ready(Ok)`
+    /// while the transport's write buffer is under its high-water mark,
+    /// else parks the task until the buffer is back to the low-water mark
+    /// (`resume_writing`) or the connection ends.
+    ///
+    /// Mirrors `await writer.drain()` taken apart; differs in skipping
+    /// drain's one-iteration yield on a closing transport (a poll has no
+    /// "later" of its own: the next poll sees `connection_lost`), and in
+    /// keeping one waker, the latest poll's, rather than one per waiting
+    /// future.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use corio_net::{TcpListener, open_connection};
+    ///
+    /// corio_executor::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1", 0).await?;
+    ///     let port = listener.local_addr()?.port();
+    ///     let (_reader, writer) = open_connection("127.0.0.1", port).await?;
+    ///     writer.write(b"hello")?;
+    ///     poll_fn(|cx| writer.poll_drain(cx)).await?; // under the mark
+    ///     Ok::<(), std::io::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`drain`](Self::drain): the connection's error, or
+    /// `ConnectionReset` ("Connection lost") once it is closed.
+    pub fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let shared = &*self.shared;
+        if let Some(failure) = &*shared.failure.borrow() {
+            return Poll::Ready(Err(failure.error()));
+        }
+        if shared.lost.get() {
+            return Poll::Ready(Err(lost_error(shared)));
+        }
+        if !shared.writing_paused.get() {
+            return Poll::Ready(Ok(()));
+        }
+        let mut parked = shared.poll_writer_waker.borrow_mut();
+        if !parked.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            *parked = Some(cx.waker().clone());
+        }
+        Poll::Pending
     }
 
     /// Closes the writing half once the buffer is sent; reading goes on.
