@@ -907,3 +907,74 @@ fn the_active_cycle_deletes_expired_keys_on_a_moved_clock() {
     assert_eq!(keys.volatile_len(), 500);
     assert!(keys.exists(b"forever", later));
 }
+
+#[test]
+fn lazy_expiry_treats_a_due_key_as_missing_on_every_path() {
+    use db::{Condition, Ttl};
+    let start = Instant::now();
+    let later = start + Duration::from_millis(20);
+    let soon = Ttl::At(start + Duration::from_millis(10));
+    let mut keys = db::Db::new();
+    let set =
+        |keys: &mut db::Db, k: &[u8], cond, ttl, get| keys.set(k, b"v", cond, ttl, get, start);
+    for k in [b"get", b"nx_", b"xx_", b"kee", b"old", b"inc", b"pex"] {
+        set(&mut keys, k, Condition::Always, soon, false);
+    }
+    set(&mut keys, b"forever", Condition::Always, Ttl::Clear, false);
+    assert_eq!((keys.len(), keys.volatile_len()), (8, 7));
+    // Not due yet: every path sees the keys.
+    assert_eq!(keys.get(b"get", start), Some(&b"v"[..]));
+    assert_eq!(keys.pttl(b"pex", start), 10);
+
+    // Due: a read misses and deletes.
+    assert_eq!(keys.get(b"get", later), None);
+    assert_eq!(keys.expired, 1);
+    // NX sets a due key (it is missing), XX does not.
+    let nx = keys.set(
+        b"nx_",
+        b"new",
+        Condition::IfMissing,
+        Ttl::Clear,
+        false,
+        later,
+    );
+    assert_eq!(nx, (true, None));
+    let xx = keys.set(
+        b"xx_",
+        b"new",
+        Condition::IfExists,
+        Ttl::Clear,
+        false,
+        later,
+    );
+    assert_eq!(xx, (false, None));
+    // KEEPTTL has no deadline to keep on a due key: it lives forever.
+    keys.set(b"kee", b"new", Condition::Always, Ttl::Keep, false, later);
+    assert_eq!(keys.pttl(b"kee", later), -1);
+    // SET .. GET returns nil for a due key.
+    let old = keys.set(b"old", b"new", Condition::Always, Ttl::Clear, true, later);
+    assert_eq!(old, (true, None));
+    // INCR starts a due key from zero, with no deadline.
+    assert_eq!(keys.incr_by(b"inc", 5, later), Ok(5));
+    assert_eq!(keys.pttl(b"inc", later), -1);
+    assert_eq!(keys.pttl(b"pex", later), -2);
+    assert_eq!(keys.expired, 7);
+    assert_eq!(keys.volatile_len(), 0);
+    assert_eq!(keys.len(), 5); // nx_, kee, old, inc, forever
+
+    // A live key keeps its deadline through INCR and loses it through SET.
+    set(
+        &mut keys,
+        b"n",
+        Condition::Always,
+        Ttl::At(later + Duration::from_secs(1)),
+        false,
+    );
+    assert_eq!(keys.incr_by(b"n", 1, later), Err(db::NOT_AN_INTEGER));
+    keys.set(b"n", b"41", Condition::Always, Ttl::Keep, false, later);
+    assert_eq!(keys.incr_by(b"n", 1, later), Ok(42));
+    assert_eq!(keys.pttl(b"n", later), 1000);
+    assert_eq!(keys.get(b"n", later), Some(&b"42"[..]));
+    keys.set(b"n", b"7", Condition::Always, Ttl::Clear, false, later);
+    assert_eq!((keys.pttl(b"n", later), keys.volatile_len()), (-1, 0));
+}

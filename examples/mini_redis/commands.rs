@@ -128,7 +128,7 @@ pub fn execute(
             _ => wrong_arity(name, out),
         },
         "echo" => resp::bulk(out, arg(1)),
-        "get" => resp::optional_bulk(out, db.get(arg(1), now)),
+        "get" => db.read(arg(1), now, |value| resp::optional_bulk(out, value)),
         "set" => set(cmd, db, now, out),
         "del" => {
             let n = cmd.args().skip(1).filter(|k| db.del(k, now)).count();
@@ -156,7 +156,7 @@ pub fn execute(
         "mget" => {
             resp::array(out, cmd.len() - 1);
             for key in cmd.args().skip(1) {
-                resp::optional_bulk(out, db.get(key, now));
+                db.read(key, now, |value| resp::optional_bulk(out, value));
             }
         }
         "mset" => {
