@@ -115,15 +115,15 @@ fn run_batch(
                 pos += used;
                 let cmd = parser.command();
                 match commands::lookup(cmd.arg(0)) {
-                    Some((name, arity)) if commands::arity_ok(arity, cmd.len()) => {
+                    Some(spec) if commands::arity_ok(spec.arity, cmd.len()) => {
                         let mut db = db.borrow_mut();
-                        if commands::execute(name, &cmd, &mut db, settings, now, out)
+                        if commands::execute(spec.cmd, &cmd, &mut db, settings, now, out)
                             == Outcome::NotMine
                         {
                             resp::error(out, "ERR not in the benchmark's server");
                         }
                     }
-                    Some((name, _)) => commands::wrong_arity(name, out),
+                    Some(spec) => commands::wrong_arity(spec.name, out),
                     None => commands::unknown_command(&cmd, out),
                 }
                 parser.clear();
