@@ -724,12 +724,12 @@ fn parse_chunked(input: &[u8], chunks: &[usize]) -> (Vec<Vec<Vec<u8>>>, bool) {
         fed += n;
         loop {
             match parser.feed(&pending) {
-                Ok((used, resp::Progress::Ready)) => {
-                    pending.drain(..used);
-                    commands.push(parser.command().args().map(<[u8]>::to_vec).collect());
+                Ok((used, Some(cmd))) => {
+                    commands.push(cmd.args().map(<[u8]>::to_vec).collect());
                     parser.clear();
+                    pending.drain(..used);
                 }
-                Ok((used, resp::Progress::NeedMore)) => {
+                Ok((used, None)) => {
                     pending.drain(..used);
                     break;
                 }
@@ -856,8 +856,8 @@ proptest! {
 fn a_huge_announced_count_holds_no_memory_before_its_arguments() {
     let mut parser = resp::Parser::new();
     let headers = b"*1048576\r\n$536870912\r\n";
-    let (used, progress) = parser.feed(headers).unwrap();
-    assert_eq!((used, progress), (headers.len(), resp::Progress::NeedMore));
+    let (used, command) = parser.feed(headers).unwrap();
+    assert_eq!((used, command.is_none()), (headers.len(), true));
     assert!(parser.memory() < 1024, "{}", parser.memory());
 }
 
@@ -977,4 +977,32 @@ fn lazy_expiry_treats_a_due_key_as_missing_on_every_path() {
     assert_eq!(keys.get(b"n", later), Some(&b"42"[..]));
     keys.set(b"n", b"7", Condition::Always, Ttl::Clear, false, later);
     assert_eq!((keys.pttl(b"n", later), keys.volatile_len()), (-1, 0));
+}
+
+#[test]
+fn a_whole_command_is_borrowed_from_the_input_and_a_cut_one_is_kept() {
+    let value = vec![b'v'; 4096];
+    let input = encode(&[b"SET", b"key", &value]);
+    let mut parser = resp::Parser::new();
+    // Whole: the arguments are read in place, nothing is copied.
+    let (used, command) = parser.feed(&input).unwrap();
+    let command = command.expect("a whole command");
+    assert_eq!(used, input.len());
+    assert_eq!(command.arg(2), &value[..]);
+    parser.clear();
+    assert!(parser.memory() < 1024, "{}", parser.memory());
+    // Cut inside the value: the name and the key are kept by the parser,
+    // the value's bytes are left unconsumed, and the rest completes it.
+    let cut = input.len() - 100;
+    let (used, command) = parser.feed(&input[..cut]).unwrap();
+    assert!(command.is_none());
+    let mut rest = input[used..].to_vec();
+    assert!(parser.memory() < 1024, "{}", parser.memory());
+    rest.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+    let (used, command) = parser.feed(&rest).unwrap();
+    let args: Vec<&[u8]> = command.expect("completed").args().collect();
+    assert_eq!(args, [&b"SET"[..], b"key", &value]);
+    parser.clear();
+    let (_, command) = parser.feed(&rest[used..]).unwrap();
+    assert_eq!(command.expect("the next one").arg(0), b"PING");
 }

@@ -28,7 +28,7 @@ use corio::net::{Protocol, Server, ServerOptions, Transport, create_server};
 
 use crate::commands::{self, Cmd, Outcome, Settings, Spec};
 use crate::db::{CYCLE_BUDGET, CYCLE_PERIOD, Db};
-use crate::resp::{self, Command, Parser, Progress};
+use crate::resp::{self, Command, Parser};
 
 /// The server's limits.
 #[derive(Clone, Debug)]
@@ -254,9 +254,8 @@ impl Session {
         let mut pos = 0;
         while !self.closing && !self.held {
             match self.parser.feed(&input[pos..]) {
-                Ok((used, Progress::Ready)) => {
+                Ok((used, Some(cmd))) => {
                     pos += used;
-                    let cmd = self.parser.command();
                     let flow = execute(
                         &self.shared,
                         self.id,
@@ -278,7 +277,7 @@ impl Session {
                         self.held = self.over_limit();
                     }
                 }
-                Ok((used, Progress::NeedMore)) => {
+                Ok((used, None)) => {
                     pos += used;
                     break;
                 }

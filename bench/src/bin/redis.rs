@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use commands::{Outcome, Settings};
 use db::Db;
-use resp::{Parser, Progress};
+use resp::Parser;
 
 const KINDS: [&str; 4] = ["corio", "redis-server", "tokio", "corio-streams"];
 const TESTS: [&str; 3] = ["SET", "GET", "INCR"];
@@ -111,9 +111,8 @@ fn run_batch(
     let mut pos = 0;
     loop {
         match parser.feed(&input[pos..]) {
-            Ok((used, Progress::Ready)) => {
+            Ok((used, Some(cmd))) => {
                 pos += used;
-                let cmd = parser.command();
                 match commands::lookup(cmd.arg(0)) {
                     Some(spec) if commands::arity_ok(spec.arity, cmd.len()) => {
                         let mut db = db.borrow_mut();
@@ -128,7 +127,7 @@ fn run_batch(
                 }
                 parser.clear();
             }
-            Ok((used, Progress::NeedMore)) => return Some(pos + used),
+            Ok((used, None)) => return Some(pos + used),
             Err(e) => {
                 resp::error(out, &format!("ERR {e}"));
                 return None;
