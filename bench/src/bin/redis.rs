@@ -343,13 +343,29 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
+/// How far the rounds strayed from their median, in percent of it (the
+/// larger of the two sides): a difference between two servers smaller
+/// than this is the machine's noise, not theirs.
+fn spread(xs: &[f64]) -> f64 {
+    let mid = median(xs.to_vec());
+    let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    100.0 * (hi - mid).max(mid - lo) / mid
+}
+
 fn run(rounds: usize, n: usize, kinds: &[&str]) -> io::Result<()> {
     println!(
         "redis-benchmark -c {CLIENTS} -n {n}; servers on CPU 0, redis-benchmark on CPU 1; \
          median of {rounds} interleaved rounds\n"
     );
+    // The reference of the ratio columns: redis-server when it runs.
+    let base = if kinds.contains(&"redis-server") {
+        "redis-server"
+    } else {
+        kinds[0]
+    };
     println!(
-        "| test | -P | server | ops/s | vs redis-server | server CPU µs/op | vs redis-server |"
+        "| test | -P | server | ops/s ±spread | vs {base} | server CPU µs/op ±spread | vs {base} |"
     );
     println!("|---|---:|---|---:|---:|---:|---:|");
     let mut ratios: Vec<(String, f64)> = Vec::new();
@@ -373,21 +389,19 @@ fn run(rounds: usize, n: usize, kinds: &[&str]) -> io::Result<()> {
             }
         }
         for test in TESTS {
-            let rate = |kind: &str| median(results[kind][test].iter().map(|r| r.0).collect());
-            let cpu = |kind: &str| median(results[kind][test].iter().map(|r| r.1).collect());
-            let has = |kind: &str| results.contains_key(kind);
-            let base = if has("redis-server") {
-                "redis-server"
-            } else {
-                kinds[0]
-            };
+            let rates = |kind: &str| results[kind][test].iter().map(|r| r.0).collect::<Vec<_>>();
+            let cpus = |kind: &str| results[kind][test].iter().map(|r| r.1).collect::<Vec<_>>();
+            let rate = |kind: &str| median(rates(kind));
+            let cpu = |kind: &str| median(cpus(kind));
             let (redis_rate, redis_cpu) = (rate(base), cpu(base));
             for &kind in kinds {
                 println!(
-                    "| {test} | {pipeline} | {kind} | {:.0} | {:.2} | {:.3} | {:.2} |",
+                    "| {test} | {pipeline} | {kind} | {:.0} ±{:.0}% | {:.2} | {:.3} ±{:.0}% | {:.2} |",
                     rate(kind),
+                    spread(&rates(kind)),
                     rate(kind) / redis_rate,
                     cpu(kind),
+                    spread(&cpus(kind)),
                     cpu(kind) / redis_cpu,
                 );
             }
@@ -403,6 +417,10 @@ fn run(rounds: usize, n: usize, kinds: &[&str]) -> io::Result<()> {
             ratios.push((
                 format!("redis_{t}_p{pipeline}_vs_tokio"),
                 rate("corio") / rate("tokio"),
+            ));
+            ratios.push((
+                format!("redis_cpu_{t}_p{pipeline}_vs_tokio"),
+                cpu("corio") / cpu("tokio"),
             ));
             ratios.push((
                 format!("redis_{t}_p{pipeline}_streams_vs_protocol"),
