@@ -724,12 +724,12 @@ fn parse_chunked(input: &[u8], chunks: &[usize]) -> (Vec<Vec<Vec<u8>>>, bool) {
         fed += n;
         loop {
             match parser.feed(&pending) {
-                Ok((used, resp::Progress::Ready)) => {
-                    pending.drain(..used);
-                    commands.push(parser.command().args().map(<[u8]>::to_vec).collect());
+                Ok((used, Some(cmd))) => {
+                    commands.push(cmd.args().map(<[u8]>::to_vec).collect());
                     parser.clear();
+                    pending.drain(..used);
                 }
-                Ok((used, resp::Progress::NeedMore)) => {
+                Ok((used, None)) => {
                     pending.drain(..used);
                     break;
                 }
@@ -856,8 +856,8 @@ proptest! {
 fn a_huge_announced_count_holds_no_memory_before_its_arguments() {
     let mut parser = resp::Parser::new();
     let headers = b"*1048576\r\n$536870912\r\n";
-    let (used, progress) = parser.feed(headers).unwrap();
-    assert_eq!((used, progress), (headers.len(), resp::Progress::NeedMore));
+    let (used, command) = parser.feed(headers).unwrap();
+    assert_eq!((used, command.is_none()), (headers.len(), true));
     assert!(parser.memory() < 1024, "{}", parser.memory());
 }
 
@@ -906,4 +906,103 @@ fn the_active_cycle_deletes_expired_keys_on_a_moved_clock() {
     assert_eq!(left, 500);
     assert_eq!(keys.volatile_len(), 500);
     assert!(keys.exists(b"forever", later));
+}
+
+#[test]
+fn lazy_expiry_treats_a_due_key_as_missing_on_every_path() {
+    use db::{Condition, Ttl};
+    let start = Instant::now();
+    let later = start + Duration::from_millis(20);
+    let soon = Ttl::At(start + Duration::from_millis(10));
+    let mut keys = db::Db::new();
+    let set =
+        |keys: &mut db::Db, k: &[u8], cond, ttl, get| keys.set(k, b"v", cond, ttl, get, start);
+    for k in [b"get", b"nx_", b"xx_", b"kee", b"old", b"inc", b"pex"] {
+        set(&mut keys, k, Condition::Always, soon, false);
+    }
+    set(&mut keys, b"forever", Condition::Always, Ttl::Clear, false);
+    assert_eq!((keys.len(), keys.volatile_len()), (8, 7));
+    // Not due yet: every path sees the keys.
+    assert_eq!(keys.get(b"get", start), Some(&b"v"[..]));
+    assert_eq!(keys.pttl(b"pex", start), 10);
+
+    // Due: a read misses and deletes.
+    assert_eq!(keys.get(b"get", later), None);
+    assert_eq!(keys.expired, 1);
+    // NX sets a due key (it is missing), XX does not.
+    let nx = keys.set(
+        b"nx_",
+        b"new",
+        Condition::IfMissing,
+        Ttl::Clear,
+        false,
+        later,
+    );
+    assert_eq!(nx, (true, None));
+    let xx = keys.set(
+        b"xx_",
+        b"new",
+        Condition::IfExists,
+        Ttl::Clear,
+        false,
+        later,
+    );
+    assert_eq!(xx, (false, None));
+    // KEEPTTL has no deadline to keep on a due key: it lives forever.
+    keys.set(b"kee", b"new", Condition::Always, Ttl::Keep, false, later);
+    assert_eq!(keys.pttl(b"kee", later), -1);
+    // SET .. GET returns nil for a due key.
+    let old = keys.set(b"old", b"new", Condition::Always, Ttl::Clear, true, later);
+    assert_eq!(old, (true, None));
+    // INCR starts a due key from zero, with no deadline.
+    assert_eq!(keys.incr_by(b"inc", 5, later), Ok(5));
+    assert_eq!(keys.pttl(b"inc", later), -1);
+    assert_eq!(keys.pttl(b"pex", later), -2);
+    assert_eq!(keys.expired, 7);
+    assert_eq!(keys.volatile_len(), 0);
+    assert_eq!(keys.len(), 5); // nx_, kee, old, inc, forever
+
+    // A live key keeps its deadline through INCR and loses it through SET.
+    set(
+        &mut keys,
+        b"n",
+        Condition::Always,
+        Ttl::At(later + Duration::from_secs(1)),
+        false,
+    );
+    assert_eq!(keys.incr_by(b"n", 1, later), Err(db::NOT_AN_INTEGER));
+    keys.set(b"n", b"41", Condition::Always, Ttl::Keep, false, later);
+    assert_eq!(keys.incr_by(b"n", 1, later), Ok(42));
+    assert_eq!(keys.pttl(b"n", later), 1000);
+    assert_eq!(keys.get(b"n", later), Some(&b"42"[..]));
+    keys.set(b"n", b"7", Condition::Always, Ttl::Clear, false, later);
+    assert_eq!((keys.pttl(b"n", later), keys.volatile_len()), (-1, 0));
+}
+
+#[test]
+fn a_whole_command_is_borrowed_from_the_input_and_a_cut_one_is_kept() {
+    let value = vec![b'v'; 4096];
+    let input = encode(&[b"SET", b"key", &value]);
+    let mut parser = resp::Parser::new();
+    // Whole: the arguments are read in place, nothing is copied.
+    let (used, command) = parser.feed(&input).unwrap();
+    let command = command.expect("a whole command");
+    assert_eq!(used, input.len());
+    assert_eq!(command.arg(2), &value[..]);
+    parser.clear();
+    assert!(parser.memory() < 1024, "{}", parser.memory());
+    // Cut inside the value: the name and the key are kept by the parser,
+    // the value's bytes are left unconsumed, and the rest completes it.
+    let cut = input.len() - 100;
+    let (used, command) = parser.feed(&input[..cut]).unwrap();
+    assert!(command.is_none());
+    let mut rest = input[used..].to_vec();
+    assert!(parser.memory() < 1024, "{}", parser.memory());
+    rest.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+    let (used, command) = parser.feed(&rest).unwrap();
+    let args: Vec<&[u8]> = command.expect("completed").args().collect();
+    assert_eq!(args, [&b"SET"[..], b"key", &value]);
+    parser.clear();
+    let (_, command) = parser.feed(&rest[used..]).unwrap();
+    assert_eq!(command.expect("the next one").arg(0), b"PING");
 }

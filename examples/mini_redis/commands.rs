@@ -29,50 +29,198 @@ pub struct Settings {
     pub maxclients: usize,
 }
 
-/// Every command the server knows, with Redis's arity (`n`: exactly `n`
-/// arguments with the name; `-n`: at least `n`), for `COMMAND COUNT`
-/// and the arity check.
-pub const COMMANDS: &[(&str, i32)] = &[
-    ("ping", -1),
-    ("echo", 2),
-    ("quit", -1),
-    ("get", 2),
-    ("set", -3),
-    ("del", -2),
-    ("exists", -2),
-    ("incr", 2),
-    ("decr", 2),
-    ("incrby", 3),
-    ("decrby", 3),
-    ("mget", -2),
-    ("mset", -3),
-    ("expire", -3),
-    ("pexpire", -3),
-    ("ttl", 2),
-    ("pttl", 2),
-    ("persist", 2),
-    ("dbsize", 1),
-    ("flushdb", -1),
-    ("select", 2),
-    ("config", -2),
-    ("command", -1),
-    ("publish", 3),
-    ("subscribe", -2),
-    ("unsubscribe", -1),
-    ("psubscribe", -2),
-    ("punsubscribe", -1),
+/// A command the server knows: what the name lookup gives, so running
+/// it is one jump on the variant rather than a string compare per known
+/// name (Redis looks its `redisCommand` up once, then calls its `proc`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Cmd {
+    /// `PING`.
+    Ping,
+    /// `ECHO`.
+    Echo,
+    /// `QUIT`.
+    Quit,
+    /// `GET`.
+    Get,
+    /// `SET`.
+    Set,
+    /// `DEL`.
+    Del,
+    /// `EXISTS`.
+    Exists,
+    /// `INCR`.
+    Incr,
+    /// `DECR`.
+    Decr,
+    /// `INCRBY`.
+    IncrBy,
+    /// `DECRBY`.
+    DecrBy,
+    /// `MGET`.
+    MGet,
+    /// `MSET`.
+    MSet,
+    /// `EXPIRE`.
+    Expire,
+    /// `PEXPIRE`.
+    PExpire,
+    /// `TTL`.
+    Ttl,
+    /// `PTTL`.
+    PTtl,
+    /// `PERSIST`.
+    Persist,
+    /// `DBSIZE`.
+    DbSize,
+    /// `FLUSHDB`.
+    FlushDb,
+    /// `SELECT`.
+    Select,
+    /// `CONFIG`.
+    Config,
+    /// `COMMAND`.
+    Command,
+    /// `PUBLISH`.
+    Publish,
+    /// `SUBSCRIBE`.
+    Subscribe,
+    /// `UNSUBSCRIBE`.
+    Unsubscribe,
+    /// `PSUBSCRIBE`.
+    PSubscribe,
+    /// `PUNSUBSCRIBE`.
+    PUnsubscribe,
+}
+
+/// A command's name (lower case, as Redis prints it in errors), its arity
+/// (`n`: exactly `n` arguments with the name; `-n`: at least `n`) and its
+/// variant.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Spec {
+    /// The name, lower case.
+    pub name: &'static str,
+    /// Redis's arity.
+    pub arity: i32,
+    /// What to run.
+    pub cmd: Cmd,
+}
+
+/// Every command the server knows, in [`Cmd`]'s order, for `COMMAND
+/// COUNT`, the arity check and the error texts.
+pub const COMMANDS: &[Spec] = &[
+    spec("ping", -1, Cmd::Ping),
+    spec("echo", 2, Cmd::Echo),
+    spec("quit", -1, Cmd::Quit),
+    spec("get", 2, Cmd::Get),
+    spec("set", -3, Cmd::Set),
+    spec("del", -2, Cmd::Del),
+    spec("exists", -2, Cmd::Exists),
+    spec("incr", 2, Cmd::Incr),
+    spec("decr", 2, Cmd::Decr),
+    spec("incrby", 3, Cmd::IncrBy),
+    spec("decrby", 3, Cmd::DecrBy),
+    spec("mget", -2, Cmd::MGet),
+    spec("mset", -3, Cmd::MSet),
+    spec("expire", -3, Cmd::Expire),
+    spec("pexpire", -3, Cmd::PExpire),
+    spec("ttl", 2, Cmd::Ttl),
+    spec("pttl", 2, Cmd::PTtl),
+    spec("persist", 2, Cmd::Persist),
+    spec("dbsize", 1, Cmd::DbSize),
+    spec("flushdb", -1, Cmd::FlushDb),
+    spec("select", 2, Cmd::Select),
+    spec("config", -2, Cmd::Config),
+    spec("command", -1, Cmd::Command),
+    spec("publish", 3, Cmd::Publish),
+    spec("subscribe", -2, Cmd::Subscribe),
+    spec("unsubscribe", -1, Cmd::Unsubscribe),
+    spec("psubscribe", -2, Cmd::PSubscribe),
+    spec("punsubscribe", -1, Cmd::PUnsubscribe),
 ];
 
-/// The command's name in lower case (names are at most 12 bytes), or
-/// `None` for a name no command has.
-pub fn lookup(name: &[u8]) -> Option<(&'static str, i32)> {
-    if name.len() > 12 {
-        return None;
+const fn spec(name: &'static str, arity: i32, cmd: Cmd) -> Spec {
+    Spec { name, arity, cmd }
+}
+
+// `Cmd::spec` indexes the table by the variant: check the order once, at
+// compile time.
+const _: () = {
+    let mut i = 0;
+    while i < COMMANDS.len() {
+        assert!(
+            COMMANDS[i].cmd as usize == i,
+            "COMMANDS is not in Cmd's order"
+        );
+        i += 1;
     }
-    COMMANDS
-        .iter()
-        .find(|(known, _)| known.as_bytes().eq_ignore_ascii_case(name))
-        .copied()
+};
+
+impl Cmd {
+    /// The command's name, arity and variant.
+    pub fn spec(self) -> Spec {
+        COMMANDS[self as usize]
+    }
+
+    /// True for the commands a subscribed client may run (RESP2).
+    pub fn allowed_while_subscribed(self) -> bool {
+        matches!(
+            self,
+            Cmd::Subscribe
+                | Cmd::Unsubscribe
+                | Cmd::PSubscribe
+                | Cmd::PUnsubscribe
+                | Cmd::Ping
+                | Cmd::Quit
+        )
+    }
+}
+
+/// The longest command name.
+const MAX_NAME: usize = 12;
+
+/// The command named `name` (any case), or `None` for a name no command
+/// has. The name is lowered into a stack buffer and matched against the
+/// literals, which the compiler turns into a switch on the length and a
+/// compare or two: no scan of the table, no allocation.
+pub fn lookup(name: &[u8]) -> Option<Spec> {
+    let mut buf = [0u8; MAX_NAME];
+    let lower = buf.get_mut(..name.len())?;
+    // Byte by byte: a name is a few bytes, not worth a `memcpy` call.
+    for (to, from) in lower.iter_mut().zip(name) {
+        *to = from.to_ascii_lowercase();
+    }
+    let cmd = match &*lower {
+        b"ping" => Cmd::Ping,
+        b"echo" => Cmd::Echo,
+        b"quit" => Cmd::Quit,
+        b"get" => Cmd::Get,
+        b"set" => Cmd::Set,
+        b"del" => Cmd::Del,
+        b"exists" => Cmd::Exists,
+        b"incr" => Cmd::Incr,
+        b"decr" => Cmd::Decr,
+        b"incrby" => Cmd::IncrBy,
+        b"decrby" => Cmd::DecrBy,
+        b"mget" => Cmd::MGet,
+        b"mset" => Cmd::MSet,
+        b"expire" => Cmd::Expire,
+        b"pexpire" => Cmd::PExpire,
+        b"ttl" => Cmd::Ttl,
+        b"pttl" => Cmd::PTtl,
+        b"persist" => Cmd::Persist,
+        b"dbsize" => Cmd::DbSize,
+        b"flushdb" => Cmd::FlushDb,
+        b"select" => Cmd::Select,
+        b"config" => Cmd::Config,
+        b"command" => Cmd::Command,
+        b"publish" => Cmd::Publish,
+        b"subscribe" => Cmd::Subscribe,
+        b"unsubscribe" => Cmd::Unsubscribe,
+        b"psubscribe" => Cmd::PSubscribe,
+        b"punsubscribe" => Cmd::PUnsubscribe,
+        _ => return None,
+    };
+    Some(cmd.spec())
 }
 
 /// Appends Redis's reply to a command it does not know.
@@ -113,7 +261,7 @@ pub fn arity_ok(arity: i32, argc: usize) -> bool {
 /// appending its reply to `out`. `now` is the time of the batch the
 /// command came in (Redis, too, reads the clock once per event).
 pub fn execute(
-    name: &str,
+    which: Cmd,
     cmd: &Command<'_>,
     db: &mut Db,
     settings: &Settings,
@@ -121,28 +269,29 @@ pub fn execute(
     out: &mut Vec<u8>,
 ) -> Outcome {
     let arg = |i: usize| cmd.arg(i);
-    match name {
-        "ping" => match cmd.len() {
+    let name = which.spec().name;
+    match which {
+        Cmd::Ping => match cmd.len() {
             1 => resp::simple(out, "PONG"),
             2 => resp::bulk(out, arg(1)),
             _ => wrong_arity(name, out),
         },
-        "echo" => resp::bulk(out, arg(1)),
-        "get" => resp::optional_bulk(out, db.get(arg(1), now)),
-        "set" => set(cmd, db, now, out),
-        "del" => {
+        Cmd::Echo => resp::bulk(out, arg(1)),
+        Cmd::Get => db.read(arg(1), now, |value| resp::optional_bulk(out, value)),
+        Cmd::Set => set(cmd, db, now, out),
+        Cmd::Del => {
             let n = cmd.args().skip(1).filter(|k| db.del(k, now)).count();
             resp::integer(out, n as i64);
         }
-        "exists" => {
+        Cmd::Exists => {
             let n = cmd.args().skip(1).filter(|k| db.exists(k, now)).count();
             resp::integer(out, n as i64);
         }
-        "incr" | "decr" | "incrby" | "decrby" => {
-            let by = match name {
-                "incr" => Some(1),
-                "decr" => Some(-1),
-                "incrby" => parse_i64(arg(2)),
+        Cmd::Incr | Cmd::Decr | Cmd::IncrBy | Cmd::DecrBy => {
+            let by = match which {
+                Cmd::Incr => Some(1),
+                Cmd::Decr => Some(-1),
+                Cmd::IncrBy => parse_i64(arg(2)),
                 _ => parse_i64(arg(2)).and_then(i64::checked_neg),
             };
             match by
@@ -153,13 +302,13 @@ pub fn execute(
                 Ok(Err(e)) | Err(e) => resp::error(out, e),
             }
         }
-        "mget" => {
+        Cmd::MGet => {
             resp::array(out, cmd.len() - 1);
             for key in cmd.args().skip(1) {
-                resp::optional_bulk(out, db.get(key, now));
+                db.read(key, now, |value| resp::optional_bulk(out, value));
             }
         }
-        "mset" => {
+        Cmd::MSet => {
             if cmd.len() % 2 == 0 {
                 wrong_arity(name, out);
             } else {
@@ -176,19 +325,19 @@ pub fn execute(
                 resp::simple(out, "OK");
             }
         }
-        "expire" | "pexpire" => expire(name, cmd, db, now, out),
-        "ttl" | "pttl" => {
+        Cmd::Expire | Cmd::PExpire => expire(name, cmd, db, now, out),
+        Cmd::Ttl | Cmd::PTtl => {
             let ms = db.pttl(arg(1), now);
-            let reply = if ms < 0 || name == "pttl" {
+            let reply = if ms < 0 || which == Cmd::PTtl {
                 ms
             } else {
                 (ms + 500) / 1000
             };
             resp::integer(out, reply);
         }
-        "persist" => resp::integer(out, i64::from(db.persist(arg(1), now))),
-        "dbsize" => resp::integer(out, db.len() as i64),
-        "flushdb" => {
+        Cmd::Persist => resp::integer(out, i64::from(db.persist(arg(1), now))),
+        Cmd::DbSize => resp::integer(out, db.len() as i64),
+        Cmd::FlushDb => {
             let mode_ok = match cmd.len() {
                 1 => true,
                 2 => arg(1).eq_ignore_ascii_case(b"sync") || arg(1).eq_ignore_ascii_case(b"async"),
@@ -201,13 +350,13 @@ pub fn execute(
                 resp::error(out, "ERR syntax error");
             }
         }
-        "select" => match parse_i64(arg(1)) {
+        Cmd::Select => match parse_i64(arg(1)) {
             Some(0) => resp::simple(out, "OK"),
             Some(_) => resp::error(out, "ERR DB index is out of range"),
             None => resp::error(out, NOT_AN_INTEGER),
         },
-        "config" => config(cmd, settings, out),
-        "command" => command(cmd, out),
+        Cmd::Config => config(cmd, settings, out),
+        Cmd::Command => command(cmd, out),
         _ => return Outcome::NotMine,
     }
     Outcome::Replied

@@ -40,6 +40,14 @@ struct Entry {
     deadline: Option<(Instant, usize)>,
 }
 
+impl Entry {
+    /// True when the key's deadline has passed: every command must treat
+    /// it as missing (and delete it).
+    fn due(&self, now: Instant) -> bool {
+        self.deadline.is_some_and(|(at, _)| at <= now)
+    }
+}
+
 /// A database: Redis's `redisDb` with only strings.
 #[derive(Default)]
 pub struct Db {
@@ -85,12 +93,14 @@ impl Db {
         }
     }
 
-    /// Deletes `key` if its deadline has passed; true if it did.
+    /// Deletes `key` if its deadline has passed; true if it did. With no
+    /// deadline anywhere it needs no lookup at all (Redis's
+    /// `expireIfNeeded` starts the same way, from `dictSize(db->expires)`).
     fn expire_if_needed(&mut self, key: &[u8], now: Instant) -> bool {
-        let due = matches!(
-            self.keys.get(key),
-            Some(Entry { deadline: Some((at, _)), .. }) if *at <= now
-        );
+        if self.volatile.is_empty() {
+            return false;
+        }
+        let due = self.keys.get(key).is_some_and(|e| e.due(now));
         if due {
             self.remove(key);
             self.expired += 1;
@@ -145,13 +155,32 @@ impl Db {
         self.keys.get(key).map(|e| e.value.as_slice())
     }
 
+    /// Calls `f` with the value of `key` (`None` if it is missing or has
+    /// expired) and returns what `f` returns: [`get`](Self::get) in one
+    /// hash lookup for a live key, where `get` needs two whenever some key
+    /// has a deadline (a returned borrow cannot be followed by the delete
+    /// of a due key in the same function; a callback's can).
+    pub fn read<R>(&mut self, key: &[u8], now: Instant, f: impl FnOnce(Option<&[u8]>) -> R) -> R {
+        match self.keys.get(key) {
+            None => return f(None),
+            Some(entry) if !entry.due(now) => return f(Some(&entry.value)),
+            Some(_) => {}
+        }
+        self.remove(key);
+        self.expired += 1;
+        f(None)
+    }
+
     /// True if `key` exists and has not expired.
     pub fn exists(&mut self, key: &[u8], now: Instant) -> bool {
-        self.get(key, now).is_some()
+        self.read(key, now, |value| value.is_some())
     }
 
     /// `SET`: stores `value` under `key` unless `cond` says no; returns
     /// (whether it was stored, the old value when `want_old`).
+    ///
+    /// A live key costs one hash lookup (its value's buffer is reused); a
+    /// missing or due one, two (the insert, after the delete of a due one).
     pub fn set(
         &mut self,
         key: &[u8],
@@ -161,51 +190,54 @@ impl Db {
         want_old: bool,
         now: Instant,
     ) -> (bool, Option<Vec<u8>>) {
+        if let Some(entry) = self.keys.get_mut(key)
+            && !entry.due(now)
+        {
+            let old = want_old.then(|| entry.value.clone());
+            if cond == Condition::IfMissing {
+                return (false, old);
+            }
+            entry.value.clear();
+            entry.value.extend_from_slice(value);
+            let unlink = match (ttl, &mut entry.deadline) {
+                (Ttl::Keep, _) | (Ttl::Clear, None) => None,
+                (Ttl::Clear, Some((_, slot))) => {
+                    let slot = *slot;
+                    entry.deadline = None;
+                    Some(slot)
+                }
+                (Ttl::At(at), Some((deadline, _))) => {
+                    *deadline = at;
+                    None
+                }
+                (Ttl::At(at), None) => {
+                    entry.deadline = Some((at, self.volatile.len()));
+                    self.volatile.push(key.to_vec());
+                    None
+                }
+            };
+            if let Some(slot) = unlink {
+                self.unlink_volatile(slot);
+            }
+            return (true, old);
+        }
         self.expire_if_needed(key, now);
-        let existing = self.keys.get_mut(key);
-        let old = match (&existing, want_old) {
-            (Some(e), true) => Some(e.value.clone()),
-            _ => None,
-        };
-        let allowed = match cond {
-            Condition::Always => true,
-            Condition::IfMissing => existing.is_none(),
-            Condition::IfExists => existing.is_some(),
-        };
-        if !allowed {
-            return (false, old);
+        if cond == Condition::IfExists {
+            return (false, None);
         }
-        match (existing, ttl) {
-            (Some(entry), Ttl::Keep | Ttl::Clear) => {
-                // The hot path of `SET k v`: reuse the value's buffer, one
-                // lookup (two with the expiry check above).
-                entry.value.clear();
-                entry.value.extend_from_slice(value);
-                if ttl == Ttl::Clear
-                    && let Some((_, slot)) = entry.deadline.take()
-                {
-                    self.unlink_volatile(slot);
-                }
+        let deadline = match ttl {
+            Ttl::At(at) => {
+                self.volatile.push(key.to_vec());
+                Some((at, self.volatile.len() - 1))
             }
-            (Some(entry), Ttl::At(at)) => {
-                entry.value.clear();
-                entry.value.extend_from_slice(value);
-                self.set_deadline(key, Some(at));
-            }
-            (None, ttl) => {
-                self.keys.insert(
-                    key.to_vec(),
-                    Entry {
-                        value: value.to_vec(),
-                        deadline: None,
-                    },
-                );
-                if let Ttl::At(at) = ttl {
-                    self.set_deadline(key, Some(at));
-                }
-            }
-        }
-        (true, old)
+            Ttl::Keep | Ttl::Clear => None,
+        };
+        let entry = Entry {
+            value: value.to_vec(),
+            deadline,
+        };
+        self.keys.insert(key.to_vec(), entry);
+        (true, None)
     }
 
     /// Deletes `key`; true if it existed.
@@ -220,8 +252,10 @@ impl Db {
     /// Redis's text for a value that is not an integer, or for overflow.
     pub fn incr_by(&mut self, key: &[u8], by: i64, now: Instant) -> Result<i64, &'static str> {
         const OVERFLOW: &str = "ERR increment or decrement would overflow";
-        self.expire_if_needed(key, now);
-        if let Some(entry) = self.keys.get_mut(key) {
+        // One lookup for a live key; a missing or due one starts from 0.
+        if let Some(entry) = self.keys.get_mut(key)
+            && !entry.due(now)
+        {
             let current = crate::resp::parse_i64(&entry.value).ok_or(NOT_AN_INTEGER)?;
             let new = current.checked_add(by).ok_or(OVERFLOW)?;
             // Rewritten in place; the deadline stays, as in Redis.
@@ -229,6 +263,7 @@ impl Db {
             crate::resp::push_int(&mut entry.value, new);
             return Ok(new);
         }
+        self.expire_if_needed(key, now);
         let mut value = Vec::with_capacity(20);
         crate::resp::push_int(&mut value, by);
         self.keys.insert(

@@ -65,11 +65,10 @@ impl fmt::Display for ProtocolError {
 
 impl std::error::Error for ProtocolError {}
 
-/// What [`Parser::feed`] found.
+/// How far [`Parser::parse`] got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Progress {
-    /// A whole command is ready: read it with [`Parser::command`], then
-    /// call [`Parser::clear`] before feeding more.
+enum Progress {
+    /// A whole command is ready.
     Ready,
     /// The input ended inside a command: feed the unconsumed bytes again
     /// with more after them.
@@ -78,17 +77,27 @@ pub enum Progress {
 
 /// The incremental request parser.
 ///
-/// Arguments are copied into one reused arena, so a connection in its
-/// steady state parses without allocating. What a half-read multibulk
-/// command has parsed so far is kept here; the bytes of a half-read line
-/// or bulk are left to the caller (not consumed), so the parser never
-/// holds more than the input it was given.
+/// A multibulk command that arrives whole in one input is not copied: its
+/// arguments are spans of that input (on corio's protocol layer, of the
+/// loop's read buffer), borrowed by the [`Command`] that
+/// [`feed`](Parser::feed) returns. Only a command cut by the end of an
+/// input has what it parsed so far copied into one reused arena (the
+/// caller drops consumed bytes), and so has an inline command, whose
+/// quotes and escapes rewrite its arguments. Either way a connection in
+/// its steady state parses without allocating. The bytes of a half-read
+/// line or bulk are left to the caller (not consumed), so the parser
+/// never holds more than the input it was given.
 #[derive(Debug, Default)]
 pub struct Parser {
-    /// The arguments' bytes, one after the other.
+    /// The arguments' bytes, one after the other, for a command in the
+    /// arena (see `in_arena`).
     arena: Vec<u8>,
-    /// Where each argument lies in `arena`.
+    /// Where each argument lies: in `arena` when `in_arena`, else in the
+    /// input being parsed.
     spans: Vec<Range<usize>>,
+    /// The command in progress keeps its arguments in `arena`: it was cut
+    /// by the end of an earlier input, or it is inline.
+    in_arena: bool,
     /// Arguments still to read of the multibulk command in progress; 0
     /// between commands.
     expected: usize,
@@ -96,10 +105,13 @@ pub struct Parser {
     bulk_len: Option<usize>,
 }
 
-/// A parsed command: its arguments, borrowed from the parser.
+/// A parsed command: its arguments, borrowed from the input it came in
+/// or from the parser's arena.
 #[derive(Clone, Copy)]
 pub struct Command<'a> {
-    arena: &'a [u8],
+    /// The input the command came in, or the parser's arena.
+    bytes: &'a [u8],
+    /// Where each argument lies in `bytes`.
     spans: &'a [Range<usize>],
 }
 
@@ -120,13 +132,13 @@ impl<'a> Command<'a> {
     /// # Panics
     /// When `i >= len()`.
     pub fn arg(&self, i: usize) -> &'a [u8] {
-        &self.arena[self.spans[i].clone()]
+        &self.bytes[self.spans[i].clone()]
     }
 
     /// Every argument, in order.
     pub fn args(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
-        let arena = self.arena;
-        self.spans.iter().map(move |s| &arena[s.clone()])
+        let bytes = self.bytes;
+        self.spans.iter().map(move |s| &bytes[s.clone()])
     }
 }
 
@@ -175,14 +187,54 @@ impl Parser {
     }
 
     /// Parses from `input`, the bytes after those already consumed.
-    /// Returns how many bytes it consumed and whether a command is ready.
-    /// Consumed bytes are never needed again; the rest must be passed
-    /// again, followed by what arrives next.
+    /// Returns how many bytes it consumed and the command, once one is
+    /// whole; run it, then call [`clear`](Self::clear) before feeding
+    /// more. Consumed bytes are never needed again; the rest must be
+    /// passed again, followed by what arrives next.
     ///
     /// # Errors
     /// A [`ProtocolError`] for input Redis would refuse; the connection
     /// should get its text as an error reply and be closed.
-    pub fn feed(&mut self, input: &[u8]) -> Result<(usize, Progress), ProtocolError> {
+    pub fn feed<'a>(
+        &'a mut self,
+        input: &'a [u8],
+    ) -> Result<(usize, Option<Command<'a>>), ProtocolError> {
+        let (used, progress) = self.parse(input)?;
+        if progress == Progress::NeedMore {
+            if self.expected > 0 {
+                // Cut: the caller drops what was consumed, so keep it.
+                self.move_to_arena(input);
+            }
+            return Ok((used, None));
+        }
+        let base = if self.in_arena {
+            &self.arena[..]
+        } else {
+            input
+        };
+        let command = Command {
+            bytes: base,
+            spans: &self.spans,
+        };
+        Ok((used, Some(command)))
+    }
+
+    /// Copies the arguments parsed so far out of `input` into the arena,
+    /// for a command that goes on in a later input.
+    fn move_to_arena(&mut self, input: &[u8]) {
+        if self.in_arena {
+            return;
+        }
+        self.in_arena = true;
+        for span in &mut self.spans {
+            let start = self.arena.len();
+            self.arena.extend_from_slice(&input[span.clone()]);
+            *span = start..self.arena.len();
+        }
+    }
+
+    /// [`feed`](Self::feed)'s parsing: (bytes consumed, progress).
+    fn parse(&mut self, input: &[u8]) -> Result<(usize, Progress), ProtocolError> {
         let mut pos = 0;
         if self.expected == 0 {
             // Between commands: skip empty requests, then read the header.
@@ -264,9 +316,13 @@ impl Parser {
             if rest.len() < len + 2 {
                 return Ok((pos, Progress::NeedMore));
             }
-            let start = self.arena.len();
-            self.arena.extend_from_slice(&rest[..len]);
-            self.spans.push(start..start + len);
+            if self.in_arena {
+                let start = self.arena.len();
+                self.arena.extend_from_slice(&rest[..len]);
+                self.spans.push(start..start + len);
+            } else {
+                self.spans.push(pos..pos + len); // no copy
+            }
             pos += len + 2;
             self.bulk_len = None;
             self.expected -= 1;
@@ -290,7 +346,13 @@ impl Parser {
         if let Some(stripped) = line.strip_suffix(b"\r") {
             line = stripped;
         }
+        // Escapes rewrite the arguments: they go to the arena (a blank
+        // line, which has none, leaves the mode as it was).
+        let was_in_arena = std::mem::replace(&mut self.in_arena, true);
         split_args(line, &mut self.arena, &mut self.spans)?;
+        if self.spans.is_empty() {
+            self.in_arena = was_in_arena;
+        }
         let progress = if self.spans.is_empty() {
             Progress::NeedMore
         } else {
@@ -299,20 +361,13 @@ impl Parser {
         Ok((nl + 1, progress))
     }
 
-    /// The command [`feed`](Self::feed) reported `Ready`.
-    pub fn command(&self) -> Command<'_> {
-        Command {
-            arena: &self.arena,
-            spans: &self.spans,
-        }
-    }
-
     /// Forgets the command just run, keeping the arena's memory for the
     /// next one (but not a huge one's: memory stays bounded by what is in
     /// flight).
     pub fn clear(&mut self) {
         self.arena.clear();
         self.spans.clear();
+        self.in_arena = false;
         if self.arena.capacity() > 4 * MAX_INLINE {
             self.arena.shrink_to(MAX_INLINE);
         }

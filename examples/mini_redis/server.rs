@@ -26,9 +26,9 @@ use std::time::Instant;
 
 use corio::net::{Protocol, Server, ServerOptions, Transport, create_server};
 
-use crate::commands::{self, Outcome, Settings};
+use crate::commands::{self, Cmd, Outcome, Settings, Spec};
 use crate::db::{CYCLE_BUDGET, CYCLE_PERIOD, Db};
-use crate::resp::{self, Command, Parser, Progress};
+use crate::resp::{self, Command, Parser};
 
 /// The server's limits.
 #[derive(Clone, Debug)]
@@ -239,12 +239,13 @@ impl Session {
         }
     }
 
-    /// True when the transport holds more unsent bytes than its mark.
+    /// True when the transport holds more unsent bytes than its mark
+    /// (the session set that mark itself in `connection_made`, so it need
+    /// not ask the transport for it).
     fn over_limit(&self) -> bool {
-        self.transport.as_ref().is_some_and(|t| {
-            let (_, high) = t.get_write_buffer_limits();
-            t.get_write_buffer_size() > high
-        })
+        self.transport
+            .as_ref()
+            .is_some_and(|t| t.get_write_buffer_size() > self.shared.config.output_high_water)
     }
 
     /// Runs every whole command in `input`; returns the bytes consumed.
@@ -253,9 +254,8 @@ impl Session {
         let mut pos = 0;
         while !self.closing && !self.held {
             match self.parser.feed(&input[pos..]) {
-                Ok((used, Progress::Ready)) => {
+                Ok((used, Some(cmd))) => {
                     pos += used;
-                    let cmd = self.parser.command();
                     let flow = execute(
                         &self.shared,
                         self.id,
@@ -277,7 +277,7 @@ impl Session {
                         self.held = self.over_limit();
                     }
                 }
-                Ok((used, Progress::NeedMore)) => {
+                Ok((used, None)) => {
                     pos += used;
                     break;
                 }
@@ -317,16 +317,6 @@ struct Subs<'a> {
     patterns: &'a mut Vec<Vec<u8>>,
 }
 
-/// The commands allowed while subscribed (RESP2).
-const SUBSCRIBED_OK: [&str; 6] = [
-    "subscribe",
-    "unsubscribe",
-    "psubscribe",
-    "punsubscribe",
-    "ping",
-    "quit",
-];
-
 /// Runs one command for session `id`.
 fn execute(
     shared: &Shared,
@@ -337,7 +327,12 @@ fn execute(
     now: Instant,
     out: &mut Vec<u8>,
 ) -> Flow {
-    let Some((name, arity)) = commands::lookup(cmd.arg(0)) else {
+    let Some(Spec {
+        name,
+        arity,
+        cmd: which,
+    }) = commands::lookup(cmd.arg(0))
+    else {
         commands::unknown_command(cmd, out);
         return Flow::Continue;
     };
@@ -346,7 +341,7 @@ fn execute(
         return Flow::Continue;
     }
     let subscribed = subs.channels.len() + subs.patterns.len() > 0;
-    if subscribed && !SUBSCRIBED_OK.contains(&name) {
+    if subscribed && !which.allowed_while_subscribed() {
         resp::error(
             out,
             &format!(
@@ -355,12 +350,12 @@ fn execute(
         );
         return Flow::Continue;
     }
-    match name {
-        "quit" => {
+    match which {
+        Cmd::Quit => {
             resp::simple(out, "OK");
             return Flow::Close;
         }
-        "ping" if subscribed => {
+        Cmd::Ping if subscribed => {
             if cmd.len() > 2 {
                 commands::wrong_arity(name, out);
             } else {
@@ -369,15 +364,15 @@ fn execute(
                 resp::bulk(out, if cmd.len() == 2 { cmd.arg(1) } else { b"" });
             }
         }
-        "publish" => {
+        Cmd::Publish => {
             let n = shared.publish(cmd.arg(1), cmd.arg(2));
             resp::integer(out, n as i64);
         }
-        "subscribe" | "psubscribe" => {
+        Cmd::Subscribe | Cmd::PSubscribe => {
             let Some(transport) = transport else {
                 return Flow::Close;
             };
-            let pattern = name == "psubscribe";
+            let pattern = which == Cmd::PSubscribe;
             for target in cmd.args().skip(1) {
                 let mine = if pattern {
                     &mut *subs.patterns
@@ -405,8 +400,8 @@ fn execute(
                 resp::integer(out, (subs.channels.len() + subs.patterns.len()) as i64);
             }
         }
-        "unsubscribe" | "punsubscribe" => {
-            let pattern = name == "punsubscribe";
+        Cmd::Unsubscribe | Cmd::PUnsubscribe => {
+            let pattern = which == Cmd::PUnsubscribe;
             let targets: Vec<Vec<u8>> = if cmd.len() > 1 {
                 cmd.args().skip(1).map(<[u8]>::to_vec).collect()
             } else if pattern {
@@ -438,7 +433,7 @@ fn execute(
         }
         _ => {
             let mut db = shared.db.borrow_mut();
-            let outcome = commands::execute(name, cmd, &mut db, &shared.settings, now, out);
+            let outcome = commands::execute(which, cmd, &mut db, &shared.settings, now, out);
             debug_assert_eq!(outcome, Outcome::Replied, "{name} has no handler");
         }
     }

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use commands::{Outcome, Settings};
 use db::Db;
-use resp::{Parser, Progress};
+use resp::Parser;
 
 const KINDS: [&str; 4] = ["corio", "redis-server", "tokio", "corio-streams"];
 const TESTS: [&str; 3] = ["SET", "GET", "INCR"];
@@ -111,24 +111,23 @@ fn run_batch(
     let mut pos = 0;
     loop {
         match parser.feed(&input[pos..]) {
-            Ok((used, Progress::Ready)) => {
+            Ok((used, Some(cmd))) => {
                 pos += used;
-                let cmd = parser.command();
                 match commands::lookup(cmd.arg(0)) {
-                    Some((name, arity)) if commands::arity_ok(arity, cmd.len()) => {
+                    Some(spec) if commands::arity_ok(spec.arity, cmd.len()) => {
                         let mut db = db.borrow_mut();
-                        if commands::execute(name, &cmd, &mut db, settings, now, out)
+                        if commands::execute(spec.cmd, &cmd, &mut db, settings, now, out)
                             == Outcome::NotMine
                         {
                             resp::error(out, "ERR not in the benchmark's server");
                         }
                     }
-                    Some((name, _)) => commands::wrong_arity(name, out),
+                    Some(spec) => commands::wrong_arity(spec.name, out),
                     None => commands::unknown_command(&cmd, out),
                 }
                 parser.clear();
             }
-            Ok((used, Progress::NeedMore)) => return Some(pos + used),
+            Ok((used, None)) => return Some(pos + used),
             Err(e) => {
                 resp::error(out, &format!("ERR {e}"));
                 return None;
@@ -344,13 +343,29 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
+/// How far the rounds strayed from their median, in percent of it (the
+/// larger of the two sides): a difference between two servers smaller
+/// than this is the machine's noise, not theirs.
+fn spread(xs: &[f64]) -> f64 {
+    let mid = median(xs.to_vec());
+    let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    100.0 * (hi - mid).max(mid - lo) / mid
+}
+
 fn run(rounds: usize, n: usize, kinds: &[&str]) -> io::Result<()> {
     println!(
         "redis-benchmark -c {CLIENTS} -n {n}; servers on CPU 0, redis-benchmark on CPU 1; \
          median of {rounds} interleaved rounds\n"
     );
+    // The reference of the ratio columns: redis-server when it runs.
+    let base = if kinds.contains(&"redis-server") {
+        "redis-server"
+    } else {
+        kinds[0]
+    };
     println!(
-        "| test | -P | server | ops/s | vs redis-server | server CPU µs/op | vs redis-server |"
+        "| test | -P | server | ops/s ±spread | vs {base} | server CPU µs/op ±spread | vs {base} |"
     );
     println!("|---|---:|---|---:|---:|---:|---:|");
     let mut ratios: Vec<(String, f64)> = Vec::new();
@@ -374,21 +389,19 @@ fn run(rounds: usize, n: usize, kinds: &[&str]) -> io::Result<()> {
             }
         }
         for test in TESTS {
-            let rate = |kind: &str| median(results[kind][test].iter().map(|r| r.0).collect());
-            let cpu = |kind: &str| median(results[kind][test].iter().map(|r| r.1).collect());
-            let has = |kind: &str| results.contains_key(kind);
-            let base = if has("redis-server") {
-                "redis-server"
-            } else {
-                kinds[0]
-            };
+            let rates = |kind: &str| results[kind][test].iter().map(|r| r.0).collect::<Vec<_>>();
+            let cpus = |kind: &str| results[kind][test].iter().map(|r| r.1).collect::<Vec<_>>();
+            let rate = |kind: &str| median(rates(kind));
+            let cpu = |kind: &str| median(cpus(kind));
             let (redis_rate, redis_cpu) = (rate(base), cpu(base));
             for &kind in kinds {
                 println!(
-                    "| {test} | {pipeline} | {kind} | {:.0} | {:.2} | {:.3} | {:.2} |",
+                    "| {test} | {pipeline} | {kind} | {:.0} ±{:.0}% | {:.2} | {:.3} ±{:.0}% | {:.2} |",
                     rate(kind),
+                    spread(&rates(kind)),
                     rate(kind) / redis_rate,
                     cpu(kind),
+                    spread(&cpus(kind)),
                     cpu(kind) / redis_cpu,
                 );
             }
@@ -404,6 +417,10 @@ fn run(rounds: usize, n: usize, kinds: &[&str]) -> io::Result<()> {
             ratios.push((
                 format!("redis_{t}_p{pipeline}_vs_tokio"),
                 rate("corio") / rate("tokio"),
+            ));
+            ratios.push((
+                format!("redis_cpu_{t}_p{pipeline}_vs_tokio"),
+                cpu("corio") / cpu("tokio"),
             ));
             ratios.push((
                 format!("redis_{t}_p{pipeline}_streams_vs_protocol"),
