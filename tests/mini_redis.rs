@@ -667,18 +667,31 @@ fn a_slow_subscriber_is_disconnected_and_the_others_get_everything() {
     // The fast one reads on a thread; the slow one never reads.
     let messages = 3000;
     let payload = vec![b'm'; 8 * 1024]; // 24 MB in all: past any socket buffers
+    // How many messages the fast one has read: the publisher keeps at most
+    // `LAG` messages (256 KiB) ahead of it, so a reader thread starved by a
+    // busy machine is never the one over the limit.
+    const LAG: usize = 32;
+    let read = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let fast_reader = {
         let mut r = reader(&fast);
+        let read = read.clone();
         std::thread::spawn(move || {
             (0..messages)
-                .map(|_| read_reply(&mut r).len())
+                .map(|_| {
+                    let n = read_reply(&mut r).len();
+                    read.fetch_add(1, std::sync::atomic::Ordering::Release);
+                    n
+                })
                 .sum::<usize>()
         })
     };
     let mut publisher = connect(port);
     let mut publisher_reader = reader(&publisher);
     let mut receivers = Vec::new();
-    for _ in 0..messages {
+    for sent in 0..messages {
+        while read.load(std::sync::atomic::Ordering::Acquire) + LAG < sent {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         publisher
             .write_all(&encode(&[b"PUBLISH", b"feed", &payload]))
             .unwrap();
