@@ -25,21 +25,26 @@ pub(crate) type OnPanic = Rc<dyn Fn(io::Error)>;
 pub(crate) struct Callee<P: ?Sized> {
     /// Held weakly: a transport must not keep its loop alive.
     lp: WeakLoop,
-    slot: Rc<RefCell<Option<Rc<RefCell<P>>>>>,
+    /// One allocation for what every clone shares: a call reads the
+    /// failure flag and the protocol through one pointer.
+    shared: Rc<Shared<P>>,
+}
+
+/// The part of a [`Callee`] its clones share.
+struct Shared<P: ?Sized> {
     /// Set once a callback panicked: no further call goes through (the
     /// transport closes; only its `connection_lost` still reaches the
     /// protocol, through `take`).
-    failed: Rc<Cell<bool>>,
-    on_panic: Rc<RefCell<Option<OnPanic>>>,
+    failed: Cell<bool>,
+    on_panic: RefCell<Option<OnPanic>>,
+    slot: RefCell<Option<Rc<RefCell<P>>>>,
 }
 
 impl<P: ?Sized> Clone for Callee<P> {
     fn clone(&self) -> Self {
         Callee {
             lp: self.lp.clone(),
-            slot: self.slot.clone(),
-            failed: self.failed.clone(),
-            on_panic: self.on_panic.clone(),
+            shared: self.shared.clone(),
         }
     }
 }
@@ -48,27 +53,29 @@ impl<P: ?Sized + 'static> Callee<P> {
     pub(crate) fn new(lp: &EventLoop, protocol: Rc<RefCell<P>>) -> Callee<P> {
         Callee {
             lp: lp.downgrade(),
-            slot: Rc::new(RefCell::new(Some(protocol))),
-            failed: Rc::new(Cell::new(false)),
-            on_panic: Rc::new(RefCell::new(None)),
+            shared: Rc::new(Shared {
+                failed: Cell::new(false),
+                on_panic: RefCell::new(None),
+                slot: RefCell::new(Some(protocol)),
+            }),
         }
     }
 
     /// What to do when a protocol callback panics (the transport closes
     /// with the panic as its error).
     pub(crate) fn set_on_panic(&self, on_panic: OnPanic) {
-        *self.on_panic.borrow_mut() = Some(on_panic);
+        *self.shared.on_panic.borrow_mut() = Some(on_panic);
     }
 
     /// Calls the protocol now if it is free; `None` if it is busy, gone or
     /// failed. The hot path: the caller can lend it borrowed data.
     #[inline]
     pub(crate) fn now<R>(&self, f: impl FnOnce(&mut P) -> R) -> Option<R> {
-        if self.failed.get() {
+        if self.shared.failed.get() {
             return None;
         }
         let called = {
-            let slot = self.slot.borrow();
+            let slot = self.shared.slot.borrow();
             let mut protocol = slot.as_ref()?.try_borrow_mut().ok()?;
             catch_unwind(AssertUnwindSafe(|| f(&mut protocol)))
         };
@@ -84,11 +91,11 @@ impl<P: ?Sized + 'static> Callee<P> {
     /// Calls the protocol now, or soon if it is busy; never if it is gone
     /// or failed.
     pub(crate) fn tell(&self, f: impl FnOnce(&mut P) + 'static) {
-        if self.failed.get() {
+        if self.shared.failed.get() {
             return;
         }
         let busy = {
-            let slot = self.slot.borrow();
+            let slot = self.shared.slot.borrow();
             let Some(protocol) = &*slot else { return };
             protocol.try_borrow_mut().is_err()
         };
@@ -106,14 +113,14 @@ impl<P: ?Sized + 'static> Callee<P> {
     /// panic goes to the loop's exception handler, and the transport
     /// closes with it as the error `connection_lost` receives.
     fn panicked(&self, message: String) {
-        self.failed.set(true);
+        self.shared.failed.set(true);
         if let Some(lp) = self.lp.upgrade().filter(|lp| !lp.is_closed()) {
             lp.call_exception_handler(corio_executor::ExceptionContext {
                 message: "Fatal error: protocol callback failed".to_string(),
                 exception: Some(message.clone()),
             });
         }
-        let on_panic = self.on_panic.borrow().clone();
+        let on_panic = self.shared.on_panic.borrow().clone();
         if let Some(on_panic) = on_panic {
             on_panic(io::Error::other(format!("protocol panicked: {message}")));
         }
@@ -121,6 +128,6 @@ impl<P: ?Sized + 'static> Callee<P> {
 
     /// Lets go of the protocol; later calls go nowhere.
     pub(crate) fn take(&self) -> Option<Rc<RefCell<P>>> {
-        self.slot.borrow_mut().take()
+        self.shared.slot.borrow_mut().take()
     }
 }
