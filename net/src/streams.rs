@@ -210,6 +210,21 @@ impl Shared {
         }
     }
 
+    /// Parks the reading task until data, EOF or the connection's error
+    /// (asyncio's `_wait_for_data`), resuming a paused transport first:
+    /// waiting on it paused would wait forever.
+    fn park_reader(&self, waker: &Waker) {
+        if self.reading_paused.replace(false)
+            && let Some(transport) = &*self.transport.borrow()
+        {
+            transport.resume_reading();
+        }
+        let mut parked = self.reader_waker.borrow_mut();
+        if !parked.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            *parked = Some(waker.clone());
+        }
+    }
+
     /// asyncio's `feed_data`, pausing the transport past `2 * limit`.
     fn feed_data(&self, data: &[u8]) {
         if data.is_empty() {
@@ -296,15 +311,7 @@ impl<F: FnMut(&Shared) -> bool + Unpin> Future for WaitUntil<'_, F> {
         if let Some(failure) = &*shared.failure.borrow() {
             return Poll::Ready(Err(failure.error().into()));
         }
-        if shared.reading_paused.replace(false)
-            && let Some(transport) = &*shared.transport.borrow()
-        {
-            transport.resume_reading();
-        }
-        let mut parked = shared.reader_waker.borrow_mut();
-        if !parked.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            *parked = Some(cx.waker().clone());
-        }
+        shared.park_reader(cx.waker());
         Poll::Pending
     }
 }
@@ -567,16 +574,7 @@ impl StreamReader {
         if shared.eof.get() {
             return Poll::Ready(Ok(0));
         }
-        // Waiting on a paused transport would wait forever.
-        if shared.reading_paused.replace(false)
-            && let Some(transport) = &*shared.transport.borrow()
-        {
-            transport.resume_reading();
-        }
-        let mut parked = shared.reader_waker.borrow_mut();
-        if !parked.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            *parked = Some(cx.waker().clone());
-        }
+        shared.park_reader(cx.waker());
         Poll::Pending
     }
 
