@@ -21,7 +21,8 @@ pub struct Sleep {
     deadline: Option<Instant>,
     /// The timer that wakes us and the loop whose queue it is in (the
     /// waker it holds stays there: the queue is asked whether the future
-    /// moved to another task).
+    /// moved to another task). Polled on another loop, the sleep cancels
+    /// it and arms again there.
     timer: Option<(TimerId, Weak<LoopInner>)>,
     yielded: bool,
 }
@@ -109,6 +110,16 @@ impl StdFuture for Sleep {
             Ok(lp) => lp,
             Err(e) => panic!("sleep polled outside a running loop: {e}"),
         };
+        // A timer armed on another loop (the sleep outlived it, on this
+        // thread) is not this loop's: its id may name a timer of this one.
+        // Cancel it there and arm again here.
+        if let Some((id, owner)) = self
+            .timer
+            .take_if(|(_, owner)| !std::ptr::eq(owner.as_ptr(), Rc::as_ptr(&lp)))
+            && let Some(owner) = owner.upgrade()
+        {
+            owner.cancel_timer(id);
+        }
         // Once scheduled, the timer itself says when the deadline has come:
         // the loop popped it (phase 4). No clock read per poll.
         if let Some((id, _)) = &self.timer {

@@ -614,3 +614,42 @@ fn a_sleep_moved_to_another_task_wakes_that_task() {
     assert!(out.0, "the moved sleep woke its new task");
     assert!(out.1 < Duration::from_secs(1), "{:?}", out.1);
 }
+
+#[test]
+fn a_sleep_armed_on_a_closed_loop_waits_its_deadline_on_the_next() {
+    // A sleep is `!Send` but can outlive its loop on the same thread (as
+    // corio-compat's CorioTimer keeps sleeps per thread, not per loop).
+    // Its timer id belongs to the first loop: asked of the second, it
+    // named no timer (the sleep fired at once) or another task's (whose
+    // timer it then cancelled).
+    let mut long = Box::pin(sleep(Duration::from_secs(10)));
+    let long = run(async move {
+        std::future::poll_fn(|cx| {
+            assert!(long.as_mut().poll(cx).is_pending());
+            std::task::Poll::Ready(())
+        })
+        .await;
+        [long] // in an array: a bare future returned from `async` is a lint
+    })
+    .unwrap();
+    let [mut long] = long;
+    let started = Instant::now();
+    let trace = run(async move {
+        let other = create_task(async { sleep(ms(30)).await });
+        yield_now().await; // `other` is armed first, with the id `long` had
+        let mut trace = Vec::new();
+        std::future::poll_fn(|cx| {
+            if long.as_mut().poll(cx).is_ready() {
+                trace.push("long fired");
+            }
+            std::task::Poll::Ready(())
+        })
+        .await;
+        wait_for(other, Some(ms(2000))).await.unwrap().unwrap();
+        trace.push("other done");
+        trace
+    })
+    .unwrap();
+    assert_eq!(trace, ["other done"]);
+    assert!(started.elapsed() < ms(1500));
+}
