@@ -49,13 +49,15 @@
 //!  new ──► Live ──poll──► Polling ──returns──► Live
 //!            │               (a poll or a drop asked for meanwhile
 //!            │                 does nothing: no aliasing, ever)
-//!            └──drop_future──► Gone: outcome Pending ──set_outcome──► Ready
-//!                                                   ──take_outcome──► Taken
+//!            └──drop_future──► Dropping ──destructor ends──► Gone: outcome Pending
+//!                 (the destructor may call in: the      ──set_outcome──► Ready
+//!                  outcome reads Pending, no change)    ──take_outcome──► Taken
 //! ```
 //!
 //! Invariants:
 //! - the slot holds the future exactly while the stage is `Live` or
-//!   `Polling`, and an outcome exactly while it is `Gone`;
+//!   `Polling` (and, being dropped in place, `Dropping`), and an outcome
+//!   exactly while it is `Gone`;
 //! - the future is only touched through `poll` (state `Polling`, one at a
 //!   time) and `drop_future` (state `Live`), and it never moves: a
 //!   `Coroutine` lives in a task cell that `spawn` builds inside its `Rc`
@@ -66,9 +68,11 @@
 //!   which refuse, with a panic as `RefCell` does, while a reader is out;
 //!   so a reader's callback (a `Clone` of the value, say) cannot pull the
 //!   outcome from under its own reference;
-//! - `drop_future` sets `Gone` *before* the destructor runs, and a guard
-//!   writes the empty outcome even if that destructor panics: the future is
-//!   never dropped twice and the slot is never left half-dropped.
+//! - `drop_future` leaves `Live` *before* the destructor runs (for
+//!   `Dropping`: the outcome reads as `Pending` and cannot be changed, even
+//!   from that destructor), and a guard writes the empty outcome, then sets
+//!   `Gone`, even if that destructor panics: the future is never dropped
+//!   twice and the slot is never left half-dropped.
 
 use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
@@ -183,6 +187,10 @@ fn drop_raw(_: *const ()) {}
 enum Stage {
     Live,
     Polling,
+    /// The future's destructor is running (user code, which may look at
+    /// this task): the slot still holds the future, so the outcome reads
+    /// as `Pending` and cannot be changed.
+    Dropping,
     Gone,
 }
 
@@ -258,13 +266,16 @@ impl<F: Future> Coroutine<F> {
         if self.stage.get() != Stage::Live {
             return;
         }
-        // Gone first: even if the destructor panics, nobody drops it again.
-        self.stage.set(Stage::Gone);
+        // Not `Live` first: even if the destructor panics, nobody drops it
+        // again; not `Gone` until the slot holds an outcome.
+        self.stage.set(Stage::Dropping);
         let slot = self.slot.get();
-        // Whatever the destructor does, the slot ends holding an outcome.
-        let _emptied = EmptyOutcome(slot);
+        // Whatever the destructor does, the slot ends holding an outcome,
+        // and only then is the coroutine `Gone`.
+        let _emptied = EmptyOutcome(slot, &self.stage);
         // SAFETY: the stage was `Live`: the slot holds the future, and no
-        // poll or outcome access runs (they check the stage). The future
+        // poll or outcome access runs (they check the stage, `Dropping`
+        // now, even from the destructor). The future
         // is dropped in place (pinning allows that); `EmptyOutcome` then
         // overwrites the slot without dropping it again.
         unsafe {
@@ -355,17 +366,19 @@ impl Drop for StageGuard<'_> {
 }
 
 /// Writes `Outcome::Pending` over a slot whose future was just dropped in
-/// place (also when its destructor panicked).
-struct EmptyOutcome<F: Future>(*mut Slot<F>);
+/// place (also when its destructor panicked), then marks the coroutine
+/// `Gone`.
+struct EmptyOutcome<'a, F: Future>(*mut Slot<F>, &'a Cell<Stage>);
 
-impl<F: Future> Drop for EmptyOutcome<F> {
+impl<F: Future> Drop for EmptyOutcome<'_, F> {
     fn drop(&mut self) {
         // SAFETY: the pointer is the coroutine's own slot, alive for this
         // guard's whole life; the future in it was dropped in place, so it
         // is overwritten without being dropped (`ptr::write`), and nothing
-        // else references the slot meanwhile (the stage is `Gone`, no
+        // else references the slot meanwhile (the stage is `Dropping`, no
         // reader can exist before the outcome does).
         unsafe { ptr::write(self.0, Slot::Outcome(Outcome::Pending)) }
+        self.1.set(Stage::Gone);
     }
 }
 
@@ -607,5 +620,50 @@ mod tests {
             size_of::<Coroutine<F>>()
         }
         assert!(size_of_coroutine(&big) <= size_of_val(&big) + 16);
+    }
+    /// A future's destructor is user code: it may look at its own task
+    /// (through a handle, `task.exception()` say). While it runs, the slot
+    /// still holds the half-dropped future, so the outcome must read as
+    /// `Pending` and a change must be refused, not reach the slot.
+    #[test]
+    fn a_destructor_that_reads_its_own_outcome_sees_pending() {
+        use std::cell::RefCell;
+        use std::rc::Rc;
+
+        type Probe = Rc<RefCell<Option<Box<dyn Fn() -> bool>>>>;
+        struct OnDrop(Probe, Rc<Cell<Option<bool>>>);
+        impl Drop for OnDrop {
+            fn drop(&mut self) {
+                let probe = self.0.borrow_mut().take().unwrap();
+                self.1.set(Some(probe()));
+            }
+        }
+
+        let probe: Probe = Rc::new(RefCell::new(None));
+        let seen = Rc::new(Cell::new(None));
+        let on_drop = OnDrop(probe.clone(), seen.clone());
+        let coroutine = Rc::new(Coroutine::new(async move {
+            let _keep = &on_drop;
+            std::future::pending::<u8>().await
+        }));
+        let weak = Rc::downgrade(&coroutine);
+        *probe.borrow_mut() = Some(Box::new(move || {
+            let coroutine = weak.upgrade().unwrap();
+            let pending = coroutine.with_outcome(|o| matches!(o, Outcome::Pending));
+            let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                coroutine.set_outcome(Ok(1));
+            }))
+            .is_err();
+            pending
+                && refused
+                && coroutine
+                    .poll(&mut Context::from_waker(Waker::noop()))
+                    .is_none()
+        }));
+        coroutine.drop_future();
+        assert_eq!(seen.get(), Some(true));
+        assert!(coroutine.is_gone());
+        coroutine.set_outcome(Ok(7));
+        assert!(matches!(coroutine.take_outcome(), Outcome::Ready(Ok(7))));
     }
 }
