@@ -203,3 +203,42 @@ impl Timer for CorioTimer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+
+    use super::*;
+
+    /// The table is per thread, so a sleep armed on one loop finds its
+    /// corio sleep again when polled on the thread's next loop: it must
+    /// wait its deadline there, and leave that loop's timers alone.
+    #[test]
+    fn a_sleep_polled_on_the_threads_next_loop_waits_its_deadline() {
+        let sleep = CorioTimer.sleep(Duration::from_secs(10));
+        let [mut sleep] = corio_executor::run(async move {
+            let mut sleep = sleep;
+            poll_fn(|cx| {
+                assert!(sleep.as_mut().poll(cx).is_pending());
+                Poll::Ready(())
+            })
+            .await;
+            [sleep]
+        })
+        .unwrap();
+        let fired = corio_executor::run(async move {
+            let other =
+                corio_executor::create_task(corio_executor::sleep(Duration::from_millis(30)));
+            corio_executor::yield_now().await;
+            let fired = poll_fn(|cx| Poll::Ready(sleep.as_mut().poll(cx).is_ready())).await;
+            let timeout = Some(Duration::from_secs(2));
+            corio_executor::wait_for(other, timeout)
+                .await
+                .unwrap()
+                .unwrap();
+            fired
+        })
+        .unwrap();
+        assert!(!fired);
+    }
+}
