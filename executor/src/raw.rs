@@ -621,6 +621,7 @@ mod tests {
         }
         assert!(size_of_coroutine(&big) <= size_of_val(&big) + 16);
     }
+
     /// A future's destructor is user code: it may look at its own task
     /// (through a handle, `task.exception()` say). While it runs, the slot
     /// still holds the half-dropped future, so the outcome must read as
