@@ -61,10 +61,7 @@ impl<S: PollSocket> Write for Io<S> {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(match Pin::get_ref(self.as_ref()).get_ref().write_eof() {
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-            other => other,
-        })
+        Poll::Ready(self.shutdown_write())
     }
 }
 

@@ -5,9 +5,14 @@ use std::io;
 use std::mem::MaybeUninit;
 #[cfg(feature = "futures-io")]
 use std::pin::Pin;
+#[cfg(feature = "futures-io")]
+use std::task::ready;
 use std::task::{Context, Poll};
 
 use corio_net::{PollState, TcpStream, UnixStream};
+
+#[cfg(feature = "futures-io")]
+use crate::read_buffer::ReadBuffer;
 
 /// A stream socket [`Io`] can drive: corio's [`TcpStream`] and
 /// [`UnixStream`]. Sealed in spirit: the methods are corio-net's
@@ -179,6 +184,19 @@ impl<S: PollSocket> Io<S> {
     ) -> Poll<io::Result<usize>> {
         self.stream.poll_send_vectored(cx, &mut self.state, bufs)
     }
+
+    /// Closes the write half (`write_eof`), as both `poll_close`
+    /// (futures-io) and `poll_shutdown` (hyper) do; a socket the peer has
+    /// already left counts as shut. Python: `transport.write_eof()`.
+    ///
+    /// # Errors
+    /// The OS error of `shutdown(SHUT_WR)`, other than `NotConnected`.
+    pub fn shutdown_write(&self) -> io::Result<()> {
+        match self.stream.write_eof() {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            other => other,
+        }
+    }
 }
 
 impl<S> Unpin for Io<S> {}
@@ -219,10 +237,7 @@ impl<S: PollSocket> futures_io::AsyncWrite for Io<S> {
 
     fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         // `write_eof`; the fd closes when the Io is dropped.
-        Poll::Ready(match self.stream.write_eof() {
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-            other => other,
-        })
+        Poll::Ready(self.shutdown_write())
     }
 }
 
@@ -237,9 +252,7 @@ impl<S: PollSocket> futures_io::AsyncWrite for Io<S> {
 #[derive(Debug)]
 pub struct BufIo<S> {
     io: Io<S>,
-    buf: Box<[u8]>,
-    pos: usize,
-    filled: usize,
+    buf: ReadBuffer,
 }
 
 #[cfg(feature = "futures-io")]
@@ -277,9 +290,7 @@ impl<S: PollSocket> BufIo<S> {
     pub fn new(stream: S) -> BufIo<S> {
         BufIo {
             io: Io::new(stream),
-            buf: vec![0; corio_net::DEFAULT_LIMIT].into_boxed_slice(),
-            pos: 0,
-            filled: 0,
+            buf: ReadBuffer::default(),
         }
     }
 
@@ -290,7 +301,7 @@ impl<S: PollSocket> BufIo<S> {
 
     /// Bytes read from the socket and not consumed yet.
     pub fn buffer(&self) -> &[u8] {
-        &self.buf[self.pos..self.filled]
+        self.buf.unread()
     }
 }
 
@@ -301,21 +312,13 @@ impl<S> Unpin for BufIo<S> {}
 impl<S: PollSocket> futures_io::AsyncBufRead for BufIo<S> {
     fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
         let this = self.get_mut();
-        if this.pos == this.filled {
-            let n = match this.io.poll_read_bytes(cx, &mut this.buf) {
-                Poll::Ready(Ok(n)) => n,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            };
-            this.pos = 0;
-            this.filled = n;
-        }
-        Poll::Ready(Ok(&this.buf[this.pos..this.filled]))
+        let io = &mut this.io;
+        this.buf
+            .poll_fill(corio_net::DEFAULT_LIMIT, |buf| io.poll_read_bytes(cx, buf))
     }
 
     fn consume(self: Pin<&mut Self>, amt: usize) {
-        let this = self.get_mut();
-        this.pos = (this.pos + amt).min(this.filled);
+        self.get_mut().buf.consume(amt);
     }
 }
 
@@ -327,19 +330,16 @@ impl<S: PollSocket> futures_io::AsyncRead for BufIo<S> {
         out: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if this.pos == this.filled && out.len() >= this.buf.len() {
+        if this.buf.unread().is_empty() && out.len() >= corio_net::DEFAULT_LIMIT {
             // A big read bypasses the buffer (as std's BufReader does).
             return this.io.poll_read_bytes(cx, out);
         }
-        let available = match futures_io::AsyncBufRead::poll_fill_buf(Pin::new(&mut *this), cx) {
-            Poll::Ready(Ok(available)) => available,
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-            Poll::Pending => return Poll::Pending,
-        };
-        let n = available.len().min(out.len());
-        out[..n].copy_from_slice(&available[..n]);
-        futures_io::AsyncBufRead::consume(Pin::new(this), n);
-        Poll::Ready(Ok(n))
+        let io = &mut this.io;
+        ready!(
+            this.buf
+                .poll_fill(corio_net::DEFAULT_LIMIT, |buf| io.poll_read_bytes(cx, buf))
+        )?;
+        Poll::Ready(Ok(this.buf.take_into(out)))
     }
 }
 

@@ -22,6 +22,8 @@ pub use io::BufIo;
 
 #[cfg(feature = "futures-io")]
 mod pair;
+#[cfg(feature = "futures-io")]
+mod read_buffer;
 pub use io::{Io, PollSocket};
 #[cfg(feature = "futures-io")]
 pub use pair::StreamPair;

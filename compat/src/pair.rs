@@ -7,6 +7,8 @@ use std::task::{Context, Poll, ready};
 
 use corio_net::{StreamReader, StreamWriter};
 
+use crate::read_buffer::ReadBuffer;
+
 /// The `(StreamReader, StreamWriter)` of `open_connection` or
 /// `start_server` as one duplex stream: `futures_io::AsyncRead`,
 /// `AsyncBufRead` and `AsyncWrite`, for crates written against those
@@ -75,13 +77,10 @@ use corio_net::{StreamReader, StreamWriter};
 pub struct StreamPair {
     reader: StreamReader,
     writer: StreamWriter,
-    /// `AsyncBufRead`'s buffer: `buf[pos..filled]` are bytes moved out of
-    /// the reader by `poll_fill_buf` and not consumed yet (allocated by
-    /// the first `poll_fill_buf`; plain reads copy straight from the
-    /// reader).
-    buf: Box<[u8]>,
-    pos: usize,
-    filled: usize,
+    /// `AsyncBufRead`'s buffer: bytes moved out of the reader by
+    /// `poll_fill_buf` and not consumed yet (plain reads copy straight
+    /// from the reader once it is empty).
+    buf: ReadBuffer,
 }
 
 impl StreamPair {
@@ -91,9 +90,7 @@ impl StreamPair {
         StreamPair {
             reader,
             writer,
-            buf: Box::default(),
-            pos: 0,
-            filled: 0,
+            buf: ReadBuffer::default(),
         }
     }
 
@@ -116,7 +113,7 @@ impl StreamPair {
     /// No asyncio counterpart (asyncio's buffered reads live in the
     /// `StreamReader` alone).
     pub fn buffer(&self) -> &[u8] {
-        &self.buf[self.pos..self.filled]
+        self.buf.unread()
     }
 
     /// Closes the connection once the write buffer is sent. Python:
@@ -129,7 +126,7 @@ impl StreamPair {
     /// from the reader and nobody consumed (they come before the reader's).
     /// No asyncio counterpart: the inverse of [`new`](Self::new).
     pub fn into_inner(self) -> (StreamReader, StreamWriter, Vec<u8>) {
-        let rest = self.buf[self.pos..self.filled].to_vec();
+        let rest = self.buf.unread().to_vec();
         (self.reader, self.writer, rest)
     }
 }
@@ -143,12 +140,8 @@ impl futures_io::AsyncRead for StreamPair {
         out: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if this.pos < this.filled {
-            let rest = &this.buf[this.pos..this.filled];
-            let n = rest.len().min(out.len());
-            out[..n].copy_from_slice(&rest[..n]);
-            this.pos += n;
-            return Poll::Ready(Ok(n));
+        if !this.buf.unread().is_empty() {
+            return Poll::Ready(Ok(this.buf.take_into(out)));
         }
         this.reader.poll_read_into(cx, out).map_err(io::Error::from)
     }
@@ -157,21 +150,15 @@ impl futures_io::AsyncRead for StreamPair {
 impl futures_io::AsyncBufRead for StreamPair {
     fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
         let this = self.get_mut();
-        if this.pos == this.filled {
-            if this.buf.is_empty() {
-                // As big as the reader's limit: what it may hold unpaused.
-                this.buf = vec![0; this.reader.limit()].into_boxed_slice();
-            }
-            let n = ready!(this.reader.poll_read_into(cx, &mut this.buf))?;
-            this.pos = 0;
-            this.filled = n;
-        }
-        Poll::Ready(Ok(&this.buf[this.pos..this.filled]))
+        let reader = &this.reader;
+        // As big as the reader's limit: what it may hold unpaused.
+        this.buf.poll_fill(reader.limit(), |buf| {
+            reader.poll_read_into(cx, buf).map_err(io::Error::from)
+        })
     }
 
     fn consume(self: Pin<&mut Self>, amt: usize) {
-        let this = self.get_mut();
-        this.pos = (this.pos + amt).min(this.filled);
+        self.get_mut().buf.consume(amt);
     }
 }
 
