@@ -155,7 +155,7 @@ mod tests {
             .find(|r| r.label.starts_with("spawn+join"))
             .unwrap();
         assert!(
-            (spawn.ratio - 0.53).abs() < 1e-9,
+            (spawn.ratio - 0.55).abs() < 1e-9,
             "the latest executor table"
         );
         let echo = found
