@@ -341,6 +341,16 @@ impl<T: 'static> std::future::Future for Shield<T> {
 /// others; `join` then returns every failure collected (Python's
 /// `ExceptionGroup`). Dropping the group or its `join` cancels what is left.
 ///
+/// One difference from asyncio: a failing child does **not** cancel the
+/// code that owns the group. asyncio cancels the parent task, so the code
+/// between `create_task` and the end of `async with` gets a
+/// `CancelledError` at its next `await`; in Rust, cancelling a task drops
+/// its coroutine, the group with it, and the failure would be lost. Here
+/// that code runs on until it reaches `join`, which then reports every
+/// failure. To stop early, await the group's work rather than other
+/// things (`as_completed` over the tasks, leaving at the first fatal
+/// error; `docs/09-porting-from-asyncio.md` shows the scraper pattern).
+///
 /// # Examples
 ///
 /// ```
@@ -368,6 +378,8 @@ struct GroupState {
     /// Set once the group started cancelling, so its own cancellations are
     /// not counted as failures.
     aborting: Cell<bool>,
+    /// Set when `join` returned: the group supervises nothing any more.
+    finished: Cell<bool>,
 }
 
 impl GroupState {
@@ -406,30 +418,36 @@ impl TaskGroup {
     /// fails the group. Python: `tg.create_task(coro)`.
     ///
     /// # Panics
-    /// Outside a running loop.
+    /// Outside a running loop; once [`join`](Self::join) has returned
+    /// ("TaskGroup is finished", asyncio's `RuntimeError`): the group no
+    /// longer supervises anything, so the task would run unwatched. Tasks
+    /// may still be added while `join` waits, as in asyncio.
     #[track_caller]
     pub fn create_task<F>(&self, future: F) -> Task<F::Output>
     where
         F: std::future::Future + 'static,
     {
+        self.check_open();
         let task = crate::create_task(future);
         self.track(&task, |_| None);
         task
     }
 
     /// Like [`create_task`](Self::create_task) for a future returning
-    /// `Result`: an `Err` fails the group too.
+    /// `Result`: an `Err` fails the group too. Python: `tg.create_task(coro)`
+    /// whose coroutine raises; `Err` plays the exception.
     ///
     /// # Panics
-    /// Outside a running loop.
+    /// As [`create_task`](Self::create_task): outside a running loop, or
+    /// once `join` has returned.
     #[track_caller]
-    /// Python: `tg.create_task(coro)` whose coroutine raises; `Err` plays the exception.
     pub fn try_create_task<F, T, E>(&self, future: F) -> Task<Result<T, E>>
     where
         F: std::future::Future<Output = Result<T, E>> + 'static,
         T: 'static,
         E: std::fmt::Display + 'static,
     {
+        self.check_open();
         let task = crate::create_task(future);
         self.track(&task, |outcome: &Result<T, E>| {
             outcome
@@ -438,6 +456,16 @@ impl TaskGroup {
                 .map(|e| TaskError::exception(OutputError(e.to_string())))
         });
         task
+    }
+
+    /// Refuses a task once `join` has returned (asyncio: "TaskGroup … is
+    /// finished"): nobody would wait for it or see its failure.
+    #[track_caller]
+    fn check_open(&self) {
+        assert!(
+            !self.state.finished.get(),
+            "TaskGroup is finished: join() has returned, so a new task would be unsupervised"
+        );
     }
 
     fn track<T: 'static>(
@@ -483,6 +511,7 @@ impl TaskGroup {
             }
         }
         guard.0 = None;
+        self.state.finished.set(true);
         let errors = self.state.errors.take();
         if errors.is_empty() {
             Ok(())

@@ -255,6 +255,7 @@ impl<T: Clone + 'static> StdFuture for Future<T> {
         if let Some(outcome) = &*self.inner.outcome.borrow() {
             return Poll::Ready(outcome.clone());
         }
+        runtime::check_future_loop(&self.inner.event_loop);
         let this = &mut *self;
         this.inner
             .wakers

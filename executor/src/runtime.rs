@@ -69,11 +69,16 @@ pub(crate) fn running_inner() -> Result<Rc<LoopInner>, LoopError> {
 }
 
 /// Panics, as asyncio raises in the awaiting task, when `task` (pending,
-/// with `header`) is not a task of the loop running here: a task of
-/// another loop would never wake this one.
+/// with `header`) is not a task of the loop running here (a task of
+/// another loop would never wake this one), or is the running task itself
+/// (it would wait for its own end: asyncio's "Task cannot await on
+/// itself").
 pub(crate) fn check_same_loop(header: &crate::task::Header, task: *const ()) {
     let Ok(lp) = running_inner() else { return };
     if lp.owns_task(header.key, task) {
+        if lp.current.get() == Some(header.key) {
+            panic!("Task cannot await on itself: {}", header.describe());
+        }
         return;
     }
     let current = current_raw().map_or_else(|| "a callback".to_string(), |t| t.header().describe());
@@ -81,6 +86,18 @@ pub(crate) fn check_same_loop(header: &crate::task::Header, task: *const ()) {
         "Task {current} got Future {} attached to a different loop",
         header.describe()
     );
+}
+
+/// Refuses to park the current task on a [`Future`](crate::Future) of
+/// another loop (asyncio: "… got Future … attached to a different loop"):
+/// that loop would wake it from its own ready queue, or never.
+pub(crate) fn check_future_loop(owner: &std::rc::Weak<LoopInner>) {
+    let foreign = with_running(|lp| !std::ptr::eq(owner.as_ptr(), Rc::as_ptr(lp)));
+    if foreign == Some(true) {
+        let current =
+            current_raw().map_or_else(|| "a callback".to_string(), |t| t.header().describe());
+        panic!("Task {current} got Future <Future pending> attached to a different loop");
+    }
 }
 
 /// The running loop's current task (its step is running), if any.

@@ -206,7 +206,9 @@ pub(crate) trait RawTask: Cancel {
     fn header(&self) -> &Header;
     /// One step: `coro.send(None)`.
     fn step(self: Rc<Self>, lp: &Rc<LoopInner>);
-    /// Drops a pending coroutine without finishing the task (loop close).
+    /// Drops a pending coroutine without finishing the task (loop close),
+    /// with its done callbacks and waiters; a panic in a destructor
+    /// propagates to the caller.
     fn abandon(&self);
     /// The failure it ended with, if it ended with one (without taking it).
     fn failure(&self) -> Option<TaskError>;
@@ -390,6 +392,14 @@ impl<F: StdFuture + 'static> RawTask for TaskCell<F> {
     }
 
     fn abandon(&self) {
+        // What the task holds besides its coroutine goes too: a done
+        // callback that holds the task itself (the background-task set
+        // idiom: `tasks.remove(task)`) would keep the cell alive through
+        // itself. Dropped after the coroutine, and even if its destructor
+        // panics (they are locals of this frame).
+        let _callbacks = self.callbacks.take();
+        let _wakers = self.header.done_wakers.take();
+        let _awaiting = self.header.awaiting.take();
         self.future.drop_future();
     }
 

@@ -407,3 +407,44 @@ fn a_shield_made_outside_a_loop_starts_when_first_polled() {
     let shielded = corio_executor::shield(async { 5 });
     assert_eq!(corio_executor::run(shielded).unwrap(), Ok(5));
 }
+
+/// asyncio: "TaskGroup … is finished". Once `join` returned, the group
+/// supervises nothing: a new task is refused, never silently unwatched.
+/// While `join` waits, tasks may still be added (and are waited for).
+#[test]
+fn task_group_refuses_a_task_after_join_returned() {
+    let lp = virtual_loop();
+    let (late_joined, refused) = lp
+        .run_until_complete(async {
+            let group = Rc::new(TaskGroup::new());
+            let adder = group.clone();
+            let late = Rc::new(std::cell::Cell::new(false));
+            let flag = late.clone();
+            group.create_task(async move {
+                sleep(secs(1)).await;
+                // Added while join waits: join waits for it too.
+                adder.create_task(async move {
+                    sleep(secs(1)).await;
+                    flag.set(true);
+                });
+            });
+            group.join().await.unwrap();
+            let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                group.create_task(async {});
+            }));
+            let message = refused.map_err(|p| corio_executor::panic_message(&*p));
+            let try_refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                group.try_create_task(async { Ok::<(), String>(()) });
+            }));
+            assert!(try_refused.is_err(), "try_create_task after join");
+            (late.get(), message)
+        })
+        .unwrap();
+    assert!(late_joined, "a task added during join was not waited for");
+    match refused {
+        Err(message) => assert!(message.contains("TaskGroup is finished"), "{message}"),
+        Ok(()) => panic!("create_task after join was accepted"),
+    }
+    assert!(lp.all_tasks().is_empty(), "a refused task was started");
+    lp.close().unwrap();
+}

@@ -541,3 +541,83 @@ fn the_loop_lowers_the_threads_timer_slack_while_it_runs_and_restores_it() {
     .join()
     .unwrap();
 }
+
+/// Sets its flag when dropped: shows that what held it was freed.
+struct DropFlag(Rc<std::cell::Cell<bool>>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.set(true);
+    }
+}
+
+/// asyncio's background-tasks idiom: a done callback that holds its own
+/// task (to remove it from a set). A task dropped pending at close must
+/// take its callbacks with it, or the task and the callback keep each
+/// other alive forever.
+#[test]
+fn a_pending_task_whose_done_callback_holds_it_is_freed_at_close() {
+    let freed = Rc::new(std::cell::Cell::new(false));
+    let lp = EventLoop::new().unwrap();
+    lp.set_exception_handler(Some(|_: &corio_executor::ExceptionContext| {}));
+    let task = lp.create_task(std::future::pending::<()>());
+    let flag = DropFlag(freed.clone());
+    let background = Rc::new(RefCell::new(vec![task.clone()]));
+    let set = background.clone();
+    let me = task.clone();
+    task.add_done_callback(move |_| {
+        let _flag = &flag;
+        set.borrow_mut().retain(|t| !t.as_ref().same(&me.as_ref()));
+    });
+    background.borrow_mut().clear();
+    drop(task);
+    lp.run_until_complete(corio_executor::yield_now()).unwrap();
+    lp.close().unwrap();
+    assert!(freed.get(), "the task cell and its callback leaked");
+}
+
+/// A coroutine whose destructor panics when `close` drops it: `close`
+/// still finishes (closed, every other task dropped) and the panic is
+/// reported through the exception handler, not propagated.
+#[test]
+fn a_panicking_destructor_during_close_is_reported_and_close_finishes() {
+    struct PanicOnDrop;
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            panic!("destructor failed");
+        }
+    }
+    let reports = trace();
+    let lp = EventLoop::new().unwrap();
+    let seen = reports.clone();
+    lp.set_exception_handler(Some(move |ctx: &corio_executor::ExceptionContext| {
+        seen.borrow_mut()
+            .push(format!("{} / {:?}", ctx.message, ctx.exception));
+    }));
+    let freed = Rc::new(std::cell::Cell::new(false));
+    let flag = DropFlag(freed.clone());
+    lp.create_task(async move {
+        let _bomb = PanicOnDrop;
+        std::future::pending::<()>().await;
+    });
+    lp.create_task(async move {
+        let _flag = flag;
+        std::future::pending::<()>().await;
+    });
+    let bomb = PanicOnDrop;
+    lp.call_later(ms(3_600_000), move || drop(bomb));
+    lp.run_until_complete(corio_executor::yield_now()).unwrap();
+    let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.close()));
+    assert!(matches!(closed, Ok(Ok(()))), "close did not finish");
+    assert!(lp.is_closed());
+    assert!(
+        freed.get(),
+        "the task after the panicking one was not dropped"
+    );
+    let reports = reports.borrow();
+    let dropping: Vec<_> = reports
+        .iter()
+        .filter(|r| r.contains("Exception while dropping") && r.contains("destructor failed"))
+        .collect();
+    assert_eq!(dropping.len(), 2, "{reports:?}");
+}

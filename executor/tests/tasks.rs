@@ -653,3 +653,66 @@ fn a_sleep_armed_on_a_closed_loop_waits_its_deadline_on_the_next() {
     assert_eq!(trace, ["other done"]);
     assert!(started.elapsed() < ms(1500));
 }
+
+/// asyncio: "Task cannot await on itself". A task that awaits its own
+/// handle would wait for its own end forever; it fails at once instead.
+#[test]
+fn a_task_awaiting_itself_fails_at_once() {
+    let lp = corio_executor::EventLoop::new().unwrap();
+    let slot: Rc<RefCell<Option<corio_executor::Task<()>>>> = Rc::new(RefCell::new(None));
+    let me = slot.clone();
+    let task = lp.create_task(async move {
+        corio_executor::yield_now().await;
+        let own = me.borrow_mut().take().expect("the handle");
+        let _ = own.await;
+    });
+    *slot.borrow_mut() = Some(task.clone());
+    let outcome = lp.run_until_complete(task);
+    lp.close().unwrap();
+    match outcome {
+        Ok(Err(corio_executor::TaskError::Panicked(message))) => {
+            assert!(message.contains("Task cannot await on itself"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The same through its untyped handle (`TaskRef`, what `wait` takes).
+#[test]
+fn a_task_awaiting_its_own_task_ref_fails_at_once() {
+    let outcome = corio_executor::run(async {
+        let me = corio_executor::current_task().expect("in a task");
+        me.await;
+    });
+    match outcome {
+        Err(corio_executor::RunError::Task(corio_executor::TaskError::Panicked(message))) => {
+            assert!(message.contains("Task cannot await on itself"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// asyncio: "… got Future … attached to a different loop". A future of
+/// another loop would never wake this one; awaiting it fails at once.
+#[test]
+fn awaiting_a_future_of_another_loop_fails_at_once() {
+    let other = corio_executor::EventLoop::new().unwrap();
+    let foreign: corio_executor::Future<u32> = other.create_future();
+    let lp = corio_executor::EventLoop::new().unwrap();
+    let outcome = lp.run_until_complete(async move { foreign.await });
+    match outcome {
+        Err(corio_executor::RunError::Task(corio_executor::TaskError::Panicked(message))) => {
+            assert!(
+                message.contains("attached to a different loop"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // A done future of another loop gives its result: nothing to wait for.
+    let done: corio_executor::Future<u32> = other.create_future();
+    done.set_result(7).unwrap();
+    assert_eq!(lp.run_until_complete(done).unwrap(), Ok(7));
+    lp.close().unwrap();
+    other.close().unwrap();
+}

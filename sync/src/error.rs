@@ -45,6 +45,11 @@ pub enum SyncError {
     /// `Barrier::new(0)`. Python: `ValueError('parties must be > 0')`.
     #[error("parties must be > 0")]
     NoParties,
+    /// `Semaphore::release` with the count already at `usize::MAX`.
+    /// asyncio has no such limit (Python integers grow); the nearest is
+    /// `OverflowError`.
+    #[error("Semaphore released too many times: the count is at usize::MAX")]
+    SemaphoreOverflow,
 }
 
 impl SyncError {

@@ -57,8 +57,25 @@ struct PermitState {
     waiters: WaitList<()>,
 }
 
-/// A release that would exceed the bound; see the module docs.
-pub(crate) struct OverBound;
+/// Why a release was refused (nothing changed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// Free + handed permits are already at the bound (module docs).
+    OverBound,
+    /// The count is at `usize::MAX`: one more would wrap it to 0 and lock
+    /// the semaphore for good.
+    Overflow,
+}
+
+impl Refused {
+    /// The error a caller sees; `over_bound` is the bounded kind's own.
+    fn error(self, over_bound: SyncError) -> SyncError {
+        match self {
+            Refused::OverBound => over_bound,
+            Refused::Overflow => SyncError::SemaphoreOverflow,
+        }
+    }
+}
 
 impl PermitState {
     /// Hands one free permit, if any, to the first waiter that has none.
@@ -124,15 +141,18 @@ impl Permits {
     /// Gives a permit back: to the first waiter, else to `value`.
     ///
     /// # Errors
-    /// [`OverBound`] (and nothing changes) when free + handed permits are
-    /// already at the bound.
+    /// [`Refused`] (and nothing changes) when free + handed permits are
+    /// already at the bound, or the count is at `usize::MAX`.
     #[inline]
-    pub(crate) fn release(&self) -> Result<(), OverBound> {
+    pub(crate) fn release(&self) -> Result<(), Refused> {
         let mut state = self.state.borrow_mut();
         if let Some(bound) = state.bound
             && state.value + state.waiters.granted() >= bound
         {
-            return Err(OverBound);
+            return Err(Refused::OverBound);
+        }
+        if state.value == usize::MAX {
+            return Err(Refused::Overflow);
         }
         state.give_back();
         Ok(())
@@ -142,9 +162,9 @@ impl Permits {
     /// (the permit was already given back through an explicit `release`)
     /// changes nothing and is reported as `error`.
     #[inline]
-    pub(crate) fn release_from_drop(&self, error: SyncError) {
-        if self.release().is_err() {
-            report_misuse(error);
+    pub(crate) fn release_from_drop(&self, over_bound: SyncError) {
+        if let Err(refused) = self.release() {
+            report_misuse(refused.error(over_bound));
         }
     }
 
@@ -289,9 +309,28 @@ impl Semaphore {
     ///
     /// For a permit kept with [`SemaphoreGuard::forget`]; as in asyncio,
     /// releasing more than was acquired raises the count.
-    pub fn release(&self) {
-        // Unbounded: a release is never refused.
-        let _unbounded = self.permits.release();
+    ///
+    /// Differs from asyncio, whose count is a Python integer with no top:
+    /// the count is a `usize`, and a release at `usize::MAX` is refused.
+    ///
+    /// # Errors
+    /// [`SyncError::SemaphoreOverflow`] (and the count stays as it was)
+    /// when the count is already `usize::MAX`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio_sync::{Semaphore, SyncError};
+    ///
+    /// let sem = Semaphore::new(usize::MAX - 1);
+    /// assert_eq!(sem.release(), Ok(()));
+    /// assert_eq!(sem.release(), Err(SyncError::SemaphoreOverflow));
+    /// assert_eq!(sem.value(), usize::MAX);
+    /// ```
+    pub fn release(&self) -> Result<(), SyncError> {
+        self.permits
+            .release()
+            .map_err(|refused| refused.error(SyncError::SemaphoreOverflow))
     }
 
     /// True when an `acquire` would wait: no permit is free, or tasks are
@@ -329,7 +368,9 @@ impl Drop for SemaphoreGuard<'_> {
     /// Gives the permit back. For a [`BoundedSemaphore`] whose permit was
     /// already given back by an explicit `release()`, the drop changes
     /// nothing and reports [`SyncError::ReleasedTooManyTimes`] to the
-    /// running loop's exception handler (a drop cannot return an error).
+    /// running loop's exception handler (a drop cannot return an error);
+    /// so does a drop that would take the count past `usize::MAX`
+    /// ([`SyncError::SemaphoreOverflow`]).
     fn drop(&mut self) {
         self.semaphore
             .permits
@@ -397,7 +438,7 @@ impl BoundedSemaphore {
         self.semaphore
             .permits
             .release()
-            .map_err(|_| SyncError::ReleasedTooManyTimes)
+            .map_err(|refused| refused.error(SyncError::ReleasedTooManyTimes))
     }
 
     /// Python: `sem.locked()`.

@@ -140,7 +140,7 @@ fn semaphore_newcomer_queues_behind_waiters_handed_a_permit() {
                 sem.acquire().await.forget();
                 order.borrow_mut().push(name);
                 if again {
-                    sem.release();
+                    sem.release().unwrap();
                     sem.acquire().await.forget();
                     order.borrow_mut().push("c2 again");
                 }
@@ -149,8 +149,8 @@ fn semaphore_newcomer_queues_behind_waiters_handed_a_permit() {
         let c2 = spawn("c2", true);
         let c3 = spawn("c3", false);
         yield_now().await; // both wait
-        sem.release();
-        sem.release(); // one permit each, neither has run
+        sem.release().unwrap();
+        sem.release().unwrap(); // one permit each, neither has run
         c2.await.unwrap();
         c3.await.unwrap();
         order.take()
@@ -171,7 +171,7 @@ fn semaphore_permit_freed_while_handed_waiters_run_reaches_the_newcomer() {
         };
         yield_now().await;
         drop(held); // handed to `waiter`
-        sem.release(); // a second, free permit
+        sem.release().unwrap(); // a second, free permit
         assert!(sem.try_acquire().is_none(), "barged past a handed waiter");
         let newcomer = {
             let sem = sem.clone();
@@ -202,9 +202,9 @@ fn semaphore_free_permits_go_down_the_line_one_per_collection() {
         let a = acquirer("a");
         yield_now().await; // `a` waits
         let (b, c) = (acquirer("b"), acquirer("c")); // they queue behind `a`
-        sem.release(); // handed to `a`
-        sem.release();
-        sem.release(); // two free
+        sem.release().unwrap(); // handed to `a`
+        sem.release().unwrap();
+        sem.release().unwrap(); // two free
         let observer = {
             let order = order.clone();
             create_task(async move {

@@ -280,7 +280,7 @@ fn bounded_semaphore_refuses_a_release_above_its_initial_value() {
     assert_eq!(sem.value(), 2);
     // A plain Semaphore lets its count grow, as asyncio's does.
     let plain = Semaphore::new(0);
-    plain.release();
+    plain.release().unwrap();
     assert_eq!(plain.value(), 1);
 }
 
@@ -652,4 +652,27 @@ fn event_waiter_cancelled_while_waiting_leaves_the_others_intact() {
         event.set();
         b.await.unwrap();
     });
+}
+
+/// A `Semaphore` count at `usize::MAX` refuses one more release with a
+/// typed error and stays as it was: no debug panic, no wrap to 0 (which
+/// would lock the semaphore for good). A guard dropped at the top leaves
+/// the count alone too (a drop cannot return the error).
+#[test]
+fn a_semaphore_at_usize_max_refuses_another_release() {
+    let sem = Semaphore::new(usize::MAX);
+    assert_eq!(sem.release(), Err(SyncError::SemaphoreOverflow));
+    assert_eq!(sem.value(), usize::MAX);
+    assert!(!sem.locked());
+
+    let guard = sem.try_acquire().expect("a permit is free");
+    assert_eq!(sem.value(), usize::MAX - 1);
+    sem.release().unwrap(); // back at the top while the guard is out
+    drop(guard); // refused: stays at usize::MAX
+    assert_eq!(sem.value(), usize::MAX);
+    assert!(sem.try_acquire().is_some(), "the semaphore still works");
+
+    let bounded = BoundedSemaphore::new(usize::MAX);
+    assert_eq!(bounded.release(), Err(SyncError::ReleasedTooManyTimes));
+    assert_eq!(bounded.value(), usize::MAX);
 }

@@ -331,7 +331,7 @@ impl LoopInner {
         // the loop (a transport removing its reader), which must find the
         // selector free.
         let keys = self.selector.borrow_mut().close_and_take_keys();
-        drop(keys);
+        self.drop_reporting_panics("I/O callbacks", keys);
         // Discard what those drops scheduled, until nothing is left.
         loop {
             let ready: Vec<_> = self.ready.borrow_mut().drain(..).collect();
@@ -339,7 +339,7 @@ impl LoopInner {
             if ready.is_empty() && timers.is_empty() && !self.has_tasks() {
                 break;
             }
-            drop((ready, timers));
+            self.drop_reporting_panics("callbacks", (ready, timers));
             self.drop_pending_tasks();
         }
         self.closed.set(true);
@@ -347,7 +347,21 @@ impl LoopInner {
         drop(self.remote.close());
     }
 
-    /// Reports and drops every task still pending (loop close).
+    /// Drops what `close` discards. Its destructors are user code: a panic
+    /// in one is reported and `close` goes on, so that the loop still ends
+    /// closed with every fd released (what `Drop` cannot promise once a
+    /// panic escapes it).
+    fn drop_reporting_panics<T>(&self, what: &str, discarded: T) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(discarded))) {
+            self.report(
+                format!("Exception while dropping the loop's {what}"),
+                Some(panic_message(&*payload)),
+            );
+        }
+    }
+
+    /// Reports and drops every task still pending (loop close); a panic in
+    /// a coroutine's destructor is reported, and the next task is dropped.
     fn drop_pending_tasks(&self) {
         let pending = self.tasks.borrow_mut().take_all();
         for task in pending {
@@ -358,7 +372,12 @@ impl LoopInner {
                 ),
                 None,
             );
-            task.abandon();
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| task.abandon())) {
+                self.report(
+                    format!("Exception while dropping {}", task.header().describe()),
+                    Some(panic_message(&*payload)),
+                );
+            }
         }
     }
 

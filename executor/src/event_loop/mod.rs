@@ -345,6 +345,14 @@ impl EventLoop {
     /// the selector are closed. No callback, task step or protocol method
     /// runs during or after `close()`: only destructors.
     ///
+    /// A destructor that panics (a task's coroutine dropped here, a
+    /// callback's captured value) does not stop `close`: the panic is
+    /// caught and reported through the exception handler ("Exception while
+    /// dropping …"), and the rest is dropped and released as usual, so the
+    /// loop still ends closed with no fd left open. asyncio's `close` has
+    /// no destructors to run; its `call_exception_handler` is where a
+    /// failure found on the way out goes, as here.
+    ///
     /// # Errors
     /// [`LoopError::CloseWhileRunning`].
     pub fn close(&self) -> Result<(), LoopError> {

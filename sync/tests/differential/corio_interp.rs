@@ -290,10 +290,7 @@ impl Shared {
             Op::Release(prim) => {
                 let released = match prim {
                     Prim::L => p.l.release(),
-                    Prim::S => {
-                        p.s.release();
-                        Ok(())
-                    }
+                    Prim::S => p.s.release(),
                     _ => p.b.release(),
                 };
                 if released.is_ok() {
