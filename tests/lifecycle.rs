@@ -62,6 +62,14 @@ const CASES: &[Case] = &[
         "a_panicking_protocol_loses_its_connection",
         a_panicking_protocol_loses_its_connection,
     ),
+    (
+        "background_tasks_holding_themselves_are_freed",
+        background_tasks_holding_themselves_are_freed,
+    ),
+    (
+        "close_survives_a_panicking_destructor",
+        close_survives_a_panicking_destructor,
+    ),
 ];
 
 fn main() {
@@ -483,5 +491,86 @@ fn a_panicking_protocol_loses_its_connection() -> Result<(), String> {
     check(
         lost.as_deref().is_some_and(|l| l.contains("bad data")),
         format!("connection_lost got {lost:?}"),
+    )
+}
+
+/// Sets its flag when dropped: shows that what held it was freed.
+struct DropFlag(Rc<Cell<bool>>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.set(true);
+    }
+}
+
+/// asyncio's background-tasks idiom: a set of tasks, each with a done
+/// callback that removes it from the set (so the callback holds the task).
+/// Tasks still pending when the loop goes are freed with it (valgrind
+/// would see each cell "definitely lost").
+fn background_tasks_holding_themselves_are_freed() -> Result<(), String> {
+    let flags: Vec<_> = (0..100).map(|_| Rc::new(Cell::new(false))).collect();
+    let lp = EventLoop::new().map_err(|e| e.to_string())?;
+    lp.set_exception_handler(Some(|_: &corio::ExceptionContext| {}));
+    let background = Rc::new(RefCell::new(Vec::new()));
+    for flag in &flags {
+        let flag = DropFlag(flag.clone());
+        let task = lp.create_task(async move {
+            let _flag = flag;
+            sleep(Duration::from_secs(3600)).await;
+        });
+        let (set, me) = (background.clone(), task.clone());
+        task.add_done_callback(move |_| {
+            set.borrow_mut()
+                .retain(|t: &corio::Task<()>| !t.as_ref().same(&me.as_ref()));
+        });
+        background.borrow_mut().push(task);
+    }
+    lp.run_until_complete(yield_now())
+        .map_err(|e| e.to_string())?;
+    background.borrow_mut().clear();
+    drop(lp); // pending: dropped with the loop, callbacks and all
+    let leaked = flags.iter().filter(|f| !f.get()).count();
+    check(leaked == 0, format!("{leaked} of 100 tasks leaked"))
+}
+
+struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("destructor failed");
+    }
+}
+
+/// A coroutine whose destructor panics when `close` drops it, with a
+/// server, a connection and a timer open: `close` finishes (closed, every
+/// fd released), and the panic is reported, not propagated.
+fn close_survives_a_panicking_destructor() -> Result<(), String> {
+    let reported = Rc::new(Cell::new(0));
+    let seen = reported.clone();
+    let lp = EventLoop::new().map_err(|e| e.to_string())?;
+    lp.set_exception_handler(Some(move |ctx: &corio::ExceptionContext| {
+        if ctx.message.contains("Exception while dropping") {
+            seen.set(seen.get() + 1);
+        }
+    }));
+    let parts = lp
+        .run_until_complete(parked_connection())
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    lp.create_task(async move {
+        let _parts = parts;
+        let _bomb = PanicOnDrop;
+        sleep(Duration::from_secs(3600)).await;
+    });
+    let bomb = PanicOnDrop;
+    lp.call_later(Duration::from_secs(3600), move || drop(bomb));
+    lp.run_until_complete(yield_now())
+        .map_err(|e| e.to_string())?;
+    let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.close()));
+    check(matches!(closed, Ok(Ok(()))), "close did not finish")?;
+    check(lp.is_closed(), "not closed")?;
+    check(
+        reported.get() == 2,
+        format!("{} panics reported, 2 expected", reported.get()),
     )
 }

@@ -157,6 +157,52 @@ impl From<TimeoutError> for TaskError {
     }
 }
 
+/// A deadline in `io::Result` code: kind `TimedOut`, so `?` works after
+/// [`timeout`](crate::timeout). Python: `TimeoutError` is an `OSError`
+/// (errno `ETIMEDOUT`), caught by `except OSError`.
+///
+/// # Examples
+///
+/// ```
+/// use std::io;
+/// use std::time::Duration;
+/// use corio_executor::{run, timeout, wait_for};
+///
+/// async fn answer() -> io::Result<u32> {
+///     // The outer `?`: TimeoutError; with `wait_for`, TaskError.
+///     timeout(Duration::from_millis(1), std::future::pending::<()>()).await?;
+///     Ok(wait_for(async { 42 }, None).await?)
+/// }
+///
+/// let err = run(answer()).unwrap().unwrap_err();
+/// assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+/// ```
+impl From<TimeoutError> for std::io::Error {
+    fn from(err: TimeoutError) -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::TimedOut, err)
+    }
+}
+
+/// A task's failure in `io::Result` code (after `wait_for`, or awaiting a
+/// task): [`TaskError::Timeout`] is `TimedOut`; an error set with
+/// `set_exception` that is an `io::Error` keeps its kind; the rest are
+/// `Other` with the task error's message. Cancellation is deliberately not
+/// `Interrupted`: `std::io` retries that kind (`read_exact`, `write_all`),
+/// and a cancelled task must not be retried. Python: `TimeoutError` is an
+/// `OSError`; `CancelledError` is not, so it surfaces as a plain error.
+impl From<TaskError> for std::io::Error {
+    fn from(err: TaskError) -> std::io::Error {
+        let kind = match &err {
+            TaskError::Timeout => std::io::ErrorKind::TimedOut,
+            TaskError::Exception(e) => e
+                .downcast_ref::<std::io::Error>()
+                .map_or(std::io::ErrorKind::Other, std::io::Error::kind),
+            _ => std::io::ErrorKind::Other,
+        };
+        std::io::Error::new(kind, err.to_string())
+    }
+}
+
 /// A signal handler that cannot be added. Python raises `ValueError`,
 /// `RuntimeError` or `OSError` for these.
 #[derive(Debug, thiserror::Error)]

@@ -716,3 +716,36 @@ fn awaiting_a_future_of_another_loop_fails_at_once() {
     lp.close().unwrap();
     other.close().unwrap();
 }
+
+/// `?` in `io::Result` code: a deadline is `TimedOut` (Python's
+/// `TimeoutError` is an `OSError`), an `io::Error` set as a future's
+/// exception keeps its kind, a cancellation is `Other` (never
+/// `Interrupted`, which `std::io` retries).
+#[test]
+fn timeouts_and_task_errors_convert_to_io_errors() {
+    use std::io;
+    let timed_out: io::Error = corio_executor::TimeoutError.into();
+    assert_eq!(timed_out.kind(), io::ErrorKind::TimedOut);
+    assert_eq!(
+        io::Error::from(TaskError::Timeout).kind(),
+        io::ErrorKind::TimedOut
+    );
+    let refused = TaskError::exception(io::Error::from(io::ErrorKind::ConnectionRefused));
+    assert_eq!(
+        io::Error::from(refused).kind(),
+        io::ErrorKind::ConnectionRefused
+    );
+    let cancelled = io::Error::from(TaskError::Cancelled);
+    assert_eq!(cancelled.kind(), io::ErrorKind::Other);
+    assert!(cancelled.to_string().contains("cancelled"), "{cancelled}");
+    let panicked = io::Error::from(TaskError::Panicked("boom".into()));
+    assert!(panicked.to_string().contains("boom"), "{panicked}");
+
+    async fn fetch() -> io::Result<u32> {
+        let value = wait_for(sleep(ms(50)), Some(ms(1))).await?;
+        let () = value;
+        Ok(1)
+    }
+    let err = run(fetch()).unwrap().unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+}
