@@ -21,13 +21,15 @@
 //! async def main():
 //!     await asyncio.gather(worker(1), worker(2), worker(3))
 //!
-//! asyncio.run(main())   # Ctrl-C: KeyboardInterrupt, exit status 130
+//! asyncio.run(main())   # Ctrl-C: KeyboardInterrupt; killed by SIGINT
 //! ```
 //!
 //! `run` does what `asyncio.run` does on Ctrl-C: it cancels the main task,
 //! whose `gather` cancels the workers; each worker's sleep is dropped at its
 //! await point, which runs its guard (the `except CancelledError` above);
-//! then `run` returns `Interrupted`, which this program turns into 130.
+//! then `run` returns `Interrupted`, and this program ends as CPython
+//! does after a `KeyboardInterrupt`: killed by SIGINT (`Exit::interrupted`),
+//! which its parent sees as "killed by signal 2" (Python's return code -2).
 //!
 //! With `--slow-exit`, a blocking job sleeps 30 s on the default executor,
 //! and `run`'s shutdown waits for it, as `asyncio.run` waits for
@@ -35,7 +37,6 @@
 //! default action, so a second one ends the process at once.
 
 use std::io::Write;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use corio::{RunError, create_task, gather, run, sleep, to_thread};
@@ -101,7 +102,7 @@ pub fn demo() -> corio::Result<()> {
     ctrl_c.join().expect("the Ctrl-C thread")?;
     match outcome {
         Err(RunError::Interrupted) => {
-            say("interrupted: run() returned Interrupted (exit status 130)");
+            say("interrupted: run() returned Interrupted (the program dies by SIGINT)");
             Ok(())
         }
         other => Err(std::io::Error::other(format!("expected Interrupted, got {other:?}")).into()),
@@ -109,7 +110,7 @@ pub fn demo() -> corio::Result<()> {
 }
 
 #[allow(dead_code)] // the tour includes this file and calls `demo`
-fn main() -> ExitCode {
+fn main() -> corio::Exit {
     let slow_exit = std::env::args().any(|a| a == "--slow-exit");
     say(&format!(
         "pid {}: press Ctrl-C within 3 s",
@@ -118,19 +119,19 @@ fn main() -> ExitCode {
     match run(workers(Duration::from_secs(1), slow_exit)) {
         Ok(Ok(())) => {
             say("all done");
-            ExitCode::SUCCESS
+            corio::Exit::code(0)
         }
         Ok(Err(err)) => {
             eprintln!("a worker failed: {err}");
-            ExitCode::FAILURE
+            corio::Exit::code(1)
         }
         Err(RunError::Interrupted) => {
             say("interrupted");
-            ExitCode::from(130)
+            corio::Exit::interrupted()
         }
         Err(err) => {
             eprintln!("error: {err}");
-            ExitCode::FAILURE
+            corio::Exit::code(1)
         }
     }
 }

@@ -73,6 +73,6 @@ fn main() -> corio::Exit {
         queue.shutdown(false); // no new jobs; the queued ones still run
         gather(workers).await?;
         say("all work finished");
-        Err(Error::Interrupted) // exit status 130, no "Error:" line
+        Err(Error::SystemExit(130)) // sys.exit(130): that status, no "Error:" line
     })
 }

@@ -50,6 +50,12 @@ pub enum Error {
     /// Ctrl-C ended [`run`](crate::run). Python: `KeyboardInterrupt`.
     #[error("interrupted (SIGINT)")]
     Interrupted,
+    /// The program asks to end with this status: returned out of
+    /// [`main`](crate::main), it exits with it and prints nothing, as
+    /// [`Exit::code`](crate::Exit::code) does. Python: `sys.exit(n)`
+    /// (`SystemExit` raised out of `asyncio.run`).
+    #[error("exit status {0}")]
+    SystemExit(u8),
     /// A deadline passed ([`timeout`](crate::timeout)).
     #[error(transparent)]
     Timeout(#[from] TimeoutError),

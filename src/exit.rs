@@ -2,6 +2,7 @@
 //! run with `asyncio.run` does, and [`Flatten`], the one call that turns a
 //! task's nested results into one `corio::Result`.
 
+use std::io::Write;
 use std::process::{ExitCode, Termination};
 
 use crate::Error;
@@ -9,21 +10,78 @@ use crate::Error;
 /// How a program ends: what [`main`] returns, for `fn main() -> Exit`.
 ///
 /// Mirrors how CPython ends a script whose `asyncio.run(main())` returned
-/// or raised: 0 on success; on Ctrl-C, exit status 130 (128 + SIGINT, what
-/// a shell expects of a program interrupted by a signal) and no
-/// "Error: …" line; on any other error, its message on stderr and 1.
+/// or raised:
+/// - success: status 0;
+/// - Ctrl-C ([`Error::Interrupted`], Python's `KeyboardInterrupt`): no
+///   "Error: …" line; after the cleanup `run` already did, the process
+///   gives SIGINT its default action back and kills itself with it, as
+///   CPython 3.8+ does, so the parent's `waitpid` sees "killed by signal
+///   2" (Python's `subprocess` return code -2) and a shell loop around the
+///   program stops. Should the signal not end it (blocked in this thread),
+///   it exits with 130 (128 + SIGINT), CPython's fallback too;
+/// - any other error: its message on stderr, status 1;
+/// - [`Exit::code`], or [`Error::SystemExit`] out of `main`'s future:
+///   that status, silently (Python's `sys.exit(n)`).
+///
 /// Differs from `fn main() -> corio::Result<()>`, which prints "Error:
 /// Interrupted" and exits 1 on Ctrl-C.
 #[derive(Debug)]
 #[must_use = "return it from main"]
-pub struct Exit(Result<(), Error>);
+pub struct Exit(Ending);
+
+#[derive(Debug)]
+enum Ending {
+    Outcome(Result<(), Error>),
+    Code(u8),
+}
+
+impl Exit {
+    /// Ends the program with status `code` and prints nothing. Python:
+    /// `sys.exit(code)` (and `SystemExit` raised out of `asyncio.run`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::process::{ExitCode, Termination};
+    ///
+    /// // A `fn main() -> corio::Exit`, named otherwise to be called here.
+    /// fn grep_main() -> corio::Exit {
+    ///     let found = corio::run(async { 0_usize }).unwrap_or(0);
+    ///     // grep's convention: 1 when nothing matched, no message.
+    ///     if found == 0 { corio::Exit::code(1) } else { corio::Exit::code(0) }
+    /// }
+    /// assert_eq!(grep_main().report(), ExitCode::from(1));
+    /// // The same from inside the program's future: `sys.exit(3)`.
+    /// let exit = corio::main(async { Err(corio::Error::SystemExit(3)) });
+    /// assert_eq!(exit.report(), ExitCode::from(3));
+    /// ```
+    pub fn code(code: u8) -> Exit {
+        Exit(Ending::Code(code))
+    }
+
+    /// Ends the program as Ctrl-C does: killed by SIGINT (see [`Exit`]).
+    /// Python: `KeyboardInterrupt` reaching the top of a script. For a
+    /// `main` that handled [`RunError::Interrupted`](crate::RunError) itself.
+    pub fn interrupted() -> Exit {
+        Exit(Ending::Outcome(Err(Error::Interrupted)))
+    }
+}
 
 impl Termination for Exit {
     fn report(self) -> ExitCode {
         match self.0 {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(Error::Interrupted) => ExitCode::from(130),
-            Err(error) => {
+            Ending::Code(code) | Ending::Outcome(Err(Error::SystemExit(code))) => {
+                ExitCode::from(code)
+            }
+            Ending::Outcome(Ok(())) => ExitCode::SUCCESS,
+            Ending::Outcome(Err(Error::Interrupted)) => {
+                // What the process printed must not be lost with it.
+                let _ = std::io::stdout().flush();
+                let _ = std::io::stderr().flush();
+                let _ = corio_reactor::signal::exit_by_signal(corio_reactor::signal::SIGINT);
+                ExitCode::from(130)
+            }
+            Ending::Outcome(Err(error)) => {
                 eprintln!("Error: {error}");
                 ExitCode::FAILURE
             }
@@ -33,13 +91,14 @@ impl Termination for Exit {
 
 impl<E: Into<Error>> From<Result<(), E>> for Exit {
     fn from(result: Result<(), E>) -> Exit {
-        Exit(result.map_err(Into::into))
+        Exit(Ending::Outcome(result.map_err(Into::into)))
     }
 }
 
 /// Runs `main` with [`run`](crate::run) and says how the program ends:
 /// the idiom for a binary's `main`. Python: `asyncio.run(main())` at the
-/// bottom of a script, where Ctrl-C exits with 130 and no traceback noise.
+/// bottom of a script: Ctrl-C ends the process by SIGINT with no
+/// traceback noise (see [`Exit`]).
 ///
 /// # Examples
 ///
@@ -49,7 +108,7 @@ impl<E: Into<Error>> From<Result<(), E>> for Exit {
 ///
 /// fn main() -> corio::Exit {
 ///     corio::main(async {
-///         sleep(Duration::from_secs(60)).await; // Ctrl-C: exit status 130
+///         sleep(Duration::from_secs(60)).await; // Ctrl-C: killed by SIGINT
 ///         println!("slept");
 ///         Ok(())
 ///     })
@@ -59,10 +118,10 @@ pub fn main<F>(main: F) -> Exit
 where
     F: std::future::Future<Output = crate::Result<()>> + 'static,
 {
-    Exit(match crate::run(main) {
+    Exit(Ending::Outcome(match crate::run(main) {
         Ok(outcome) => outcome,
         Err(run_error) => Err(run_error.into()),
-    })
+    }))
 }
 
 /// Flattens nested results into one [`corio::Result`](crate::Result):

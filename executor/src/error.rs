@@ -127,8 +127,8 @@ pub enum RunError {
     Task(#[from] TaskError),
     /// Ctrl-C (SIGINT) cancelled the main task; the other tasks were
     /// cancelled and the loop closed. Python: `KeyboardInterrupt` out of
-    /// `asyncio.run`; a program exits with status 130 for it, as a shell
-    /// does for a process that SIGINT ended.
+    /// `asyncio.run`; a program then ends killed by SIGINT, as CPython does
+    /// (the facade's `corio::Exit`), which a shell reports as status 130.
     #[error("interrupted (SIGINT)")]
     Interrupted,
 }

@@ -242,7 +242,8 @@ pub fn all_tasks() -> Vec<TaskRef> {
 /// else handles it), `run` handles it as asyncio 3.11's does: the first
 /// Ctrl-C cancels the main task (which cancels whatever it awaits), the
 /// shutdown above runs, and `run` returns [`RunError::Interrupted`]; a
-/// program turns that into exit status 130. The handler is removed at the
+/// program then ends as CPython does after a `KeyboardInterrupt`, killed
+/// by SIGINT (the facade's `corio::Exit` does it). The handler is removed at the
 /// first Ctrl-C, so a second one, during a slow shutdown, ends the
 /// process at once.
 ///

@@ -699,7 +699,7 @@ fn awaiting_a_future_of_another_loop_fails_at_once() {
     let other = corio_executor::EventLoop::new().unwrap();
     let foreign: corio_executor::Future<u32> = other.create_future();
     let lp = corio_executor::EventLoop::new().unwrap();
-    let outcome = lp.run_until_complete(async move { foreign.await });
+    let outcome = lp.run_until_complete(async move { foreign.await.map(|v| v + 1) });
     match outcome {
         Err(corio_executor::RunError::Task(corio_executor::TaskError::Panicked(message))) => {
             assert!(
@@ -742,8 +742,7 @@ fn timeouts_and_task_errors_convert_to_io_errors() {
     assert!(panicked.to_string().contains("boom"), "{panicked}");
 
     async fn fetch() -> io::Result<u32> {
-        let value = wait_for(sleep(ms(50)), Some(ms(1))).await?;
-        let () = value;
+        wait_for(sleep(ms(50)), Some(ms(1))).await?;
         Ok(1)
     }
     let err = run(fetch()).unwrap().unwrap_err();

@@ -91,6 +91,31 @@ pub fn raise_signal(signum: i32) -> io::Result<()> {
     sys::raise_in_process(signum)
 }
 
+/// Ends this process the way `signum` ends it by default: gives the
+/// signal back its default action (`SIG_DFL`) and sends it to the
+/// process. What CPython does after an unhandled `KeyboardInterrupt`
+/// (since 3.8): `signal(SIGINT, SIG_DFL)`, then `kill(getpid(), SIGINT)`,
+/// so that the parent's `waitpid` sees "killed by signal 2" (Python's
+/// `subprocess` return code -2) and a shell loop around the program stops.
+///
+/// Returns only if the process is still alive afterwards: the signal is
+/// blocked in every thread, its default action is not to end the process
+/// (`SIGCHLD`, say), or a call failed. The caller then exits by itself,
+/// as CPython does with status 128 + signum.
+///
+/// # Errors
+/// `EINVAL` for a number that is not a signal (or cannot be reset:
+/// `SIGKILL`, `SIGSTOP` already have their default action, and are sent).
+pub fn exit_by_signal(signum: i32) -> io::Result<()> {
+    if signum != libc::SIGKILL && signum != libc::SIGSTOP {
+        sys::default_signal(signum)?;
+    }
+    // To this thread first: unless it blocks the signal, the process ends
+    // inside the call, before anything else can exit it with a status.
+    sys::raise_in_thread(signum)?;
+    sys::raise_in_process(signum)
+}
+
 /// True on the process's main thread, where asyncio lets `run()` install
 /// its Ctrl-C handler. Python: `threading.current_thread() is
 /// threading.main_thread()`.

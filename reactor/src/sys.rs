@@ -339,6 +339,19 @@ pub(crate) fn restore_signal(signum: libc::c_int, saved: &SavedAction) -> io::Re
     cvt(unsafe { libc::sigaction(signum, &saved.0, ptr::null_mut()) }).map(drop)
 }
 
+/// `signal(signum, SIG_DFL)`: gives the signal its default action back.
+pub(crate) fn default_signal(signum: libc::c_int) -> io::Result<()> {
+    let mut action = MaybeUninit::<libc::sigaction>::zeroed();
+    // SAFETY: a zeroed sigaction is a valid empty one; its handler is set
+    // to SIG_DFL and its mask emptied before the call reads it.
+    unsafe {
+        let action = action.as_mut_ptr();
+        (*action).sa_sigaction = libc::SIG_DFL;
+        libc::sigemptyset(&mut (*action).sa_mask);
+        cvt(libc::sigaction(signum, action, ptr::null_mut())).map(drop)
+    }
+}
+
 /// `sigaction(signum, NULL, &old)`: the current handler (`SIG_DFL`,
 /// `SIG_IGN` or a function's address).
 pub(crate) fn signal_handler(signum: libc::c_int) -> io::Result<libc::sighandler_t> {
@@ -368,6 +381,16 @@ pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: `buf` is valid for `buf.len()` writable bytes.
     let n = cvt(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })?;
     Ok(n as usize)
+}
+
+/// `raise(signum)`: sends a signal to the calling thread; when the thread
+/// does not block it, it is delivered before the call returns.
+pub(crate) fn raise_in_thread(signum: libc::c_int) -> io::Result<()> {
+    // SAFETY: no pointers; an invalid number fails with EINVAL.
+    if unsafe { libc::raise(signum) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// `kill(getpid(), signum)`: sends a signal to this process.
