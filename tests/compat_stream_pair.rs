@@ -408,3 +408,39 @@ fn a_poll_read_beside_an_awaited_read_is_busy() {
     })
     .unwrap();
 }
+
+/// A pair over a reader with a huge limit (2^44, `usize::MAX`) allocates
+/// as data arrives, not `limit` bytes up front (which aborted the
+/// process), and its read-ahead still serves lines far longer than a
+/// first fill.
+#[test]
+fn a_huge_limit_allocates_as_data_arrives() {
+    for limit in [1usize << 44, usize::MAX] {
+        corio::run(async move {
+            let listener = TcpListener::bind("127.0.0.1", 0).await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let options = corio::net::ConnectOptions {
+                limit,
+                ..Default::default()
+            };
+            let (reader, writer) = corio::net::open_connection_with("127.0.0.1", port, options)
+                .await
+                .unwrap();
+            let mut pair = StreamPair::new(reader, writer);
+            let (peer, _) = listener.accept().await.unwrap();
+            let long = [vec![b'y'; 3 << 20], b"\n".to_vec()].concat();
+            let sent = long.clone();
+            let sender = corio::create_task(async move {
+                peer.send_all(b"short\n").await?;
+                peer.send_all(&sent).await?;
+                peer.shutdown(std::net::Shutdown::Write)?;
+                io::Result::Ok(peer)
+            });
+            assert_eq!(read_line(&mut pair).await.unwrap().unwrap(), b"short\n");
+            assert!(read_line(&mut pair).await.unwrap().unwrap() == long);
+            assert_eq!(read_line(&mut pair).await.unwrap(), None);
+            sender.await.unwrap().unwrap();
+        })
+        .unwrap();
+    }
+}

@@ -151,7 +151,8 @@ impl futures_io::AsyncBufRead for StreamPair {
     fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
         let this = self.get_mut();
         let reader = &this.reader;
-        // As big as the reader's limit: what it may hold unpaused.
+        // At most the reader's limit (what it may hold unpaused); the
+        // storage grows toward it only as fast as data comes.
         this.buf.poll_fill(reader.limit(), |buf| {
             reader.poll_read_into(cx, buf).map_err(io::Error::from)
         })

@@ -7,9 +7,15 @@
 use std::io;
 use std::task::{Poll, ready};
 
+/// The storage a first fill allocates (at most the caller's `size`).
+const FIRST_FILL: usize = 64 * 1024;
+
 /// Bytes read ahead and not consumed yet: `buf[pos..filled]`. The storage
 /// is allocated by the first fill, so a stream nobody reads line by line
-/// never holds one.
+/// never holds one; it starts at [`FIRST_FILL`] and doubles, up to the
+/// `size` the caller allows, each time a fill fills it whole. So a huge
+/// `size` (a reader limit of 2^44, or `usize::MAX`) costs only what the
+/// data needs.
 #[derive(Debug, Default)]
 pub(crate) struct ReadBuffer {
     buf: Box<[u8]>,
@@ -47,8 +53,17 @@ impl ReadBuffer {
         fill: impl FnOnce(&mut [u8]) -> Poll<io::Result<usize>>,
     ) -> Poll<io::Result<&[u8]>> {
         if self.pos == self.filled {
-            if self.buf.is_empty() {
-                self.buf = vec![0; size].into_boxed_slice();
+            let want = if self.buf.is_empty() {
+                size.min(FIRST_FILL)
+            } else if self.filled == self.buf.len() {
+                // The last fill filled it: the data comes faster than this.
+                size.min(self.buf.len().saturating_mul(2))
+            } else {
+                self.buf.len()
+            };
+            if want != self.buf.len() {
+                self.buf = vec![0; want].into_boxed_slice();
+                (self.pos, self.filled) = (0, 0);
             }
             let n = ready!(fill(&mut self.buf))?;
             self.pos = 0;

@@ -232,7 +232,8 @@ impl Shared {
         }
         let mut buffer = self.buffer.borrow_mut();
         buffer.extend(data);
-        let over = buffer.len() > 2 * self.limit;
+        // Saturating: any limit up to `usize::MAX` is valid.
+        let over = buffer.len() > self.limit.saturating_mul(2);
         drop(buffer);
         self.wake_reader();
         if over && !self.reading_paused.get() && !self.to_eof.get() {
@@ -375,6 +376,10 @@ impl Drop for StreamReader {
 impl StreamReader {
     /// A reader with its own buffer of `limit` bytes (asyncio's `limit`:
     /// the longest line or separator search). Python: `StreamReader(limit)`.
+    ///
+    /// Any positive limit works, up to `usize::MAX` (no limit, in effect):
+    /// nothing is allocated for it up front, and the pause threshold,
+    /// twice the limit, saturates.
     ///
     /// # Panics
     /// When `limit` is 0 (asyncio raises `ValueError`).

@@ -784,7 +784,35 @@ fn a_std_blocking_client_talks_to_a_stream_server() -> Result {
     })?
 }
 
+/// Any limit works: at `usize::MAX` (and at 2^63, whose double wraps to 0)
+/// the pause threshold `2 * limit` saturates instead of overflowing, so
+/// lines, separators and bulk reads behave as with no limit at all.
+fn a_limit_up_to_usize_max_works() -> Result {
+    for limit in [usize::MAX, 1 << 63, usize::MAX / 2 + 1] {
+        run(async move {
+            let (reader, _writer, peer) = connected(limit).await?;
+            assert_eq!(reader.limit(), limit);
+            let bulk = vec![b'x'; 1 << 20];
+            let sender = corio_executor::create_task(async move {
+                peer.send_all(b"first line\n").await?;
+                peer.send_all(&bulk).await?;
+                peer.send_all(b"\r\nend").await?;
+                io::Result::Ok(peer)
+            });
+            assert_eq!(reader.readline().await?, b"first line\n");
+            let body = reader.readuntil(b"\r\n").await?;
+            assert_eq!(body.len(), (1 << 20) + 2);
+            let peer = sender.await.unwrap()?;
+            drop(peer);
+            assert_eq!(reader.read(-1).await?, b"end");
+            io::Result::Ok(())
+        })??;
+    }
+    Ok(())
+}
+
 cases!(
+    a_limit_up_to_usize_max_works,
     echo_lines_through_a_server_and_iterate_lines_to_eof,
     read_readexactly_and_readuntil_split_the_stream_as_asyncio,
     read_into_fills_the_callers_buffer_as_read_would,
