@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
 
 use corio_executor::{EventLoop, Task, TaskRef, create_task, get_running_loop};
 
@@ -63,8 +64,10 @@ pub struct ProcessOptions {
     pub env: Vec<(OsString, OsString)>,
     /// Kill the child (SIGKILL) when its [`Process`] is dropped while it
     /// runs (default: false, asyncio's way: the child lives on and is
-    /// reaped when it exits). No asyncio counterpart; tokio's
-    /// `Command::kill_on_drop`.
+    /// reaped when it exits). A killed child is reaped by the loop, or at
+    /// the latest by its `close()`, so none is left `<defunct>` once
+    /// `run()` returns (after Ctrl-C, say). No asyncio counterpart; tokio's
+    /// `Command::kill_on_drop`, which reaps in the background instead.
     pub kill_on_drop: bool,
 }
 
@@ -145,15 +148,18 @@ pub struct Process {
 }
 
 impl Drop for Process {
-    /// With `kill_on_drop`, a child still running is killed; it is reaped
-    /// as any other (by the loop, or by a thread once the loop is gone).
+    /// With `kill_on_drop`, a child still running is killed; the loop
+    /// reaps it as any other, and if the loop closes first, the close
+    /// reaps it (see `ChildState`'s drop), so none outlives `run()`.
     fn drop(&mut self) {
         if self.kill_on_drop
             && let Some(child) = self.state.child.borrow_mut().as_mut()
             && !matches!(child.try_wait(), Ok(Some(_)))
         {
             // Err only when it exited meanwhile: nothing left to kill.
-            child.kill().ok();
+            if child.kill().is_ok() {
+                self.state.killed.set(true);
+            }
         }
     }
 }
@@ -164,6 +170,8 @@ struct ChildState {
     child: RefCell<Option<Child>>,
     /// Set once reaped.
     status: Cell<Option<ExitStatus>>,
+    /// `kill_on_drop` sent SIGKILL: the child is about to exit.
+    killed: Cell<bool>,
     /// Open until the child is reaped.
     pidfd: RefCell<Option<OwnedFd>>,
     waiters: RefCell<Vec<Waker>>,
@@ -205,15 +213,41 @@ impl Drop for ChildState {
     /// closed before the child exited): a thread waits for the child so it
     /// does not stay a zombie (asyncio's `ThreadedChildWatcher` does the
     /// same for every child).
+    ///
+    /// A child killed by `kill_on_drop` is reaped here, on the spot: it
+    /// exits within moments of SIGKILL, and reaping it before `close()`
+    /// (and so `run()`) returns means no `<defunct>` entry outlives the
+    /// program's exit path. Only one still there after [`KILLED_GRACE`]
+    /// (stuck in the kernel) goes to a thread.
     fn drop(&mut self) {
         if let Some(mut child) = self.child.get_mut().take()
             && !matches!(child.try_wait(), Ok(Some(_)))
+            && !(self.killed.get() && reaped_within(&mut child, KILLED_GRACE))
         {
             let reaper = std::thread::Builder::new().name("corio-reaper".into());
             if reaper.spawn(move || child.wait()).is_err() {
                 // No thread to be had: the child stays a zombie until
                 // this process exits, as a dropped `std::process::Child`.
             }
+        }
+    }
+}
+
+/// How long a loop's close waits for a killed child to exit.
+const KILLED_GRACE: Duration = Duration::from_secs(2);
+
+/// Polls `child` until it exits (reaping it) or `grace` passes.
+fn reaped_within(child: &mut Child, grace: Duration) -> bool {
+    let deadline = Instant::now() + grace;
+    let mut pause = Duration::from_micros(50);
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => return true,
+            Ok(None) if Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(10));
+            }
+            _ => return false,
         }
     }
 }
@@ -325,6 +359,7 @@ fn spawn(mut command: Command, program: &OsStr, options: ProcessOptions) -> io::
     let state = Rc::new(ChildState {
         child: RefCell::new(Some(child)),
         status: Cell::new(None),
+        killed: Cell::new(false),
         pidfd: RefCell::new(None),
         waiters: RefCell::new(Vec::new()),
     });

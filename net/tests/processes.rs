@@ -74,6 +74,10 @@ const CASES: &[Case] = &[
         "a_cancelled_communicate_closes_its_pipes_and_the_child_runs_on",
         a_cancelled_communicate_closes_its_pipes_and_the_child_runs_on,
     ),
+    (
+        "kill_on_drop_children_are_reaped_before_run_returns",
+        kill_on_drop_children_are_reaped_before_run_returns,
+    ),
 ];
 
 fn main() {
@@ -290,6 +294,32 @@ fn a_fan_out_cut_by_a_deadline_leaves_no_child_with_kill_on_drop() -> Result {
     assert!(!pids.borrow().is_empty(), "no child was started");
     for &pid in pids.borrow().iter() {
         assert!(!alive(pid), "child {pid} still there");
+    }
+    Ok(())
+}
+
+/// Children held by tasks still pending when `run` ends (what Ctrl-C
+/// leaves): `run` cancels the tasks, each dropped `Process` kills its
+/// child, and every child is reaped before `run` returns: none is left
+/// as `<defunct>`, even for an instant, once the program moves on.
+fn kill_on_drop_children_are_reaped_before_run_returns() -> Result {
+    for _ in 0..5 {
+        let pids = run(async {
+            let mut pids = Vec::new();
+            for _ in 0..20 {
+                let options = ProcessOptions::default().kill_on_drop(true);
+                let child = create_subprocess_exec("sleep", ["30"], options).await?;
+                pids.push(child.pid());
+                create_task(async move {
+                    let _held = child;
+                    sleep(Duration::from_secs(3600)).await;
+                });
+            }
+            std::io::Result::Ok(pids)
+        })??;
+        for pid in pids {
+            assert!(!alive(pid), "child {pid} not reaped when run returned");
+        }
     }
     Ok(())
 }
