@@ -29,9 +29,10 @@ use corio_reactor::{
 use corio_timer::{Clock, TimerId, TimerQueue};
 
 use super::Shutdown;
+use super::task_table::TaskTable;
 use crate::handle::{Callback, Handle, TimerHandle, callback};
 use crate::remote::{Remote, RemoteItem, TaskKey};
-use crate::task::{Header, RawTask, TaskRef, panic_message};
+use crate::task::{RawTask, TaskRef, panic_message};
 
 /// Something the ready queue runs.
 pub(crate) enum Runnable {
@@ -81,153 +82,8 @@ pub(crate) struct IoHandlers {
     writer: Option<Rc<IoCallback>>,
 }
 
-/// The loop's tasks, kept alive until they finish (asyncio's weak set made
-/// strong, so a detached task is never collected mid-flight).
-///
-/// A slot's generation goes up each time its task leaves, so a stale key
-/// (a waker outliving its task) never reaches the slot's next task. When
-/// the table is mostly empty it gives memory back: trailing empty slots are
-/// cut off, and slots made again later start above every generation ever
-/// handed out for them (`floor`).
-#[derive(Default)]
-pub(super) struct TaskTable {
-    /// Slot `i` holds its task, or the generation its next task gets.
-    slots: Vec<Slot>,
-    /// Empty slots, reused before the table grows.
-    free: Vec<u32>,
-    /// Tasks in the table.
-    live: usize,
-    /// The generation of a slot made anew: above every generation a cut
-    /// slot ever had.
-    floor: u32,
-}
-
-/// A slot of the task table: 16 bytes, as its task's `Rc` (a full slot's
-/// generation is its task's `header.key.generation`, so the slot need not
-/// keep one too).
-enum Slot {
-    Full(Rc<dyn RawTask>),
-    Free { generation: u32 },
-}
-
-impl Slot {
-    /// The task, if it has `generation`.
-    fn task(&self, generation: u32) -> Option<&Rc<dyn RawTask>> {
-        match self {
-            Slot::Full(task) if task.header().key.generation == generation => Some(task),
-            _ => None,
-        }
-    }
-}
-
-/// Below this many slots the table never shrinks (not worth the work).
-const TASK_TABLE_MIN_SHRINK: usize = 1024;
-
 /// Slots the ready queue keeps when it shrinks after a burst.
 const READY_KEEP: usize = 1024;
-
-impl TaskTable {
-    /// Reserves an empty slot; its key is final, so the task's waker can be
-    /// built before the task is put in with [`fill`](Self::fill).
-    fn vacant(&mut self) -> TaskKey {
-        let slot = match self.free.pop() {
-            Some(slot) => slot,
-            None => {
-                self.slots.push(Slot::Free {
-                    generation: self.floor,
-                });
-                (self.slots.len() - 1) as u32
-            }
-        };
-        let Slot::Free { generation } = self.slots[slot as usize] else {
-            unreachable!("a free slot holds no task");
-        };
-        TaskKey { slot, generation }
-    }
-
-    /// Puts the task whose header has `key` (from [`vacant`](Self::vacant))
-    /// in its slot.
-    fn fill(&mut self, key: TaskKey, task: Rc<dyn RawTask>) {
-        debug_assert!(task.header().key == key);
-        self.slots[key.slot as usize] = Slot::Full(task);
-        self.live += 1;
-    }
-
-    fn get(&self, key: TaskKey) -> Option<&Rc<dyn RawTask>> {
-        self.slots.get(key.slot as usize)?.task(key.generation)
-    }
-
-    /// The task a waker names, with its header (one look-up of it): the
-    /// generation compared in the bits a packed waker keeps (`raw.rs`). A
-    /// match with an older generation is a spurious wake-up at worst.
-    fn get_for_wake(&self, key: TaskKey) -> Option<(&Rc<dyn RawTask>, &Header)> {
-        let Some(Slot::Full(task)) = self.slots.get(key.slot as usize) else {
-            return None;
-        };
-        let header = task.header();
-        let packed = crate::raw::packed_generation;
-        (packed(header.key.generation) == packed(key.generation)).then_some((task, header))
-    }
-
-    /// True when no task is in the table.
-    fn is_empty(&self) -> bool {
-        self.live == 0
-    }
-
-    /// Slots held, live or free (for the memory tests).
-    pub(super) fn capacity(&self) -> usize {
-        self.slots.capacity()
-    }
-
-    /// The tasks in the table, in slot order.
-    fn iter(&self) -> impl Iterator<Item = &Rc<dyn RawTask>> {
-        self.slots.iter().filter_map(|slot| match slot {
-            Slot::Full(task) => Some(task),
-            Slot::Free { .. } => None,
-        })
-    }
-
-    /// Empties the table (loop close), returning the tasks still in it.
-    pub(super) fn take_all(&mut self) -> Vec<Rc<dyn RawTask>> {
-        let tasks = self.iter().cloned().collect();
-        self.free.clear();
-        self.slots.clear();
-        self.live = 0;
-        tasks
-    }
-
-    fn remove(&mut self, key: TaskKey) -> Option<Rc<dyn RawTask>> {
-        let entry = self.slots.get_mut(key.slot as usize)?;
-        entry.task(key.generation)?;
-        let free = Slot::Free {
-            generation: key.generation.wrapping_add(1),
-        };
-        let Slot::Full(task) = std::mem::replace(entry, free) else {
-            unreachable!("checked full above");
-        };
-        self.free.push(key.slot);
-        self.live -= 1;
-        if self.live * 4 < self.slots.len()
-            && self.slots.len() >= TASK_TABLE_MIN_SHRINK
-            && matches!(self.slots.last(), Some(Slot::Free { .. }))
-        {
-            self.shrink();
-        }
-        Some(task)
-    }
-
-    /// Cuts off the trailing empty slots and gives their memory back.
-    fn shrink(&mut self) {
-        while let Some(&Slot::Free { generation }) = self.slots.last() {
-            self.floor = self.floor.max(generation);
-            self.slots.pop();
-        }
-        let len = self.slots.len() as u32;
-        self.free.retain(|&slot| slot < len);
-        self.slots.shrink_to(self.slots.len() * 2);
-        self.free.shrink_to(self.free.len() * 2);
-    }
-}
 
 /// What the exception handler is told. Python: the `context` dict.
 #[derive(Debug, Clone)]
@@ -505,8 +361,8 @@ impl LoopInner {
 
     pub(crate) fn wake_task(&self, key: TaskKey) {
         let tasks = self.tasks.borrow();
-        if let Some((task, header)) = tasks.get_for_wake(key)
-            && !header.scheduled.replace(true)
+        if let Some(task) = tasks.get_for_wake(key)
+            && !task.header().scheduled.replace(true)
         {
             self.ready
                 .borrow_mut()

@@ -5,6 +5,7 @@
 
 mod inner;
 mod signals;
+mod task_table;
 
 pub use signals::{add_signal_handler, remove_signal_handler};
 
@@ -24,7 +25,8 @@ use corio_timer::{Clock, TimerQueue};
 
 pub use inner::ExceptionContext;
 pub(crate) use inner::LoopInner;
-use inner::{ExceptionHandler, IoHandlers, TaskTable};
+use inner::{ExceptionHandler, IoHandlers};
+use task_table::TaskTable;
 
 use crate::handle::{Handle, TimerHandle};
 use crate::remote::{LoopHandle, Remote};
