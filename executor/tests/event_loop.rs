@@ -621,3 +621,34 @@ fn a_panicking_destructor_during_close_is_reported_and_close_finishes() {
         .collect();
     assert_eq!(dropping.len(), 2, "{reports:?}");
 }
+
+/// A panic that escapes an iteration (here a foreign waker that panics
+/// when a timer wakes it) unwinds out of `run_until_complete`, and the
+/// loop is left idle, not "running" forever: asyncio's `finally` in
+/// `run_forever`. It runs again afterwards.
+#[test]
+fn a_panic_out_of_an_iteration_leaves_the_loop_idle_and_usable() {
+    struct PanicWake;
+    impl std::task::Wake for PanicWake {
+        fn wake(self: Arc<Self>) {
+            panic!("a waker that panics");
+        }
+    }
+    let lp = EventLoop::new().unwrap();
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        lp.run_until_complete(async {
+            let mut nap = Box::pin(sleep(ms(1)));
+            let waker = std::task::Waker::from(Arc::new(PanicWake));
+            let mut cx = std::task::Context::from_waker(&waker);
+            assert!(nap.as_mut().poll(&mut cx).is_pending());
+            std::future::pending::<()>().await;
+        })
+    }));
+    assert!(unwound.is_err(), "the waker's panic unwound out of the run");
+    assert!(!lp.is_running());
+    assert!(get_running_loop().is_err(), "no loop is left running here");
+    lp.stop(); // remembered: the next run takes one iteration
+    lp.run_forever().unwrap();
+    assert_eq!(lp.run_until_complete(async { 7 }).unwrap(), 7);
+    lp.close().unwrap();
+}

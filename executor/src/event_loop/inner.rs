@@ -16,10 +16,12 @@
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::fmt;
 use std::os::fd::RawFd;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -30,9 +32,13 @@ use corio_timer::{Clock, TimerId, TimerQueue};
 
 use super::Shutdown;
 use super::task_table::TaskTable;
+use crate::LoopError;
 use crate::handle::{Callback, Handle, TimerHandle, callback};
 use crate::remote::{Remote, RemoteItem, TaskKey};
 use crate::task::{RawTask, TaskRef, panic_message};
+
+/// Source of unique loop ids (to tell loops apart in thread-local state).
+static LOOP_IDS: AtomicU64 = AtomicU64::new(1);
 
 /// Something the ready queue runs.
 pub(crate) enum Runnable {
@@ -109,10 +115,8 @@ pub(crate) struct LoopInner {
     pub(crate) remote: Arc<Remote>,
     /// Where `time()` comes from.
     pub(super) clock: Clock,
-    pub(super) running: Cell<bool>,
-    /// asyncio's `_stopping`.
-    pub(super) stopping: Cell<bool>,
-    pub(super) closed: Cell<bool>,
+    /// Idle, running (and stopping), closing or closed.
+    state: Cell<LoopState>,
     pub(super) tasks: RefCell<TaskTable>,
     pub(super) exception_handler: RefCell<Option<ExceptionHandler>>,
     pub(super) debug: Cell<bool>,
@@ -125,8 +129,6 @@ pub(crate) struct LoopInner {
     /// Run by `close`, after the pending tasks are dropped
     /// (`EventLoop::add_close_hook`).
     pub(super) close_hooks: RefCell<Vec<Box<dyn FnOnce()>>>,
-    /// `close` has begun: it runs once, also when dropping re-enters it.
-    pub(super) closing: Cell<bool>,
     /// Loop-local values of the crates above (see `EventLoop::extension`);
     /// asyncio's private loop attributes such as `_default_executor`.
     pub(super) extensions: RefCell<Vec<Rc<dyn Any>>>,
@@ -153,6 +155,43 @@ pub(crate) struct LoopInner {
     pub(super) signals_seen: Cell<u64>,
 }
 
+/// Where a loop is in its life: asyncio's `is_running()`, `_stopping`
+/// and `_closed` in one value, so that no combination of them can be
+/// wrong (running and closed at once, say).
+///
+/// ```text
+///         run_forever            stop / a due stop
+///   Idle ──────────────▶ Running ─────────────────▶ Running { stopping }
+///    ▲ │                    │ (the iteration ends)        │
+///    │ │ close              ▼                             │
+///    │ ▼                  Idle ◀──────────────────────────┘
+///   Closing ──▶ Closed      (restored by a guard, also when a run unwinds)
+/// ```
+///
+/// `stop()` on an idle loop is remembered (`Idle { stop_requested }`):
+/// the next `run_forever` runs one iteration and returns, as asyncio's
+/// `_stopping` does. `Closing` is `close()` at work: scheduling is still
+/// accepted (and discarded), so that destructors may call back in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LoopState {
+    Idle { stop_requested: bool },
+    Running { stopping: bool },
+    Closing,
+    Closed,
+}
+
+/// Puts a running loop back to `Idle` however `run_forever` ends, a panic
+/// included: asyncio's `finally` in `run_forever`.
+pub(super) struct RunningGuard<'a>(&'a LoopInner);
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        self.0.state.set(LoopState::Idle {
+            stop_requested: false,
+        });
+    }
+}
+
 /// A loop nobody closed is closed when its last `EventLoop` goes: nothing
 /// of corio's holds a loop strongly from inside it (tasks, timers, wakers,
 /// transports hold it weakly), so this runs once the user's handles are
@@ -164,11 +203,58 @@ impl Drop for LoopInner {
 }
 
 impl LoopInner {
+    /// A loop's state on `clock`: its selector with the eventfd registered,
+    /// its slot in the waker table, empty queues. asyncio's
+    /// `BaseSelectorEventLoop.__init__`.
+    ///
+    /// # Errors
+    /// [`LoopError::Selector`] when the epoll fd or the eventfd cannot be
+    /// had, or the waker table is full.
+    pub(super) fn new(clock: Clock) -> Result<LoopInner, LoopError> {
+        let fail = |e: &dyn fmt::Display| LoopError::Selector(e.to_string());
+        let id = LOOP_IDS.fetch_add(1, Ordering::Relaxed);
+        let remote = Arc::new(Remote::new(id).map_err(|e| fail(&e))?);
+        let mut selector = DefaultSelector::new().map_err(|e| fail(&e))?;
+        selector
+            .register(remote.waker.as_raw_fd(), EVENT_READ, IoHandlers::default())
+            .map_err(|e| fail(&e))?;
+        let waker_index = crate::raw::register_loop(&remote).ok_or_else(|| {
+            LoopError::Selector("more than 32,768 event loops alive at once".into())
+        })?;
+        Ok(LoopInner {
+            ready: RefCell::new(VecDeque::new()),
+            scheduled: RefCell::new(TimerQueue::new()),
+            selector: RefCell::new(selector),
+            remote,
+            clock,
+            state: Cell::new(LoopState::Idle {
+                stop_requested: false,
+            }),
+            tasks: RefCell::new(TaskTable::default()),
+            exception_handler: RefCell::new(None),
+            debug: Cell::new(false),
+            slow_callback_duration: Cell::new(super::DEFAULT_SLOW_CALLBACK_DURATION),
+            timer_slack: Cell::new(Some(super::DEFAULT_TIMER_SLACK)),
+            shutdown_hooks: RefCell::new(Vec::new()),
+            close_hooks: RefCell::new(Vec::new()),
+            extensions: RefCell::new(Vec::new()),
+            current: Cell::new(None),
+            due: RefCell::new(Vec::new()),
+            remote_items: RefCell::new(Vec::new()),
+            signals: RefCell::new(None),
+            internal_fds: Cell::new(1),
+            select_calls: Cell::new(0),
+            waker_index,
+            signals_seen: Cell::new(corio_reactor::signal::signals_written()),
+        })
+    }
+
     /// `EventLoop::close`, and close on drop (see its docs for the order).
     pub(super) fn close_now(&self) {
-        if self.closing.replace(true) {
+        if matches!(self.state.get(), LoopState::Closing | LoopState::Closed) {
             return;
         }
+        self.state.set(LoopState::Closing);
         self.run_shutdown_hooks(Shutdown::Close);
         // Signals first: their dispositions go back before the pipe closes.
         if let Some(mut signals) = self.signals.take() {
@@ -198,7 +284,7 @@ impl LoopInner {
             self.drop_reporting_panics("callbacks", (ready, timers));
             self.drop_pending_tasks();
         }
-        self.closed.set(true);
+        self.state.set(LoopState::Closed);
         // What other threads sent meanwhile is dropped too.
         drop(self.remote.close());
     }
@@ -266,7 +352,52 @@ impl LoopInner {
     }
 
     fn check_open(&self) {
-        assert!(!self.closed.get(), "Event loop is closed");
+        assert!(!self.is_closed(), "Event loop is closed");
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.get() == LoopState::Closed
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        matches!(self.state.get(), LoopState::Running { .. })
+    }
+
+    /// The current iteration is the last one (asyncio's `_stopping`).
+    fn is_stopping(&self) -> bool {
+        self.state.get() == LoopState::Running { stopping: true }
+    }
+
+    /// asyncio's `stop()`: the running loop stops after this iteration; an
+    /// idle one runs one iteration when it next runs.
+    pub(crate) fn stop(&self) {
+        match self.state.get() {
+            LoopState::Running { .. } => self.state.set(LoopState::Running { stopping: true }),
+            LoopState::Idle { .. } => self.state.set(LoopState::Idle {
+                stop_requested: true,
+            }),
+            LoopState::Closing | LoopState::Closed => {}
+        }
+    }
+
+    /// asyncio's `run_forever`: iterations until a stop.
+    ///
+    /// # Errors
+    /// [`LoopError::Closed`], [`LoopError::AlreadyRunning`].
+    pub(super) fn run_forever(self: &Rc<Self>) -> Result<(), LoopError> {
+        let stopping = match self.state.get() {
+            LoopState::Idle { stop_requested } => stop_requested,
+            LoopState::Running { .. } => return Err(LoopError::AlreadyRunning),
+            LoopState::Closing | LoopState::Closed => return Err(LoopError::Closed),
+        };
+        self.state.set(LoopState::Running { stopping });
+        let _idle_after = RunningGuard(self);
+        loop {
+            self.run_once();
+            if self.is_stopping() {
+                return Ok(());
+            }
+        }
     }
 
     pub(crate) fn call_soon_internal(&self, f: impl FnOnce() + 'static) -> Handle {
@@ -397,7 +528,7 @@ impl LoopInner {
         // exists: without one, no decision here depends on the time.
         let next_timer = self.scheduled.borrow_mut().next_deadline();
         let now = next_timer.map(|_| self.clock.now());
-        let timeout = if !self.ready.borrow().is_empty() || self.stopping.get() {
+        let timeout = if !self.ready.borrow().is_empty() || self.is_stopping() {
             Some(Duration::ZERO)
         } else {
             next_timer
@@ -582,7 +713,7 @@ impl LoopInner {
                         .push_back(Runnable::Callback(callback(f)));
                 }
                 RemoteItem::Wake(key) => self.wake_task(key),
-                RemoteItem::Stop => self.stopping.set(true),
+                RemoteItem::Stop => self.stop(),
             }
         }
         count
@@ -622,7 +753,7 @@ impl LoopInner {
         interest: Events,
         f: Box<dyn Fn()>,
     ) -> Result<(), SelectorError> {
-        if self.closed.get() {
+        if self.is_closed() {
             return Err(SelectorError::Closed);
         }
         let new = Rc::new(IoCallback {
@@ -652,7 +783,7 @@ impl LoopInner {
     }
 
     pub(super) fn remove_io(&self, fd: RawFd, interest: Events) -> bool {
-        if self.closed.get() {
+        if self.is_closed() {
             return false;
         }
         let mut selector = self.selector.borrow_mut();

@@ -9,32 +9,24 @@ mod task_table;
 
 pub use signals::{add_signal_handler, remove_signal_handler};
 
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::fmt;
 use std::os::fd::RawFd;
 use std::panic::Location;
 use std::rc::Rc;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use corio_reactor::{DefaultSelector, EVENT_READ, EVENT_WRITE, Selector, SelectorError};
-use corio_timer::{Clock, TimerQueue};
+use corio_reactor::{EVENT_READ, EVENT_WRITE, SelectorError};
+use corio_timer::Clock;
 
 pub use inner::ExceptionContext;
+use inner::ExceptionHandler;
 pub(crate) use inner::LoopInner;
-use inner::{ExceptionHandler, IoHandlers};
-use task_table::TaskTable;
 
 use crate::handle::{Handle, TimerHandle};
-use crate::remote::{LoopHandle, Remote};
+use crate::remote::LoopHandle;
 use crate::task::{Task, TaskRef, spawn};
 use crate::{LoopError, RunError, runtime};
-
-/// Source of unique loop ids (to tell loops apart in thread-local state).
-static LOOP_IDS: AtomicU64 = AtomicU64::new(1);
 
 /// The thread's timer slack while the loop runs (see [`EventLoop::set_timer_slack`]).
 const DEFAULT_TIMER_SLACK: Duration = Duration::from_micros(1);
@@ -155,44 +147,8 @@ impl EventLoop {
     /// # Errors
     /// As [`new`](Self::new).
     pub fn with_clock(clock: Clock) -> Result<EventLoop, LoopError> {
-        let fail = |e: &dyn fmt::Display| LoopError::Selector(e.to_string());
-        let id = LOOP_IDS.fetch_add(1, Ordering::Relaxed);
-        let remote = Arc::new(Remote::new(id).map_err(|e| fail(&e))?);
-        let mut selector = DefaultSelector::new().map_err(|e| fail(&e))?;
-        selector
-            .register(remote.waker.as_raw_fd(), EVENT_READ, IoHandlers::default())
-            .map_err(|e| fail(&e))?;
-        let waker_index = crate::raw::register_loop(&remote).ok_or_else(|| {
-            LoopError::Selector("more than 32,768 event loops alive at once".into())
-        })?;
         Ok(EventLoop {
-            inner: Rc::new(LoopInner {
-                ready: RefCell::new(VecDeque::new()),
-                scheduled: RefCell::new(TimerQueue::new()),
-                selector: RefCell::new(selector),
-                remote,
-                clock,
-                running: Cell::new(false),
-                stopping: Cell::new(false),
-                closed: Cell::new(false),
-                tasks: RefCell::new(TaskTable::default()),
-                exception_handler: RefCell::new(None),
-                debug: Cell::new(false),
-                slow_callback_duration: Cell::new(DEFAULT_SLOW_CALLBACK_DURATION),
-                timer_slack: Cell::new(Some(DEFAULT_TIMER_SLACK)),
-                shutdown_hooks: RefCell::new(Vec::new()),
-                close_hooks: RefCell::new(Vec::new()),
-                closing: Cell::new(false),
-                extensions: RefCell::new(Vec::new()),
-                current: Cell::new(None),
-                due: RefCell::new(Vec::new()),
-                remote_items: RefCell::new(Vec::new()),
-                signals: RefCell::new(None),
-                internal_fds: Cell::new(1),
-                select_calls: Cell::new(0),
-                waker_index,
-                signals_seen: Cell::new(corio_reactor::signal::signals_written()),
-            }),
+            inner: Rc::new(LoopInner::new(clock)?),
         })
     }
 
@@ -206,24 +162,15 @@ impl EventLoop {
     /// [`LoopError::AnotherLoopRunning`].
     pub fn run_forever(&self) -> Result<(), LoopError> {
         let inner = &self.inner;
-        if inner.closed.get() {
+        if inner.is_closed() {
             return Err(LoopError::Closed);
         }
-        if inner.running.get() {
+        if inner.is_running() {
             return Err(LoopError::AlreadyRunning);
         }
         let _running = runtime::enter_loop(inner.clone())?;
         let _slack = inner.timer_slack.get().map(corio_timer::TimerSlack::set);
-        inner.running.set(true);
-        loop {
-            inner.run_once();
-            if inner.stopping.get() {
-                break;
-            }
-        }
-        inner.stopping.set(false);
-        inner.running.set(false);
-        Ok(())
+        inner.run_forever()
     }
 
     /// Runs `future` as a task until it is done and returns its outcome.
@@ -239,10 +186,10 @@ impl EventLoop {
     where
         F: std::future::Future + 'static,
     {
-        if self.inner.closed.get() {
+        if self.inner.is_closed() {
             return Err(LoopError::Closed.into());
         }
-        if self.inner.running.get() {
+        if self.inner.is_running() {
             return Err(LoopError::AlreadyRunning.into());
         }
         if runtime::a_loop_runs_here() {
@@ -262,7 +209,7 @@ impl EventLoop {
         let stopper = Rc::downgrade(&self.inner);
         let id = task.add_done_callback(move |_| {
             if let Some(lp) = stopper.upgrade() {
-                lp.stopping.set(true);
+                lp.stop();
             }
         });
         let ran = self.run_forever();
@@ -281,17 +228,17 @@ impl EventLoop {
 
     /// Stops the loop after the current iteration. Python: `loop.stop()`.
     pub fn stop(&self) {
-        self.inner.stopping.set(true);
+        self.inner.stop();
     }
 
     /// True while `run_forever` / `run_until_complete` runs. Python: `loop.is_running()`.
     pub fn is_running(&self) -> bool {
-        self.inner.running.get()
+        self.inner.is_running()
     }
 
     /// True once closed. Python: `loop.is_closed()`.
     pub fn is_closed(&self) -> bool {
-        self.inner.closed.get()
+        self.inner.is_closed()
     }
 
     /// How much memory the loop's own structures hold, in entries: the
@@ -358,7 +305,7 @@ impl EventLoop {
     /// # Errors
     /// [`LoopError::CloseWhileRunning`].
     pub fn close(&self) -> Result<(), LoopError> {
-        if self.inner.running.get() {
+        if self.inner.is_running() {
             return Err(LoopError::CloseWhileRunning);
         }
         self.inner.close_now();
@@ -393,7 +340,7 @@ impl EventLoop {
     /// # Ok::<(), corio_executor::LoopError>(())
     /// ```
     pub fn add_close_hook(&self, hook: impl FnOnce() + 'static) {
-        if !self.inner.closed.get() {
+        if !self.inner.is_closed() {
             self.inner.close_hooks.borrow_mut().push(Box::new(hook));
         }
     }

@@ -108,7 +108,7 @@ impl EventLoop {
     ) -> Result<(), SignalError> {
         check_signal(signum)?;
         let inner = &self.inner;
-        if inner.closed.get() {
+        if inner.is_closed() {
             return Err(LoopError::Closed.into());
         }
         let mut slot = inner.signals.borrow_mut();
