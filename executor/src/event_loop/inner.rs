@@ -1,17 +1,24 @@
 //! The engine behind [`EventLoop`](super::EventLoop): `LoopInner`, its
 //! queues and tables, and `_run_once`.
 //!
-//! One iteration ([`LoopInner::run_once`]) has five named phases, exactly
-//! asyncio's:
+//! One iteration ([`LoopInner::run_once`]) is asyncio's `_run_once` in five
+//! phases, each a method:
 //!
-//! 1. **timeout**: 0 if a callback is ready (or the loop is stopping), else
-//!    until the nearest timer, else block;
-//! 2. **select**: wait for I/O; ready fds put their reader/writer callbacks
-//!    on the ready queue;
-//! 3. **remote**: callbacks and wakes sent from other threads join the queue;
-//! 4. **timers**: callbacks whose deadline has come join the queue;
-//! 5. **run**: run exactly the callbacks that were ready at this point;
-//!    whatever they schedule waits for the next iteration.
+//! 1. **timeout** (`plan_timeout`): 0 if a callback is ready (or the loop
+//!    is stopping), else until the nearest timer, else block;
+//! 2. **select** (`poll_io`): wait for I/O; ready fds put their
+//!    reader/writer callbacks on the ready queue. Skipped when it could
+//!    report nothing (`select_would_report_nothing`);
+//! 3. **remote** (`take_remote`): callbacks and wakes sent from other
+//!    threads join the queue. corio's own phase: asyncio's self-pipe is
+//!    one more fd whose callback runs in phase 5; here the queue is read
+//!    at once, so a remote callback runs in this iteration. A virtual
+//!    clock jumps to its next timer here when nothing came
+//!    (`jump_virtual_clock`);
+//! 4. **timers** (`collect_due_timers`): callbacks whose deadline has come
+//!    join the queue;
+//! 5. **run** (`run_ready`): run exactly the callbacks that were ready at
+//!    this point; whatever they schedule waits for the next iteration.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -56,6 +63,18 @@ pub(crate) enum TimerEntry {
     Callback(Rc<dyn Callback>),
     /// A sleeping task's waker.
     Wake(Waker),
+}
+
+/// What phase 1 of an iteration decided, for the phases after it.
+struct Plan {
+    /// The nearest timer's deadline.
+    next_timer: Option<Instant>,
+    /// The clock as phase 1 read it (only when a timer exists).
+    now: Option<Instant>,
+    /// How long `select` may block (`None`: until an fd is ready).
+    select_timeout: Option<Duration>,
+    /// A virtual clock's next timer, to jump to if nothing else happens.
+    jump_to: Option<Instant>,
 }
 
 /// What `run_one` ran, for a slow-callback report.
@@ -524,8 +543,22 @@ impl LoopInner {
 
     /// One iteration of the loop (see the module docs for the phases).
     pub(crate) fn run_once(self: &Rc<Self>) {
-        // Phase 1: timeout. The precise clock is read only when a timer
-        // exists: without one, no decision here depends on the time.
+        let plan = self.plan_timeout();
+        let (io_events, woken) = self.poll_io(&plan);
+        let remote_count = self.take_remote(woken);
+        if io_events == 0 && remote_count == 0 {
+            self.jump_virtual_clock(&plan);
+        }
+        self.collect_due_timers(&plan, io_events);
+        self.run_ready();
+    }
+
+    /// Phase 1: how long `select` may block. 0 if a callback is ready or
+    /// the loop is stopping, else until the nearest timer, else forever.
+    /// The precise clock is read only when a timer exists: without one, no
+    /// decision here depends on the time.
+    #[inline]
+    fn plan_timeout(&self) -> Plan {
         let next_timer = self.scheduled.borrow_mut().next_deadline();
         let now = next_timer.map(|_| self.clock.now());
         let timeout = if !self.ready.borrow().is_empty() || self.is_stopping() {
@@ -538,57 +571,88 @@ impl LoopInner {
         // A virtual clock never sleeps for a timer: poll I/O, then jump.
         let jump_to =
             next_timer.filter(|_| self.clock.is_virtual() && timeout != Some(Duration::ZERO));
-        let select_timeout = if jump_to.is_some() {
-            Some(Duration::ZERO)
-        } else {
-            timeout
-        };
+        Plan {
+            next_timer,
+            now,
+            select_timeout: if jump_to.is_some() {
+                Some(Duration::ZERO)
+            } else {
+                timeout
+            },
+            jump_to,
+        }
+    }
 
-        // Phase 2: select. With work ready and no fd registered but the
-        // loop's own (its waker, whose news phase 3 reads from an atomic
-        // flag, and its signal pipe, whose news a process-wide count of
-        // written signals tells), a zero-timeout select can report
-        // nothing: skip the syscall.
+    /// Phase 2: `select`, unless it is known to report nothing; returns
+    /// how many fds were reported, and whether the loop's own eventfd was
+    /// one of them.
+    #[inline]
+    fn poll_io(&self, plan: &Plan) -> (usize, bool) {
         let signals_written = signal::signals_written();
-        let only_internal = self.selector.borrow().len() == self.internal_fds.get()
-            && signals_written == self.signals_seen.get();
-        let (io_events, woken) = if select_timeout == Some(Duration::ZERO) && only_internal {
-            (0, false)
-        } else {
-            self.signals_seen.set(signals_written);
-            self.select_io(select_timeout)
-        };
+        if self.select_would_report_nothing(plan.select_timeout, signals_written) {
+            return (0, false);
+        }
+        self.signals_seen.set(signals_written);
+        self.select_io(plan.select_timeout)
+    }
 
-        // Phase 3: remote. A readable eventfd is always emptied, even if the
-        // queue turns out empty, or level-triggered `select` would report it
-        // again at once.
-        let remote_count = if woken || self.remote.has_pending() {
+    /// The select skip: a zero-timeout `select` while no fd is registered
+    /// but the loop's own can report nothing phase 3 does not learn
+    /// otherwise (the eventfd's news is an atomic flag, the signal pipe's a
+    /// process-wide count of written signals), so the syscall is saved.
+    /// asyncio always selects; the ordering is the same either way.
+    #[inline]
+    fn select_would_report_nothing(&self, timeout: Option<Duration>, signals: u64) -> bool {
+        timeout == Some(Duration::ZERO)
+            && self.selector.borrow().len() == self.internal_fds.get()
+            && signals == self.signals_seen.get()
+    }
+
+    /// Phase 3: callbacks and wakes sent from other threads join the ready
+    /// queue; how many came. A readable eventfd is always emptied, even if
+    /// the queue turns out empty, or level-triggered `select` would report
+    /// it again at once.
+    #[inline]
+    fn take_remote(&self, woken: bool) -> usize {
+        if woken || self.remote.has_pending() {
             self.drain_remote()
         } else {
             0
-        };
+        }
+    }
 
-        if let Some(deadline) = jump_to
-            && io_events == 0
-            && remote_count == 0
-        {
+    /// The virtual clock's jump: when an iteration found no I/O and no
+    /// remote work, time moves to the next timer instead of being waited
+    /// for (trio's autojump clock). A real clock never jumps.
+    #[inline]
+    fn jump_virtual_clock(&self, plan: &Plan) {
+        if let Some(deadline) = plan.jump_to {
             self.clock.advance_to(deadline);
         }
+    }
 
-        // Phase 4: timers. The clock is read again only if time may have
-        // passed in select; the phase is skipped when nothing is due.
-        if let (Some(deadline), Some(mut now)) = (next_timer, now) {
-            if select_timeout != Some(Duration::ZERO) || jump_to.is_some() || io_events > 0 {
-                now = self.clock.now();
-            }
-            if deadline <= now {
-                self.move_due_timers(now);
-            }
+    /// Phase 4: timers whose deadline has come join the ready queue. The
+    /// clock is read again only if time may have passed since phase 1;
+    /// nothing is done when no timer is due.
+    #[inline]
+    fn collect_due_timers(&self, plan: &Plan, io_events: usize) {
+        let (Some(deadline), Some(mut now)) = (plan.next_timer, plan.now) else {
+            return;
+        };
+        if plan.select_timeout != Some(Duration::ZERO) || plan.jump_to.is_some() || io_events > 0 {
+            now = self.clock.now();
         }
+        if deadline <= now {
+            self.move_due_timers(now);
+        }
+    }
 
-        // Phase 5: run exactly what is ready now. Only debug mode times
-        // each item for the slow-callback report, as asyncio does: outside
-        // it, an item costs a queue pop and a call.
+    /// Phase 5: runs exactly the callbacks ready now; whatever they
+    /// schedule waits for the next iteration. Only debug mode times each
+    /// item for the slow-callback report, as asyncio does: outside it, an
+    /// item costs a queue pop and a call.
+    #[inline]
+    fn run_ready(self: &Rc<Self>) {
         self.shrink_ready();
         let ntodo = self.ready.borrow().len();
         if self.debug.get() {
