@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use crate::event_loop::{EventLoop, LoopInner};
 use crate::task::Cancel;
 use crate::wakers::{WaiterKey, WakerSlab, finish_in_order};
-use crate::{InvalidStateError, TaskError, runtime};
+use crate::{InvalidStateError, TaskError, running};
 
 /// A done callback and its id.
 /// A done callback.
@@ -131,7 +131,7 @@ impl<T: 'static> Future<T> {
     /// # Panics
     /// When there is neither a running nor a current loop.
     pub fn new() -> Future<T> {
-        match runtime::get_event_loop() {
+        match running::get_event_loop() {
             Ok(lp) => Future::with_loop(&lp),
             Err(e) => panic!("{e}"),
         }
@@ -255,7 +255,7 @@ impl<T: Clone + 'static> StdFuture for Future<T> {
         if let Some(outcome) = &*self.inner.outcome.borrow() {
             return Poll::Ready(outcome.clone());
         }
-        runtime::check_future_loop(&self.inner.event_loop);
+        running::check_future_loop(&self.inner.event_loop);
         let this = &mut *self;
         this.inner
             .wakers
@@ -265,7 +265,7 @@ impl<T: Clone + 'static> StdFuture for Future<T> {
                 this.inner.next_callback_id.set(seq + 1);
                 seq
             });
-        runtime::park_current_on(this.inner.clone());
+        running::park_current_on(this.inner.clone());
         Poll::Pending
     }
 }

@@ -14,7 +14,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use crate::task::{Cancel, Task, TaskRef, spawn};
-use crate::{TaskError, runtime};
+use crate::{TaskError, running};
 
 /// Cancels the children when dropped, unless disarmed.
 struct CancelOnDrop {
@@ -78,7 +78,7 @@ impl Cancel for GatherGroup {
 impl<O: 'static, E: 'static> Gather<O, E> {
     /// Starts now inside a running loop, else at the first poll.
     fn new(make: impl FnOnce() -> (Task<Result<O, E>>, Rc<GatherGroup>) + 'static) -> Gather<O, E> {
-        let state = if runtime::running_inner().is_ok() {
+        let state = if running::running_inner().is_ok() {
             let (task, group) = make();
             GatherState::Started { task, group }
         } else {
@@ -153,7 +153,7 @@ impl<O: 'static, E: 'static> Gather<O, E> {
     /// For a gather made outside a loop, when no loop runs yet (it has no
     /// task until it starts), or after it was cancelled before starting.
     pub fn as_ref(&self) -> TaskRef {
-        if runtime::running_inner().is_ok() {
+        if running::running_inner().is_ok() {
             self.start_now();
         }
         match &*self.state.borrow() {
@@ -175,7 +175,7 @@ impl<O: 'static, E: From<TaskError> + 'static> StdFuture for Gather<O, E> {
         let polled = Pin::new(task).poll(cx);
         if polled.is_pending() {
             // Park the awaiter on the whole group, not just the gather task.
-            runtime::park_current_on(group.clone());
+            running::park_current_on(group.clone());
         }
         polled.map(|outcome| outcome.unwrap_or_else(|e| Err(E::from(e))))
     }
@@ -194,7 +194,7 @@ where
     E: 'static,
     C: AsyncFnOnce(&mut [Task<T>]) -> Result<O, E> + 'static,
 {
-    let lp = match runtime::running_inner() {
+    let lp = match running::running_inner() {
         Ok(lp) => lp,
         Err(e) => panic!("{e}"),
     };
@@ -230,7 +230,7 @@ fn spawn_all<F>(futures: Vec<F>, location: &'static Location<'static>) -> Vec<Ta
 where
     F: StdFuture + 'static,
 {
-    let lp = match runtime::running_inner() {
+    let lp = match running::running_inner() {
         Ok(lp) => lp,
         Err(e) => panic!("{e}"),
     };

@@ -30,7 +30,8 @@ mod handle;
 #[allow(unsafe_code)]
 mod raw;
 mod remote;
-mod runtime;
+mod run;
+mod running;
 mod task;
 mod time;
 mod wakers;
@@ -50,9 +51,10 @@ pub use gather::{Gather, GatherError, gather, gather_all, gather_tasks, try_gath
 pub use gather::{TaskTuple, gather_tuple};
 pub use handle::{Handle, TimerHandle};
 pub use remote::LoopHandle;
-pub use runtime::{
+pub use run::run;
+pub use running::{
     all_tasks, create_task, current_task, dump_tasks, ensure_future, get_event_loop,
-    get_running_loop, new_event_loop, run, set_event_loop,
+    get_running_loop, new_event_loop, set_event_loop,
 };
 pub use task::{Task, TaskRef, panic_message};
 pub use time::{

@@ -84,7 +84,7 @@ use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use crate::TaskError;
 use crate::remote::{Remote, RemoteItem, TaskKey};
-use crate::runtime;
+use crate::running;
 
 /// The word needs 64 bits.
 const _: () = assert!(usize::BITS == 64, "corio's task waker packs 64 bits");
@@ -171,7 +171,7 @@ fn clone_raw(data: *const ()) -> RawWaker {
 /// `wake` and `wake_by_ref`: nothing to release, so both are this.
 fn wake_raw(data: *const ()) {
     let (index, key) = unpack(data.addr() as u64);
-    if runtime::wake_local_index(index, key) {
+    if running::wake_local_index(index, key) {
         return;
     }
     if let Some(remote) = loop_at(index) {

@@ -39,7 +39,7 @@ use crate::event_loop::LoopInner;
 use crate::raw::{Coroutine, Outcome};
 use crate::remote::TaskKey;
 use crate::wakers::{WaiterKey, WakerSlab, finish_in_order};
-use crate::{TaskError, runtime};
+use crate::{TaskError, running};
 
 /// Process-wide counter behind the default names `Task-1`, `Task-2`, …
 static TASK_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -479,7 +479,7 @@ impl<F: StdFuture> Drop for TaskCell<F> {
             _ => None,
         });
         if let Some(failure) = failure {
-            runtime::report_unhandled(
+            running::report_unhandled(
                 format!(
                     "Task exception was never retrieved: {}",
                     self.header.describe()
@@ -670,7 +670,7 @@ impl<T: 'static> Task<T> {
     pub fn add_done_callback(&self, callback: impl FnOnce(&Task<T>) + 'static) -> u64 {
         if self.done() {
             let task = self.clone();
-            match runtime::running_inner() {
+            match running::running_inner() {
                 Ok(lp) => lp.call_soon_internal(move || callback(&task)),
                 Err(e) => panic!("{e}"),
             };
@@ -700,10 +700,10 @@ impl<T: 'static> StdFuture for Task<T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let polled = self.poll_join(cx);
         if polled.is_pending() {
-            runtime::check_same_loop(self.inner.header(), Rc::as_ptr(&self.inner).cast());
+            running::check_same_loop(self.inner.header(), Rc::as_ptr(&self.inner).cast());
             // The awaiting task is now parked on this one: cancelling it
             // cancels this one too.
-            runtime::park_current_on(self.inner.clone());
+            running::park_current_on(self.inner.clone());
         }
         polled
     }
@@ -832,7 +832,7 @@ impl StdFuture for TaskRef {
         if self.done() {
             return Poll::Ready(());
         }
-        runtime::check_same_loop(self.inner.header(), Rc::as_ptr(&self.inner).cast());
+        running::check_same_loop(self.inner.header(), Rc::as_ptr(&self.inner).cast());
         self.wait_done(cx.waker());
         Poll::Pending
     }

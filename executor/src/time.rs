@@ -12,7 +12,7 @@ use corio_timer::TimerId;
 
 use crate::event_loop::LoopInner;
 
-use crate::{TaskError, TimeoutError, create_task, runtime};
+use crate::{TaskError, TimeoutError, create_task, running};
 
 /// A future that completes at a deadline; see [`sleep`].
 #[must_use = "futures do nothing unless awaited"]
@@ -54,7 +54,7 @@ pub fn sleep(delay: Duration) -> Sleep {
             yielded: false,
         };
     }
-    let now = runtime::get_running_loop()
+    let now = running::get_running_loop()
         .map(|lp| lp.time())
         .unwrap_or_else(|_| Instant::now());
     Sleep {
@@ -106,7 +106,7 @@ impl StdFuture for Sleep {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         };
-        let lp = match runtime::running_inner() {
+        let lp = match running::running_inner() {
             Ok(lp) => lp,
             Err(e) => panic!("sleep polled outside a running loop: {e}"),
         };
@@ -302,7 +302,7 @@ impl Timeout {
     /// # Panics
     /// Outside a running loop (there is no "now" to count from).
     pub fn after(delay: Duration) -> Timeout {
-        let now = match runtime::get_running_loop() {
+        let now = match running::get_running_loop() {
             Ok(lp) => lp.time(),
             Err(e) => panic!("{e}"),
         };

@@ -26,7 +26,7 @@ pub(crate) use inner::LoopInner;
 use crate::handle::{Handle, TimerHandle};
 use crate::remote::LoopHandle;
 use crate::task::{Task, TaskRef, spawn};
-use crate::{LoopError, RunError, runtime};
+use crate::{LoopError, RunError, running};
 
 /// The thread's timer slack while the loop runs (see [`EventLoop::set_timer_slack`]).
 const DEFAULT_TIMER_SLACK: Duration = Duration::from_micros(1);
@@ -168,7 +168,7 @@ impl EventLoop {
         if inner.is_running() {
             return Err(LoopError::AlreadyRunning);
         }
-        let _running = runtime::enter_loop(inner.clone())?;
+        let _running = running::enter_loop(inner.clone())?;
         let _slack = inner.timer_slack.get().map(corio_timer::TimerSlack::set);
         inner.run_forever()
     }
@@ -192,7 +192,7 @@ impl EventLoop {
         if self.inner.is_running() {
             return Err(LoopError::AlreadyRunning.into());
         }
-        if runtime::a_loop_runs_here() {
+        if running::a_loop_runs_here() {
             return Err(LoopError::AnotherLoopRunning.into());
         }
         let task = spawn(&self.inner, future, Location::caller());
