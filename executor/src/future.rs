@@ -7,10 +7,11 @@ use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll};
 
+use crate::event_loop::running;
 use crate::event_loop::{EventLoop, LoopInner};
 use crate::task::Cancel;
 use crate::wakers::{WaiterKey, WakerSlab, finish_in_order};
-use crate::{InvalidStateError, TaskError, running};
+use crate::{InvalidStateError, TaskError};
 
 /// A done callback and its id.
 /// A done callback.
@@ -239,6 +240,15 @@ impl<T: 'static> Future<T> {
         let before = callbacks.len();
         callbacks.retain(|(i, _)| *i != id);
         before - callbacks.len()
+    }
+}
+
+/// Futures are made here, not in `event_loop`: the loop knows nothing of
+/// them (a future holds its loop weakly, to schedule its callbacks).
+impl EventLoop {
+    /// A new pending [`Future`] of this loop. Python: `loop.create_future()`.
+    pub fn create_future<T: 'static>(&self) -> Future<T> {
+        Future::with_loop(self)
     }
 }
 

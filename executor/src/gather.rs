@@ -13,8 +13,9 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
+use crate::TaskError;
+use crate::event_loop::running;
 use crate::task::{Cancel, Task, TaskRef, spawn};
-use crate::{TaskError, running};
 
 /// Cancels the children when dropped, unless disarmed.
 struct CancelOnDrop {

@@ -26,12 +26,10 @@ mod event_loop;
 mod future;
 mod gather;
 pub mod generator;
-mod handle;
 #[allow(unsafe_code)]
 mod raw;
 mod remote;
 mod run;
-mod running;
 mod task;
 mod time;
 mod wakers;
@@ -42,21 +40,18 @@ pub use combinators::{
 pub use corio_timer::Clock;
 pub use error::{InvalidStateError, LoopError, RunError, SignalError, TaskError, TimeoutError};
 pub use event_loop::{
-    DEFAULT_SLOW_CALLBACK_DURATION, EventLoop, ExceptionContext, LoopCapacities, Shutdown,
-    WeakLoop, add_signal_handler, remove_signal_handler,
+    DEFAULT_SLOW_CALLBACK_DURATION, EventLoop, ExceptionContext, Handle, LoopCapacities, NEVER,
+    Shutdown, TimerHandle, WeakLoop, add_signal_handler, get_event_loop, get_running_loop,
+    new_event_loop, remove_signal_handler, set_event_loop,
 };
 pub use future::Future;
 pub use gather::{Gather, GatherError, gather, gather_all, gather_tasks, try_gather};
 #[doc(hidden)]
 pub use gather::{TaskTuple, gather_tuple};
-pub use handle::{Handle, TimerHandle};
 pub use remote::LoopHandle;
 pub use run::run;
-pub use running::{
-    all_tasks, create_task, current_task, dump_tasks, ensure_future, get_event_loop,
-    get_running_loop, new_event_loop, set_event_loop,
+
+pub use task::{
+    Task, TaskRef, all_tasks, create_task, current_task, dump_tasks, ensure_future, panic_message,
 };
-pub use task::{Task, TaskRef, panic_message};
-pub use time::{
-    NEVER, Sleep, Timeout, sleep, sleep_until, timeout, timeout_at, wait_for, yield_now,
-};
+pub use time::{Sleep, Timeout, sleep, sleep_until, timeout, timeout_at, wait_for, yield_now};

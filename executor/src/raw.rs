@@ -83,8 +83,8 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use crate::TaskError;
+use crate::event_loop::running;
 use crate::remote::{Remote, RemoteItem, TaskKey};
-use crate::running;
 
 /// The word needs 64 bits.
 const _: () = assert!(usize::BITS == 64, "corio's task waker packs 64 bits");

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use corio_reactor::signal::{Disposition, SIGINT, disposition, is_main_thread};
 
 use crate::event_loop::EventLoop;
-use crate::running::{get_running_loop, set_event_loop};
+use crate::event_loop::running::{get_running_loop, set_event_loop};
 use crate::task::{TaskRef, spawn};
 use crate::{LoopError, RunError};
 

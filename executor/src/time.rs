@@ -10,9 +10,10 @@ use std::rc::{Rc, Weak};
 
 use corio_timer::TimerId;
 
-use crate::event_loop::LoopInner;
+use crate::event_loop::{LoopInner, deadline_after};
 
-use crate::{TaskError, TimeoutError, create_task, running};
+use crate::event_loop::running;
+use crate::{TaskError, TimeoutError, create_task};
 
 /// A future that completes at a deadline; see [`sleep`].
 #[must_use = "futures do nothing unless awaited"]
@@ -62,21 +63,6 @@ pub fn sleep(delay: Duration) -> Sleep {
         timer: None,
         yielded: false,
     }
-}
-
-/// The longest delay a timer is given: a century. Longer ones (up to
-/// `Duration::MAX`, asyncio's `math.inf` habit) saturate to it, which is
-/// "never" for any program, instead of overflowing the clock.
-pub const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
-
-/// `now + delay`, saturated at [`NEVER`]. (A monotonic `Instant` holds
-/// centuries past boot; were it ever to hold less, the latest instant it
-/// can reach a month ahead stands in.)
-pub(crate) fn deadline_after(now: Instant, delay: Duration) -> Instant {
-    const MONTH: Duration = Duration::from_secs(30 * 24 * 60 * 60);
-    now.checked_add(delay.min(NEVER))
-        .or_else(|| now.checked_add(MONTH))
-        .unwrap_or(now)
 }
 
 /// Suspends the current task until `deadline` (loop time). No direct asyncio

@@ -38,9 +38,9 @@ use corio_reactor::{
 use corio_timer::{Clock, TimerId, TimerQueue};
 
 use super::Shutdown;
+use super::handle::{Callback, Handle, TimerHandle, callback};
 use super::task_table::TaskTable;
 use crate::LoopError;
-use crate::handle::{Callback, Handle, TimerHandle, callback};
 use crate::remote::{Remote, RemoteItem, TaskKey};
 use crate::task::{RawTask, TaskRef, panic_message};
 

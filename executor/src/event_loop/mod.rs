@@ -3,10 +3,13 @@
 //! This file is the public API; `inner.rs` is the engine (`LoopInner` and
 //! `_run_once`, whose five phases are documented there).
 
+mod handle;
 mod inner;
+pub(crate) mod running;
 mod signals;
 mod task_table;
 
+pub use running::{get_event_loop, get_running_loop, new_event_loop, set_event_loop};
 pub use signals::{add_signal_handler, remove_signal_handler};
 
 use std::fmt;
@@ -23,16 +26,31 @@ pub use inner::ExceptionContext;
 use inner::ExceptionHandler;
 pub(crate) use inner::LoopInner;
 
-use crate::handle::{Handle, TimerHandle};
 use crate::remote::LoopHandle;
 use crate::task::{Task, TaskRef, spawn};
-use crate::{LoopError, RunError, running};
+use crate::{LoopError, RunError};
+pub use handle::{Handle, TimerHandle};
 
 /// The thread's timer slack while the loop runs (see [`EventLoop::set_timer_slack`]).
 const DEFAULT_TIMER_SLACK: Duration = Duration::from_micros(1);
 
 /// asyncio's default `slow_callback_duration`.
 pub const DEFAULT_SLOW_CALLBACK_DURATION: Duration = Duration::from_millis(100);
+
+/// The longest delay a timer is given: a century. Longer ones (up to
+/// `Duration::MAX`, asyncio's `math.inf` habit) saturate to it, which is
+/// "never" for any program, instead of overflowing the clock.
+pub const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// `now + delay`, saturated at [`NEVER`]. (A monotonic `Instant` holds
+/// centuries past boot; were it ever to hold less, the latest instant it
+/// can reach a month ahead stands in.)
+pub(crate) fn deadline_after(now: Instant, delay: Duration) -> Instant {
+    const MONTH: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+    now.checked_add(delay.min(NEVER))
+        .or_else(|| now.checked_add(MONTH))
+        .unwrap_or(now)
+}
 
 /// Why a loop's shutdown hooks run (see [`EventLoop::add_shutdown_hook`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -443,7 +461,7 @@ impl EventLoop {
     /// # Panics
     /// "Event loop is closed" on a closed loop.
     pub fn call_later(&self, delay: Duration, callback: impl FnOnce() + 'static) -> TimerHandle {
-        let when = crate::time::deadline_after(self.time(), delay);
+        let when = deadline_after(self.time(), delay);
         self.inner.call_at_internal(when, callback)
     }
 
@@ -465,11 +483,6 @@ impl EventLoop {
         F: std::future::Future + 'static,
     {
         spawn(&self.inner, future, Location::caller())
-    }
-
-    /// A new pending [`Future`](crate::Future) of this loop. Python: `loop.create_future()`.
-    pub fn create_future<T: 'static>(&self) -> crate::Future<T> {
-        crate::Future::with_loop(self)
     }
 
     /// Calls `callback` whenever `fd` is readable, until `remove_reader`.

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use corio_timer::TimerId;
 
-use crate::event_loop::LoopInner;
+use super::LoopInner;
 
 /// A callback in a ready queue or timer heap.
 pub(crate) trait Callback {

@@ -1,20 +1,16 @@
-//! The loop running on this thread (asyncio's `_running_loop`) and the
-//! module-level functions of asyncio that consult it: `get_running_loop`,
-//! `get_event_loop`, `set_event_loop`, `new_event_loop`, `create_task`,
-//! `ensure_future`, `current_task`, `all_tasks`; and the checks a task
-//! makes against it before it parks (same loop, not itself).
-//!
-//! `run` (asyncio's `Runner`) is in `run.rs`, on top of this.
+//! The loop running on this thread (asyncio's `_running_loop`, set by
+//! `run_forever`), asyncio's functions that read it (`get_running_loop`,
+//! `get_event_loop`, `set_event_loop`, `new_event_loop`), and what tasks
+//! and wakers ask of it: the current task, the same-loop checks a task
+//! makes before it parks, a wake on this thread, a report.
 
 use std::cell::RefCell;
-use std::future::Future as StdFuture;
-use std::panic::Location;
 use std::rc::Rc;
 
+use super::{EventLoop, LoopInner};
 use crate::LoopError;
-use crate::event_loop::{EventLoop, LoopInner};
 use crate::remote::TaskKey;
-use crate::task::{Cancel, RawTask, Task, TaskRef, spawn};
+use crate::task::{Cancel, RawTask};
 
 thread_local! {
     /// The loop running on this thread (asyncio's `_running_loop`).
@@ -103,7 +99,7 @@ pub(crate) fn check_future_loop(owner: &std::rc::Weak<LoopInner>) {
 }
 
 /// The running loop's current task (its step is running), if any.
-fn current_raw() -> Option<Rc<dyn RawTask>> {
+pub(crate) fn current_raw() -> Option<Rc<dyn RawTask>> {
     with_running(|lp| lp.with_current(Rc::clone)).flatten()
 }
 
@@ -175,95 +171,4 @@ pub fn set_event_loop(lp: Option<&EventLoop>) {
 /// As [`EventLoop::new`].
 pub fn new_event_loop() -> Result<EventLoop, LoopError> {
     EventLoop::new()
-}
-
-/// Schedules `future` as a task of the running loop. Python: `asyncio.create_task(coro)`.
-///
-/// # Panics
-/// "no running event loop" outside a running loop, as asyncio raises
-/// `RuntimeError` (use [`EventLoop::create_task`] to schedule on a loop
-/// that is not running yet).
-#[track_caller]
-pub fn create_task<F>(future: F) -> Task<F::Output>
-where
-    F: StdFuture + 'static,
-{
-    match running_inner() {
-        Ok(lp) => spawn(&lp, future, Location::caller()),
-        Err(e) => panic!("{e}"),
-    }
-}
-
-/// Same as [`create_task`]: every future is wrapped in a task.
-/// Python: `asyncio.ensure_future(coro)`.
-///
-/// # Panics
-/// As [`create_task`].
-#[track_caller]
-pub fn ensure_future<F>(future: F) -> Task<F::Output>
-where
-    F: StdFuture + 'static,
-{
-    create_task(future)
-}
-
-/// The task whose step is running, if any. Python: `asyncio.current_task()`.
-pub fn current_task() -> Option<TaskRef> {
-    current_raw().map(TaskRef::from_raw)
-}
-
-/// The running loop's tasks that are not done (empty outside a loop).
-/// Python: `asyncio.all_tasks()`.
-pub fn all_tasks() -> Vec<TaskRef> {
-    running_inner().map(|lp| lp.all_tasks()).unwrap_or_default()
-}
-
-/// A readable dump of the running loop's live tasks: name, state, age,
-/// steps taken, and where each was created. No asyncio counterpart (it is
-/// what `asyncio.all_tasks()` plus `Task.print_stack()` are used for when a
-/// program is stuck).
-///
-/// ```
-/// use corio_executor::{create_task, dump_tasks, run, sleep};
-/// use std::time::Duration;
-///
-/// let dump = run(async {
-///     let t = create_task(sleep(Duration::from_secs(60)));
-///     t.set_name("sleeper");
-///     corio_executor::yield_now().await;
-///     let dump = dump_tasks();
-///     t.cancel();
-///     dump
-/// })?;
-/// assert!(dump.contains("sleeper") && dump.contains("steps=1"), "{dump}");
-/// # Ok::<(), corio_executor::RunError>(())
-/// ```
-pub fn dump_tasks() -> String {
-    let Ok(lp) = running_inner() else {
-        return "no running event loop\n".to_string();
-    };
-    let now = corio_timer::CoarseInstant::now();
-    let current = current_task();
-    let mut out = String::new();
-    for task in lp.all_tasks() {
-        let header = task.inner.header();
-        let state = if current.as_ref().is_some_and(|c| c.same(&task)) {
-            "running"
-        } else if header.cancel_requested.get() {
-            "cancelling"
-        } else if header.scheduled.get() {
-            "scheduled"
-        } else {
-            "waiting"
-        };
-        out.push_str(&format!(
-            "{:<20} {:<10} age={:.3}s steps={} created at {}\n",
-            header.name(),
-            state,
-            now.duration_since(header.created).as_secs_f64(),
-            header.steps.get(),
-            header.location,
-        ));
-    }
-    out
 }

@@ -1,0 +1,207 @@
+//! What the loop knows of a task, whatever its output type: [`Header`]
+//! and the [`RawTask`] trait it steps the task through.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::panic::Location;
+use std::rc::Rc;
+use std::task::Waker;
+
+use corio_timer::CoarseInstant;
+
+use crate::TaskError;
+use crate::event_loop::LoopInner;
+use crate::remote::TaskKey;
+use crate::wakers::{WaiterKey, WakerSlab};
+
+/// Something a task can be parked on and that its cancellation reaches.
+pub(crate) trait Cancel {
+    /// Requests cancellation; false if already done.
+    fn cancel(&self) -> bool;
+}
+
+/// Where a task is in its life (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TaskState {
+    Pending,
+    Done,
+}
+
+/// Who waits for a task to finish. Nearly always one awaiter, kept inline;
+/// a `Vec` only when several wait (an `await` plus a `wait`, say).
+/// Those waiting for a task to finish: none, one (the common case, no
+/// allocation; its key is 0), or a slab (see `wakers.rs`).
+#[derive(Default)]
+pub(super) enum DoneWakers {
+    #[default]
+    None,
+    /// The registration number, and the waker.
+    One(u32, Waker),
+    Many(Box<WakerSlab>),
+}
+
+/// The untyped part of every task.
+pub(crate) struct Header {
+    /// The task's slot in its loop's table.
+    pub(crate) key: TaskKey,
+    /// `N` of the default name `Task-N`.
+    pub(super) number: u64,
+    /// A name given with `set_name`. Boxed twice on purpose: 8 bytes in
+    /// the header instead of 24, since most tasks never get a name.
+    #[allow(clippy::box_collection)]
+    pub(super) name: Cell<Option<Box<String>>>,
+    /// True while a step is queued (at most one at a time).
+    pub(crate) scheduled: Cell<bool>,
+    pub(crate) state: Cell<TaskState>,
+    /// `cancel()` was called; the next step drops the coroutine.
+    pub(crate) cancel_requested: Cell<bool>,
+    /// The task ended by cancellation (asyncio's `cancelled()`).
+    pub(super) cancelled: Cell<bool>,
+    /// What the coroutine is parked on (asyncio's `_fut_waiter`).
+    pub(crate) awaiting: Cell<Option<Rc<dyn Cancel>>>,
+    /// Its loop's index in the waker table: with `key`, all a waker needs
+    /// (`raw.rs` packs both into the waker's word; none is stored).
+    pub(crate) loop_index: u16,
+    /// Where `create_task` was called.
+    pub(crate) location: &'static Location<'static>,
+    /// When it was created (coarse real time, for the age in `dump_tasks`).
+    pub(crate) created: CoarseInstant,
+    /// How many steps it has taken.
+    pub(crate) steps: Cell<u32>,
+    /// Wakers of those waiting for it to finish (an awaiter, `wait`, …).
+    pub(super) done_wakers: Cell<DoneWakers>,
+    /// Numbers the done-waker entries and done callbacks in the order they
+    /// come, so that the finish keeps that order (asyncio's awaiter
+    /// wake-up is itself a done callback).
+    pub(super) registrations: Cell<u32>,
+    /// The outcome was looked at, so a failure need not be reported.
+    pub(crate) retrieved: Cell<bool>,
+}
+
+impl Header {
+    pub(crate) fn name(&self) -> String {
+        let name = self.name.take();
+        let out = match &name {
+            Some(name) => String::clone(name),
+            None => format!("Task-{}", self.number),
+        };
+        self.name.set(name);
+        out
+    }
+
+    pub(crate) fn set_name(&self, name: String) {
+        self.name.set(Some(Box::new(name)));
+    }
+
+    /// The task's waker, made anew (no allocation: see `raw.rs`).
+    pub(crate) fn waker(&self) -> Waker {
+        crate::raw::task_waker(self.loop_index, self.key)
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.state.get() == TaskState::Done
+    }
+
+    /// Records the waker of the waiter whose key is `key` (set on its first
+    /// call): a repeated poll replaces its own entry.
+    pub(crate) fn add_done_waker(&self, waker: &Waker, key: &mut Option<WaiterKey>) {
+        let wakers = match (self.done_wakers.take(), *key) {
+            (DoneWakers::None, _) => {
+                *key = Some(0);
+                DoneWakers::One(self.next_registration(), waker.clone())
+            }
+            (DoneWakers::One(seq, first), Some(0)) if first.will_wake(waker) => {
+                DoneWakers::One(seq, first)
+            }
+            (DoneWakers::One(seq, _), Some(0)) => DoneWakers::One(seq, waker.clone()),
+            (DoneWakers::One(seq, first), _) => {
+                // The first waiter keeps its key 0: its entry is slot 0.
+                let mut slab = Box::<WakerSlab>::default();
+                slab.register(&mut None, &first, || u64::from(seq));
+                slab.register(key, waker, || u64::from(self.next_registration()));
+                DoneWakers::Many(slab)
+            }
+            (DoneWakers::Many(mut slab), _) => {
+                slab.register(key, waker, || u64::from(self.next_registration()));
+                DoneWakers::Many(slab)
+            }
+        };
+        self.done_wakers.set(wakers);
+    }
+
+    /// The next registration number (see `registrations`).
+    pub(crate) fn next_registration(&self) -> u32 {
+        let seq = self.registrations.get();
+        self.registrations.set(seq.wrapping_add(1));
+        seq
+    }
+
+    /// The waiter with `key` is gone (its future dropped before the task
+    /// finished).
+    pub(crate) fn remove_done_waker(&self, key: WaiterKey) {
+        if self.is_done() {
+            return; // the entries were woken and cleared at the finish
+        }
+        let wakers = match self.done_wakers.take() {
+            DoneWakers::One(..) if key == 0 => DoneWakers::None,
+            DoneWakers::Many(mut slab) => {
+                slab.remove(key);
+                DoneWakers::Many(slab)
+            }
+            other => other,
+        };
+        self.done_wakers.set(wakers);
+    }
+
+    /// How many waiters have an entry (for tests).
+    #[cfg(test)]
+    pub(crate) fn done_waiters(&self) -> usize {
+        let wakers = self.done_wakers.take();
+        let count = match &wakers {
+            DoneWakers::None => 0,
+            DoneWakers::One(..) => 1,
+            DoneWakers::Many(slab) => slab.len(),
+        };
+        self.done_wakers.set(wakers);
+        count
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        format!("<Task '{}' created at {}>", self.name(), self.location)
+    }
+}
+
+/// What the loop needs of a task, whatever its output type.
+pub(crate) trait RawTask: Cancel {
+    fn header(&self) -> &Header;
+    /// One step: `coro.send(None)`.
+    fn step(self: Rc<Self>, lp: &Rc<LoopInner>);
+    /// Drops a pending coroutine without finishing the task (loop close),
+    /// with its done callbacks and waiters; a panic in a destructor
+    /// propagates to the caller.
+    fn abandon(&self);
+    /// The failure it ended with, if it ended with one (without taking it).
+    fn failure(&self) -> Option<TaskError>;
+}
+
+/// The message of a caught panic's payload (`&str` or `String`), as
+/// [`TaskError::Panicked`] carries it; `"Box<dyn Any>"` for other payloads.
+///
+/// No asyncio counterpart (Python has exceptions, not panics). Public so
+/// that the crates above report panics of their own threads the same way.
+///
+/// # Examples
+///
+/// ```
+/// let payload = std::panic::catch_unwind(|| panic!("job {} failed", 7)).unwrap_err();
+/// assert_eq!(corio_executor::panic_message(&*payload), "job 7 failed");
+/// ```
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_string()
+    }
+}
