@@ -1,6 +1,7 @@
 //! The executor's errors: [`LoopError`], [`TaskError`], [`RunError`],
 //! [`InvalidStateError`], [`TimeoutError`], [`SignalError`].
 
+use std::any::Any;
 use std::fmt;
 use std::rc::Rc;
 
@@ -225,4 +226,26 @@ pub enum SignalError {
     /// The pipe or `sigaction` failed.
     #[error("cannot handle signal: {0}")]
     Os(#[from] std::io::Error),
+}
+
+/// The message of a caught panic's payload (`&str` or `String`), as
+/// [`TaskError::Panicked`] carries it; `"Box<dyn Any>"` for other payloads.
+///
+/// No asyncio counterpart (Python has exceptions, not panics). Public so
+/// that the crates above report panics of their own threads the same way.
+///
+/// # Examples
+///
+/// ```
+/// let payload = std::panic::catch_unwind(|| panic!("job {} failed", 7)).unwrap_err();
+/// assert_eq!(corio_executor::panic_message(&*payload), "job 7 failed");
+/// ```
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_string()
+    }
 }

@@ -8,8 +8,8 @@ use std::rc::{Rc, Weak};
 use std::task::{Context, Poll};
 
 use crate::event_loop::running;
+use crate::event_loop::task_header::Cancel;
 use crate::event_loop::{EventLoop, LoopInner};
-use crate::task::Cancel;
 use crate::wakers::{WaiterKey, WakerSlab, finish_in_order};
 use crate::{InvalidStateError, TaskError};
 

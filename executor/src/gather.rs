@@ -15,7 +15,8 @@ use std::task::{Context, Poll};
 
 use crate::TaskError;
 use crate::event_loop::running;
-use crate::task::{Cancel, Task, TaskRef, spawn};
+use crate::event_loop::task_header::Cancel;
+use crate::task::{Task, TaskRef, spawn};
 
 /// Cancels the children when dropped, unless disarmed.
 struct CancelOnDrop {

@@ -15,6 +15,34 @@
 //! The loop is single-threaded and `!Send`, like asyncio's: tasks may hold
 //! `Rc` and `RefCell`. Each iteration is asyncio's `_run_once` (see
 //! [`EventLoop`] and the walkthrough `docs/02-event-loop.md`).
+//!
+//! # Layout
+//!
+//! The modules form layers, each using only those below it (no cycle):
+//!
+//! ```text
+//!  run                 asyncio.run: the main task, Ctrl-C, the shutdown
+//!  gather, combinators gather, wait, as_completed, shield, TaskGroup
+//!  time                sleep, timeout, wait_for (timers as futures)
+//!  task/               Task, TaskRef, the task cell and its step;
+//!                      create_task & co.; EventLoop::run_until_complete
+//!  raw                 the task cell's coroutine slot and its waker (the
+//!                      one unsafe module, under Miri)
+//!  future              asyncio.Future; EventLoop::create_future
+//!  event_loop/         EventLoop and its engine: state, run_once (five
+//!                      phases), I/O callbacks, close, the task table and
+//!                      the RawTask interface every task implements, the
+//!                      thread's running loop, signals, handles
+//!  remote, wakers      the thread-safe queue and waker table; waiter lists
+//!  error               one error enum per concern
+//! ```
+//!
+//! The loop runs tasks without knowing any task type: it defines what it
+//! needs of one (`event_loop/task_header.rs`: the header and `RawTask`),
+//! and `task/` implements it, as tokio's scheduler and task modules meet
+//! through a trait. A task's waker (`raw`) reaches its loop the same way
+//! down: through the thread's running loop, or the waker table in
+//! `remote`.
 #![deny(missing_docs)]
 // No `unsafe` anywhere but in `raw` (DESIGN rule 6), which is audited,
 // every block with its `// SAFETY:`, and tested under Miri in CI.
@@ -38,7 +66,9 @@ pub use combinators::{
     AsCompleted, ReturnWhen, Shield, TaskGroup, as_completed, shield, try_wait, wait,
 };
 pub use corio_timer::Clock;
-pub use error::{InvalidStateError, LoopError, RunError, SignalError, TaskError, TimeoutError};
+pub use error::{
+    InvalidStateError, LoopError, RunError, SignalError, TaskError, TimeoutError, panic_message,
+};
 pub use event_loop::{
     DEFAULT_SLOW_CALLBACK_DURATION, EventLoop, ExceptionContext, Handle, LoopCapacities, NEVER,
     Shutdown, TimerHandle, WeakLoop, add_signal_handler, get_event_loop, get_running_loop,
@@ -51,7 +81,5 @@ pub use gather::{TaskTuple, gather_tuple};
 pub use remote::LoopHandle;
 pub use run::run;
 
-pub use task::{
-    Task, TaskRef, all_tasks, create_task, current_task, dump_tasks, ensure_future, panic_message,
-};
+pub use task::{Task, TaskRef, all_tasks, create_task, current_task, dump_tasks, ensure_future};
 pub use time::{Sleep, Timeout, sleep, sleep_until, timeout, timeout_at, wait_for, yield_now};

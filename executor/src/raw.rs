@@ -14,8 +14,8 @@
 //! [ 1 | loop index | task slot | generation (low 16 bits) ]
 //! ```
 //!
-//! - *loop index*: the loop's place in [`LOOPS`], a process-wide table of
-//!   its thread-safe queue ([`Remote`]), held weakly;
+//! - *loop index*: the loop's place in `remote`'s process-wide table of
+//!   the loops' thread-safe queues, held weakly;
 //! - *slot* and *generation*: the task's [`TaskKey`] in the loop's table.
 //!
 //! Cloning and dropping such a waker touch nothing; waking it decodes the
@@ -79,12 +79,11 @@ use std::future::Future;
 use std::marker::PhantomPinned;
 use std::pin::Pin;
 use std::ptr;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use crate::TaskError;
 use crate::event_loop::running;
-use crate::remote::{Remote, RemoteItem, TaskKey};
+use crate::remote::{RemoteItem, TaskKey, loop_at};
 
 /// The word needs 64 bits.
 const _: () = assert!(usize::BITS == 64, "corio's task waker packs 64 bits");
@@ -92,38 +91,13 @@ const _: () = assert!(usize::BITS == 64, "corio's task waker packs 64 bits");
 /// Set in every word, so that no word is zero.
 const TAG: u64 = 1 << 63;
 /// Bits of the loop index (62..48).
-const INDEX_BITS: u32 = 15;
+const INDEX_BITS: u32 = crate::remote::LOOP_INDEX_BITS;
 /// Where the slot starts (47..16).
-const SLOT_SHIFT: u32 = 16;
+const SLOT_SHIFT: u32 = TaskKey::WAKER_GENERATION_BITS;
 /// The generation's bits kept (15..0).
 const GENERATION_MASK: u64 = (1 << SLOT_SHIFT) - 1;
 /// Where the loop index starts (62..48).
 const INDEX_SHIFT: u32 = 48;
-
-/// The loops' thread-safe queues, by index; a dead `Weak` is a free place.
-static LOOPS: Mutex<Vec<Weak<Remote>>> = Mutex::new(Vec::new());
-
-/// Gives `remote`'s loop an index for its wakers; `None` when every index
-/// is taken by a live loop.
-pub(crate) fn register_loop(remote: &Arc<Remote>) -> Option<u16> {
-    let mut loops = LOOPS.lock().unwrap_or_else(PoisonError::into_inner);
-    let weak = Arc::downgrade(remote);
-    if let Some(free) = loops.iter().position(|w| w.strong_count() == 0) {
-        loops[free] = weak;
-        return u16::try_from(free).ok();
-    }
-    if loops.len() >= 1 << INDEX_BITS {
-        return None;
-    }
-    loops.push(weak);
-    u16::try_from(loops.len() - 1).ok()
-}
-
-/// The queue of the loop at `index`, if that loop still exists.
-fn loop_at(index: u16) -> Option<Arc<Remote>> {
-    let loops = LOOPS.lock().unwrap_or_else(PoisonError::into_inner);
-    loops.get(usize::from(index))?.upgrade()
-}
 
 /// The word for the task `key` of the loop at `index` (an index
 /// `register_loop` gave: below 2^15).
@@ -141,11 +115,6 @@ fn unpack(word: u64) -> (u16, TaskKey) {
         generation: (word & GENERATION_MASK) as u32,
     };
     (index, key)
-}
-
-/// The generation as a packed waker carries it, for comparing with one.
-pub(crate) fn packed_generation(generation: u32) -> u32 {
-    (u64::from(generation) & GENERATION_MASK) as u32
 }
 
 /// The waker of the task `key` of the loop at `index`, made anew from the
@@ -405,7 +374,7 @@ mod tests {
             let (back_index, back) = unpack(pack(index, key));
             assert_eq!(back_index, index);
             assert_eq!(back.slot, key.slot);
-            assert_eq!(back.generation, packed_generation(key.generation));
+            assert_eq!(back.generation, key.waker_generation());
         }
         let zero = TaskKey {
             slot: 0,

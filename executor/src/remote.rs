@@ -1,4 +1,5 @@
-//! The thread-safe way into a loop: [`LoopHandle`] and the task waker.
+//! The thread-safe way into a loop: [`LoopHandle`], the queue behind it,
+//! and the process-wide table where a task's waker finds its loop's queue.
 //!
 //! Everything else in the executor is single-threaded (`Rc`, `RefCell`).
 //! Other threads reach a loop only through [`Remote`]: a mutex-guarded queue
@@ -7,7 +8,7 @@
 //! iteration (asyncio's `_write_to_self` + `_process_self_data`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use corio_reactor::Waker as SelectorWaker;
 
@@ -18,6 +19,47 @@ use crate::LoopError;
 pub(crate) struct TaskKey {
     pub(crate) slot: u32,
     pub(crate) generation: u32,
+}
+
+impl TaskKey {
+    /// The generation bits a task's waker word carries (`raw.rs`).
+    pub(crate) const WAKER_GENERATION_BITS: u32 = 16;
+
+    /// The generation as a waker carries it, for comparing with one: a
+    /// stale waker whose low bits match wakes the task once more than
+    /// needed, which the `Future` contract allows.
+    pub(crate) fn waker_generation(self) -> u32 {
+        self.generation & ((1 << Self::WAKER_GENERATION_BITS) - 1)
+    }
+}
+
+/// Bits of a loop's index in its tasks' waker words: at most 2^15 loops
+/// alive at once.
+pub(crate) const LOOP_INDEX_BITS: u32 = 15;
+
+/// The loops' thread-safe queues, by index; a dead `Weak` is a free place.
+static LOOPS: Mutex<Vec<Weak<Remote>>> = Mutex::new(Vec::new());
+
+/// Gives `remote`'s loop an index for its wakers; `None` when every index
+/// is taken by a live loop.
+pub(crate) fn register_loop(remote: &Arc<Remote>) -> Option<u16> {
+    let mut loops = LOOPS.lock().unwrap_or_else(PoisonError::into_inner);
+    let weak = Arc::downgrade(remote);
+    if let Some(free) = loops.iter().position(|w| w.strong_count() == 0) {
+        loops[free] = weak;
+        return u16::try_from(free).ok();
+    }
+    if loops.len() >= 1 << LOOP_INDEX_BITS {
+        return None;
+    }
+    loops.push(weak);
+    u16::try_from(loops.len() - 1).ok()
+}
+
+/// The queue of the loop at `index`, if that loop still exists.
+pub(crate) fn loop_at(index: u16) -> Option<Arc<Remote>> {
+    let loops = LOOPS.lock().unwrap_or_else(PoisonError::into_inner);
+    loops.get(usize::from(index))?.upgrade()
 }
 
 /// Work sent to a loop from outside its thread (or from outside `run`).

@@ -3,10 +3,14 @@
 //! This file is the public API; `inner.rs` is the engine (`LoopInner` and
 //! `_run_once`, whose five phases are documented there).
 
+mod close;
 mod handle;
 mod inner;
+mod io;
+mod run_once;
 pub(crate) mod running;
 mod signals;
+pub(crate) mod task_header;
 mod task_table;
 
 pub use running::{get_event_loop, get_running_loop, new_event_loop, set_event_loop};
@@ -14,9 +18,7 @@ pub use signals::{add_signal_handler, remove_signal_handler};
 
 use std::fmt;
 use std::os::fd::RawFd;
-use std::panic::Location;
 use std::rc::Rc;
-use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use corio_reactor::{EVENT_READ, EVENT_WRITE, SelectorError};
@@ -26,9 +28,8 @@ pub use inner::ExceptionContext;
 use inner::ExceptionHandler;
 pub(crate) use inner::LoopInner;
 
+use crate::LoopError;
 use crate::remote::LoopHandle;
-use crate::task::{Task, TaskRef, spawn};
-use crate::{LoopError, RunError};
 pub use handle::{Handle, TimerHandle};
 
 /// The thread's timer slack while the loop runs (see [`EventLoop::set_timer_slack`]).
@@ -189,59 +190,6 @@ impl EventLoop {
         let _running = running::enter_loop(inner.clone())?;
         let _slack = inner.timer_slack.get().map(corio_timer::TimerSlack::set);
         inner.run_forever()
-    }
-
-    /// Runs `future` as a task until it is done and returns its outcome.
-    /// Python: `loop.run_until_complete(future)`.
-    ///
-    /// # Errors
-    /// The loop errors of [`run_forever`](Self::run_forever);
-    /// [`LoopError::StoppedBeforeComplete`] when `stop()` ended the run
-    /// first (the task stays scheduled); [`RunError::Task`] when the task
-    /// panicked or was cancelled.
-    #[track_caller]
-    pub fn run_until_complete<F>(&self, future: F) -> Result<F::Output, RunError>
-    where
-        F: std::future::Future + 'static,
-    {
-        if self.inner.is_closed() {
-            return Err(LoopError::Closed.into());
-        }
-        if self.inner.is_running() {
-            return Err(LoopError::AlreadyRunning.into());
-        }
-        if running::a_loop_runs_here() {
-            return Err(LoopError::AnotherLoopRunning.into());
-        }
-        let task = spawn(&self.inner, future, Location::caller());
-        self.run_task_until_complete(task)
-    }
-
-    /// The body of [`run_until_complete`](Self::run_until_complete), for a
-    /// task that exists already (`run()` needs its handle first, for
-    /// Ctrl-C).
-    pub(crate) fn run_task_until_complete<T: 'static>(&self, task: Task<T>) -> Result<T, RunError> {
-        // The callback holds the loop weakly (the loop owns the task), and
-        // is removed on every way out, as asyncio's `finally` does: a stale
-        // one would stop a later, unrelated run.
-        let stopper = Rc::downgrade(&self.inner);
-        let id = task.add_done_callback(move |_| {
-            if let Some(lp) = stopper.upgrade() {
-                lp.stop();
-            }
-        });
-        let ran = self.run_forever();
-        task.remove_done_callback(id);
-        ran?;
-        if !task.done() {
-            return Err(LoopError::StoppedBeforeComplete.into());
-        }
-        let mut task = task;
-        let waker = Waker::noop();
-        match std::pin::Pin::new(&mut task).poll(&mut std::task::Context::from_waker(waker)) {
-            std::task::Poll::Ready(result) => result.map_err(RunError::Task),
-            std::task::Poll::Pending => Err(LoopError::StoppedBeforeComplete.into()),
-        }
     }
 
     /// Stops the loop after the current iteration. Python: `loop.stop()`.
@@ -473,18 +421,6 @@ impl EventLoop {
         self.inner.call_at_internal(when, callback)
     }
 
-    /// Wraps `future` in a task scheduled on this loop. Python: `loop.create_task(coro)`.
-    ///
-    /// # Panics
-    /// "Event loop is closed" on a closed loop.
-    #[track_caller]
-    pub fn create_task<F>(&self, future: F) -> Task<F::Output>
-    where
-        F: std::future::Future + 'static,
-    {
-        spawn(&self.inner, future, Location::caller())
-    }
-
     /// Calls `callback` whenever `fd` is readable, until `remove_reader`.
     /// Replaces a reader already set for `fd`. Python: `loop.add_reader(fd, callback)`.
     ///
@@ -601,11 +537,6 @@ impl EventLoop {
     /// The slack [`set_timer_slack`](Self::set_timer_slack) set.
     pub fn timer_slack(&self) -> Option<Duration> {
         self.inner.timer_slack.get()
-    }
-
-    /// The tasks of this loop that are not done. Python: `asyncio.all_tasks(loop)`.
-    pub fn all_tasks(&self) -> Vec<TaskRef> {
-        self.inner.all_tasks()
     }
 }
 

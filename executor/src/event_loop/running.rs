@@ -7,10 +7,10 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use super::task_header::{Cancel, Header, RawTask};
 use super::{EventLoop, LoopInner};
 use crate::LoopError;
 use crate::remote::TaskKey;
-use crate::task::{Cancel, RawTask};
 
 thread_local! {
     /// The loop running on this thread (asyncio's `_running_loop`).
@@ -71,7 +71,7 @@ pub(crate) fn running_inner() -> Result<Rc<LoopInner>, LoopError> {
 /// another loop would never wake this one), or is the running task itself
 /// (it would wait for its own end: asyncio's "Task cannot await on
 /// itself").
-pub(crate) fn check_same_loop(header: &crate::task::Header, task: *const ()) {
+pub(crate) fn check_same_loop(header: &Header, task: *const ()) {
     let Ok(lp) = running_inner() else { return };
     if lp.owns_task(header.key, task) {
         if lp.current.get() == Some(header.key) {

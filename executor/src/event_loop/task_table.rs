@@ -8,8 +8,8 @@
 
 use std::rc::Rc;
 
+use super::task_header::RawTask;
 use crate::remote::TaskKey;
-use crate::task::RawTask;
 
 /// The loop's tasks, kept alive until they finish (asyncio's weak set made
 /// strong, so a detached task is never collected mid-flight).
@@ -113,8 +113,7 @@ impl<T: Keyed> TaskTable<T> {
         let Some(Slot::Full(task)) = self.slots.get(key.slot as usize) else {
             return None;
         };
-        let packed = crate::raw::packed_generation;
-        (packed(task.key().generation) == packed(key.generation)).then_some(task)
+        (task.key().waker_generation() == key.waker_generation()).then_some(task)
     }
 
     /// True when no task is in the table.

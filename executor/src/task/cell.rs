@@ -11,12 +11,19 @@ use std::task::{Context, Poll};
 use corio_timer::CoarseInstant;
 
 use super::handle::Task;
-use super::header::{Cancel, DoneWakers, Header, RawTask, TaskState, panic_message};
 use crate::TaskError;
 use crate::event_loop::LoopInner;
 use crate::event_loop::running;
+use crate::event_loop::task_header::{Cancel, DoneWakers, Header, RawTask, TaskState};
+use crate::panic_message;
 use crate::raw::{Coroutine, Outcome};
 use crate::wakers::{WaiterKey, finish_in_order};
+
+/// The task's waker, made anew from its loop index and key (no
+/// allocation: see `raw.rs`).
+fn waker_of(header: &Header) -> std::task::Waker {
+    crate::raw::task_waker(header.loop_index, header.key)
+}
 
 /// Process-wide counter behind the default names `Task-1`, `Task-2`, …
 static TASK_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -123,7 +130,7 @@ impl<F: StdFuture + 'static> Cancel for TaskCell<F> {
         if let Some(inner) = awaiting {
             inner.cancel();
         }
-        header.waker().wake_by_ref();
+        waker_of(header).wake_by_ref();
         true
     }
 }
@@ -148,7 +155,7 @@ impl<F: StdFuture + 'static> RawTask for TaskCell<F> {
         header.awaiting.take();
 
         let previous = lp.current.replace(Some(header.key));
-        let waker = header.waker();
+        let waker = waker_of(header);
         let mut cx = Context::from_waker(&waker);
         let polled = catch_unwind(AssertUnwindSafe(|| self.future.poll(&mut cx)));
         lp.current.set(previous);

@@ -8,9 +8,9 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use super::cell::{OutcomeRef, TypedTask};
-use super::header::RawTask;
 use crate::TaskError;
 use crate::event_loop::running;
+use crate::event_loop::task_header::RawTask;
 use crate::wakers::WaiterKey;
 
 /// A coroutine scheduled on a loop. Python: `asyncio.Task`.

@@ -24,9 +24,9 @@
 //!   step (asyncio's `_fut_waiter`): cancelling the task cancels it too.
 //!
 //! The parts, in the order a reader meets them:
-//! - `header`: what the loop knows of every task, whatever its output
-//!   type (its key, flags, name, done-waiters) and the `RawTask` trait the
-//!   loop steps it through;
+//! - (in `event_loop/task_header.rs`) what the loop knows of every task,
+//!   whatever its output type (its key, flags, name, done-waiters), and
+//!   the `RawTask` trait the loop steps it through;
 //! - `cell`: the task itself, `TaskCell`: header, coroutine and outcome in
 //!   one allocation, its step and its finish;
 //! - `handle`: the handles users hold, [`Task<T>`] and [`TaskRef`];
@@ -36,10 +36,7 @@
 mod cell;
 mod functions;
 mod handle;
-mod header;
 
 pub(crate) use cell::{OutcomeRef, spawn};
 pub use functions::{all_tasks, create_task, current_task, dump_tasks, ensure_future};
 pub use handle::{Task, TaskRef};
-pub use header::panic_message;
-pub(crate) use header::{Cancel, Header, RawTask};

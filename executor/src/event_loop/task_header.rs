@@ -1,7 +1,9 @@
 //! What the loop knows of a task, whatever its output type: [`Header`]
-//! and the [`RawTask`] trait it steps the task through.
+//! and the [`RawTask`] trait it steps the task through. The loop defines
+//! the interface of what it runs; `task/` implements it (the task cell)
+//! and builds the user's handles on it, so the loop depends on no task
+//! type.
 
-use std::any::Any;
 use std::cell::Cell;
 use std::panic::Location;
 use std::rc::Rc;
@@ -9,8 +11,8 @@ use std::task::Waker;
 
 use corio_timer::CoarseInstant;
 
+use super::LoopInner;
 use crate::TaskError;
-use crate::event_loop::LoopInner;
 use crate::remote::TaskKey;
 use crate::wakers::{WaiterKey, WakerSlab};
 
@@ -32,7 +34,7 @@ pub(crate) enum TaskState {
 /// Those waiting for a task to finish: none, one (the common case, no
 /// allocation; its key is 0), or a slab (see `wakers.rs`).
 #[derive(Default)]
-pub(super) enum DoneWakers {
+pub(crate) enum DoneWakers {
     #[default]
     None,
     /// The registration number, and the waker.
@@ -45,18 +47,18 @@ pub(crate) struct Header {
     /// The task's slot in its loop's table.
     pub(crate) key: TaskKey,
     /// `N` of the default name `Task-N`.
-    pub(super) number: u64,
+    pub(crate) number: u64,
     /// A name given with `set_name`. Boxed twice on purpose: 8 bytes in
     /// the header instead of 24, since most tasks never get a name.
     #[allow(clippy::box_collection)]
-    pub(super) name: Cell<Option<Box<String>>>,
+    pub(crate) name: Cell<Option<Box<String>>>,
     /// True while a step is queued (at most one at a time).
     pub(crate) scheduled: Cell<bool>,
     pub(crate) state: Cell<TaskState>,
     /// `cancel()` was called; the next step drops the coroutine.
     pub(crate) cancel_requested: Cell<bool>,
     /// The task ended by cancellation (asyncio's `cancelled()`).
-    pub(super) cancelled: Cell<bool>,
+    pub(crate) cancelled: Cell<bool>,
     /// What the coroutine is parked on (asyncio's `_fut_waiter`).
     pub(crate) awaiting: Cell<Option<Rc<dyn Cancel>>>,
     /// Its loop's index in the waker table: with `key`, all a waker needs
@@ -69,11 +71,11 @@ pub(crate) struct Header {
     /// How many steps it has taken.
     pub(crate) steps: Cell<u32>,
     /// Wakers of those waiting for it to finish (an awaiter, `wait`, …).
-    pub(super) done_wakers: Cell<DoneWakers>,
+    pub(crate) done_wakers: Cell<DoneWakers>,
     /// Numbers the done-waker entries and done callbacks in the order they
     /// come, so that the finish keeps that order (asyncio's awaiter
     /// wake-up is itself a done callback).
-    pub(super) registrations: Cell<u32>,
+    pub(crate) registrations: Cell<u32>,
     /// The outcome was looked at, so a failure need not be reported.
     pub(crate) retrieved: Cell<bool>,
 }
@@ -91,11 +93,6 @@ impl Header {
 
     pub(crate) fn set_name(&self, name: String) {
         self.name.set(Some(Box::new(name)));
-    }
-
-    /// The task's waker, made anew (no allocation: see `raw.rs`).
-    pub(crate) fn waker(&self) -> Waker {
-        crate::raw::task_waker(self.loop_index, self.key)
     }
 
     pub(crate) fn is_done(&self) -> bool {
@@ -182,26 +179,4 @@ pub(crate) trait RawTask: Cancel {
     fn abandon(&self);
     /// The failure it ended with, if it ended with one (without taking it).
     fn failure(&self) -> Option<TaskError>;
-}
-
-/// The message of a caught panic's payload (`&str` or `String`), as
-/// [`TaskError::Panicked`] carries it; `"Box<dyn Any>"` for other payloads.
-///
-/// No asyncio counterpart (Python has exceptions, not panics). Public so
-/// that the crates above report panics of their own threads the same way.
-///
-/// # Examples
-///
-/// ```
-/// let payload = std::panic::catch_unwind(|| panic!("job {} failed", 7)).unwrap_err();
-/// assert_eq!(corio_executor::panic_message(&*payload), "job 7 failed");
-/// ```
-pub fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "Box<dyn Any>".to_string()
-    }
 }

@@ -1,0 +1,92 @@
+//! `add_reader` / `add_writer` on the selector: each registered fd's key
+//! carries its reader and writer callbacks (asyncio's `Handle` pair in the
+//! key's `data`), and a readiness puts them on the ready queue.
+
+use std::cell::Cell;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+
+use corio_reactor::{EVENT_READ, EVENT_WRITE, Events, Selector, SelectorError};
+
+use super::inner::LoopInner;
+
+/// A callback registered with `add_reader` / `add_writer`.
+pub(crate) struct IoCallback {
+    pub(super) cancelled: Cell<bool>,
+    pub(super) callback: Box<dyn Fn()>,
+}
+
+/// The selector's `data` for an fd: its reader and writer, as in asyncio.
+#[derive(Clone, Default)]
+pub(crate) struct IoHandlers {
+    pub(super) reader: Option<Rc<IoCallback>>,
+    pub(super) writer: Option<Rc<IoCallback>>,
+}
+
+impl LoopInner {
+    pub(super) fn add_io(
+        &self,
+        fd: RawFd,
+        interest: Events,
+        f: Box<dyn Fn()>,
+    ) -> Result<(), SelectorError> {
+        if self.is_closed() {
+            return Err(SelectorError::Closed);
+        }
+        let new = Rc::new(IoCallback {
+            cancelled: Cell::new(false),
+            callback: f,
+        });
+        let mut selector = self.selector.borrow_mut();
+        let (mut handlers, events) = match selector.get_key(fd) {
+            Ok(key) => (key.data.clone(), key.events),
+            Err(SelectorError::NotRegistered { .. }) => (IoHandlers::default(), Events::NONE),
+            Err(e) => return Err(e),
+        };
+        let old = if interest == EVENT_READ {
+            handlers.reader.replace(new)
+        } else {
+            handlers.writer.replace(new)
+        };
+        if let Some(old) = old {
+            old.cancelled.set(true);
+        }
+        if events.is_empty() {
+            selector.register(fd, interest, handlers)?;
+        } else {
+            selector.modify(fd, events | interest, handlers)?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn remove_io(&self, fd: RawFd, interest: Events) -> bool {
+        if self.is_closed() {
+            return false;
+        }
+        let mut selector = self.selector.borrow_mut();
+        let Ok(key) = selector.get_key(fd) else {
+            return false;
+        };
+        let (mut handlers, events) = (key.data.clone(), key.events);
+        let old = if interest == EVENT_READ {
+            handlers.reader.take()
+        } else {
+            handlers.writer.take()
+        };
+        let Some(old) = old else { return false };
+        old.cancelled.set(true);
+        let remaining = if interest == EVENT_READ {
+            events & EVENT_WRITE
+        } else {
+            events & EVENT_READ
+        };
+        // The fd may have been closed already: unregister/modify then fail
+        // with EBADF and the key is dropped, which is all we want.
+        if remaining.is_empty() {
+            selector.unregister(fd).ok();
+        } else {
+            selector.modify(fd, remaining, handlers).ok();
+        }
+        true
+    }
+}

@@ -1,0 +1,332 @@
+//! asyncio's `_run_once`: one iteration of the loop, in five phases, each
+//! a method of [`LoopInner`]:
+//!
+//! 1. **timeout** (`plan_timeout`): 0 if a callback is ready (or the loop
+//!    is stopping), else until the nearest timer, else block;
+//! 2. **select** (`poll_io`): wait for I/O; ready fds put their
+//!    reader/writer callbacks on the ready queue. Skipped when it could
+//!    report nothing (`select_would_report_nothing`);
+//! 3. **remote** (`take_remote`): callbacks and wakes sent from other
+//!    threads join the queue. corio's own phase: asyncio's self-pipe is
+//!    one more fd whose callback runs in phase 5; here the queue is read
+//!    at once, so a remote callback runs in this iteration. A virtual
+//!    clock jumps to its next timer here when nothing came
+//!    (`jump_virtual_clock`);
+//! 4. **timers** (`collect_due_timers`): callbacks whose deadline has come
+//!    join the queue;
+//! 5. **run** (`run_ready`): run exactly the callbacks that were ready at
+//!    this point; whatever they schedule waits for the next iteration.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use corio_reactor::{Selector, signal};
+
+use super::handle::callback;
+use super::inner::{LoopInner, Runnable, TimerEntry};
+use super::task_header::RawTask;
+use crate::panic_message;
+use crate::remote::RemoteItem;
+
+/// What phase 1 of an iteration decided, for the phases after it.
+struct Plan {
+    /// The nearest timer's deadline.
+    next_timer: Option<Instant>,
+    /// The clock as phase 1 read it (only when a timer exists).
+    now: Option<Instant>,
+    /// How long `select` may block (`None`: until an fd is ready).
+    select_timeout: Option<Duration>,
+    /// A virtual clock's next timer, to jump to if nothing else happens.
+    jump_to: Option<Instant>,
+}
+
+/// What `run_one` ran, for a slow-callback report.
+enum Ran {
+    Step(Rc<dyn RawTask>),
+    Callback,
+    Io,
+}
+
+impl Ran {
+    fn describe(&self) -> String {
+        match self {
+            Ran::Step(task) => task.header().describe(),
+            Ran::Callback => "a callback".to_string(),
+            Ran::Io => "an I/O callback".to_string(),
+        }
+    }
+}
+
+/// Slots the ready queue keeps when it shrinks after a burst.
+const READY_KEEP: usize = 1024;
+
+impl LoopInner {
+    /// One iteration of the loop (see the module docs for the phases).
+    pub(crate) fn run_once(self: &Rc<Self>) {
+        let plan = self.plan_timeout();
+        let (io_events, woken) = self.poll_io(&plan);
+        let remote_count = self.take_remote(woken);
+        if io_events == 0 && remote_count == 0 {
+            self.jump_virtual_clock(&plan);
+        }
+        self.collect_due_timers(&plan, io_events);
+        self.run_ready();
+    }
+
+    /// Phase 1: how long `select` may block. 0 if a callback is ready or
+    /// the loop is stopping, else until the nearest timer, else forever.
+    /// The precise clock is read only when a timer exists: without one, no
+    /// decision here depends on the time.
+    #[inline]
+    fn plan_timeout(&self) -> Plan {
+        let next_timer = self.scheduled.borrow_mut().next_deadline();
+        let now = next_timer.map(|_| self.clock.now());
+        let timeout = if !self.ready.borrow().is_empty() || self.is_stopping() {
+            Some(Duration::ZERO)
+        } else {
+            next_timer
+                .zip(now)
+                .map(|(deadline, now)| deadline.saturating_duration_since(now))
+        };
+        // A virtual clock never sleeps for a timer: poll I/O, then jump.
+        let jump_to =
+            next_timer.filter(|_| self.clock.is_virtual() && timeout != Some(Duration::ZERO));
+        Plan {
+            next_timer,
+            now,
+            select_timeout: if jump_to.is_some() {
+                Some(Duration::ZERO)
+            } else {
+                timeout
+            },
+            jump_to,
+        }
+    }
+
+    /// Phase 2: `select`, unless it is known to report nothing; returns
+    /// how many fds were reported, and whether the loop's own eventfd was
+    /// one of them.
+    #[inline]
+    fn poll_io(&self, plan: &Plan) -> (usize, bool) {
+        let signals_written = signal::signals_written();
+        if self.select_would_report_nothing(plan.select_timeout, signals_written) {
+            return (0, false);
+        }
+        self.signals_seen.set(signals_written);
+        self.select_io(plan.select_timeout)
+    }
+
+    /// The select skip: a zero-timeout `select` while no fd is registered
+    /// but the loop's own can report nothing phase 3 does not learn
+    /// otherwise (the eventfd's news is an atomic flag, the signal pipe's a
+    /// process-wide count of written signals), so the syscall is saved.
+    /// asyncio always selects; the ordering is the same either way.
+    #[inline]
+    fn select_would_report_nothing(&self, timeout: Option<Duration>, signals: u64) -> bool {
+        timeout == Some(Duration::ZERO)
+            && self.selector.borrow().len() == self.internal_fds.get()
+            && signals == self.signals_seen.get()
+    }
+
+    /// Phase 3: callbacks and wakes sent from other threads join the ready
+    /// queue; how many came. A readable eventfd is always emptied, even if
+    /// the queue turns out empty, or level-triggered `select` would report
+    /// it again at once.
+    #[inline]
+    fn take_remote(&self, woken: bool) -> usize {
+        if woken || self.remote.has_pending() {
+            self.drain_remote()
+        } else {
+            0
+        }
+    }
+
+    /// The virtual clock's jump: when an iteration found no I/O and no
+    /// remote work, time moves to the next timer instead of being waited
+    /// for (trio's autojump clock). A real clock never jumps.
+    #[inline]
+    fn jump_virtual_clock(&self, plan: &Plan) {
+        if let Some(deadline) = plan.jump_to {
+            self.clock.advance_to(deadline);
+        }
+    }
+
+    /// Phase 4: timers whose deadline has come join the ready queue. The
+    /// clock is read again only if time may have passed since phase 1;
+    /// nothing is done when no timer is due.
+    #[inline]
+    fn collect_due_timers(&self, plan: &Plan, io_events: usize) {
+        let (Some(deadline), Some(mut now)) = (plan.next_timer, plan.now) else {
+            return;
+        };
+        if plan.select_timeout != Some(Duration::ZERO) || plan.jump_to.is_some() || io_events > 0 {
+            now = self.clock.now();
+        }
+        if deadline <= now {
+            self.move_due_timers(now);
+        }
+    }
+
+    /// Phase 5: runs exactly the callbacks ready now; whatever they
+    /// schedule waits for the next iteration. Only debug mode times each
+    /// item for the slow-callback report, as asyncio does: outside it, an
+    /// item costs a queue pop and a call.
+    #[inline]
+    fn run_ready(self: &Rc<Self>) {
+        self.shrink_ready();
+        let ntodo = self.ready.borrow().len();
+        if self.debug.get() {
+            self.run_ready_timed(ntodo);
+            return;
+        }
+        for _ in 0..ntodo {
+            let Some(runnable) = self.ready.borrow_mut().pop_front() else {
+                break;
+            };
+            self.run_one(runnable);
+        }
+    }
+
+    /// A ready queue that held a burst gives the memory back once it is
+    /// mostly empty (it keeps `READY_KEEP` slots, and twice what it holds).
+    fn shrink_ready(&self) {
+        let mut ready = self.ready.borrow_mut();
+        let capacity = ready.capacity();
+        if capacity > READY_KEEP && ready.len() * 4 < capacity {
+            let keep = (ready.len() * 2).max(READY_KEEP);
+            ready.shrink_to(keep);
+        }
+    }
+
+    /// Phase 5 in debug mode: reports each item slower than
+    /// `slow_callback_duration`, timed on the monotonic clock (not the
+    /// loop's, which may be virtual).
+    fn run_ready_timed(self: &Rc<Self>, ntodo: usize) {
+        let mut started = Instant::now();
+        for _ in 0..ntodo {
+            let Some(runnable) = self.ready.borrow_mut().pop_front() else {
+                break;
+            };
+            let ran = match &runnable {
+                Runnable::Step(task) => Ran::Step(task.clone()),
+                Runnable::Callback(_) => Ran::Callback,
+                Runnable::Io(_) => Ran::Io,
+            };
+            self.run_one(runnable);
+            let finished = Instant::now();
+            let took = finished.duration_since(started);
+            if took >= self.slow_callback_duration.get() {
+                self.report(
+                    format!(
+                        "Executing {} took {:.3} seconds",
+                        ran.describe(),
+                        took.as_secs_f64()
+                    ),
+                    None,
+                );
+            }
+            started = finished;
+        }
+    }
+
+    /// Phase 4: moves what is due at `now` to the ready queue, in deadline
+    /// order: a callback joins the queue, a waker queues its task's step
+    /// (the same thing, one allocation less).
+    fn move_due_timers(&self, now: Instant) {
+        let mut due = self.due.borrow_mut();
+        self.scheduled.borrow_mut().pop_due(now, &mut due);
+        for entry in due.drain(..) {
+            match entry {
+                TimerEntry::Callback(cb) if !cb.cancelled() => {
+                    self.ready.borrow_mut().push_back(Runnable::Callback(cb));
+                }
+                TimerEntry::Callback(_) => {}
+                TimerEntry::Wake(waker) => waker.wake(),
+            }
+        }
+    }
+
+    /// Phase 2: returns how many fds were reported, and whether the loop's
+    /// own eventfd was one of them.
+    fn select_io(&self, timeout: Option<Duration>) -> (usize, bool) {
+        self.select_calls.set(self.select_calls.get() + 1);
+        let waker_fd = self.remote.waker.as_raw_fd();
+        let mut woken = false;
+        let mut selector = self.selector.borrow_mut();
+        let mut ready = self.ready.borrow_mut();
+        let result = selector.select_with(timeout, |key, events| {
+            if key.fd == waker_fd {
+                woken = true; // the remote queue is drained in phase 3
+                return;
+            }
+            if events.is_readable()
+                && let Some(reader) = &key.data.reader
+            {
+                ready.push_back(Runnable::Io(reader.clone()));
+            }
+            if events.is_writable()
+                && let Some(writer) = &key.data.writer
+            {
+                ready.push_back(Runnable::Io(writer.clone()));
+            }
+        });
+        drop((selector, ready));
+        match result {
+            Ok(count) => (count, woken),
+            Err(err) => {
+                self.report("Selector failed".to_string(), Some(err.to_string()));
+                (0, false)
+            }
+        }
+    }
+
+    fn drain_remote(&self) -> usize {
+        let mut items = self.remote_items.borrow_mut();
+        if let Err(err) = self.remote.drain(&mut items) {
+            self.report(
+                "Could not drain the loop's waker".to_string(),
+                Some(err.to_string()),
+            );
+        }
+        let count = items.len();
+        for item in items.drain(..) {
+            match item {
+                RemoteItem::Call(f) => {
+                    self.ready
+                        .borrow_mut()
+                        .push_back(Runnable::Callback(callback(f)));
+                }
+                RemoteItem::Wake(key) => self.wake_task(key),
+                RemoteItem::Stop => self.stop(),
+            }
+        }
+        count
+    }
+
+    /// Runs one ready item, catching panics.
+    fn run_one(self: &Rc<Self>, runnable: Runnable) {
+        match runnable {
+            // A panic inside the coroutine is caught by the step itself.
+            Runnable::Step(task) => task.step(self),
+            Runnable::Callback(cb) => {
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| cb.run())) {
+                    self.report(
+                        "Exception in callback".to_string(),
+                        Some(panic_message(&*payload)),
+                    );
+                }
+            }
+            Runnable::Io(io) => {
+                if !io.cancelled.get()
+                    && let Err(payload) = catch_unwind(AssertUnwindSafe(|| (io.callback)()))
+                {
+                    self.report(
+                        "Exception in I/O callback".to_string(),
+                        Some(panic_message(&*payload)),
+                    );
+                }
+            }
+        }
+    }
+}
