@@ -16,7 +16,7 @@ use crate::{LoopError, RunError};
 
 /// Runs `main` on a fresh loop and returns its outcome. Python: `asyncio.run(main())`.
 ///
-/// `main` runs as a task, so [`current_task`] and [`all_tasks`] see it. On
+/// `main` runs as a task, so [`current_task`](crate::current_task) and [`all_tasks`](crate::all_tasks) see it. On
 /// the way out, whatever its outcome: the tasks still alive are cancelled
 /// and run until they finish, the loop's shutdown hooks run, and the loop
 /// closes.
