@@ -1,0 +1,268 @@
+//! The entry points: `open_connection`, `start_server` and their Unix
+//! and keyword-argument variants.
+
+use super::*;
+
+/// The options of [`open_connection_with`].
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// The reader's limit ([`DEFAULT_LIMIT`]).
+    pub limit: usize,
+    /// Bind the connecting socket here first (`None`: the kernel picks).
+    /// Python: `local_addr=`.
+    pub local_addr: Option<SocketAddr>,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            limit: DEFAULT_LIMIT,
+            local_addr: None,
+        }
+    }
+}
+
+/// Connects to `host:port`: a reader and a writer on a new connection.
+/// Mirrors `asyncio.open_connection(host, port)`.
+///
+/// # Examples
+///
+/// ```
+/// use corio_net::{open_connection, start_server, StreamReader, StreamWriter};
+///
+/// async fn shout(reader: StreamReader, writer: StreamWriter) -> std::io::Result<()> {
+///     while let Some(line) = reader.next_line().await? {
+///         writer.write(&line.to_ascii_uppercase())?;
+///         writer.drain().await?;
+///     }
+///     Ok(())
+/// }
+///
+/// corio_executor::run(async {
+///     let server = start_server(shout, "127.0.0.1", 0).await?;
+///     let port = server.addresses()[0].port();
+///     let (reader, writer) = open_connection("127.0.0.1", port).await?;
+///     writer.write(b"hello\n")?;
+///     assert_eq!(reader.readline().await?, b"HELLO\n");
+///     writer.close();
+///     writer.wait_closed().await?;
+///     server.close();
+///     server.wait_closed().await;
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })
+/// .unwrap()
+/// .unwrap();
+/// ```
+///
+/// # Errors
+/// As [`TcpStream::connect`]: `ConnectionRefused`, a resolution error
+/// naming the host, `InvalidInput` for port 0.
+pub async fn open_connection(host: &str, port: u16) -> io::Result<(StreamReader, StreamWriter)> {
+    open_connection_with(host, port, ConnectOptions::default()).await
+}
+
+/// [`open_connection`] with asyncio's keyword arguments `limit` and
+/// `local_addr`.
+///
+/// # Errors
+/// As [`open_connection`]; `InvalidInput` for a limit of 0; the bind
+/// error of `local_addr`.
+pub async fn open_connection_with(
+    host: &str,
+    port: u16,
+    options: ConnectOptions,
+) -> io::Result<(StreamReader, StreamWriter)> {
+    check_limit(options.limit)?;
+    let stream = TcpStream::connect_from(host, port, options.local_addr).await?;
+    let lp = get_running_loop().map_err(io::Error::other)?;
+    streams_on(&lp, stream.into_socket(), options.limit)
+}
+
+/// Makes a reader/writer pair of a connected `TcpStream`: one accepted by
+/// hand from a [`TcpListener`](crate::TcpListener), or connected
+/// elsewhere. Python: `asyncio.open_connection(sock=sock)` (below streams:
+/// `loop.connect_accepted_socket`); differs in being a plain function
+/// (nothing to wait for: the socket is connected already).
+///
+/// # Examples
+///
+/// ```
+/// use corio_net::{TcpListener, TcpStream, DEFAULT_LIMIT, open_connection_sock};
+///
+/// corio_executor::run(async {
+///     let listener = TcpListener::bind("127.0.0.1", 0).await?;
+///     let port = listener.local_addr()?.port();
+///     let client = TcpStream::connect("127.0.0.1", port).await?;
+///     let (accepted, _peer) = listener.accept().await?;
+///     let (reader, writer) = open_connection_sock(accepted, DEFAULT_LIMIT)?;
+///     client.send_all(b"ping\n").await?;
+///     assert_eq!(reader.readline().await.unwrap(), b"ping\n");
+///     writer.write(b"pong\n")?;
+///     let mut buf = [0; 5];
+///     assert_eq!(client.recv(&mut buf).await?, 5);
+///     assert_eq!(&buf, b"pong\n");
+///     Ok::<(), std::io::Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// `InvalidInput` for a limit of 0; `Other` outside a running loop.
+pub fn open_connection_sock(
+    stream: TcpStream,
+    limit: usize,
+) -> io::Result<(StreamReader, StreamWriter)> {
+    check_limit(limit)?;
+    let lp = get_running_loop().map_err(io::Error::other)?;
+    streams_on(&lp, stream.into_socket(), limit)
+}
+
+/// Connects to the Unix socket at `path`. Mirrors
+/// `asyncio.open_unix_connection(path, limit=…)`.
+///
+/// # Errors
+/// As [`UnixStream::connect`](crate::UnixStream::connect);
+/// `InvalidInput` for a limit of 0.
+pub async fn open_unix_connection(
+    path: impl AsRef<Path>,
+    limit: usize,
+) -> io::Result<(StreamReader, StreamWriter)> {
+    check_limit(limit)?;
+    let stream = crate::UnixStream::connect(path).await?;
+    let lp = get_running_loop().map_err(io::Error::other)?;
+    streams_on(&lp, stream.into_socket(), limit)
+}
+
+/// A `client_connected_cb` made into a protocol factory: each connection
+/// runs the callback as its own task.
+pub(super) fn stream_factory<F, Fut>(
+    callback: F,
+    limit: usize,
+) -> impl Fn() -> StreamProtocol + 'static
+where
+    F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: Future + 'static,
+    Fut::Output: ClientResult,
+{
+    let callback = Rc::new(callback);
+    let on_connect: ClientCallback = Rc::new(move |reader, writer: StreamWriter| {
+        let transport = writer.transport.clone();
+        let closer = transport.clone();
+        let run = callback(reader, writer);
+        let task = create_task(async move {
+            if let Some(failure) = run.await.failure() {
+                client_failed(&closer, failure);
+            }
+        });
+        task.add_done_callback(move |task| {
+            if let Ok(Some(err)) = task.exception()
+                && !err.is_cancelled()
+            {
+                client_failed(&transport, err.to_string());
+            }
+        });
+    });
+    move || StreamProtocol {
+        shared: Shared::new(limit),
+        on_connect: Some(on_connect.clone()),
+        close_on_eof: false,
+    }
+}
+
+/// A `client_connected_cb` failed: close its connection, tell the loop.
+pub(super) fn client_failed(transport: &Transport, failure: String) {
+    transport.close();
+    if let Ok(lp) = get_running_loop() {
+        lp.call_exception_handler(ExceptionContext {
+            message: "Unhandled error in client_connected_cb".into(),
+            exception: Some(failure),
+        });
+    }
+}
+
+/// Serves `host:port`, running `client_connected_cb(reader, writer)` as a
+/// new task for each connection. Mirrors `asyncio.start_server(
+/// client_connected_cb, host, port)`; `port` 0 lets the kernel pick (see
+/// [`Server::addresses`]). The callback may return `()` or a `Result`: an
+/// error (or a panic) is reported to the loop's exception handler and the
+/// connection closed, as asyncio does.
+///
+/// # Errors
+/// As [`create_server`].
+pub async fn start_server<F, Fut>(
+    client_connected_cb: F,
+    host: &str,
+    port: u16,
+) -> io::Result<Server>
+where
+    F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: Future + 'static,
+    Fut::Output: ClientResult,
+{
+    start_server_with(
+        client_connected_cb,
+        host,
+        port,
+        DEFAULT_LIMIT,
+        ServerOptions::default(),
+    )
+    .await
+}
+
+/// [`start_server`] with asyncio's keyword arguments: the readers'
+/// `limit`, and `backlog`, `reuse_port`, `start_serving`.
+///
+/// # Errors
+/// As [`create_server`]; `InvalidInput` for a limit of 0.
+pub async fn start_server_with<F, Fut>(
+    client_connected_cb: F,
+    host: &str,
+    port: u16,
+    limit: usize,
+    options: ServerOptions,
+) -> io::Result<Server>
+where
+    F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: Future + 'static,
+    Fut::Output: ClientResult,
+{
+    check_limit(limit)?;
+    create_server(
+        stream_factory(client_connected_cb, limit),
+        host,
+        port,
+        options,
+    )
+    .await
+}
+
+/// Serves the Unix socket `path` (a stale socket file is replaced; the file
+/// is removed on close). Mirrors `asyncio.start_unix_server(
+/// client_connected_cb, path, limit=…)`.
+///
+/// # Errors
+/// As [`create_unix_server`]; `InvalidInput` for a limit of 0.
+pub async fn start_unix_server<F, Fut>(
+    client_connected_cb: F,
+    path: impl AsRef<Path>,
+    limit: usize,
+    options: ServerOptions,
+) -> io::Result<Server>
+where
+    F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: Future + 'static,
+    Fut::Output: ClientResult,
+{
+    check_limit(limit)?;
+    create_unix_server(stream_factory(client_connected_cb, limit), path, options).await
+}
+
+pub(super) fn check_limit(limit: usize) -> io::Result<()> {
+    if limit == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "limit must be positive",
+        ));
+    }
+    Ok(())
+}
