@@ -42,6 +42,7 @@
 //! - [`docs`]: the walkthroughs, from the selector to the crawler; every
 //!   code block in them is compiled and run as a doctest.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 /// Python's `selectors` module: the reactor everything else stands on.
 ///

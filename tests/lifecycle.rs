@@ -112,23 +112,7 @@ fn main() {
     }
 }
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map_or(0, Iterator::count)
-}
-
-fn live_threads() -> usize {
-    std::fs::read_dir("/proc/self/task").map_or(0, Iterator::count)
-}
-
-/// Resident memory in KiB.
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
+use testkit::{live_threads, open_fds, rss_kib};
 
 fn check(ok: bool, what: impl Into<String>) -> Result<(), String> {
     if ok { Ok(()) } else { Err(what.into()) }

@@ -15,6 +15,9 @@
 //! Everything runs on the running loop's thread: tasks are `!Send` and so
 //! may the futures hyper hands to [`LocalExec`] be.
 #![deny(missing_docs)]
+// No `unsafe` outside the syscall layer (`sys`), where every block has
+// its `// SAFETY:` comment (DESIGN rule 6).
+#![deny(unsafe_code)]
 
 mod io;
 #[cfg(feature = "futures-io")]
@@ -29,6 +32,7 @@ pub use io::{Io, PollSocket};
 pub use pair::StreamPair;
 
 #[cfg(feature = "hyper")]
+#[allow(unsafe_code)]
 mod sys;
 
 #[cfg(feature = "hyper")]

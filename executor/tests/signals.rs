@@ -186,7 +186,7 @@ fn a_signal_pipe_costs_no_select_per_iteration_and_loses_no_signal() {
     let seen = Rc::new(std::cell::Cell::new(false));
     let s = seen.clone();
     lp.add_signal_handler(sig, move || s.set(true)).unwrap();
-    let before = lp.select_calls();
+    let before = lp.io_tick();
     lp.run_until_complete(async move {
         // Two tasks taking turns: each round wakes the other, never blocks.
         let other = corio_executor::create_task(async move {
@@ -200,7 +200,7 @@ fn a_signal_pipe_costs_no_select_per_iteration_and_loses_no_signal() {
         other.await.unwrap();
     })
     .unwrap();
-    let selects = lp.select_calls() - before;
+    let selects = lp.io_tick() - before;
     assert!(selects < 100, "{selects} selects for {ROUNDS} rounds");
     // Still never blocking: only the count of written signals can tell the
     // loop to look at its pipe. (The signal goes to the process, so another

@@ -23,6 +23,9 @@
 //! | `open_unix_connection`, `start_unix_server` | [`open_unix_connection`], [`start_unix_server`] |
 //! | `IncompleteReadError`, `LimitOverrunError` | [`StreamError`] |
 #![deny(missing_docs)]
+// No `unsafe` outside the syscall layer (`sys`), where every block has
+// its `// SAFETY:` comment (DESIGN rule 6).
+#![deny(unsafe_code)]
 
 mod callee;
 mod datagram;
@@ -34,6 +37,7 @@ mod resolve;
 mod server;
 mod socket;
 mod streams;
+#[allow(unsafe_code)]
 mod sys;
 mod tcp;
 mod transport;

@@ -66,7 +66,7 @@ struct Slot {
     /// so a wrong "not ready" costs one loop iteration, never a lost
     /// wake-up).
     ready: bool,
-    /// The loop's select count (`EventLoop::select_calls`) when `ready`
+    /// The loop's select count (`EventLoop::io_tick`) when `ready`
     /// went false. A readiness event of that same select is stale: the
     /// select ran before the syscall that found the fd drained (the loop
     /// queues I/O callbacks behind the task steps already queued), so it
@@ -112,7 +112,7 @@ impl Watch {
         let callback = move || {
             let Ok(lp) = get_running_loop() else { return };
             let mut slot = shared.borrow_mut();
-            if !slot.ready && slot.drained_at == lp.select_calls() {
+            if !slot.ready && slot.drained_at == lp.io_tick() {
                 return; // stale: see `Slot::drained_at`
             }
             slot.ready = true;
@@ -151,7 +151,7 @@ impl Watch {
         slot.waker = None;
         if drained {
             slot.ready = false;
-            slot.drained_at = self.lp.select_calls();
+            slot.drained_at = self.lp.io_tick();
         }
     }
 
@@ -164,7 +164,7 @@ impl Watch {
     fn not_ready(&self) {
         let mut slot = self.slot.borrow_mut();
         slot.ready = false;
-        slot.drained_at = self.lp.select_calls();
+        slot.drained_at = self.lp.io_tick();
     }
 }
 

@@ -2,7 +2,7 @@
 //! only place with `unsafe`.
 //!
 //! Each function is a thin, safe wrapper over one syscall, checked through
-//! the reactor's [`cvt`]: buffers are passed with their true lengths, fresh
+//! [`cvt`]: buffers are passed with their true lengths, fresh
 //! fds are wrapped in [`OwnedFd`] at once, and socket addresses travel in
 //! [`SockAddr`], which owns a `sockaddr_storage` and its length. Every
 //! socket is made non-blocking and close-on-exec in the same syscall that
@@ -17,7 +17,15 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use corio_reactor::cvt;
+/// `errno` as an [`io::Error`] when a syscall returned `-1`, else the
+/// value (for `int`, `long` and `ssize_t` returns alike).
+fn cvt<T: PartialEq + From<i8>>(ret: T) -> io::Result<T> {
+    if ret == T::from(-1) {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
 
 /// A socket address as the kernel takes it: storage plus used length.
 #[derive(Clone, Copy)]

@@ -7,9 +7,7 @@ use std::time::Duration;
 use corio_executor::run;
 use corio_net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
+use testkit::open_fds;
 
 #[test]
 fn no_fd_leaks_after_faults() {

@@ -115,10 +115,7 @@ fn main() {
     println!("\nprocesses: {count} cases ok, no fd left open, no zombie left behind");
 }
 
-/// How many fds this process has open.
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map_or(0, |dir| dir.count())
-}
+use testkit::open_fds;
 
 /// The children of this process that are zombies (exited, not reaped).
 fn zombies() -> Vec<String> {

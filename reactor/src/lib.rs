@@ -49,6 +49,9 @@
 //!   `epoll.rs`, `poll.rs`, `select.rs`;
 //! - `sys.rs`, the only file with `unsafe`: one checked wrapper per syscall.
 #![deny(missing_docs)]
+// No `unsafe` outside the syscall layer (`sys`), where every block has
+// its `// SAFETY:` comment (DESIGN rule 6).
+#![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
@@ -59,6 +62,7 @@ mod poll;
 mod select;
 pub mod selector;
 pub mod signal;
+#[allow(unsafe_code)]
 mod sys;
 mod waker;
 
@@ -68,7 +72,6 @@ pub use events::{EVENT_READ, EVENT_WRITE, Events};
 pub use poll::{Poll, PollSelector};
 pub use select::{Select, SelectSelector};
 pub use selector::{Backend, BaseSelector, Selector, SelectorKey};
-pub use sys::{MinusOne, cvt};
 pub use waker::Waker;
 
 /// The best selector of the platform: [`EpollSelector`] on Linux.

@@ -23,14 +23,7 @@ use std::time::Duration;
 ///
 /// # Errors
 /// `errno` as an [`io::Error`] when `ret` is `-1`.
-///
-/// # Examples
-///
-/// ```
-/// assert_eq!(corio_reactor::cvt(3).unwrap(), 3);
-/// assert!(corio_reactor::cvt(-1).is_err());
-/// ```
-pub fn cvt<T: MinusOne>(ret: T) -> io::Result<T> {
+pub(crate) fn cvt<T: MinusOne>(ret: T) -> io::Result<T> {
     if ret.is_minus_one() {
         Err(io::Error::last_os_error())
     } else {
@@ -39,7 +32,7 @@ pub fn cvt<T: MinusOne>(ret: T) -> io::Result<T> {
 }
 
 /// Integer return types whose `-1` means failure (`int`, `long`, `ssize_t`).
-pub trait MinusOne: Copy {
+pub(crate) trait MinusOne: Copy {
     /// True for the failure value `-1`.
     fn is_minus_one(self) -> bool;
 }

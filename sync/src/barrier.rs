@@ -27,26 +27,27 @@ use crate::waiters::{WaitList, WaiterId};
 ///
 /// ```
 /// use std::rc::Rc;
-/// use corio_executor::{create_task, run};
 /// use corio_sync::Barrier;
+/// // Any executor: here a tiny one on std alone. With corio: `corio::run`
+/// // and `corio::create_task`.
+/// use testkit::exec::{block_on, spawn};
 ///
-/// let mut indices = run(async {
+/// let mut indices = block_on(async {
 ///     let barrier = Rc::new(Barrier::new(3).unwrap());
 ///     let tasks: Vec<_> = (0..3)
 ///         .map(|_| {
 ///             let barrier = barrier.clone();
-///             create_task(async move { barrier.wait().await.unwrap() })
+///             spawn(async move { barrier.wait().await.unwrap() })
 ///         })
 ///         .collect();
 ///     let mut out = Vec::new();
 ///     for t in tasks {
-///         out.push(t.await.unwrap());
+///         out.push(t.await);
 ///     }
 ///     out
-/// })?;
+/// });
 /// indices.sort();
 /// assert_eq!(indices, [0, 1, 2]);
-/// # Ok::<(), corio_executor::RunError>(())
 /// ```
 pub struct Barrier {
     parties: usize,

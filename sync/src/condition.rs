@@ -37,14 +37,16 @@ use crate::{Lock, LockGuard, SyncError};
 ///
 /// ```
 /// use std::rc::Rc;
-/// use corio_executor::{create_task, run, yield_now};
 /// use corio_sync::Condition;
+/// // Any executor: here a tiny one on std alone. With corio: `corio::run`,
+/// // `corio::create_task` and `corio::yield_now`.
+/// use testkit::exec::{block_on, spawn, yield_now};
 ///
-/// let got = run(async {
+/// let got = block_on(async {
 ///     let cond = Rc::new(Condition::new());
 ///     let waiter = {
 ///         let cond = cond.clone();
-///         create_task(async move {
+///         spawn(async move {
 ///             let guard = cond.acquire().await;
 ///             let _guard = cond.wait(guard).await.unwrap();
 ///             "notified"
@@ -54,10 +56,9 @@ use crate::{Lock, LockGuard, SyncError};
 ///     let _guard = cond.acquire().await;
 ///     cond.notify(1).unwrap();
 ///     drop(_guard);
-///     waiter.await.unwrap()
-/// })?;
+///     waiter.await
+/// });
 /// assert_eq!(got, "notified");
-/// # Ok::<(), corio_executor::RunError>(())
 /// ```
 pub struct Condition {
     lock: Rc<Lock>,

@@ -17,20 +17,21 @@ use crate::waiters::{WaitList, WaiterId};
 ///
 /// ```
 /// use std::rc::Rc;
-/// use std::time::Duration;
-/// use corio_executor::{get_running_loop, run};
 /// use corio_sync::Event;
+/// // Any executor: here a tiny one on std alone. With corio: `corio::run`,
+/// // and `loop.call_later(delay, move || setter.set())` for the setter.
+/// use testkit::exec::{block_on, spawn, yield_now};
 ///
-/// run(async {
+/// block_on(async {
 ///     let event = Rc::new(Event::new());
 ///     let setter = event.clone();
-///     get_running_loop()
-///         .unwrap()
-///         .call_later(Duration::from_millis(5), move || setter.set());
+///     spawn(async move {
+///         yield_now().await; // later, from another task
+///         setter.set();
+///     });
 ///     event.wait().await;
 ///     assert!(event.is_set());
-/// })?;
-/// # Ok::<(), corio_executor::RunError>(())
+/// });
 /// ```
 #[derive(Default)]
 pub struct Event {

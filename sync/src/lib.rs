@@ -16,10 +16,17 @@
 //! Like asyncio's, these primitives serve the tasks of *one* event loop:
 //! they use `RefCell`, no atomics, and are not `Sync`: a primitive cannot
 //! be shared between threads (and an `Rc` of one cannot even be sent). To
-//! hand work
-//! to a loop from another thread, use
-//! [`LoopHandle::call_soon_threadsafe`](corio_executor::LoopHandle::call_soon_threadsafe)
-//! (and the offload crate for running blocking work on threads).
+//! hand work to a loop from another thread, use corio-executor's
+//! `LoopHandle::call_soon_threadsafe` (and corio-offload for running
+//! blocking work on threads).
+//!
+//! # Any executor
+//!
+//! Nothing here depends on corio's loop: a waiter parks on std's `Waker`,
+//! so the primitives work under any executor (this crate depends on no
+//! corio crate; its own tests run on a tiny executor written on std
+//! alone). The one thing a loop adds is where a misuse found in a drop is
+//! reported: see [`set_misuse_hook`].
 //!
 //! ```compile_fail
 //! fn needs_sync<T: Sync>(_: T) {}
@@ -37,6 +44,7 @@
 //! wake-up that went to a task that no longer wants it. `docs/05-sync.md`
 //! walks through the chains step by step.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod barrier;
 mod condition;
@@ -53,5 +61,6 @@ pub use condition::Condition;
 pub use error::{PutError, SyncError};
 pub use event::{Event, EventWait};
 pub use lock::{Lock, LockGuard};
+pub use misuse::{MISUSE_MESSAGE, MisuseHook, set_misuse_hook};
 pub use queue::{LifoQueue, PriorityQueue, Queue};
 pub use semaphore::{BoundedSemaphore, Semaphore, SemaphoreGuard};

@@ -41,24 +41,24 @@ use crate::semaphore::Permits;
 ///
 /// ```
 /// use std::rc::Rc;
-/// use std::time::Duration;
-/// use corio_executor::{create_task, get_running_loop, run, sleep};
 /// use corio_sync::{Lock, SyncError};
+/// // Any executor: here a tiny one on std alone. With corio: `corio::run`,
+/// // and the notes' `loop.call_later(0.5, unlock)` for the release.
+/// use testkit::exec::{block_on, spawn, yield_now};
 ///
-/// run(async {
+/// block_on(async {
 ///     let lock = Rc::new(Lock::new());
 ///     lock.acquire().await.forget(); // held, without a guard
 ///     let unlock = lock.clone();
-///     get_running_loop()?.call_later(Duration::from_millis(5), move || {
+///     spawn(async move {
+///         yield_now().await;
 ///         unlock.release().expect("it is held");
 ///     });
 ///     let guard = lock.acquire().await; // waits for the release above
 ///     assert!(lock.locked());
 ///     drop(guard);
 ///     assert_eq!(lock.release(), Err(SyncError::LockNotAcquired));
-///     Ok::<(), Box<dyn std::error::Error>>(())
-/// })??;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// });
 /// ```
 pub struct Lock {
     permits: Permits,

@@ -2,29 +2,57 @@
 //! drop finds its lock or permit already given back.
 //!
 //! asyncio raises such errors from `__aexit__`; a Rust `Drop` cannot fail,
-//! so the drop changes nothing and reports the error instead. With the
-//! `executor` feature (on by default) the report goes to the running corio
-//! loop's exception handler, as asyncio's `call_exception_handler` would
-//! show it; without a running loop, or without the feature (the crate
-//! used on another executor), it is written to standard error.
+//! so the drop changes nothing and reports the error instead, to the hook
+//! installed with [`set_misuse_hook`]. corio's event loop installs one that
+//! reports to the running loop's exception handler, as asyncio's
+//! `call_exception_handler` would show it; with no hook (the crate used on
+//! another executor), the report is written to standard error.
+
+use std::sync::OnceLock;
 
 use crate::SyncError;
 
-/// The message a report carries, before the error itself.
-const MESSAGE: &str = "a guard was dropped after its release";
+/// What a report says before the error itself.
+pub const MISUSE_MESSAGE: &str = "a guard was dropped after its release";
+
+/// A misuse reporter: given [`MISUSE_MESSAGE`] and the error.
+pub type MisuseHook = fn(message: &str, error: &SyncError);
+
+static HOOK: OnceLock<MisuseHook> = OnceLock::new();
+
+/// Installs the process's misuse reporter (see the module docs); the first
+/// one installed stays. Returns false when one was installed already.
+///
+/// No asyncio counterpart (asyncio raises from `__aexit__`); corio's
+/// event loop calls it when it is created, so a program on corio never
+/// needs to.
+///
+/// # Examples
+///
+/// ```
+/// use corio_sync::{BoundedSemaphore, SyncError, set_misuse_hook};
+///
+/// fn count(_message: &str, error: &SyncError) {
+///     assert_eq!(*error, SyncError::ReleasedTooManyTimes);
+/// }
+/// set_misuse_hook(count);
+/// let sem = BoundedSemaphore::new(1);
+/// let guard = sem.try_acquire().unwrap();
+/// sem.release().unwrap(); // the permit given back without the guard
+/// drop(guard); // refused: reported to `count`, the count stays at 1
+/// assert_eq!(sem.value(), 1);
+/// ```
+pub fn set_misuse_hook(hook: MisuseHook) -> bool {
+    HOOK.set(hook).is_ok()
+}
 
 /// Reports `error` from a drop (see the module docs). Kept out of line:
 /// it is the cold branch of every guard's drop.
 #[cold]
 #[inline(never)]
 pub(crate) fn report_misuse(error: SyncError) {
-    #[cfg(feature = "executor")]
-    if let Ok(lp) = corio_executor::get_running_loop() {
-        lp.call_exception_handler(corio_executor::ExceptionContext {
-            message: MESSAGE.to_owned(),
-            exception: Some(error.to_string()),
-        });
-        return;
+    match HOOK.get() {
+        Some(hook) => hook(MISUSE_MESSAGE, &error),
+        None => eprintln!("corio-sync: {MISUSE_MESSAGE}\n  {error}"),
     }
-    eprintln!("corio-sync: {MESSAGE}\n  {error}");
 }

@@ -111,10 +111,11 @@ impl<T: Ord> Buffer<T> for Priority<T> {
 /// # Examples
 ///
 /// ```
-/// use corio_executor::run;
 /// use corio_sync::{Queue, SyncError};
+/// // Any executor: here a tiny one on std alone. With corio: `corio::run`.
+/// use testkit::exec::block_on;
 ///
-/// run(async {
+/// block_on(async {
 ///     let queue = Queue::new(2);
 ///     queue.put(1).await.unwrap();
 ///     queue.put_nowait(2).unwrap();
@@ -122,8 +123,7 @@ impl<T: Ord> Buffer<T> for Priority<T> {
 ///     assert_eq!(queue.get().await, Ok(1));
 ///     assert_eq!(queue.get_nowait(), Ok(2));
 ///     assert_eq!(queue.get_nowait(), Err(SyncError::QueueEmpty));
-/// })?;
-/// # Ok::<(), corio_executor::RunError>(())
+/// });
 /// ```
 pub type Queue<T> = BaseQueue<T, Fifo<T>>;
 

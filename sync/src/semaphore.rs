@@ -246,32 +246,32 @@ impl Drop for AcquirePermit<'_> {
 /// ```
 /// use std::cell::Cell;
 /// use std::rc::Rc;
-/// use std::time::Duration;
-/// use corio_executor::{create_task, run, sleep};
 /// use corio_sync::Semaphore;
+/// // Any executor: here a tiny one on std alone. With corio: `corio::run`,
+/// // `corio::create_task` and `corio::sleep`.
+/// use testkit::exec::{block_on, spawn, yield_now};
 ///
-/// let peak = run(async {
+/// let peak = block_on(async {
 ///     let sem = Rc::new(Semaphore::new(2));
 ///     let (inside, peak) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
 ///     let tasks: Vec<_> = (0..6)
 ///         .map(|_| {
 ///             let (sem, inside, peak) = (sem.clone(), inside.clone(), peak.clone());
-///             create_task(async move {
+///             spawn(async move {
 ///                 let _permit = sem.acquire().await;
 ///                 inside.set(inside.get() + 1);
 ///                 peak.set(peak.get().max(inside.get()));
-///                 sleep(Duration::from_millis(1)).await;
+///                 yield_now().await; // others run meanwhile
 ///                 inside.set(inside.get() - 1);
 ///             })
 ///         })
 ///         .collect();
 ///     for t in tasks {
-///         t.await.unwrap();
+///         t.await;
 ///     }
 ///     peak.get()
-/// })?;
+/// });
 /// assert_eq!(peak, 2);
-/// # Ok::<(), corio_executor::RunError>(())
 /// ```
 pub struct Semaphore {
     permits: Permits,

@@ -143,11 +143,7 @@ pub fn start_redis_server() -> (KillOnDrop, u16) {
 }
 
 /// How many fds the process has open.
-pub fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .expect("/proc/PID/fd")
-        .count()
-}
+pub use testkit::open_fds_of as open_fds;
 
 /// Resident memory of the process, in bytes.
 pub fn rss(pid: u32) -> usize {

@@ -107,8 +107,8 @@ pub(crate) struct LoopInner {
     /// The loop's index in the waker table (`raw.rs`): its tasks' wakers
     /// carry it.
     pub(crate) waker_index: u16,
-    /// How many selects ran (`EventLoop::select_calls`).
-    pub(super) select_calls: Cell<u64>,
+    /// How many selects ran (`EventLoop::io_tick`).
+    pub(super) io_tick: Cell<u64>,
     /// `signal::signals_written()` as read before the last select: a
     /// different count means a signal pipe may be readable.
     pub(super) signals_seen: Cell<u64>,
@@ -167,6 +167,9 @@ impl LoopInner {
         selector
             .register(remote.waker.as_raw_fd(), EVENT_READ, IoHandlers::default())
             .map_err(|e| fail(&e))?;
+        // A sync primitive's misuse found in a drop goes to the running
+        // loop's exception handler (installed once per process).
+        corio_sync::set_misuse_hook(report_sync_misuse);
         let waker_index = crate::remote::register_loop(&remote).ok_or_else(|| {
             LoopError::Selector("more than 32,768 event loops alive at once".into())
         })?;
@@ -192,7 +195,7 @@ impl LoopInner {
             remote_items: RefCell::new(Vec::new()),
             signals: RefCell::new(None),
             internal_fds: Cell::new(1),
-            select_calls: Cell::new(0),
+            io_tick: Cell::new(0),
             waker_index,
             signals_seen: Cell::new(corio_reactor::signal::signals_written()),
         })
@@ -378,6 +381,12 @@ impl LoopInner {
             None => default_exception_handler(&context),
         }
     }
+}
+
+/// corio-sync's misuse hook: to the running loop's exception handler, or
+/// to stderr outside a loop.
+fn report_sync_misuse(message: &str, error: &corio_sync::SyncError) {
+    super::running::report_unhandled(message.to_string(), Some(error.to_string()));
 }
 
 fn default_exception_handler(context: &ExceptionContext) {

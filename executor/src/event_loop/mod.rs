@@ -221,10 +221,14 @@ impl EventLoop {
         }
     }
 
-    /// How many times the loop has called its selector's `select` (a
-    /// syscall): an iteration with work ready and only the loop's own fds
-    /// registered skips it. No asyncio counterpart (asyncio selects every
-    /// iteration); for tests and benchmarks.
+    /// The loop's I/O tick: how many times it has polled its selector
+    /// (phase 2 of an iteration, a `select` syscall; an iteration with work
+    /// ready and only the loop's own fds registered skips it). Every
+    /// readiness the loop reports belongs to the tick of the poll that
+    /// found it, so code that caches readiness can tell a report from
+    /// before its own last syscall (same tick: stale) from a newer one.
+    /// corio-net's poll-level I/O relies on exactly that. No asyncio
+    /// counterpart (asyncio selects every iteration and caches nothing).
     ///
     /// # Examples
     ///
@@ -237,11 +241,11 @@ impl EventLoop {
     ///         yield_now().await; // always something ready: no select
     ///     }
     /// })?;
-    /// assert!(lp.select_calls() < 10, "{}", lp.select_calls());
+    /// assert!(lp.io_tick() < 10, "{}", lp.io_tick());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn select_calls(&self) -> u64 {
-        self.inner.select_calls.get()
+    pub fn io_tick(&self) -> u64 {
+        self.inner.io_tick.get()
     }
 
     /// Closes the loop and releases everything it owns. Closing twice is

@@ -250,7 +250,7 @@ impl LoopInner {
     /// Phase 2: returns how many fds were reported, and whether the loop's
     /// own eventfd was one of them.
     fn select_io(&self, timeout: Option<Duration>) -> (usize, bool) {
-        self.select_calls.set(self.select_calls.get() + 1);
+        self.io_tick.set(self.io_tick.get() + 1);
         let waker_fd = self.remote.waker.as_raw_fd();
         let mut woken = false;
         let mut selector = self.selector.borrow_mut();

@@ -18,15 +18,9 @@ pub fn threads_named(prefix: &str) -> usize {
         .count()
 }
 
-/// The process's thread count, from /proc/self/status.
-pub fn thread_count() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("Threads:"))
-        .and_then(|n| n.trim().parse().ok())
-        .expect("a Threads: line")
-}
+/// The process's thread count.
+#[allow(unused_imports)] // not every test binary counts threads
+pub use testkit::live_threads as thread_count;
 
 /// Polls `cond` every millisecond for up to 10 s; true once it holds.
 pub fn eventually(mut cond: impl FnMut() -> bool) -> bool {

@@ -78,9 +78,9 @@
 //! the first seed, and `CORIO_DIFF_SCRIPT=SEED` runs one script and prints
 //! both traces.
 
-#[path = "differential/corio_interp.rs"]
+#[path = "sync/differential/corio_interp.rs"]
 mod corio_interp;
-#[path = "differential/script.rs"]
+#[path = "sync/differential/script.rs"]
 mod script;
 
 use std::collections::BTreeMap;
@@ -184,7 +184,7 @@ fn run_asyncio(scripts: &[&Script]) -> Vec<Vec<String>> {
     }
     let interpreter = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/differential/asyncio_interp.py"
+        "/tests/sync/differential/asyncio_interp.py"
     );
     let mut child = Command::new("python3")
         .arg(interpreter)

@@ -2,6 +2,7 @@
 //! that has not run yet. One regression test per hole the differential
 //! tester and CPython's traces found (each failed before its fix).
 
+#[path = "sync/support.rs"]
 mod support;
 
 use std::cell::RefCell;

@@ -1,5 +1,6 @@
 //! Lock, Semaphore, BoundedSemaphore, Event, Condition, Barrier.
 
+#[path = "sync/support.rs"]
 mod support;
 
 use std::cell::Cell;

@@ -1,5 +1,6 @@
 //! Queue, PriorityQueue, LifoQueue: hand-offs, cancellation, shutdown, join.
 
+#[path = "sync/support.rs"]
 mod support;
 
 use std::cell::Cell;

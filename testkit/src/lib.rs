@@ -1,0 +1,60 @@
+//! corio's shared test helpers, for every crate's tests (dev only, never
+//! published, no corio crate among its dependencies).
+//!
+//! - [`open_fds`], [`live_threads`], [`rss_kib`]: what a test counts
+//!   before and after to show that nothing leaked, read from `/proc`;
+//! - [`exec`]: a tiny single-threaded executor written on std alone, to
+//!   show that a crate meant for any executor (corio-sync) works on one
+//!   that is not corio's.
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+
+pub mod exec;
+
+/// File descriptors open in this process (`/proc/self/fd`).
+pub fn open_fds() -> usize {
+    count_entries("/proc/self/fd")
+}
+
+/// File descriptors open in process `pid` (`/proc/PID/fd`).
+pub fn open_fds_of(pid: u32) -> usize {
+    count_entries(&format!("/proc/{pid}/fd"))
+}
+
+/// Threads alive in this process (`/proc/self/task`).
+pub fn live_threads() -> usize {
+    count_entries("/proc/self/task")
+}
+
+/// Resident memory of this process in KiB (`VmRSS` of `/proc/self/status`).
+pub fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn count_entries(dir: &str) -> usize {
+    std::fs::read_dir(dir).map_or(0, Iterator::count)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_change_with_what_is_open() {
+        let before = super::open_fds();
+        let file = std::fs::File::open("/proc/self/status").unwrap();
+        assert_eq!(super::open_fds(), before + 1);
+        drop(file);
+        assert_eq!(super::open_fds(), before);
+        let threads = super::live_threads();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::spawn(move || rx.recv());
+        assert!(super::live_threads() > threads);
+        drop(tx);
+        t.join().unwrap().unwrap_err();
+        assert!(super::rss_kib() > 0);
+    }
+}
