@@ -78,7 +78,6 @@ async fn route(req: Request<Incoming>) -> Result<Reply, hyper::Error> {
 /// the CA's PEM is written to `ca_path` for the client (`curl --cacert`).
 fn tls_config(ca_path: &str) -> io::Result<Arc<ServerConfig>> {
     use corio_compat::futures_rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-    use corio_compat::rustls;
     let err = |e: rcgen::Error| io::Error::other(e.to_string());
     let ca_key = rcgen::KeyPair::generate().map_err(err)?;
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(err)?;
@@ -93,10 +92,7 @@ fn tls_config(ca_path: &str) -> io::Result<Arc<ServerConfig>> {
             .map_err(err)?;
     let cert = params.signed_by(&key, &ca, &ca_key).map_err(err)?;
     std::fs::write(ca_path, ca.pem())?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(io::Error::other)?
+    let mut config = ServerConfig::builder()
         .with_no_client_auth()
         .with_single_cert(
             vec![cert.der().clone()],

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use corio::net::{TcpListener, TcpStream};
 use corio_compat::futures_io::{AsyncRead, AsyncWrite};
 use corio_compat::futures_rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-use corio_compat::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
+use corio_compat::rustls::{ClientConfig, RootCertStore, ServerConfig};
 use corio_compat::{TlsAcceptor, TlsConnector, start_tls};
 
 /// `reader.read(n)` on any `futures-io` stream.
@@ -49,16 +49,13 @@ fn certificates() -> io::Result<(Arc<ServerConfig>, rcgen::Certificate)> {
         .map_err(err)?
         .signed_by(&key, &ca, &ca_key)
         .map_err(err)?;
-    let config =
-        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(io::Error::other)?
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![cert.der().clone()],
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-            )
-            .map_err(io::Error::other)?;
+    let config = ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
+        .map_err(io::Error::other)?;
     Ok((Arc::new(config), ca))
 }
 
@@ -68,12 +65,9 @@ fn client_config(ca: Option<&rcgen::Certificate>) -> io::Result<Arc<ClientConfig
     if let Some(ca) = ca {
         roots.add(ca.der().clone()).map_err(io::Error::other)?;
     }
-    let config =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(io::Error::other)?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+    let config = ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     Ok(Arc::new(config))
 }
 
