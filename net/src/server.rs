@@ -2,10 +2,12 @@
 //!
 //! Each listening socket has one reader callback that accepts up to
 //! `backlog` connections per readiness (asyncio's `_accept_connection`) and
-//! starts a [`Transport`] with a fresh protocol for each. When `accept4`
-//! fails for lack of resources (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`),
-//! the listener stops reading for [`ACCEPT_RETRY_DELAY`] instead of spinning
-//! on a readiness it cannot serve, then serves again.
+//! starts a [`Transport`] with a fresh protocol for each. A failed
+//! `accept4` is handled by [`AcceptBackoff`], the policy every accept loop
+//! shares: out of fds (`EMFILE`, ...), the listener stops reading for
+//! [`ACCEPT_RETRY_DELAY`](crate::ACCEPT_RETRY_DELAY) instead of spinning on
+//! a readiness it cannot serve, reports the shortage once through the
+//! loop's exception handler, then serves again.
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
@@ -15,9 +17,10 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
-use std::time::Duration;
 
 use corio_executor::{EventLoop, Future, WeakLoop, get_running_loop};
+
+use crate::accept::{AcceptAction, AcceptBackoff};
 
 use crate::ready::try_again;
 use crate::socket::Socket;
@@ -26,9 +29,6 @@ use crate::sys::SockAddr;
 use crate::tcp::{DEFAULT_BACKLOG, TcpListener};
 use crate::transport::{Protocol, Transport};
 use crate::wakers::{WaitEntry, WakerList};
-
-/// How long a listener rests after running out of fds (asyncio: 1 s).
-pub const ACCEPT_RETRY_DELAY: Duration = Duration::from_secs(1);
 
 /// The options of [`create_server`], with asyncio's defaults.
 #[derive(Debug, Clone)]
@@ -68,6 +68,8 @@ struct ServerInner {
     unix_file: Option<SocketFile>,
     factory: ProtocolFactory,
     backlog: i32,
+    /// What a failed accept does (asyncio's `_accept_connection` errors).
+    backoff: AcceptBackoff,
     serving: Cell<bool>,
     closed: Cell<bool>,
     /// Connections whose `connection_lost` has not come yet.
@@ -251,6 +253,7 @@ impl Server {
                 unix_file,
                 factory,
                 backlog: options.backlog,
+                backoff: AcceptBackoff::new(),
                 serving: Cell::new(false),
                 closed: Cell::new(false),
                 active: Cell::new(0),
@@ -310,18 +313,25 @@ impl Server {
                 Some(listener) => sys::accept(listener.fd()),
                 None => return, // closed
             };
-            match accepted {
-                Ok((fd, _)) => self.serve(Socket::from_fd(fd)),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            let e = match accepted {
+                Ok((fd, _)) => {
+                    inner.backoff.accepted();
+                    self.serve(Socket::from_fd(fd));
+                    continue;
+                }
                 Err(e) if try_again(&e) => return,
-                Err(e) if is_out_of_resources(&e) => {
-                    // Back off: stop watching, retry later (asyncio's way).
+                Err(e) => e,
+            };
+            match inner.backoff.failed(&e, &self.listener_name(index)) {
+                AcceptAction::Retry => {}
+                AcceptAction::Rest(delay) => {
+                    // Stop watching and look again later (asyncio's way).
                     let Some(lp) = self.lp() else { return };
                     if let Some(listener) = inner.listeners.borrow().get(index) {
                         lp.remove_reader(listener.raw());
                     }
                     let me = self.clone();
-                    lp.call_later(ACCEPT_RETRY_DELAY, move || {
+                    lp.call_later(delay, move || {
                         if me.inner.serving.get() && !me.inner.closed.get() {
                             // A failure here is reported by the next accept.
                             me.watch(index).ok();
@@ -329,9 +339,28 @@ impl Server {
                     });
                     return;
                 }
-                // The peer gave up before we accepted: nothing to serve.
-                Err(_) => return,
+                AcceptAction::Stop => {
+                    if let (Some(lp), Some(listener)) =
+                        (self.lp(), inner.listeners.borrow().get(index))
+                    {
+                        lp.remove_reader(listener.raw());
+                    }
+                    return;
+                }
             }
+        }
+    }
+
+    /// Listener `index`'s address, for reports.
+    fn listener_name(&self, index: usize) -> String {
+        let listeners = self.inner.listeners.borrow();
+        let Some(addr) = listeners.get(index).and_then(|l| l.local_addr().ok()) else {
+            return "a closed listener".to_string();
+        };
+        match (addr.as_inet(), addr.as_unix_path()) {
+            (Some(inet), _) => inet.to_string(),
+            (None, Some(path)) => path.display().to_string(),
+            (None, None) => "a listener".to_string(),
         }
     }
 
@@ -463,14 +492,6 @@ impl Drop for CloseOnDrop {
     }
 }
 
-/// `accept4` errors that mean "no resources now": back off and retry.
-fn is_out_of_resources(err: &io::Error) -> bool {
-    matches!(
-        err.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-    )
-}
-
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
@@ -486,6 +507,7 @@ mod wait_closed_waiters {
     use std::future::Future as _;
     use std::pin::pin;
     use std::task::{Context, Waker};
+    use std::time::Duration;
 
     use corio_executor::{timeout, yield_now};
 
