@@ -1,9 +1,12 @@
 //! hyper 1.x on corio: its I/O, executor traits, and a server helper.
 
+use std::any::Any;
 use std::cell::Cell;
 use std::error::Error as StdError;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use corio_executor::{Task, create_task};
-use corio_net::TcpListener;
+use corio_executor::{ExceptionContext, Task, create_task, get_running_loop, panic_message};
+use corio_net::{AcceptBackoff, TcpListener};
 use corio_sync::Event;
 use hyper::body::{Body, Incoming};
 use hyper::rt::{Executor, Read, ReadBufCursor, Write};
@@ -146,7 +149,9 @@ struct Shared {
     closing: Event,
     /// How long `wrap` (a TLS handshake) may take per connection.
     upgrade_timeout: Cell<Duration>,
-    /// Connections being served.
+    /// Connections being served: one [`Served`] guard each, whose drop
+    /// counts the connection out however its task ends (an answer, an
+    /// error, a panic, a cancellation).
     live: Cell<usize>,
     /// Set when `closing` and no connection is left.
     idle: Event,
@@ -176,11 +181,22 @@ impl std::fmt::Debug for Shared {
     }
 }
 
-impl Shared {
-    fn connection_done(&self) {
-        self.live.set(self.live.get() - 1);
-        if self.live.get() == 0 && self.closing.is_set() {
-            self.idle.set();
+/// One connection counted in [`Shared::live`] for as long as it lives.
+struct Served(Rc<Shared>);
+
+impl Served {
+    fn new(shared: Rc<Shared>) -> Served {
+        shared.live.set(shared.live.get() + 1);
+        Served(shared)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let shared = &self.0;
+        shared.live.set(shared.live.get() - 1);
+        if shared.live.get() == 0 && shared.closing.is_set() {
+            shared.idle.set();
         }
     }
 }
@@ -233,9 +249,16 @@ impl HttpServer {
 ///
 /// Mirrors `loop.create_server(protocol_factory, sock=listener)` with
 /// hyper as the protocol; returns at once with the [`HttpServer`] (like
-/// `start_serving=True`). A connection's error (malformed request, reset
-/// peer) is printed to stderr with its address and ends that connection
-/// only.
+/// `start_serving=True`). A connection's failure ends that connection
+/// only, and is told to the loop's exception handler
+/// (`loop.call_exception_handler`) naming the peer: always a panic of the
+/// service (HTTP/1.1: the connection is dropped; HTTP/2: the stream is
+/// reset) and an error the service or its body returned; the peer's doing
+/// (a malformed request, a reset, a timeout) only in debug mode
+/// ([`EventLoop::set_debug`](corio_executor::EventLoop::set_debug)), as
+/// asyncio's transports log an `OSError`. Accepting follows corio-net's
+/// [`AcceptBackoff`]: out of fds, it rests and reports once, without
+/// spinning.
 ///
 /// ```
 /// use corio_compat::{serve, hyper, http_body_util::Full, bytes::Bytes};
@@ -270,7 +293,8 @@ where
 /// [`serve`] with each accepted stream first turned into `I` by `wrap`,
 /// e.g. a TLS handshake (`|s| acceptor.accept(s)`, then
 /// [`FuturesIo`]): `loop.create_server(..., ssl=context)`. A `wrap` error
-/// (a failed handshake) is printed and ends that connection only.
+/// (a failed handshake) or timeout is reported and ends that connection
+/// only.
 pub fn serve_with<S, B, I, W, WF>(listener: TcpListener, service: S, wrap: W) -> HttpServer
 where
     S: Service<Request<Incoming>, Response = Response<B>> + Clone + 'static,
@@ -286,38 +310,30 @@ where
         .local_addr()
         .unwrap_or_else(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
     let shared = Rc::new(Shared::default());
-    let mut builder = Builder::new(LocalExec);
-    builder.http1().timer(crate::CorioTimer);
-    builder.http2().timer(crate::CorioTimer);
-    let builder = Rc::new(builder);
     let wrap = Rc::new(wrap);
     let accept_shared = shared.clone();
     let accept = create_task(async move {
+        let backoff = AcceptBackoff::new();
         loop {
             let accepted = {
                 let closing = pin!(accept_shared.closing.wait());
-                match first(listener.accept(), closing).await {
+                match first(backoff.accept(&listener), closing).await {
                     Either::Left(accepted) => accepted,
                     Either::Right(_) => break,
                 }
             };
-            let (stream, peer) = match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    eprintln!("accept failed: {e}");
-                    // EMFILE and the like: let the loop breathe.
-                    corio_executor::sleep(std::time::Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let shared = accept_shared.clone();
-            shared.live.set(shared.live.get() + 1);
-            let builder = builder.clone();
+            // An error here is a listener that can no longer accept, which
+            // the policy has reported.
+            let Ok((stream, peer)) = accepted else { break };
+            let served = Served::new(accept_shared.clone());
             let service = service.clone();
             let wrap = wrap.clone();
             drop(create_task(async move {
-                serve_one(&shared, &builder, service, &*wrap, stream, peer).await;
-                shared.connection_done();
+                let serving = serve_one(&served.0, service, &*wrap, stream, peer);
+                if let Err(panic) = catch_unwind(serving).await {
+                    report_panic(peer, &*panic, "the connection was dropped");
+                }
+                drop(served);
             }));
         }
         drop(listener);
@@ -329,13 +345,21 @@ where
     }
 }
 
+/// hyper's auto builder for one connection: corio's timer, and an
+/// executor that names the connection when a stream's task panics.
+fn builder(peer: SocketAddr) -> Builder<ConnExec> {
+    let mut builder = Builder::new(ConnExec { peer });
+    builder.http1().timer(crate::CorioTimer);
+    builder.http2().timer(crate::CorioTimer);
+    builder
+}
+
 async fn serve_one<S, B, I, W, WF>(
     shared: &Shared,
-    builder: &Builder<LocalExec>,
     service: S,
     wrap: &W,
     stream: corio_net::TcpStream,
-    peer: std::net::SocketAddr,
+    peer: SocketAddr,
 ) where
     S: Service<Request<Incoming>, Response = Response<B>> + 'static,
     S::Future: 'static,
@@ -348,20 +372,29 @@ async fn serve_one<S, B, I, W, WF>(
 {
     let io = {
         let closing = pin!(shared.closing.wait());
-        let upgrade = corio_executor::timeout(shared.upgrade_timeout.get(), wrap(stream));
+        let limit = shared.upgrade_timeout.get();
+        let upgrade = corio_executor::timeout(limit, wrap(stream));
         match first(upgrade, closing).await {
             Either::Left(Ok(Ok(io))) => io,
             Either::Left(Ok(Err(e))) => {
-                eprintln!("connection from {peer}: {e}");
+                report_error(format!("HTTP connection from {peer}: handshake failed"), &e);
                 return;
             }
             Either::Left(Err(_)) => {
-                eprintln!("connection from {peer}: handshake timed out");
+                let e = io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("not done after {limit:?}; connection dropped"),
+                );
+                report_error(
+                    format!("HTTP connection from {peer}: handshake timed out"),
+                    &e,
+                );
                 return;
             }
             Either::Right(_) => return,
         }
     };
+    let builder = builder(peer);
     let mut conn = pin!(builder.serve_connection(io, service));
     let result = {
         let closing = pin!(shared.closing.wait());
@@ -374,7 +407,93 @@ async fn serve_one<S, B, I, W, WF>(
         }
     };
     if let Err(e) = result {
-        eprintln!("connection from {peer}: {e}");
+        report_error(format!("HTTP connection from {peer} failed"), &*e);
+    }
+}
+
+/// hyper's executor for one connection's background work (HTTP/2 streams):
+/// [`LocalExec`]'s `create_task`, with a panic reported as the
+/// connection's.
+#[derive(Clone, Copy)]
+struct ConnExec {
+    peer: SocketAddr,
+}
+
+impl<F> Executor<F> for ConnExec
+where
+    F: Future + 'static,
+{
+    fn execute(&self, fut: F) {
+        let peer = self.peer;
+        drop(create_task(async move {
+            if let Err(panic) = catch_unwind(fut).await {
+                report_panic(peer, &*panic, "its stream was reset");
+            }
+        }));
+    }
+}
+
+/// Runs `fut`, catching a panic of any of its polls: the payload, with
+/// `fut` dropped. The server's `catch_unwind` around each connection, so
+/// that a panic is told as that connection's (and the connection's
+/// bookkeeping runs) rather than as an anonymous task's.
+async fn catch_unwind<F: Future>(fut: F) -> Result<F::Output, Box<dyn Any + Send>> {
+    let mut fut = pin!(fut);
+    std::future::poll_fn(|cx| {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    })
+    .await
+}
+
+fn report_panic(peer: SocketAddr, panic: &(dyn Any + Send), outcome: &str) {
+    report(
+        format!("HTTP connection from {peer}: the service panicked; {outcome}"),
+        &panic_message(panic),
+    );
+}
+
+/// Reports a connection's error, with its sources. The application's
+/// (hyper's `is_user`: the service or its body returned an error) always;
+/// the peer's doing (a malformed request, a reset or vanished peer, a
+/// header-read timeout, a failed or timed-out TLS handshake) only in debug
+/// mode, as asyncio's transports log an `OSError` only then
+/// (`_fatal_error`): a public server meets such peers all day.
+fn report_error(message: String, err: &(dyn StdError + 'static)) {
+    let applications = err
+        .downcast_ref::<hyper::Error>()
+        .is_some_and(hyper::Error::is_user);
+    if applications || get_running_loop().is_ok_and(|lp| lp.get_debug()) {
+        report(message, &Chain(err));
+    }
+}
+
+/// An error with its sources: hyper's own message is only a category
+/// ("connection error"), the cause is in the chain.
+struct Chain<'a>(&'a (dyn StdError + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(e) = source {
+            write!(f, ": {e}")?;
+            source = e.source();
+        }
+        Ok(())
+    }
+}
+
+/// Tells the running loop's exception handler (`loop.call_exception_handler`).
+fn report(message: String, exception: &dyn std::fmt::Display) {
+    if let Ok(lp) = get_running_loop() {
+        lp.call_exception_handler(ExceptionContext {
+            message,
+            exception: Some(exception.to_string()),
+        });
     }
 }
 

@@ -176,10 +176,8 @@ impl AcceptBackoff {
     /// Only the error of a listener that can no longer accept (`EBADF`,
     /// `EINVAL`, `ENOTSOCK`), already reported.
     pub async fn accept(&self, listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
-        let name = listener
-            .local_addr()
-            .map_or_else(|_| "a TCP listener".to_string(), |a| a.to_string());
-        self.accept_with(&name, || listener.accept()).await
+        self.accept_with(&ListenerName(listener), || listener.accept())
+            .await
     }
 
     /// [`accept`](Self::accept) for any listener: `accept` is called until
@@ -208,6 +206,18 @@ impl AcceptBackoff {
                     AcceptAction::Stop => return Err(e),
                 },
             }
+        }
+    }
+}
+
+/// A listener's address, looked up only when a report needs it.
+struct ListenerName<'a>(&'a TcpListener);
+
+impl fmt::Display for ListenerName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.local_addr() {
+            Ok(addr) => addr.fmt(f),
+            Err(_) => f.write_str("a TCP listener"),
         }
     }
 }
