@@ -10,6 +10,7 @@
 //! loop's exception handler, then serves again.
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
@@ -27,7 +28,7 @@ use crate::socket::Socket;
 use crate::sys;
 use crate::sys::SockAddr;
 use crate::tcp::{DEFAULT_BACKLOG, TcpListener};
-use crate::transport::{Protocol, Transport};
+use crate::transport::{Protocol, Transport, WeakTransport};
 use crate::wakers::{WaitEntry, WakerList};
 
 /// The options of [`create_server`], with asyncio's defaults.
@@ -74,6 +75,11 @@ struct ServerInner {
     closed: Cell<bool>,
     /// Connections whose `connection_lost` has not come yet.
     active: Cell<usize>,
+    /// Their transports, by a number of their own, for `close_clients`
+    /// and `abort_clients` (Python: the `_clients` WeakSet).
+    clients: RefCell<BTreeMap<u64, WeakTransport>>,
+    /// The number the next connection gets in `clients`.
+    next_client: Cell<u64>,
     /// Set when closed and every connection is gone.
     all_gone: Cell<bool>,
     /// One entry per waiting `wait_closed` call (asyncio's `_waiters`),
@@ -194,6 +200,7 @@ impl crate::live::Release for ServerInner {
         self.closed.set(true);
         self.serving.set(false);
         drop(self.listeners.take());
+        drop(self.clients.take());
         if let Some(file) = &self.unix_file {
             file.remove();
         }
@@ -257,6 +264,8 @@ impl Server {
                 serving: Cell::new(false),
                 closed: Cell::new(false),
                 active: Cell::new(0),
+                clients: RefCell::new(BTreeMap::new()),
+                next_client: Cell::new(0),
                 all_gone: Cell::new(false),
                 closed_waiters: RefCell::new(WakerList::default()),
                 stopped: lp.create_future(),
@@ -375,16 +384,31 @@ impl Server {
         let protocol = (inner.factory)();
         inner.active.set(inner.active.get() + 1);
         let me = self.clone();
+        let id = inner.next_client.get();
+        inner.next_client.set(id + 1);
         match Transport::start(&lp, socket, protocol) {
-            Ok(transport) => transport.on_lost(move || me.connection_gone()),
-            Err(_) => self.connection_gone(),
+            Ok(transport) => {
+                inner.clients.borrow_mut().insert(id, transport.downgrade());
+                transport.on_lost(move || me.connection_gone(id));
+            }
+            Err(_) => self.connection_gone(id),
         }
     }
 
-    fn connection_gone(&self) {
+    fn connection_gone(&self, id: u64) {
         let inner = &self.inner;
         inner.active.set(inner.active.get() - 1);
+        inner.clients.borrow_mut().remove(&id);
         self.maybe_all_gone();
+    }
+
+    /// The transports of the connections still open.
+    fn clients(&self) -> Vec<Transport> {
+        let clients = self.inner.clients.borrow();
+        clients
+            .values()
+            .filter_map(WeakTransport::upgrade)
+            .collect()
     }
 
     fn maybe_all_gone(&self) {
@@ -419,6 +443,73 @@ impl Server {
             inner.stopped.set_result(()).ok();
         }
         self.maybe_all_gone();
+    }
+
+    /// Closes every connection the server accepted and still serves: each
+    /// transport's buffered bytes are sent, then it closes and its
+    /// protocol gets `connection_lost(None)`. Python 3.13:
+    /// `server.close_clients()`; as there, call [`close`](Self::close)
+    /// first, or connections accepted meanwhile stay open.
+    ///
+    /// A peer that never reads keeps its transport waiting to send; see
+    /// [`abort_clients`](Self::abort_clients).
+    pub fn close_clients(&self) {
+        for transport in self.clients() {
+            transport.close();
+        }
+    }
+
+    /// Closes every connection the server accepted and still serves, at
+    /// once: buffered bytes are dropped and the socket is reset (the peer
+    /// reads `ECONNRESET`, not an EOF that could pass for the end of a
+    /// complete reply). Python 3.13: `server.abort_clients()` (whose
+    /// `transport.abort()` may end with a FIN); the force after a graceful
+    /// close that took too long:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use corio_net::{Protocol, ServerOptions, TcpStream, Transport, create_server};
+    ///
+    /// /// Answers anything with 8 MiB, more than a peer's socket buffers hold.
+    /// struct Flood(Option<Transport>);
+    /// impl Protocol for Flood {
+    ///     fn connection_made(&mut self, t: Transport) { self.0 = Some(t) }
+    ///     fn data_received(&mut self, _: &[u8]) {
+    ///         self.0.as_ref().unwrap().write(&vec![0; 8 << 20]).unwrap();
+    ///     }
+    /// }
+    ///
+    /// corio_executor::run(async {
+    ///     let server = create_server(|| Flood(None), "127.0.0.1", 0, ServerOptions::default()).await?;
+    ///     let port = server.addresses()[0].port();
+    ///     let client = TcpStream::connect("127.0.0.1", port).await?;
+    ///     client.send_all(b"go").await?; // and never read
+    ///
+    ///     server.close();
+    ///     server.close_clients(); // flush, then close: waits on the reader
+    ///     let grace = Duration::from_millis(200);
+    ///     if corio_executor::timeout(grace, server.wait_closed()).await.is_err() {
+    ///         server.abort_clients();
+    ///         server.wait_closed().await;
+    ///     }
+    ///     // What the client had not read yet is gone; it sees the reset.
+    ///     let mut buf = vec![0; 64 * 1024];
+    ///     let end = loop {
+    ///         match client.recv(&mut buf).await {
+    ///             Ok(0) => break None,
+    ///             Ok(_) => continue,
+    ///             Err(e) => break Some(e.kind()),
+    ///         }
+    ///     };
+    ///     assert_eq!(end, Some(std::io::ErrorKind::ConnectionReset));
+    ///     Ok::<(), std::io::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn abort_clients(&self) {
+        for transport in self.clients() {
+            transport.reset();
+        }
     }
 
     /// True while accepting. Python: `server.is_serving()`.
