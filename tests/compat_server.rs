@@ -285,3 +285,104 @@ fn out_of_fds_the_server_rests_reports_once_and_serves_again() {
         .unwrap();
     assert_eq!(stderr, "", "the server printed to stderr");
 }
+
+/// How a peer's connection ended, read to its end: `Ok(bytes)` at EOF,
+/// else the error's kind.
+async fn outcome(stream: &TcpStream) -> Result<usize, ErrorKind> {
+    let mut total = 0;
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        match stream.recv(&mut buf).await {
+            Ok(0) => return Ok(total),
+            Ok(n) => total += n,
+            Err(e) => return Err(e.kind()),
+        }
+    }
+}
+
+/// A client that holds a graceful close: `close()` leaves `wait_closed()`
+/// waiting 500 ms later, and `abort_clients()` then ends it within a
+/// second; the client sees the reset.
+async fn assert_close_then_abort_clients(server: &HttpServer, client: &TcpStream) {
+    corio::sleep(Duration::from_millis(200)).await; // the server is at work
+    assert_eq!(server.connections(), 1);
+    server.close();
+    let graceful = corio::timeout(Duration::from_millis(500), server.wait_closed()).await;
+    assert!(
+        graceful.is_err(),
+        "this client was to hold the graceful close"
+    );
+    server.abort_clients();
+    corio::timeout(Duration::from_secs(1), server.wait_closed())
+        .await
+        .expect("wait_closed within a second of abort_clients");
+    assert_eq!(outcome(client).await, Err(ErrorKind::ConnectionReset));
+}
+
+#[test]
+fn abort_clients_ends_a_stalled_upload() {
+    corio::run(async {
+        let (server, port) = start().await;
+        let client = TcpStream::connect("127.0.0.1", port).await.unwrap();
+        // 1 byte of the 1000 announced, and then nothing.
+        client
+            .send_all(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nx")
+            .await
+            .unwrap();
+        assert_close_then_abort_clients(&server, &client).await;
+    })
+    .unwrap();
+}
+
+#[test]
+fn abort_clients_ends_a_response_nobody_reads() {
+    corio::run(async {
+        let (server, port) = start().await;
+        let client = TcpStream::connect("127.0.0.1", port).await.unwrap();
+        // 8 MiB asked for, and never read.
+        client
+            .send_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        assert_close_then_abort_clients(&server, &client).await;
+    })
+    .unwrap();
+}
+
+#[test]
+fn abort_clients_ends_an_http2_peer_that_never_answers() {
+    corio::run(async {
+        let (server, port) = start().await;
+        let client = TcpStream::connect("127.0.0.1", port).await.unwrap();
+        // The HTTP/2 preface and an empty SETTINGS frame; then the peer
+        // neither reads nor answers (no SETTINGS ack, no GOAWAY, no PING ack).
+        let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        hello.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+        client.send_all(&hello).await.unwrap();
+        assert_close_then_abort_clients(&server, &client).await;
+    })
+    .unwrap();
+}
+
+#[test]
+fn close_clients_ends_connections_without_a_reset() {
+    corio::run(async {
+        let (server, port) = start().await;
+        let stalled = TcpStream::connect("127.0.0.1", port).await.unwrap();
+        stalled
+            .send_all(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nx")
+            .await
+            .unwrap();
+        let idle = TcpStream::connect("127.0.0.1", port).await.unwrap();
+        corio::sleep(Duration::from_millis(100)).await;
+        assert_eq!(server.connections(), 2);
+        server.close();
+        server.close_clients();
+        corio::timeout(Duration::from_secs(1), server.wait_closed())
+            .await
+            .expect("wait_closed within a second of close_clients");
+        assert_eq!(outcome(&stalled).await, Ok(0));
+        assert_eq!(outcome(&idle).await, Ok(0));
+    })
+    .unwrap();
+}

@@ -8,11 +8,13 @@
 //! it fired.
 
 use std::any::Any;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::error::Error as StdError;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::rc::Rc;
@@ -49,12 +51,26 @@ struct Shared {
     closing: Event,
     /// How long `wrap` (a TLS handshake) may take per connection.
     upgrade_timeout: Cell<Duration>,
-    /// Connections being served: one [`Served`] guard each, whose drop
-    /// counts the connection out however its task ends (an answer, an
-    /// error, a panic, a cancellation).
-    live: Cell<usize>,
+    /// The connections being served, by a number of their own (Python:
+    /// `Server._clients`): each has a [`Served`] guard, whose drop takes
+    /// it out however its task ends (an answer, an error, a panic, a
+    /// cancellation).
+    clients: RefCell<BTreeMap<u64, Rc<Client>>>,
+    /// The number the next connection gets in `clients`.
+    next_client: Cell<u64>,
     /// Set when `closing` and no connection is left.
     idle: Event,
+}
+
+/// What the server keeps of a connection it serves, to end it from
+/// outside (`close_clients`, `abort_clients`).
+struct Client {
+    /// The accepted socket's fd, open for as long as the entry is in
+    /// `clients` (the socket is dropped inside the connection's task,
+    /// before its guard takes the entry out).
+    fd: RawFd,
+    /// Set to end the connection now: its task drops it.
+    stop: Event,
 }
 
 /// How long a connection's `wrap` (its TLS handshake) may take before the
@@ -66,7 +82,8 @@ impl Default for Shared {
         Shared {
             closing: Event::new(),
             upgrade_timeout: Cell::new(UPGRADE_TIMEOUT),
-            live: Cell::new(0),
+            clients: RefCell::new(BTreeMap::new()),
+            next_client: Cell::new(0),
             idle: Event::new(),
         }
     }
@@ -76,26 +93,44 @@ impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shared")
             .field("closing", &self.closing.is_set())
-            .field("live", &self.live.get())
+            .field("clients", &self.clients.borrow().len())
             .finish()
     }
 }
 
-/// One connection counted in [`Shared::live`] for as long as it lives.
-struct Served(Rc<Shared>);
+impl Shared {
+    /// The connections being served now.
+    fn clients(&self) -> Vec<Rc<Client>> {
+        self.clients.borrow().values().cloned().collect()
+    }
+}
+
+/// One connection in [`Shared::clients`] for as long as it lives.
+struct Served {
+    shared: Rc<Shared>,
+    id: u64,
+    client: Rc<Client>,
+}
 
 impl Served {
-    fn new(shared: Rc<Shared>) -> Served {
-        shared.live.set(shared.live.get() + 1);
-        Served(shared)
+    fn new(shared: Rc<Shared>, fd: RawFd) -> Served {
+        let id = shared.next_client.get();
+        shared.next_client.set(id + 1);
+        let client = Rc::new(Client {
+            fd,
+            stop: Event::new(),
+        });
+        shared.clients.borrow_mut().insert(id, client.clone());
+        Served { shared, id, client }
     }
 }
 
 impl Drop for Served {
     fn drop(&mut self) {
-        let shared = &self.0;
-        shared.live.set(shared.live.get() - 1);
-        if shared.live.get() == 0 && shared.closing.is_set() {
+        let shared = &self.shared;
+        let gone = shared.clients.borrow_mut().remove(&self.id);
+        drop(gone);
+        if shared.clients.borrow().is_empty() && shared.closing.is_set() {
             shared.idle.set();
         }
     }
@@ -123,16 +158,75 @@ impl HttpServer {
 
     /// How many connections are being served now.
     pub fn connections(&self) -> usize {
-        self.shared.live.get()
+        self.shared.clients.borrow().len()
     }
 
     /// Stops accepting and shuts every connection down gracefully
     /// (hyper's `graceful_shutdown`: requests in flight are answered, HTTP/2
     /// sends GOAWAY). Python: `Server.close()`.
+    ///
+    /// A graceful close waits on the peers: one that stalls an upload,
+    /// never reads its response or never answers HTTP/2's GOAWAY holds
+    /// [`wait_closed`](Self::wait_closed) as long as it likes. Give it a
+    /// deadline, then [`abort_clients`](Self::abort_clients):
+    ///
+    /// ```
+    /// # use corio_compat::{serve, hyper, http_body_util::Full, bytes::Bytes};
+    /// # use corio_net::TcpListener;
+    /// # use std::convert::Infallible;
+    /// # use std::time::Duration;
+    /// # corio_executor::run(async {
+    /// # let listener = TcpListener::bind("127.0.0.1", 0).await.unwrap();
+    /// # let service = hyper::service::service_fn(|_req| async {
+    /// #     Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from("hi"))))
+    /// # });
+    /// let server = serve(listener, service);
+    /// // ... on shutdown:
+    /// server.close();
+    /// let grace = Duration::from_secs(10);
+    /// if corio_executor::timeout(grace, server.wait_closed()).await.is_err() {
+    ///     server.abort_clients();
+    ///     server.wait_closed().await;
+    /// }
+    /// # }).unwrap();
+    /// ```
     pub fn close(&self) {
         self.shared.closing.set();
-        if self.shared.live.get() == 0 {
+        if self.shared.clients.borrow().is_empty() {
             self.shared.idle.set();
+        }
+    }
+
+    /// Ends every connection being served now, without waiting for its
+    /// requests: the connection is dropped and its socket closed, so the
+    /// peer reads what was already handed to the kernel, then EOF.
+    /// Python 3.13: `Server.close_clients()`; differs in that hyper's own
+    /// write buffer is dropped with the connection (a transport's is sent
+    /// first), as hyper offers no "flush, then close". As in asyncio, call
+    /// [`close`](Self::close) first, or connections accepted meanwhile go
+    /// on.
+    pub fn close_clients(&self) {
+        for client in self.shared.clients() {
+            client.stop.set();
+        }
+    }
+
+    /// Ends every connection being served now, at once and with a reset:
+    /// the sockets close with `SO_LINGER` 0, so what is unsent is dropped
+    /// and the peer reads `ECONNRESET` (a truncated response cannot pass
+    /// for a complete one). Python 3.13: `Server.abort_clients()`; the
+    /// force after a graceful [`close`](Self::close) that took too long
+    /// (see the recipe there).
+    pub fn abort_clients(&self) {
+        for client in self.shared.clients() {
+            if let Err(e) = crate::sys::set_reset_on_close(client.fd) {
+                // The connection still ends below, with a FIN.
+                report(
+                    "HttpServer.abort_clients(): could not arm the reset".to_string(),
+                    &e,
+                );
+            }
+            client.stop.set();
         }
     }
 
@@ -225,12 +319,17 @@ where
             // An error here is a listener that can no longer accept, which
             // the policy has reported.
             let Ok((stream, peer)) = accepted else { break };
-            let served = Served::new(accept_shared.clone());
+            let served = Served::new(accept_shared.clone(), stream.as_raw_fd());
             let service = service.clone();
             let wrap = wrap.clone();
             drop(create_task(async move {
-                let serving = serve_one(&served.0, service, &*wrap, stream, peer);
-                if let Err(panic) = catch_unwind(serving).await {
+                let ended = {
+                    let serving = serve_one(&served.shared, service, &*wrap, stream, peer);
+                    let stop = pin!(served.client.stop.wait());
+                    // On `stop`, the connection (and its socket) is dropped.
+                    first(catch_unwind(serving), stop).await
+                };
+                if let Either::Left(Err(panic)) = ended {
                     report_panic(peer, &*panic, "the connection was dropped");
                 }
                 drop(served);
