@@ -27,7 +27,7 @@ use crate::ready::try_again;
 use crate::socket::Socket;
 use crate::sys;
 use crate::sys::SockAddr;
-use crate::tcp::{DEFAULT_BACKLOG, TcpListener};
+use crate::tcp::{DEFAULT_BACKLOG, TcpListener, check_backlog};
 use crate::transport::{Protocol, Transport, WeakTransport};
 use crate::wakers::{WaitEntry, WakerList};
 
@@ -134,6 +134,7 @@ pub async fn create_server<P: Protocol>(
     options: ServerOptions,
 ) -> io::Result<Server> {
     let lp = get_running_loop().map_err(io::Error::other)?;
+    check_backlog(options.backlog)?;
     let mut addrs = crate::getaddrinfo(host, port).await?;
     addrs.dedup();
     let mut listeners = Vec::new();
@@ -163,12 +164,7 @@ pub async fn create_unix_server<P: Protocol>(
 ) -> io::Result<Server> {
     let lp = get_running_loop().map_err(io::Error::other)?;
     let path = path.as_ref();
-    if options.backlog < 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "backlog must not be negative",
-        ));
-    }
+    check_backlog(options.backlog)?;
     let addr = SockAddr::unix(path)?;
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
