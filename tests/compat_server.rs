@@ -162,6 +162,13 @@ fn errors_of_the_service_are_reported_those_of_the_peer_only_in_debug_mode() {
         exchange(port, &fail).await;
         let answer = exchange(port, malformed).await;
         assert!(answer.starts_with(b"HTTP/1.1 400"), "{answer:?}");
+        // A body cut short: the service's error, the peer's doing.
+        let cut = TcpStream::connect("127.0.0.1", port).await.unwrap();
+        cut.send_all(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nx")
+            .await
+            .unwrap();
+        cut.shutdown(std::net::Shutdown::Write).unwrap();
+        read_to_end(&cut).await;
         assert_eq!(reports.borrow().len(), 1, "{:?}", reports.borrow());
         assert!(
             reports.borrow()[0]

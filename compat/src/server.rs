@@ -456,16 +456,25 @@ fn report_panic(peer: SocketAddr, panic: &(dyn Any + Send), outcome: &str) {
 }
 
 /// Reports a connection's error, with its sources. The application's
-/// (hyper's `is_user`: the service or its body returned an error) always;
-/// the peer's doing (a malformed request, a reset or vanished peer, a
-/// header-read timeout, a failed or timed-out TLS handshake) only in debug
-/// mode, as asyncio's transports log an `OSError` only then
+/// (hyper's `is_user`: the service or its body returned an error of its
+/// own) always; the peer's doing (a malformed request, a reset or vanished
+/// peer, a header-read timeout, a failed or timed-out TLS handshake, and a
+/// service error caused by one of those, such as a body cut short) only
+/// in debug mode, as asyncio's transports log an `OSError` only then
 /// (`_fatal_error`): a public server meets such peers all day.
 fn report_error(message: String, err: &(dyn StdError + 'static)) {
     let applications = err
         .downcast_ref::<hyper::Error>()
         .is_some_and(hyper::Error::is_user);
-    if applications || get_running_loop().is_ok_and(|lp| lp.get_debug()) {
+    let mut peers = false;
+    let mut cause = err.source();
+    while let Some(e) = cause {
+        peers |= e.is::<io::Error>()
+            || e.downcast_ref::<hyper::Error>()
+                .is_some_and(|e| !e.is_user());
+        cause = e.source();
+    }
+    if (applications && !peers) || get_running_loop().is_ok_and(|lp| lp.get_debug()) {
         report(message, &Chain(err));
     }
 }
