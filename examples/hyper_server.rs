@@ -12,15 +12,23 @@
 //! ```
 //!
 //! Without arguments: a demo on loopback (a hyper client fetches each
-//! route over HTTP/1.1 and HTTP/2, then the server closes gracefully).
+//! route over HTTP/1.1 and HTTP/2, then the server closes: gracefully, and
+//! by force for a client that would hold the graceful close open).
+//!
+//! The shutdown recipe, asyncio 3.13's: `close()` (stop accepting, let
+//! requests in flight finish), `wait_closed()` under a deadline, then
+//! `abort_clients()` for the connections still open (a stalled upload, a
+//! client that never reads its response, an HTTP/2 peer that never
+//! answers GOAWAY) and `wait_closed()` again.
 
 use std::convert::Infallible;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
-use corio::net::{TcpListener, TcpStream};
+use corio::net::{ServerOptions, TcpListener, TcpStream};
 use corio_compat::bytes::Bytes;
 use corio_compat::http_body_util::{BodyExt, Either, Full};
 use corio_compat::hyper::body::{Body, Frame, Incoming};
@@ -105,7 +113,13 @@ fn tls_config(ca_path: &str) -> io::Result<Arc<ServerConfig>> {
 
 /// Serves until killed.
 async fn serve_forever(port: u16, ca_path: Option<String>) -> io::Result<()> {
-    let listener = TcpListener::bind("127.0.0.1", port).await?;
+    // A backlog for bursts: asyncio's 100 makes the 102nd simultaneous
+    // connect wait on SYN retries (a second and more).
+    let options = ServerOptions {
+        backlog: 1024,
+        ..ServerOptions::default()
+    };
+    let listener = TcpListener::bind_with("127.0.0.1", port, options).await?;
     let addr = listener.local_addr()?;
     let service = hyper::service::service_fn(route);
     let server = match ca_path {
@@ -172,10 +186,34 @@ async fn demo() -> io::Result<()> {
         let streamed = fetch(port, h2, Method::GET, "/stream", "").await?;
         println!("{name} GET /stream: {} lines", streamed.lines().count());
     }
-    server.close();
-    server.wait_closed().await;
+    // A client that asks for its request and never sends the body it
+    // announced: it holds the graceful close until the deadline.
+    let stalled = TcpStream::connect("127.0.0.1", port).await?;
+    stalled
+        .send_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nx")
+        .await?;
+    corio::sleep(Duration::from_millis(50)).await;
+    println!(
+        "shutting down with {} connection open",
+        server.connections()
+    );
+    shutdown(&server, Duration::from_millis(500)).await;
     println!("server closed");
     Ok(())
+}
+
+/// Graceful close, then force: `close()`, `wait_closed()` within `grace`,
+/// else `abort_clients()` and `wait_closed()` again.
+async fn shutdown(server: &corio_compat::HttpServer, grace: Duration) {
+    server.close();
+    if corio::timeout(grace, server.wait_closed()).await.is_err() {
+        println!(
+            "{} connection still open after {grace:?}: aborting",
+            server.connections()
+        );
+        server.abort_clients();
+        server.wait_closed().await;
+    }
 }
 
 fn main() -> io::Result<()> {
