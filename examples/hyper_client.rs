@@ -27,12 +27,12 @@ use std::io;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use corio::compat::bytes::Bytes;
+use corio::compat::http_body_util::{BodyExt, Empty, Full};
+use corio::compat::hyper::{Request, Response, Uri};
+use corio::compat::{Io, hyper, serve};
 use corio::net::{TcpListener, TcpStream};
 use corio::sync::Semaphore;
-use corio_compat::bytes::Bytes;
-use corio_compat::http_body_util::{BodyExt, Empty, Full};
-use corio_compat::hyper::{Request, Response, Uri};
-use corio_compat::{Io, hyper, serve};
 
 /// GET `url` on a fresh HTTP/1.1 connection: status and body length, the
 /// body read frame by frame and dropped.

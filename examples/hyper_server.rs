@@ -28,13 +28,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use corio::compat::bytes::Bytes;
+use corio::compat::http_body_util::{BodyExt, Either, Full};
+use corio::compat::hyper::body::{Body, Frame, Incoming};
+use corio::compat::hyper::{Method, Request, Response, StatusCode};
+use corio::compat::rustls::ServerConfig;
+use corio::compat::{FuturesIo, HttpServer, Io, LocalExec, TlsAcceptor, hyper, serve, serve_with};
 use corio::net::{ServerOptions, TcpListener, TcpStream};
-use corio_compat::bytes::Bytes;
-use corio_compat::http_body_util::{BodyExt, Either, Full};
-use corio_compat::hyper::body::{Body, Frame, Incoming};
-use corio_compat::hyper::{Method, Request, Response, StatusCode};
-use corio_compat::rustls::ServerConfig;
-use corio_compat::{FuturesIo, Io, LocalExec, TlsAcceptor, hyper, serve, serve_with};
 
 /// `/stream`'s body: `left` chunks of one line each, made as they are sent.
 struct Chunks {
@@ -85,7 +85,7 @@ async fn route(req: Request<Incoming>) -> Result<Reply, hyper::Error> {
 /// A CA and a certificate for `localhost` / 127.0.0.1 it signed, made now;
 /// the CA's PEM is written to `ca_path` for the client (`curl --cacert`).
 fn tls_config(ca_path: &str) -> io::Result<Arc<ServerConfig>> {
-    use corio_compat::futures_rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    use corio::compat::futures_rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
     let err = |e: rcgen::Error| io::Error::other(e.to_string());
     let ca_key = rcgen::KeyPair::generate().map_err(err)?;
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(err)?;
@@ -204,7 +204,7 @@ async fn demo() -> io::Result<()> {
 
 /// Graceful close, then force: `close()`, `wait_closed()` within `grace`,
 /// else `abort_clients()` and `wait_closed()` again.
-async fn shutdown(server: &corio_compat::HttpServer, grace: Duration) {
+async fn shutdown(server: &HttpServer, grace: Duration) {
     server.close();
     if corio::timeout(grace, server.wait_closed()).await.is_err() {
         println!(

@@ -28,11 +28,11 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use corio::compat::futures_io::{AsyncRead, AsyncWrite};
+use corio::compat::futures_rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use corio::compat::rustls::{ClientConfig, RootCertStore, ServerConfig};
+use corio::compat::{TlsAcceptor, TlsConnector, start_tls};
 use corio::net::{AcceptBackoff, TcpListener, TcpStream};
-use corio_compat::futures_io::{AsyncRead, AsyncWrite};
-use corio_compat::futures_rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-use corio_compat::rustls::{ClientConfig, RootCertStore, ServerConfig};
-use corio_compat::{TlsAcceptor, TlsConnector, start_tls};
 
 /// `reader.read(n)` on any `futures-io` stream.
 async fn read(stream: &mut (impl AsyncRead + Unpin), buf: &mut [u8]) -> io::Result<usize> {
