@@ -110,12 +110,14 @@ impl Default for AcceptBackoff {
 }
 
 impl AcceptBackoff {
-    /// A policy resting [`ACCEPT_RETRY_DELAY`] on a shortage.
+    /// A policy resting [`ACCEPT_RETRY_DELAY`] on a shortage, as asyncio's
+    /// selector event loop does.
     pub fn new() -> AcceptBackoff {
         AcceptBackoff::with_delay(ACCEPT_RETRY_DELAY)
     }
 
-    /// A policy resting `delay` on a shortage (asyncio's is fixed at 1 s).
+    /// A policy resting `delay` on a shortage. No asyncio counterpart:
+    /// there the delay is the module constant `ACCEPT_RETRY_DELAY`.
     pub fn with_delay(delay: Duration) -> AcceptBackoff {
         AcceptBackoff {
             delay,
@@ -123,7 +125,8 @@ impl AcceptBackoff {
         }
     }
 
-    /// How long this policy rests on a shortage.
+    /// How long this policy rests on a shortage (asyncio:
+    /// `constants.ACCEPT_RETRY_DELAY`).
     pub fn delay(&self) -> Duration {
         self.delay
     }
@@ -131,10 +134,12 @@ impl AcceptBackoff {
     /// What to do after `accept` on the listener described by
     /// `listening_on` (its address, for the report) failed with `err`.
     ///
-    /// The first shortage error after a success, and every broken-listener
-    /// error, is reported through the running loop's exception handler
-    /// (nothing is reported without a running loop: there is no handler
-    /// to tell).
+    /// Python: the `except OSError` of `_accept_connection`; differs in
+    /// that a shortage is reported once (at the first error after a
+    /// success) where asyncio reports every retry. Reports, a shortage's
+    /// and every broken listener's, go to the running loop's exception
+    /// handler (without a running loop there is no handler, and nothing
+    /// is reported).
     pub fn failed(&self, err: &io::Error, listening_on: &dyn fmt::Display) -> AcceptAction {
         match classify(err) {
             Failure::OneConnection => AcceptAction::Retry,
@@ -162,7 +167,8 @@ impl AcceptBackoff {
     }
 
     /// An accept succeeded: a shortage that was going on is over, and the
-    /// next one will be reported.
+    /// next one will be reported. No asyncio counterpart (asyncio keeps no
+    /// state between failures).
     pub fn accepted(&self) {
         self.reported.set(false);
     }
