@@ -12,21 +12,29 @@
 //! ```
 //!
 //! Without arguments: a demo on loopback (a hyper client fetches each
-//! route over HTTP/1.1 and HTTP/2, then the server closes gracefully).
+//! route over HTTP/1.1 and HTTP/2, then the server closes: gracefully, and
+//! by force for a client that would hold the graceful close open).
+//!
+//! The shutdown recipe, asyncio 3.13's: `close()` (stop accepting, let
+//! requests in flight finish), `wait_closed()` under a deadline, then
+//! `abort_clients()` for the connections still open (a stalled upload, a
+//! client that never reads its response, an HTTP/2 peer that never
+//! answers GOAWAY) and `wait_closed()` again.
 
 use std::convert::Infallible;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
-use corio::net::{TcpListener, TcpStream};
-use corio_compat::bytes::Bytes;
-use corio_compat::http_body_util::{BodyExt, Either, Full};
-use corio_compat::hyper::body::{Body, Frame, Incoming};
-use corio_compat::hyper::{Method, Request, Response, StatusCode};
-use corio_compat::rustls::ServerConfig;
-use corio_compat::{FuturesIo, Io, LocalExec, TlsAcceptor, hyper, serve, serve_with};
+use corio::compat::bytes::Bytes;
+use corio::compat::http_body_util::{BodyExt, Either, Full};
+use corio::compat::hyper::body::{Body, Frame, Incoming};
+use corio::compat::hyper::{Method, Request, Response, StatusCode};
+use corio::compat::rustls::ServerConfig;
+use corio::compat::{FuturesIo, HttpServer, Io, LocalExec, TlsAcceptor, hyper, serve, serve_with};
+use corio::net::{ServerOptions, TcpListener, TcpStream};
 
 /// `/stream`'s body: `left` chunks of one line each, made as they are sent.
 struct Chunks {
@@ -77,8 +85,7 @@ async fn route(req: Request<Incoming>) -> Result<Reply, hyper::Error> {
 /// A CA and a certificate for `localhost` / 127.0.0.1 it signed, made now;
 /// the CA's PEM is written to `ca_path` for the client (`curl --cacert`).
 fn tls_config(ca_path: &str) -> io::Result<Arc<ServerConfig>> {
-    use corio_compat::futures_rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-    use corio_compat::rustls;
+    use corio::compat::futures_rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
     let err = |e: rcgen::Error| io::Error::other(e.to_string());
     let ca_key = rcgen::KeyPair::generate().map_err(err)?;
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(err)?;
@@ -93,10 +100,7 @@ fn tls_config(ca_path: &str) -> io::Result<Arc<ServerConfig>> {
             .map_err(err)?;
     let cert = params.signed_by(&key, &ca, &ca_key).map_err(err)?;
     std::fs::write(ca_path, ca.pem())?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(io::Error::other)?
+    let mut config = ServerConfig::builder()
         .with_no_client_auth()
         .with_single_cert(
             vec![cert.der().clone()],
@@ -109,7 +113,13 @@ fn tls_config(ca_path: &str) -> io::Result<Arc<ServerConfig>> {
 
 /// Serves until killed.
 async fn serve_forever(port: u16, ca_path: Option<String>) -> io::Result<()> {
-    let listener = TcpListener::bind("127.0.0.1", port).await?;
+    // A backlog for bursts: asyncio's 100 makes the 102nd simultaneous
+    // connect wait on SYN retries (a second and more).
+    let options = ServerOptions {
+        backlog: 1024,
+        ..ServerOptions::default()
+    };
+    let listener = TcpListener::bind_with("127.0.0.1", port, options).await?;
     let addr = listener.local_addr()?;
     let service = hyper::service::service_fn(route);
     let server = match ca_path {
@@ -176,10 +186,34 @@ async fn demo() -> io::Result<()> {
         let streamed = fetch(port, h2, Method::GET, "/stream", "").await?;
         println!("{name} GET /stream: {} lines", streamed.lines().count());
     }
-    server.close();
-    server.wait_closed().await;
+    // A client that asks for its request and never sends the body it
+    // announced: it holds the graceful close until the deadline.
+    let stalled = TcpStream::connect("127.0.0.1", port).await?;
+    stalled
+        .send_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nx")
+        .await?;
+    corio::sleep(Duration::from_millis(50)).await;
+    println!(
+        "shutting down with {} connection open",
+        server.connections()
+    );
+    shutdown(&server, Duration::from_millis(500)).await;
     println!("server closed");
     Ok(())
+}
+
+/// Graceful close, then force: `close()`, `wait_closed()` within `grace`,
+/// else `abort_clients()` and `wait_closed()` again.
+async fn shutdown(server: &HttpServer, grace: Duration) {
+    server.close();
+    if corio::timeout(grace, server.wait_closed()).await.is_err() {
+        println!(
+            "{} connection still open after {grace:?}: aborting",
+            server.connections()
+        );
+        server.abort_clients();
+        server.wait_closed().await;
+    }
 }
 
 fn main() -> io::Result<()> {

@@ -1,7 +1,9 @@
 //! hyper on corio (examples/hyper_server.rs) against clients no one here
 //! wrote: curl (HTTP/1.1, HTTP/2 prior knowledge, TLS with ALPN h2) and
 //! python3's http.client and ssl; then bad input, with the server's fds
-//! counted before and after.
+//! counted before and after. Then the other ecosystem examples: tls_echo's
+//! certificate chain checked by `openssl s_client`, its handshake timeout,
+//! and hyper_client's 512 MiB body counted in a few MiB.
 
 mod support;
 
@@ -224,6 +226,10 @@ fn the_hyper_demos_run_to_their_end() {
         server.contains("HTTP/2 POST /echo: 200 OK echo me"),
         "{server}"
     );
+    assert!(
+        server.contains("1 connection still open after 500ms: aborting"),
+        "{server}"
+    );
     assert!(server.contains("server closed"), "{server}");
     let client = support::run_example("hyper_client", &[], Duration::from_secs(60));
     assert_eq!(client.matches(" -> 200 ").count(), 9, "{client}");
@@ -274,6 +280,157 @@ fn hyper_client_against_python_http_server() {
         "{stdout}"
     );
     assert!(stdout.contains("/missing -> 404"), "{stdout}");
+    drop(python);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Starts tls_echo `--serve 0` (with `extra` arguments) in `dir`, where it
+/// writes its CA; the server and its port.
+fn tls_echo_server(dir: &std::path::Path, extra: &[&str]) -> (KillOnDrop, u16) {
+    let mut child = Command::new(support::example_path("tls_echo"))
+        .args(["--serve", "0"])
+        .args(extra)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn tls_echo");
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let child = KillOnDrop(child);
+    let addr = wait_for_line(&mut out, "listening on ");
+    let port = addr.rsplit(':').next().unwrap().trim().parse().unwrap();
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    (child, port)
+}
+
+/// The certificate chain passes a client that checks it strictly: the CA
+/// and the server's certificate have names of their own (error 18,
+/// "self-signed certificate", when the leaf bore the CA's name).
+#[test]
+fn tls_echo_passes_openssl_s_client_verify_return_error() {
+    if Command::new("openssl").arg("version").output().is_err() {
+        println!("SKIPPED: openssl is not installed (.ci/run installs it)");
+        return;
+    }
+    let dir = temp_dir("tls-echo-openssl");
+    let (server, port) = tls_echo_server(&dir, &[]);
+    // s_client sends the line, the echo comes back within the second,
+    // then stdin's EOF ends the session.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "(echo 'hello over a verified chain'; sleep 1) | openssl s_client \
+             -connect 127.0.0.1:{port} -servername localhost -verify_hostname localhost \
+             -CAfile tls_echo_ca.pem -verify_return_error"
+        ))
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("Verify return code: 0 (ok)"), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l == "hello over a verified chain"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("CN = corio tls_echo CA"), "{stderr}");
+    drop(server);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A client that connects and never starts its handshake is dropped after
+/// the handshake timeout (asyncio's `ssl_handshake_timeout`).
+#[test]
+fn tls_echo_drops_a_client_that_never_shakes_hands() {
+    let dir = temp_dir("tls-echo-silent");
+    let (server, port) = tls_echo_server(&dir, &["--handshake-timeout", "1"]);
+    let mut silent = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = [0; 64];
+    let n = silent.read(&mut buf).expect("EOF, not the read timeout");
+    assert_eq!(n, 0);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    drop(server);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The peak resident memory of a running process (`VmHWM`), in KiB.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// hyper_client counts a 512 MiB body frame by frame: it never holds it.
+#[test]
+fn hyper_client_streams_a_512_mib_body_in_little_memory() {
+    const SIZE: u64 = 512 << 20;
+    let dir = temp_dir("http-big");
+    // Sparse: 512 MiB of zeros that take no disk.
+    std::fs::File::create(dir.join("big.bin"))
+        .unwrap()
+        .set_len(SIZE)
+        .unwrap();
+    let mut python = Command::new("python3")
+        .args(["-u", "-m", "http.server", "0", "--bind", "127.0.0.1"])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 is installed");
+    let mut out = std::io::BufReader::new(python.stdout.take().unwrap());
+    let python = KillOnDrop(python);
+    let line = wait_for_line(&mut out, "Serving HTTP on ");
+    let port: u16 = line
+        .split(" port ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .expect("python's port");
+    let mut client = KillOnDrop(
+        Command::new(support::example_path("hyper_client"))
+            .arg(format!("http://127.0.0.1:{port}/big.bin"))
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // VmHWM only grows: its last reading before the exit is the peak.
+    let mut peak = 0;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = client.0.try_wait().unwrap() {
+            break status;
+        }
+        peak = peak_rss_kib(client.0.id()).unwrap_or(peak).max(peak);
+        assert!(Instant::now() < deadline, "hyper_client still running");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let mut stdout = String::new();
+    client
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    assert!(status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!("-> 200 ({SIZE} bytes)")),
+        "{stdout}"
+    );
+    assert!(
+        peak < 64 * 1024,
+        "hyper_client peaked at {peak} KiB for a {SIZE}-byte body"
+    );
     drop(python);
     std::fs::remove_dir_all(&dir).unwrap();
 }

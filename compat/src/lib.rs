@@ -38,7 +38,11 @@ mod sys;
 #[cfg(feature = "hyper")]
 mod http;
 #[cfg(feature = "hyper")]
-pub use http::{FuturesIo, HttpServer, LocalExec, UPGRADE_TIMEOUT, serve, serve_with};
+pub use http::{FuturesIo, LocalExec};
+#[cfg(feature = "hyper")]
+mod server;
+#[cfg(feature = "hyper")]
+pub use server::{HttpServer, UPGRADE_TIMEOUT, serve, serve_with};
 
 #[cfg(feature = "hyper")]
 mod timer;

@@ -1,7 +1,8 @@
-//! The one unsafe step of the hyper adapter: telling hyper's read cursor
-//! how many bytes the kernel initialized.
+//! The unsafe steps of the hyper adapter: telling hyper's read cursor how
+//! many bytes the kernel initialized, and arming a connection's reset.
 
 use std::io;
+use std::os::fd::RawFd;
 use std::task::{Context, Poll};
 
 use hyper::rt::ReadBufCursor;
@@ -27,4 +28,34 @@ pub(crate) fn read_into_cursor(
         Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
         Poll::Pending => Poll::Pending,
     }
+}
+
+/// `setsockopt(fd, SOL_SOCKET, SO_LINGER, {on, 0 s})`: the socket's close
+/// drops what is unsent and resets the connection.
+///
+/// `fd` is a connection's that a server task owns; the server keeps it
+/// only while that task holds the socket open (see `server.rs`'s
+/// `Client`), so it names that socket and no other.
+pub(crate) fn set_reset_on_close(fd: RawFd) -> io::Result<()> {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    let size = std::mem::size_of::<libc::linger>() as libc::socklen_t;
+    // SAFETY: the option value points at a live `linger` of `size` bytes,
+    // which the kernel only reads; a stale fd would fail with EBADF, not
+    // touch memory.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            std::ptr::from_ref(&linger).cast(),
+            size,
+        )
+    };
+    if rc == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }

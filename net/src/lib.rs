@@ -27,6 +27,7 @@
 // its `// SAFETY:` comment (DESIGN rule 6).
 #![deny(unsafe_code)]
 
+mod accept;
 mod callee;
 mod datagram;
 mod live;
@@ -45,13 +46,14 @@ mod udp;
 mod unix;
 mod wakers;
 
+pub use accept::{ACCEPT_RETRY_DELAY, AcceptAction, AcceptBackoff};
 pub use datagram::{DatagramProtocol, DatagramTransport, create_datagram_endpoint};
 pub use poll_io::PollState;
 pub use process::{
     Process, ProcessOptions, Stdio, create_subprocess_exec, create_subprocess_shell,
 };
 pub use resolve::getaddrinfo;
-pub use server::{ACCEPT_RETRY_DELAY, Server, ServerOptions, create_server, create_unix_server};
+pub use server::{Server, ServerOptions, create_server, create_unix_server};
 pub use streams::{
     ClientResult, ConnectOptions, DEFAULT_LIMIT, Drain, Lines, StreamError, StreamReader,
     StreamWriter, open_connection, open_connection_sock, open_connection_with,

@@ -2,12 +2,15 @@
 //!
 //! Each listening socket has one reader callback that accepts up to
 //! `backlog` connections per readiness (asyncio's `_accept_connection`) and
-//! starts a [`Transport`] with a fresh protocol for each. When `accept4`
-//! fails for lack of resources (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`),
-//! the listener stops reading for [`ACCEPT_RETRY_DELAY`] instead of spinning
-//! on a readiness it cannot serve, then serves again.
+//! starts a [`Transport`] with a fresh protocol for each. A failed
+//! `accept4` is handled by [`AcceptBackoff`], the policy every accept loop
+//! shares: out of fds (`EMFILE`, ...), the listener stops reading for
+//! [`ACCEPT_RETRY_DELAY`](crate::ACCEPT_RETRY_DELAY) instead of spinning on
+//! a readiness it cannot serve, reports the shortage once through the
+//! loop's exception handler, then serves again.
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
@@ -15,20 +18,18 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
-use std::time::Duration;
 
 use corio_executor::{EventLoop, Future, WeakLoop, get_running_loop};
+
+use crate::accept::{AcceptAction, AcceptBackoff};
 
 use crate::ready::try_again;
 use crate::socket::Socket;
 use crate::sys;
 use crate::sys::SockAddr;
-use crate::tcp::{DEFAULT_BACKLOG, TcpListener};
-use crate::transport::{Protocol, Transport};
+use crate::tcp::{DEFAULT_BACKLOG, TcpListener, check_backlog};
+use crate::transport::{Protocol, Transport, WeakTransport};
 use crate::wakers::{WaitEntry, WakerList};
-
-/// How long a listener rests after running out of fds (asyncio: 1 s).
-pub const ACCEPT_RETRY_DELAY: Duration = Duration::from_secs(1);
 
 /// The options of [`create_server`], with asyncio's defaults.
 #[derive(Debug, Clone)]
@@ -68,10 +69,17 @@ struct ServerInner {
     unix_file: Option<SocketFile>,
     factory: ProtocolFactory,
     backlog: i32,
+    /// What a failed accept does (asyncio's `_accept_connection` errors).
+    backoff: AcceptBackoff,
     serving: Cell<bool>,
     closed: Cell<bool>,
     /// Connections whose `connection_lost` has not come yet.
     active: Cell<usize>,
+    /// Their transports, by a number of their own, for `close_clients`
+    /// and `abort_clients` (Python: the `_clients` WeakSet).
+    clients: RefCell<BTreeMap<u64, WeakTransport>>,
+    /// The number the next connection gets in `clients`.
+    next_client: Cell<u64>,
     /// Set when closed and every connection is gone.
     all_gone: Cell<bool>,
     /// One entry per waiting `wait_closed` call (asyncio's `_waiters`),
@@ -126,6 +134,7 @@ pub async fn create_server<P: Protocol>(
     options: ServerOptions,
 ) -> io::Result<Server> {
     let lp = get_running_loop().map_err(io::Error::other)?;
+    check_backlog(options.backlog)?;
     let mut addrs = crate::getaddrinfo(host, port).await?;
     addrs.dedup();
     let mut listeners = Vec::new();
@@ -155,12 +164,7 @@ pub async fn create_unix_server<P: Protocol>(
 ) -> io::Result<Server> {
     let lp = get_running_loop().map_err(io::Error::other)?;
     let path = path.as_ref();
-    if options.backlog < 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "backlog must not be negative",
-        ));
-    }
+    check_backlog(options.backlog)?;
     let addr = SockAddr::unix(path)?;
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
@@ -192,6 +196,7 @@ impl crate::live::Release for ServerInner {
         self.closed.set(true);
         self.serving.set(false);
         drop(self.listeners.take());
+        drop(self.clients.take());
         if let Some(file) = &self.unix_file {
             file.remove();
         }
@@ -251,9 +256,12 @@ impl Server {
                 unix_file,
                 factory,
                 backlog: options.backlog,
+                backoff: AcceptBackoff::new(),
                 serving: Cell::new(false),
                 closed: Cell::new(false),
                 active: Cell::new(0),
+                clients: RefCell::new(BTreeMap::new()),
+                next_client: Cell::new(0),
                 all_gone: Cell::new(false),
                 closed_waiters: RefCell::new(WakerList::default()),
                 stopped: lp.create_future(),
@@ -310,18 +318,25 @@ impl Server {
                 Some(listener) => sys::accept(listener.fd()),
                 None => return, // closed
             };
-            match accepted {
-                Ok((fd, _)) => self.serve(Socket::from_fd(fd)),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            let e = match accepted {
+                Ok((fd, _)) => {
+                    inner.backoff.accepted();
+                    self.serve(Socket::from_fd(fd));
+                    continue;
+                }
                 Err(e) if try_again(&e) => return,
-                Err(e) if is_out_of_resources(&e) => {
-                    // Back off: stop watching, retry later (asyncio's way).
+                Err(e) => e,
+            };
+            match inner.backoff.failed(&e, &self.listener_name(index)) {
+                AcceptAction::Retry => {}
+                AcceptAction::Rest(delay) => {
+                    // Stop watching and look again later (asyncio's way).
                     let Some(lp) = self.lp() else { return };
                     if let Some(listener) = inner.listeners.borrow().get(index) {
                         lp.remove_reader(listener.raw());
                     }
                     let me = self.clone();
-                    lp.call_later(ACCEPT_RETRY_DELAY, move || {
+                    lp.call_later(delay, move || {
                         if me.inner.serving.get() && !me.inner.closed.get() {
                             // A failure here is reported by the next accept.
                             me.watch(index).ok();
@@ -329,9 +344,28 @@ impl Server {
                     });
                     return;
                 }
-                // The peer gave up before we accepted: nothing to serve.
-                Err(_) => return,
+                AcceptAction::Stop => {
+                    if let (Some(lp), Some(listener)) =
+                        (self.lp(), inner.listeners.borrow().get(index))
+                    {
+                        lp.remove_reader(listener.raw());
+                    }
+                    return;
+                }
             }
+        }
+    }
+
+    /// Listener `index`'s address, for reports.
+    fn listener_name(&self, index: usize) -> String {
+        let listeners = self.inner.listeners.borrow();
+        let Some(addr) = listeners.get(index).and_then(|l| l.local_addr().ok()) else {
+            return "a closed listener".to_string();
+        };
+        match (addr.as_inet(), addr.as_unix_path()) {
+            (Some(inet), _) => inet.to_string(),
+            (None, Some(path)) => path.display().to_string(),
+            (None, None) => "a listener".to_string(),
         }
     }
 
@@ -346,16 +380,31 @@ impl Server {
         let protocol = (inner.factory)();
         inner.active.set(inner.active.get() + 1);
         let me = self.clone();
+        let id = inner.next_client.get();
+        inner.next_client.set(id + 1);
         match Transport::start(&lp, socket, protocol) {
-            Ok(transport) => transport.on_lost(move || me.connection_gone()),
-            Err(_) => self.connection_gone(),
+            Ok(transport) => {
+                inner.clients.borrow_mut().insert(id, transport.downgrade());
+                transport.on_lost(move || me.connection_gone(id));
+            }
+            Err(_) => self.connection_gone(id),
         }
     }
 
-    fn connection_gone(&self) {
+    fn connection_gone(&self, id: u64) {
         let inner = &self.inner;
         inner.active.set(inner.active.get() - 1);
+        inner.clients.borrow_mut().remove(&id);
         self.maybe_all_gone();
+    }
+
+    /// The transports of the connections still open.
+    fn clients(&self) -> Vec<Transport> {
+        let clients = self.inner.clients.borrow();
+        clients
+            .values()
+            .filter_map(WeakTransport::upgrade)
+            .collect()
     }
 
     fn maybe_all_gone(&self) {
@@ -390,6 +439,73 @@ impl Server {
             inner.stopped.set_result(()).ok();
         }
         self.maybe_all_gone();
+    }
+
+    /// Closes every connection the server accepted and still serves: each
+    /// transport's buffered bytes are sent, then it closes and its
+    /// protocol gets `connection_lost(None)`. Python 3.13:
+    /// `server.close_clients()`; as there, call [`close`](Self::close)
+    /// first, or connections accepted meanwhile stay open.
+    ///
+    /// A peer that never reads keeps its transport waiting to send; see
+    /// [`abort_clients`](Self::abort_clients).
+    pub fn close_clients(&self) {
+        for transport in self.clients() {
+            transport.close();
+        }
+    }
+
+    /// Closes every connection the server accepted and still serves, at
+    /// once: buffered bytes are dropped and the socket is reset (the peer
+    /// reads `ECONNRESET`, not an EOF that could pass for the end of a
+    /// complete reply). Python 3.13: `server.abort_clients()` (whose
+    /// `transport.abort()` may end with a FIN); the force after a graceful
+    /// close that took too long:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use corio_net::{Protocol, ServerOptions, TcpStream, Transport, create_server};
+    ///
+    /// /// Answers anything with 8 MiB, more than a peer's socket buffers hold.
+    /// struct Flood(Option<Transport>);
+    /// impl Protocol for Flood {
+    ///     fn connection_made(&mut self, t: Transport) { self.0 = Some(t) }
+    ///     fn data_received(&mut self, _: &[u8]) {
+    ///         self.0.as_ref().unwrap().write(&vec![0; 8 << 20]).unwrap();
+    ///     }
+    /// }
+    ///
+    /// corio_executor::run(async {
+    ///     let server = create_server(|| Flood(None), "127.0.0.1", 0, ServerOptions::default()).await?;
+    ///     let port = server.addresses()[0].port();
+    ///     let client = TcpStream::connect("127.0.0.1", port).await?;
+    ///     client.send_all(b"go").await?; // and never read
+    ///
+    ///     server.close();
+    ///     server.close_clients(); // flush, then close: waits on the reader
+    ///     let grace = Duration::from_millis(200);
+    ///     if corio_executor::timeout(grace, server.wait_closed()).await.is_err() {
+    ///         server.abort_clients();
+    ///         server.wait_closed().await;
+    ///     }
+    ///     // What the client had not read yet is gone; it sees the reset.
+    ///     let mut buf = vec![0; 64 * 1024];
+    ///     let end = loop {
+    ///         match client.recv(&mut buf).await {
+    ///             Ok(0) => break None,
+    ///             Ok(_) => continue,
+    ///             Err(e) => break Some(e.kind()),
+    ///         }
+    ///     };
+    ///     assert_eq!(end, Some(std::io::ErrorKind::ConnectionReset));
+    ///     Ok::<(), std::io::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn abort_clients(&self) {
+        for transport in self.clients() {
+            transport.reset();
+        }
     }
 
     /// True while accepting. Python: `server.is_serving()`.
@@ -463,14 +579,6 @@ impl Drop for CloseOnDrop {
     }
 }
 
-/// `accept4` errors that mean "no resources now": back off and retry.
-fn is_out_of_resources(err: &io::Error) -> bool {
-    matches!(
-        err.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-    )
-}
-
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
@@ -486,6 +594,7 @@ mod wait_closed_waiters {
     use std::future::Future as _;
     use std::pin::pin;
     use std::task::{Context, Waker};
+    use std::time::Duration;
 
     use corio_executor::{timeout, yield_now};
 

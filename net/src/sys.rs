@@ -290,6 +290,27 @@ pub(crate) fn set_int_option(
     .map(drop)
 }
 
+/// `setsockopt(fd, SOL_SOCKET, SO_LINGER, {on, 0 s})`: the next `close`
+/// drops what is unsent and resets the connection (the peer reads
+/// `ECONNRESET`) instead of sending a FIN after the data.
+pub(crate) fn set_reset_on_close(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: the option value is a live `linger` of the size passed.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            std::ptr::from_ref(&linger).cast(),
+            socklen_of::<libc::linger>(),
+        )
+    })
+    .map(drop)
+}
+
 /// `getsockopt(fd, level, name)` for an `int` option.
 pub(crate) fn int_option(
     fd: BorrowedFd<'_>,

@@ -4,6 +4,7 @@
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 
+use crate::ServerOptions;
 use crate::resolve::try_each;
 use crate::socket::Socket;
 use crate::sys::SockAddr;
@@ -56,8 +57,46 @@ impl TcpListener {
     /// # Errors
     /// Resolution errors (naming the host); `AddrInUse`, `PermissionDenied`.
     pub async fn bind(host: &str, port: u16) -> io::Result<TcpListener> {
+        TcpListener::bind_with(host, port, ServerOptions::default()).await
+    }
+
+    /// [`bind`](Self::bind) with `options.backlog` as the `listen` backlog
+    /// and `options.reuse_port` as `SO_REUSEPORT` (`start_serving` is a
+    /// server's and does not apply to a bare listener).
+    ///
+    /// Python: `socket.create_server((host, port), backlog=…,
+    /// reuse_port=…)`. A burst of connections larger than the backlog
+    /// (asyncio's default 100, as here) waits on the kernel's SYN retries,
+    /// a second and more, until the server accepts; a server that expects
+    /// bursts raises it (the kernel caps it at `net.core.somaxconn`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio_net::{ServerOptions, TcpListener};
+    ///
+    /// corio_executor::run(async {
+    ///     let options = ServerOptions { backlog: 1024, ..ServerOptions::default() };
+    ///     let listener = TcpListener::bind_with("127.0.0.1", 0, options).await?;
+    ///     assert_ne!(listener.local_addr()?.port(), 0);
+    ///     let negative = ServerOptions { backlog: -1, ..ServerOptions::default() };
+    ///     let err = TcpListener::bind_with("127.0.0.1", 0, negative).await.unwrap_err();
+    ///     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    ///     Ok::<(), std::io::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`bind`](Self::bind); `InvalidInput` for a negative backlog.
+    pub async fn bind_with(
+        host: &str,
+        port: u16,
+        options: ServerOptions,
+    ) -> io::Result<TcpListener> {
+        check_backlog(options.backlog)?;
         try_each(host, port, |addr| async move {
-            TcpListener::bind_addr(addr, false, DEFAULT_BACKLOG)
+            TcpListener::bind_addr(addr, options.reuse_port, options.backlog)
         })
         .await
     }
@@ -71,12 +110,7 @@ impl TcpListener {
     /// `InvalidInput` for a backlog below 0; the OS error of socket, bind or
     /// listen (the socket is closed).
     pub fn bind_addr(addr: SocketAddr, reuse_port: bool, backlog: i32) -> io::Result<TcpListener> {
-        if backlog < 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "backlog must not be negative",
-            ));
-        }
+        check_backlog(backlog)?;
         let sockaddr = SockAddr::inet(&addr);
         let socket = Socket::new_for(&sockaddr, libc::SOCK_STREAM)?;
         socket.set_option(libc::SOL_SOCKET, libc::SO_REUSEADDR, true)?;
@@ -276,6 +310,18 @@ impl TcpStream {
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         inet(self.socket.peer_addr()?)
     }
+}
+
+/// A negative backlog is the caller's mistake (the kernel would take it
+/// for `somaxconn`).
+pub(crate) fn check_backlog(backlog: i32) -> io::Result<()> {
+    if backlog < 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("backlog must not be negative (got {backlog})"),
+        ));
+    }
+    Ok(())
 }
 
 /// An IP socket address out of a [`SockAddr`] the kernel filled.

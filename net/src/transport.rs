@@ -20,7 +20,7 @@ use std::cell::RefCell;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use corio_executor::{EventLoop, WeakLoop, get_running_loop};
 
@@ -547,6 +547,25 @@ impl Transport {
         self.force_close(None);
     }
 
+    /// [`abort`](Self::abort) with a reset: the socket closes with
+    /// `SO_LINGER` 0, so the peer reads `ECONNRESET` rather than an EOF
+    /// that could pass for the end of a complete reply (a server's
+    /// `abort_clients`).
+    pub(crate) fn reset(&self) {
+        if let Some(Endpoint::Socket(socket)) = &self.inner.state.borrow().endpoint
+            && let Err(e) = sys::set_reset_on_close(socket.fd())
+        {
+            drop(e); // the abort below still closes it, with a FIN
+        }
+        self.abort();
+    }
+
+    /// A handle that does not keep the transport alive (asyncio's
+    /// `Server._clients` is a `WeakSet` of transports).
+    pub(crate) fn downgrade(&self) -> WeakTransport {
+        WeakTransport(Rc::downgrade(&self.inner))
+    }
+
     /// True once closing (or lost). Python: `is_closing()`.
     pub fn is_closing(&self) -> bool {
         let state = self.inner.state.borrow();
@@ -720,6 +739,16 @@ impl Transport {
     /// Runs `hook` once the connection is lost (after `connection_lost`).
     pub(crate) fn on_lost(&self, hook: impl FnOnce() + 'static) {
         *self.inner.on_lost.borrow_mut() = Some(Box::new(hook));
+    }
+}
+
+/// A [`Transport`] held weakly; see [`Transport::downgrade`].
+pub(crate) struct WeakTransport(Weak<Inner>);
+
+impl WeakTransport {
+    /// The transport, while anyone else holds it.
+    pub(crate) fn upgrade(&self) -> Option<Transport> {
+        self.0.upgrade().map(|inner| Transport { inner })
     }
 }
 

@@ -5,9 +5,10 @@ use std::io;
 use std::net::Shutdown;
 use std::path::{Path, PathBuf};
 
+use crate::ServerOptions;
 use crate::socket::Socket;
 use crate::sys::SockAddr;
-use crate::tcp::{DEFAULT_BACKLOG, fd_traits};
+use crate::tcp::{check_backlog, fd_traits};
 
 /// A path out of a Unix address the kernel filled (empty when unnamed).
 fn path_of(addr: SockAddr) -> io::Result<PathBuf> {
@@ -52,17 +53,29 @@ pub struct UnixListener {
 }
 
 impl UnixListener {
-    /// Binds to `path` and listens (backlog [`DEFAULT_BACKLOG`]).
+    /// Binds to `path` and listens (backlog
+    /// [`DEFAULT_BACKLOG`](crate::DEFAULT_BACKLOG)).
     /// Python: `sock.bind(path); sock.listen(100)`.
     ///
     /// # Errors
     /// `InvalidInput` for a path too long or with a NUL byte; `AddrInUse`
     /// if the file exists.
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        UnixListener::bind_with(path, ServerOptions::default())
+    }
+
+    /// [`bind`](Self::bind) with `options.backlog` as the `listen`
+    /// backlog (`reuse_port` and `start_serving` do not apply). Python:
+    /// `sock.bind(path); sock.listen(backlog)`.
+    ///
+    /// # Errors
+    /// As [`bind`](Self::bind); `InvalidInput` for a negative backlog.
+    pub fn bind_with(path: impl AsRef<Path>, options: ServerOptions) -> io::Result<UnixListener> {
+        check_backlog(options.backlog)?;
         let addr = SockAddr::unix(path.as_ref())?;
         let socket = Socket::new_for(&addr, libc::SOCK_STREAM)?;
         socket.bind(&addr)?;
-        socket.listen(DEFAULT_BACKLOG)?;
+        socket.listen(options.backlog)?;
         Ok(UnixListener { socket })
     }
 

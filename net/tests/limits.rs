@@ -3,13 +3,17 @@
 //! Each scenario runs in a child process (this binary again, one ignored
 //! test selected by name) started through `sh -c 'ulimit -n N; exec …'`,
 //! so the limit is the child's alone.
+//!
+//! At the fd limit the server must rest between tries (no spinning),
+//! report the shortage once through the loop's exception handler, print
+//! nothing itself, and serve again once fds are free.
 
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use corio_executor::{run, wait_for};
+use corio_executor::{ExceptionContext, run, wait_for};
 use corio_net::{ServerOptions, StreamReader, StreamWriter, open_connection, start_server_with};
 
 /// Set in a child to the name of the scenario it runs.
@@ -27,6 +31,7 @@ fn spawn_child(name: &str, fds: u32) -> Child {
         .env(CHILD, name)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap()
 }
@@ -67,6 +72,13 @@ fn emfile_server_child() {
         return;
     }
     run(async {
+        // Each report on a line of its own, for the parent to count.
+        corio_executor::get_running_loop()
+            .unwrap()
+            .set_exception_handler(Some(|context: &ExceptionContext| {
+                println!("REPORT {}", context.message);
+                std::io::stdout().flush().unwrap();
+            }));
         let server = start_server_with(echo, "127.0.0.1", 0, 1024, ServerOptions::default())
             .await
             .unwrap();
@@ -130,6 +142,25 @@ fn emfile_backs_off_without_spinning_and_serves_again() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
+    // One shortage, one report (the server failed its accept about every
+    // second for two and more seconds), and not a byte on stderr.
+    let reports: Vec<String> = lines
+        .map(Result::unwrap)
+        .filter(|line| line.contains("REPORT "))
+        .collect();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert!(
+        reports[0].contains("socket.accept() out of system resource on 127.0.0.1:"),
+        "{reports:?}"
+    );
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(stderr, "", "the server printed to stderr");
 }
 
 #[test]

@@ -394,3 +394,70 @@ fn a_second_reader_of_one_socket_is_refused_not_lost() {
     );
     assert_eq!(first, b"first");
 }
+
+/// 200 connects at once, none accepted yet, all complete in the kernel
+/// with a backlog of 256. (With asyncio's default 100, the 102nd waits on
+/// SYN retries: a second, then three, until the server accepts.)
+#[test]
+fn a_backlog_of_256_takes_200_simultaneous_connects() {
+    use corio_net::ServerOptions;
+    const CLIENTS: usize = 200;
+    run(async {
+        let options = ServerOptions {
+            backlog: 256,
+            ..ServerOptions::default()
+        };
+        let listener = TcpListener::bind_with("127.0.0.1", 0, options).await?;
+        let port = listener.local_addr()?.port();
+        // Blocking connects on a thread while nobody accepts: each one
+        // returns once the kernel has queued it, so all 200 are pending at
+        // once. A connect the backlog cannot take would time out.
+        let connecting = std::thread::spawn(move || {
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            (0..CLIENTS)
+                .map(|_| std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)))
+                .collect::<io::Result<Vec<_>>>()
+        });
+        let clients = connecting.join().unwrap()?;
+        assert_eq!(clients.len(), CLIENTS);
+        let mut accepted = Vec::new();
+        while accepted.len() < CLIENTS {
+            accepted.push(listener.accept().await?);
+        }
+        Ok::<_, io::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}
+
+/// A negative backlog is the caller's mistake, on every entry that takes one.
+#[test]
+fn a_negative_backlog_is_invalid_input_everywhere() {
+    use corio_net::{Protocol, ServerOptions, create_server, create_unix_server};
+    struct Idle;
+    impl Protocol for Idle {}
+    let dir = TempDir::new("backlog");
+    let path = dir.0.join("s.sock");
+    run(async move {
+        let negative = || ServerOptions {
+            backlog: -1,
+            ..ServerOptions::default()
+        };
+        let kinds = [
+            TcpListener::bind_with("127.0.0.1", 0, negative())
+                .await
+                .map(drop),
+            UnixListener::bind_with(&path, negative()).map(drop),
+            create_server(|| Idle, "127.0.0.1", 0, negative())
+                .await
+                .map(drop),
+            create_unix_server(|| Idle, &path, negative())
+                .await
+                .map(drop),
+        ]
+        .map(|result| result.unwrap_err().kind());
+        assert_eq!(kinds, [ErrorKind::InvalidInput; 4]);
+        assert!(!path.exists(), "nothing was bound");
+    })
+    .unwrap();
+}

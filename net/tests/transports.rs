@@ -361,3 +361,134 @@ fn reuse_port_lets_two_servers_share_a_port() {
     })
     .unwrap();
 }
+
+/// Answers its first bytes with `size` bytes of a known pattern, more than
+/// a peer's socket buffers hold, and records how it ended.
+struct Flood {
+    transport: Option<Transport>,
+    size: usize,
+    lost: std::rc::Rc<std::cell::RefCell<Vec<Option<ErrorKind>>>>,
+}
+
+impl Protocol for Flood {
+    fn connection_made(&mut self, transport: Transport) {
+        self.transport = Some(transport);
+    }
+    fn data_received(&mut self, _: &[u8]) {
+        let flood: Vec<u8> = (0..self.size).map(|i| (i % 251) as u8).collect();
+        self.transport.as_ref().unwrap().write(&flood).unwrap();
+    }
+    fn connection_lost(&mut self, exc: Option<io::Error>) {
+        self.lost.borrow_mut().push(exc.map(|e| e.kind()));
+    }
+}
+
+/// A server of [`Flood`]s and one client that asked for its flood and has
+/// read nothing yet; the server's transport holds most of it in its buffer.
+async fn flooded(
+    size: usize,
+) -> io::Result<(
+    corio_net::Server,
+    corio_net::TcpStream,
+    std::rc::Rc<std::cell::RefCell<Vec<Option<ErrorKind>>>>,
+)> {
+    use corio_net::{ServerOptions, TcpStream, create_server};
+    let lost = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let factory = {
+        let lost = lost.clone();
+        move || Flood {
+            transport: None,
+            size,
+            lost: lost.clone(),
+        }
+    };
+    let server = create_server(factory, "127.0.0.1", 0, ServerOptions::default()).await?;
+    let port = server.addresses()[0].port();
+    let client = TcpStream::connect("127.0.0.1", port).await?;
+    client.send_all(b"go").await?;
+    sleep(Duration::from_millis(50)).await; // the server writes its flood
+    Ok((server, client, lost))
+}
+
+#[test]
+fn close_clients_sends_what_is_buffered_then_closes() {
+    const SIZE: usize = 4 << 20;
+    run(async {
+        let (server, client, lost) = flooded(SIZE).await?;
+        server.close();
+        server.close_clients();
+        // Graceful: the flood is still on its way, so the server is not
+        // done until the client has read it all.
+        let early = corio_executor::timeout(Duration::from_millis(100), server.wait_closed()).await;
+        assert!(early.is_err(), "closed before the buffer was sent");
+        let mut got = Vec::with_capacity(SIZE);
+        let mut buf = vec![0; 64 * 1024];
+        loop {
+            let n = client.recv(&mut buf).await?;
+            if n == 0 {
+                break; // EOF, after every byte
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got.len(), SIZE);
+        assert!(got.iter().enumerate().all(|(i, b)| *b == (i % 251) as u8));
+        corio_executor::timeout(Duration::from_secs(5), server.wait_closed())
+            .await
+            .expect("wait_closed once the buffer is sent");
+        assert_eq!(*lost.borrow(), [None]);
+        Ok::<_, io::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}
+
+#[test]
+fn abort_clients_resets_at_once_dropping_the_buffer() {
+    run(async {
+        let (server, client, lost) = flooded(8 << 20).await?;
+        server.close();
+        // A graceful close waits on a client that never reads.
+        let graceful =
+            corio_executor::timeout(Duration::from_millis(200), server.wait_closed()).await;
+        assert!(graceful.is_err());
+        server.abort_clients();
+        corio_executor::timeout(Duration::from_secs(1), server.wait_closed())
+            .await
+            .expect("wait_closed within a second of abort_clients");
+        assert_eq!(*lost.borrow(), [None]);
+        let mut buf = vec![0; 64 * 1024];
+        let end = loop {
+            match client.recv(&mut buf).await {
+                Ok(0) => break Ok(0),
+                Ok(_) => continue,
+                Err(e) => break Err(e.kind()),
+            }
+        };
+        assert_eq!(
+            end,
+            Err(ErrorKind::ConnectionReset),
+            "the peer sees a reset"
+        );
+        Ok::<_, io::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}
+
+#[test]
+fn close_and_abort_clients_leave_a_closed_server_and_idle_servers_alone() {
+    use corio_net::{ServerOptions, create_server};
+    run(async {
+        let server = create_server(|| Echo(None), "127.0.0.1", 0, ServerOptions::default()).await?;
+        // No clients: nothing to do, and the server keeps serving.
+        server.close_clients();
+        server.abort_clients();
+        assert!(server.is_serving());
+        server.close();
+        server.abort_clients();
+        server.wait_closed().await;
+        Ok::<_, io::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}

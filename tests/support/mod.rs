@@ -127,3 +127,42 @@ pub fn run_python_client(script: &str, port: u16) {
     assert!(output.status.success(), "python3 failed: {stderr}");
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "python ok");
 }
+
+/// Set in a child started by [`spawn_limited_child`] to the name of the
+/// test it runs.
+pub const CHILD: &str = "CORIO_TEST_CHILD";
+
+/// Whether this process is the child started to run test `name`.
+pub fn is_child(name: &str) -> bool {
+    std::env::var(CHILD).as_deref() == Ok(name)
+}
+
+/// Runs this test binary's ignored test `name` in a child with `ulimit -n
+/// fds` (a limit is per process, so it is the child's alone); stdout and
+/// stderr piped.
+pub fn spawn_limited_child(name: &str, fds: u32) -> Child {
+    let exe = std::env::current_exe().expect("current_exe");
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n {fds} && exec \"$0\" --exact {name} --ignored --nocapture --test-threads 1"
+        ))
+        .arg(exe)
+        .env(CHILD, name)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the child")
+}
+
+/// The CPU time (user + system) of a process, in clock ticks (1/100 s).
+pub fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
+    // Fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("comm") + 2..]
+        .split(' ')
+        .collect();
+    // utime and stime are fields 14 and 15 of the whole line.
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+}
