@@ -17,10 +17,11 @@ use std::rc::Rc;
 use corio_executor::{EventLoop, WeakLoop, get_running_loop};
 
 use crate::callee::Callee;
+use crate::flow::FlowControl;
 use crate::ready::try_again;
 use crate::socket::Socket;
 use crate::sys::{self, SockAddr};
-use crate::transport::{DEFAULT_HIGH_WATER, DEFAULT_LOW_WATER, ReadBuffer};
+use crate::transport::ReadBuffer;
 
 /// The callbacks of a datagram endpoint. Mirrors `asyncio.DatagramProtocol`;
 /// every method defaults to doing nothing.
@@ -86,7 +87,8 @@ struct State {
     closing: bool,
     lost: bool,
     writing: bool,
-    protocol_paused: bool,
+    /// The send queue's water marks (asyncio's `_FlowControlMixin`).
+    flow: FlowControl,
 }
 
 impl DatagramTransport {
@@ -112,7 +114,7 @@ impl DatagramTransport {
                     closing: false,
                     lost: false,
                     writing: false,
-                    protocol_paused: false,
+                    flow: FlowControl::default(),
                 }),
             }),
         };
@@ -210,8 +212,8 @@ impl DatagramTransport {
         state.queued_bytes += data.len();
         let start_writer = !state.writing;
         state.writing = true;
-        let pause = !state.protocol_paused && state.queued_bytes > DEFAULT_HIGH_WATER;
-        state.protocol_paused |= pause;
+        let queued = state.queued_bytes;
+        let pause = state.flow.pause_due(queued);
         let fd = state.socket.as_ref().map(Socket::raw);
         drop(state);
         if start_writer && let Some(fd) = fd {
@@ -243,8 +245,8 @@ impl DatagramTransport {
             let (data, _) = state.queue.pop_front().expect("front exists");
             state.queued_bytes -= data.len();
         }
-        let resume = state.protocol_paused && state.queued_bytes <= DEFAULT_LOW_WATER;
-        state.protocol_paused &= !resume;
+        let queued = state.queued_bytes;
+        let resume = state.flow.resume_due(queued);
         let drained = state.queue.is_empty();
         if drained {
             state.writing = false;
@@ -298,6 +300,23 @@ impl DatagramTransport {
     /// Bytes queued, not yet sent. Python: `get_write_buffer_size()`.
     pub fn get_write_buffer_size(&self) -> usize {
         self.inner.state.borrow().queued_bytes
+    }
+
+    /// Sets the send queue's water marks (`pause_writing` over `high`,
+    /// `resume_writing` back at `low`); `low` defaults to `high / 4`.
+    /// Python: `set_write_buffer_limits(high, low)`, which datagram
+    /// transports have too.
+    ///
+    /// # Errors
+    /// `InvalidInput` when `low > high`.
+    pub fn set_write_buffer_limits(&self, high: usize, low: Option<usize>) -> io::Result<()> {
+        self.inner.state.borrow_mut().flow.set_limits(high, low)
+    }
+
+    /// The send queue's water marks `(low, high)`. Python:
+    /// `get_write_buffer_limits()`.
+    pub fn get_write_buffer_limits(&self) -> (usize, usize) {
+        self.inner.state.borrow().flow.limits()
     }
 
     /// The bound address. Python: `get_extra_info('sockname')`.

@@ -30,6 +30,7 @@
 mod accept;
 mod callee;
 mod datagram;
+mod flow;
 mod live;
 mod poll_io;
 mod process;
@@ -48,6 +49,7 @@ mod wakers;
 
 pub use accept::{ACCEPT_RETRY_DELAY, AcceptAction, AcceptBackoff};
 pub use datagram::{DatagramProtocol, DatagramTransport, create_datagram_endpoint};
+pub use flow::{DEFAULT_HIGH_WATER, DEFAULT_LOW_WATER};
 pub use poll_io::PollState;
 pub use process::{
     Process, ProcessOptions, Stdio, create_subprocess_exec, create_subprocess_shell,
@@ -60,9 +62,6 @@ pub use streams::{
     open_unix_connection, start_server, start_server_with, start_unix_server,
 };
 pub use tcp::{DEFAULT_BACKLOG, TcpListener, TcpStream};
-pub use transport::{
-    DEFAULT_HIGH_WATER, DEFAULT_LOW_WATER, Protocol, Transport, create_connection,
-    create_unix_connection,
-};
+pub use transport::{Protocol, Transport, create_connection, create_unix_connection};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream};

@@ -25,14 +25,11 @@ use std::rc::{Rc, Weak};
 use corio_executor::{EventLoop, WeakLoop, get_running_loop};
 
 use crate::callee::Callee;
+use crate::flow::FlowControl;
 use crate::ready::try_again;
 use crate::socket::Socket;
 use crate::sys;
 
-/// Default high-water mark of a transport's write buffer (asyncio: 64 KiB).
-pub const DEFAULT_HIGH_WATER: usize = 64 * 1024;
-/// Default low-water mark: `high / 4` (asyncio: 16 KiB).
-pub const DEFAULT_LOW_WATER: usize = DEFAULT_HIGH_WATER / 4;
 /// How much one `recv` asks for (asyncio's `max_size` is 256 KiB).
 const READ_SIZE: usize = 64 * 1024;
 
@@ -105,10 +102,8 @@ struct State {
     /// `write_eof()` was called.
     eof: bool,
     reading_paused: bool,
-    /// The protocol was told `pause_writing`.
-    protocol_paused: bool,
-    high: usize,
-    low: usize,
+    /// The write buffer's water marks (asyncio's `_FlowControlMixin`).
+    flow: FlowControl,
     /// The writer callback is registered.
     writing: bool,
     /// `connection_lost` is scheduled or done.
@@ -259,9 +254,7 @@ impl Transport {
                     closing: false,
                     eof: false,
                     reading_paused: false,
-                    protocol_paused: false,
-                    high: DEFAULT_HIGH_WATER,
-                    low: DEFAULT_LOW_WATER,
+                    flow: FlowControl::default(),
                     writing: false,
                     lost: false,
                     failure: None,
@@ -413,10 +406,8 @@ impl Transport {
         state.buffer.extend_from_slice(rest);
         let start_writer = !state.writing;
         state.writing = true;
-        let pause = !state.protocol_paused && state.pending() > state.high;
-        if pause {
-            state.protocol_paused = true;
-        }
+        let buffered = state.pending();
+        let pause = state.flow.pause_due(buffered);
         let fd = state.fd();
         drop(state);
         if start_writer && let Some(fd) = fd {
@@ -470,10 +461,8 @@ impl Transport {
                         lp.remove_writer(fd);
                     }
                 }
-                let resume = state.protocol_paused && state.pending() <= state.low;
-                if resume {
-                    state.protocol_paused = false;
-                }
+                let buffered = state.pending();
+                let resume = state.flow.resume_due(buffered);
                 let drained = state.pending() == 0;
                 let (closing, eof) = (state.closing, state.eof);
                 drop(state);
@@ -615,23 +604,12 @@ impl Transport {
     /// # Errors
     /// `InvalidInput` when `low > high`.
     pub fn set_write_buffer_limits(&self, high: usize, low: Option<usize>) -> io::Result<()> {
-        let low = low.unwrap_or(high / 4);
-        if low > high {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("high ({high}) must be >= low ({low}) must be >= 0"),
-            ));
-        }
-        let mut state = self.inner.state.borrow_mut();
-        state.high = high;
-        state.low = low;
-        Ok(())
+        self.inner.state.borrow_mut().flow.set_limits(high, low)
     }
 
     /// The water marks `(low, high)`. Python: `get_write_buffer_limits()`.
     pub fn get_write_buffer_limits(&self) -> (usize, usize) {
-        let state = self.inner.state.borrow();
-        (state.low, state.high)
+        self.inner.state.borrow().flow.limits()
     }
 
     /// The peer's address (`None` for Unix sockets). Python:

@@ -255,11 +255,34 @@ fn bad_input_to_unix_servers_and_datagram_endpoints_is_typed() -> Result {
 }
 
 /// A path longer than `sun_path` holds.
+fn datagram_water_marks_are_set_and_checked() -> Result {
+    run(async {
+        let (endpoint, _) =
+            create_datagram_endpoint(Recorder::default, Some(("127.0.0.1", 0)), None).await?;
+        assert_eq!(
+            endpoint.get_write_buffer_limits(),
+            (corio_net::DEFAULT_LOW_WATER, corio_net::DEFAULT_HIGH_WATER)
+        );
+        endpoint.set_write_buffer_limits(4096, None)?;
+        assert_eq!(endpoint.get_write_buffer_limits(), (1024, 4096));
+        let err = endpoint.set_write_buffer_limits(10, Some(11)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert_eq!(
+            endpoint.get_write_buffer_limits(),
+            (1024, 4096),
+            "unchanged"
+        );
+        endpoint.close();
+        Ok(())
+    })?
+}
+
 fn dir_path_of_length(len: usize) -> std::path::PathBuf {
     std::env::temp_dir().join("x".repeat(len))
 }
 
 cases!(
+    datagram_water_marks_are_set_and_checked,
     bad_input_to_unix_servers_and_datagram_endpoints_is_typed,
     udp_echo_keeps_datagram_boundaries,
     sendto_checks_its_address,
