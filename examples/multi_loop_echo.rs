@@ -14,9 +14,7 @@ use std::io;
 use std::sync::mpsc;
 use std::thread;
 
-use corio::net::{
-    DEFAULT_LIMIT, ServerOptions, StreamReader, StreamWriter, open_connection, start_server_with,
-};
+use corio::net::{ServerOptions, StreamReader, StreamWriter, open_connection, start_server_with};
 
 /// Echoes each line prefixed with the loop's number.
 async fn handle(id: usize, reader: StreamReader, writer: StreamWriter) -> io::Result<()> {
@@ -40,14 +38,8 @@ fn serve(
             reuse_port: true,
             ..ServerOptions::default()
         };
-        let server = start_server_with(
-            move |r, w| handle(id, r, w),
-            "127.0.0.1",
-            port,
-            DEFAULT_LIMIT,
-            options,
-        )
-        .await?;
+        let server =
+            start_server_with(move |r, w| handle(id, r, w), "127.0.0.1", port, options).await?;
         bound.send(server.addresses()[0].port()).ok();
         match stop {
             None => server.serve_forever().await,

@@ -9,10 +9,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use corio::net::{
-    DEFAULT_LIMIT, ServerOptions, StreamReader, StreamWriter, open_unix_connection,
-    start_unix_server,
-};
+use corio::net::{StreamReader, StreamWriter, open_unix_connection, start_unix_server};
 
 async fn handle_echo(reader: StreamReader, writer: StreamWriter) -> io::Result<()> {
     while let Some(line) = reader.next_line().await? {
@@ -24,13 +21,12 @@ async fn handle_echo(reader: StreamReader, writer: StreamWriter) -> io::Result<(
 
 async fn main_async(path: PathBuf, serve: bool) -> io::Result<()> {
     // A socket file left by an earlier run is replaced; ours is removed on close.
-    let server =
-        start_unix_server(handle_echo, &path, DEFAULT_LIMIT, ServerOptions::default()).await?;
+    let server = start_unix_server(handle_echo, &path).await?;
     println!("listening on {}", path.display());
     if serve {
         return server.serve_forever().await;
     }
-    let (reader, writer) = open_unix_connection(&path, DEFAULT_LIMIT).await?;
+    let (reader, writer) = open_unix_connection(&path).await?;
     writer.write(b"over a path, not a port\n")?;
     println!(
         "client got: {:?}",

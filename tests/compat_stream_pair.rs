@@ -10,8 +10,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use corio::net::{
-    DEFAULT_LIMIT, StreamReader, StreamWriter, TcpListener, TcpStream, open_connection,
-    open_connection_sock, start_server,
+    StreamReader, StreamWriter, TcpListener, TcpStream, open_connection, open_connection_sock,
+    start_server,
 };
 use corio_compat::StreamPair;
 use corio_compat::futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
@@ -226,7 +226,7 @@ fn dropped_reads_lose_nothing_and_buffered_bytes_come_first() {
         let port = listener.local_addr().unwrap().port();
         let peer = TcpStream::connect("127.0.0.1", port).await.unwrap();
         let (accepted, _) = listener.accept().await.unwrap();
-        let (reader, writer) = open_connection_sock(accepted, DEFAULT_LIMIT).unwrap();
+        let (reader, writer) = open_connection_sock(accepted, Default::default()).unwrap();
         peer.send_all(b"head:one\ntwo\n").await.unwrap();
         // Read a little through the reader's own API; the rest stays in
         // its buffer.
@@ -393,7 +393,7 @@ fn a_poll_read_beside_an_awaited_read_is_busy() {
         let port = listener.local_addr().unwrap().port();
         let peer = TcpStream::connect("127.0.0.1", port).await.unwrap();
         let (accepted, _) = listener.accept().await.unwrap();
-        let (reader, _writer) = open_connection_sock(accepted, DEFAULT_LIMIT).unwrap();
+        let (reader, _writer) = open_connection_sock(accepted, Default::default()).unwrap();
         let reader = std::rc::Rc::new(reader);
         let waiting = reader.clone();
         let task = corio::create_task(async move { waiting.readline().await });

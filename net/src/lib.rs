@@ -59,7 +59,8 @@ pub use server::{Server, ServerOptions, create_server, create_unix_server};
 pub use streams::{
     ClientResult, ConnectOptions, DEFAULT_LIMIT, Drain, Lines, StreamError, StreamReader,
     StreamWriter, open_connection, open_connection_sock, open_connection_with,
-    open_unix_connection, start_server, start_server_with, start_unix_server,
+    open_unix_connection, open_unix_connection_with, start_server, start_server_with,
+    start_unix_server, start_unix_server_with,
 };
 pub use tcp::{DEFAULT_BACKLOG, TcpListener, TcpStream};
 pub use transport::{Protocol, Transport, create_connection, create_unix_connection};

@@ -31,9 +31,15 @@ use crate::tcp::{DEFAULT_BACKLOG, TcpListener, check_backlog};
 use crate::transport::{Protocol, Transport, WeakTransport};
 use crate::wakers::{WaitEntry, WakerList};
 
-/// The options of [`create_server`], with asyncio's defaults.
+/// The options of a server, with asyncio's defaults: the keyword
+/// arguments of `create_server` and `start_server` (and their Unix
+/// twins).
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
+    /// The readers' limit of a stream server ([`start_server_with`](crate::start_server_with),
+    /// [`start_unix_server_with`](crate::start_unix_server_with)): asyncio's
+    /// `limit` (64 KiB). A protocol server has no reader and does not use it.
+    pub limit: usize,
     /// `listen` backlog, also the most accepts per readiness (100).
     pub backlog: i32,
     /// `SO_REUSEPORT`, to let several loops share the port (false).
@@ -45,6 +51,7 @@ pub struct ServerOptions {
 impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
+            limit: crate::DEFAULT_LIMIT,
             backlog: DEFAULT_BACKLOG,
             reuse_port: false,
             start_serving: true,

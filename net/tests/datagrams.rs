@@ -9,7 +9,7 @@ use corio_executor::run;
 use corio_net::{
     DatagramProtocol, DatagramTransport, Protocol, ServerOptions, StreamReader, StreamWriter,
     Transport, create_datagram_endpoint, create_unix_connection, create_unix_server,
-    open_unix_connection, start_unix_server,
+    open_unix_connection_with, start_unix_server_with,
 };
 
 mod support;
@@ -231,13 +231,24 @@ fn bad_input_to_unix_servers_and_datagram_endpoints_is_typed() -> Result {
                 .await
                 .unwrap_err(),
         );
-        invalid(open_unix_connection(&p, 0).await.unwrap_err());
+        let zero_limit = corio_net::ConnectOptions {
+            limit: 0,
+            ..Default::default()
+        };
+        invalid(open_unix_connection_with(&p, zero_limit).await.unwrap_err());
+        let tcp_only = corio_net::ConnectOptions {
+            local_addr: Some("127.0.0.1:0".parse().unwrap()),
+            ..Default::default()
+        };
+        invalid(open_unix_connection_with(&p, tcp_only).await.unwrap_err());
         invalid(
-            start_unix_server(
+            start_unix_server_with(
                 |_: StreamReader, _: StreamWriter| async {},
                 &p,
-                0,
-                ServerOptions::default(),
+                ServerOptions {
+                    limit: 0,
+                    ..ServerOptions::default()
+                },
             )
             .await
             .unwrap_err(),

@@ -79,7 +79,11 @@ fn emfile_server_child() {
                 println!("REPORT {}", context.message);
                 std::io::stdout().flush().unwrap();
             }));
-        let server = start_server_with(echo, "127.0.0.1", 0, 1024, ServerOptions::default())
+        let options = ServerOptions {
+            limit: 1024,
+            ..ServerOptions::default()
+        };
+        let server = start_server_with(echo, "127.0.0.1", 0, options)
             .await
             .unwrap();
         println!("PORT {}", server.addresses()[0].port());
@@ -172,10 +176,11 @@ fn many_connections_child() {
     const CONNECTIONS: usize = 2_000;
     let served = run(async {
         let options = ServerOptions {
+            limit: 1024,
             backlog: 2048,
             ..ServerOptions::default()
         };
-        let server = start_server_with(echo, "127.0.0.1", 0, 1024, options).await?;
+        let server = start_server_with(echo, "127.0.0.1", 0, options).await?;
         let port = server.addresses()[0].port();
         let clients: Vec<_> = (0..CONNECTIONS)
             .map(|i| {

@@ -656,10 +656,10 @@ fn unix_streams_replace_a_stale_socket_file_and_remove_it_on_close() -> Result {
     assert!(path.exists());
     let p = path.clone();
     run(async move {
-        let server = start_unix_server(echo, &p, 1024, ServerOptions::default()).await?;
+        let server = start_unix_server(echo, &p).await?;
         assert_eq!(server.path().as_deref(), Some(p.as_path()));
         assert!(server.addresses().is_empty());
-        let (reader, writer) = open_unix_connection(&p, 1024).await?;
+        let (reader, writer) = open_unix_connection(&p).await?;
         assert_eq!(writer.peer_addr(), None);
         writer.write(b"over a path\n")?;
         assert_eq!(reader.readline().await?, b"over a path\n");
@@ -672,11 +672,7 @@ fn unix_streams_replace_a_stale_socket_file_and_remove_it_on_close() -> Result {
     // A path that is not a socket is not replaced.
     std::fs::write(&path, b"not a socket")?;
     let p = path.clone();
-    let err = run(async move {
-        start_unix_server(echo, &p, 1024, ServerOptions::default())
-            .await
-            .unwrap_err()
-    })?;
+    let err = run(async move { start_unix_server(echo, &p).await.unwrap_err() })?;
     assert_eq!(err.kind(), ErrorKind::AddrInUse);
     assert_eq!(std::fs::read(&path)?, b"not a socket");
     std::fs::remove_dir_all(&dir)?;
@@ -689,9 +685,9 @@ fn stream_servers_take_backlog_and_reuse_port() -> Result {
             reuse_port: true,
             ..ServerOptions::default()
         };
-        let first = start_server_with(echo, "127.0.0.1", 0, 1024, options.clone()).await?;
+        let first = start_server_with(echo, "127.0.0.1", 0, options.clone()).await?;
         let port = first.addresses()[0].port();
-        let second = start_server_with(echo, "127.0.0.1", port, 1024, options).await?;
+        let second = start_server_with(echo, "127.0.0.1", port, options).await?;
         assert_eq!(second.addresses()[0].port(), port);
         let (reader, writer) = open_connection("127.0.0.1", port).await?;
         writer.write(b"either\n")?;
@@ -700,7 +696,7 @@ fn stream_servers_take_backlog_and_reuse_port() -> Result {
             backlog: -1,
             ..ServerOptions::default()
         };
-        let err = start_server_with(echo, "127.0.0.1", 0, 1024, negative)
+        let err = start_server_with(echo, "127.0.0.1", 0, negative)
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
@@ -723,7 +719,11 @@ fn a_hand_accepted_socket_becomes_a_stream_pair_whose_fd_is_reachable() -> Resul
         let port = listener.local_addr()?.port();
         let client = TcpStream::connect("127.0.0.1", port).await?;
         let (accepted, _) = listener.accept().await?;
-        let refused = open_connection_sock(accepted, 0).unwrap_err();
+        let zero_limit = ConnectOptions {
+            limit: 0,
+            ..ConnectOptions::default()
+        };
+        let refused = open_connection_sock(accepted, zero_limit).unwrap_err();
         assert_eq!(refused.kind(), ErrorKind::InvalidInput);
         // The refused socket was dropped (closed): the client sees EOF.
         let mut buf = [0; 16];
@@ -731,7 +731,7 @@ fn a_hand_accepted_socket_becomes_a_stream_pair_whose_fd_is_reachable() -> Resul
 
         let client = TcpStream::connect("127.0.0.1", port).await?;
         let (accepted, _) = listener.accept().await?;
-        let (reader, writer) = open_connection_sock(accepted, DEFAULT_LIMIT)?;
+        let (reader, writer) = open_connection_sock(accepted, ConnectOptions::default())?;
         let fd = writer.transport().as_raw_fd().expect("open transport");
         let link = std::fs::read_link(format!("/proc/self/fd/{fd}"))?;
         assert!(link.to_string_lossy().starts_with("socket:"), "{link:?}");

@@ -178,11 +178,11 @@ fn corio_server(kind: &str, exit_after: usize, port: u16) -> io::Result<()> {
         let server = match kind.as_str() {
             "corio-streams" => {
                 let handler = move |r, w| stream_echo(r, w, c.clone());
-                start_server_with(handler, "127.0.0.1", port, DEFAULT_LIMIT, options).await?
+                start_server_with(handler, "127.0.0.1", port, options).await?
             }
             "corio-streams-vec" => {
                 let handler = move |r, w| stream_echo_vec(r, w, c.clone());
-                start_server_with(handler, "127.0.0.1", port, DEFAULT_LIMIT, options).await?
+                start_server_with(handler, "127.0.0.1", port, options).await?
             }
             _ => {
                 let factory = move || ProtocolEcho {

@@ -139,7 +139,7 @@ fn run_batch(
 /// corio on streams: a task per connection, `read_into` a buffer, one
 /// `write` per read, `drain` for flow control.
 fn corio_streams_server(port: u16) -> io::Result<()> {
-    use corio::net::{DEFAULT_LIMIT, ServerOptions, StreamReader, StreamWriter, start_server_with};
+    use corio::net::{ServerOptions, StreamReader, StreamWriter, start_server_with};
     corio_bench::corio_run(async move {
         let db = Rc::new(RefCell::new(Db::new()));
         let settings = Rc::new(Settings { maxclients: 10_000 });
@@ -178,7 +178,7 @@ fn corio_streams_server(port: u16) -> io::Result<()> {
             backlog: 511,
             ..ServerOptions::default()
         };
-        let server = start_server_with(handler, "127.0.0.1", port, DEFAULT_LIMIT, options).await?;
+        let server = start_server_with(handler, "127.0.0.1", port, options).await?;
         announce(server.addresses()[0].port());
         server.serve_forever().await
     })

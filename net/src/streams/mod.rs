@@ -36,7 +36,8 @@ use crate::wakers::{WaitEntry, WakerList};
 
 pub use open::{
     ConnectOptions, open_connection, open_connection_sock, open_connection_with,
-    open_unix_connection, start_server, start_server_with, start_unix_server,
+    open_unix_connection, open_unix_connection_with, start_server, start_server_with,
+    start_unix_server, start_unix_server_with,
 };
 pub use protocol::ClientResult;
 use protocol::*;

@@ -3,13 +3,18 @@
 
 use super::*;
 
-/// The options of [`open_connection_with`].
+/// The options of a stream client: asyncio's keyword arguments of
+/// `open_connection` and `open_unix_connection`, for
+/// [`open_connection_with`], [`open_unix_connection_with`] and
+/// [`open_connection_sock`].
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
-    /// The reader's limit ([`DEFAULT_LIMIT`]).
+    /// The reader's limit ([`DEFAULT_LIMIT`]): the longest line or
+    /// separator search. Python: `limit=`.
     pub limit: usize,
     /// Bind the connecting socket here first (`None`: the kernel picks).
-    /// Python: `local_addr=`.
+    /// Python: `local_addr=`. TCP only: a Unix connection or a socket
+    /// connected already refuses it.
     pub local_addr: Option<SocketAddr>,
 }
 
@@ -87,14 +92,14 @@ pub async fn open_connection_with(
 /// # Examples
 ///
 /// ```
-/// use corio_net::{TcpListener, TcpStream, DEFAULT_LIMIT, open_connection_sock};
+/// use corio_net::{TcpListener, TcpStream, open_connection_sock};
 ///
 /// corio_executor::run(async {
 ///     let listener = TcpListener::bind("127.0.0.1", 0).await?;
 ///     let port = listener.local_addr()?.port();
 ///     let client = TcpStream::connect("127.0.0.1", port).await?;
 ///     let (accepted, _peer) = listener.accept().await?;
-///     let (reader, writer) = open_connection_sock(accepted, DEFAULT_LIMIT)?;
+///     let (reader, writer) = open_connection_sock(accepted, Default::default())?;
 ///     client.send_all(b"ping\n").await?;
 ///     assert_eq!(reader.readline().await.unwrap(), b"ping\n");
 ///     writer.write(b"pong\n")?;
@@ -107,30 +112,54 @@ pub async fn open_connection_with(
 /// ```
 ///
 /// # Errors
-/// `InvalidInput` for a limit of 0; `Other` outside a running loop.
+/// `InvalidInput` for a limit of 0 or a `local_addr` (the socket is
+/// connected already); `Other` outside a running loop.
 pub fn open_connection_sock(
     stream: TcpStream,
-    limit: usize,
+    options: ConnectOptions,
 ) -> io::Result<(StreamReader, StreamWriter)> {
-    check_limit(limit)?;
+    check_options(&options, "a connected socket")?;
     let lp = get_running_loop().map_err(io::Error::other)?;
-    streams_on(&lp, stream.into_socket(), limit)
+    streams_on(&lp, stream.into_socket(), options.limit)
 }
 
 /// Connects to the Unix socket at `path`. Mirrors
-/// `asyncio.open_unix_connection(path, limit=…)`.
+/// `asyncio.open_unix_connection(path)`.
+///
+/// # Errors
+/// As [`UnixStream::connect`](crate::UnixStream::connect).
+pub async fn open_unix_connection(
+    path: impl AsRef<Path>,
+) -> io::Result<(StreamReader, StreamWriter)> {
+    open_unix_connection_with(path, ConnectOptions::default()).await
+}
+
+/// [`open_unix_connection`] with asyncio's keyword argument `limit`.
 ///
 /// # Errors
 /// As [`UnixStream::connect`](crate::UnixStream::connect);
-/// `InvalidInput` for a limit of 0.
-pub async fn open_unix_connection(
+/// `InvalidInput` for a limit of 0 or a `local_addr` (TCP only).
+pub async fn open_unix_connection_with(
     path: impl AsRef<Path>,
-    limit: usize,
+    options: ConnectOptions,
 ) -> io::Result<(StreamReader, StreamWriter)> {
-    check_limit(limit)?;
+    check_options(&options, "a Unix connection")?;
     let stream = crate::UnixStream::connect(path).await?;
     let lp = get_running_loop().map_err(io::Error::other)?;
-    streams_on(&lp, stream.into_socket(), limit)
+    streams_on(&lp, stream.into_socket(), options.limit)
+}
+
+/// The limit is positive, and `local_addr` is not given where it means
+/// nothing (`what`: a Unix connection, a socket connected already).
+fn check_options(options: &ConnectOptions, what: &str) -> io::Result<()> {
+    check_limit(options.limit)?;
+    if options.local_addr.is_some() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("local_addr cannot be used with {what}"),
+        ));
+    }
+    Ok(())
 }
 
 /// A `client_connected_cb` made into a protocol factory: each connection
@@ -199,18 +228,12 @@ where
     Fut: Future + 'static,
     Fut::Output: ClientResult,
 {
-    start_server_with(
-        client_connected_cb,
-        host,
-        port,
-        DEFAULT_LIMIT,
-        ServerOptions::default(),
-    )
-    .await
+    start_server_with(client_connected_cb, host, port, ServerOptions::default()).await
 }
 
 /// [`start_server`] with asyncio's keyword arguments: the readers'
-/// `limit`, and `backlog`, `reuse_port`, `start_serving`.
+/// `limit`, and `backlog`, `reuse_port`, `start_serving` (all in
+/// [`ServerOptions`]).
 ///
 /// # Errors
 /// As [`create_server`]; `InvalidInput` for a limit of 0.
@@ -218,7 +241,6 @@ pub async fn start_server_with<F, Fut>(
     client_connected_cb: F,
     host: &str,
     port: u16,
-    limit: usize,
     options: ServerOptions,
 ) -> io::Result<Server>
 where
@@ -226,26 +248,37 @@ where
     Fut: Future + 'static,
     Fut::Output: ClientResult,
 {
-    check_limit(limit)?;
-    create_server(
-        stream_factory(client_connected_cb, limit),
-        host,
-        port,
-        options,
-    )
-    .await
+    check_limit(options.limit)?;
+    let factory = stream_factory(client_connected_cb, options.limit);
+    create_server(factory, host, port, options).await
 }
 
 /// Serves the Unix socket `path` (a stale socket file is replaced; the file
 /// is removed on close). Mirrors `asyncio.start_unix_server(
-/// client_connected_cb, path, limit=…)`.
+/// client_connected_cb, path)`.
 ///
 /// # Errors
-/// As [`create_unix_server`]; `InvalidInput` for a limit of 0.
+/// As [`create_unix_server`].
 pub async fn start_unix_server<F, Fut>(
     client_connected_cb: F,
     path: impl AsRef<Path>,
-    limit: usize,
+) -> io::Result<Server>
+where
+    F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: Future + 'static,
+    Fut::Output: ClientResult,
+{
+    start_unix_server_with(client_connected_cb, path, ServerOptions::default()).await
+}
+
+/// [`start_unix_server`] with asyncio's keyword arguments (`limit`,
+/// `backlog`, `start_serving`, in [`ServerOptions`]).
+///
+/// # Errors
+/// As [`create_unix_server`]; `InvalidInput` for a limit of 0.
+pub async fn start_unix_server_with<F, Fut>(
+    client_connected_cb: F,
+    path: impl AsRef<Path>,
     options: ServerOptions,
 ) -> io::Result<Server>
 where
@@ -253,8 +286,9 @@ where
     Fut: Future + 'static,
     Fut::Output: ClientResult,
 {
-    check_limit(limit)?;
-    create_unix_server(stream_factory(client_connected_cb, limit), path, options).await
+    check_limit(options.limit)?;
+    let factory = stream_factory(client_connected_cb, options.limit);
+    create_unix_server(factory, path, options).await
 }
 
 pub(super) fn check_limit(limit: usize) -> io::Result<()> {
