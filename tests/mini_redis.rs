@@ -579,22 +579,7 @@ fn a_client_disconnecting_mid_pipeline_affects_no_one() {
         s.write_all(&pipeline).unwrap();
         if round % 2 == 0 {
             // A reset instead of a FIN, on every other round.
-            let linger = libc::linger {
-                l_onoff: 1,
-                l_linger: 0,
-            };
-            use std::os::fd::AsRawFd;
-            // SAFETY: a valid socket fd and a linger struct of the right size.
-            let rc = unsafe {
-                libc::setsockopt(
-                    s.as_raw_fd(),
-                    libc::SOL_SOCKET,
-                    libc::SO_LINGER,
-                    (&linger as *const libc::linger).cast(),
-                    std::mem::size_of::<libc::linger>() as libc::socklen_t,
-                )
-            };
-            assert_eq!(rc, 0);
+            testkit::reset_on_close(&s).unwrap();
         }
         drop(s);
         watcher.write_all(b"PING\r\n").unwrap();

@@ -9,85 +9,11 @@ use std::pin::Pin;
 use std::task::ready;
 use std::task::{Context, Poll};
 
-use corio_net::{PollState, TcpStream, UnixStream};
+pub use corio_net::PollSocket;
+use corio_net::PollState;
 
 #[cfg(feature = "futures-io")]
 use crate::read_buffer::ReadBuffer;
-
-/// A stream socket [`Io`] can drive: corio's [`TcpStream`] and
-/// [`UnixStream`]. Sealed in spirit: the methods are corio-net's
-/// `poll_recv` / `poll_send` / `write_eof`.
-pub trait PollSocket {
-    /// `TcpStream::poll_recv`.
-    ///
-    /// # Errors
-    /// The OS error of `recv`.
-    fn poll_recv(
-        &self,
-        cx: &mut Context<'_>,
-        state: &mut PollState,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>>;
-    /// `TcpStream::poll_recv_uninit`.
-    ///
-    /// # Errors
-    /// The OS error of `recv`.
-    fn poll_recv_uninit(
-        &self,
-        cx: &mut Context<'_>,
-        state: &mut PollState,
-        buf: &mut [MaybeUninit<u8>],
-    ) -> Poll<io::Result<usize>>;
-    /// `TcpStream::poll_send`.
-    ///
-    /// # Errors
-    /// The OS error of `send`.
-    fn poll_send(
-        &self,
-        cx: &mut Context<'_>,
-        state: &mut PollState,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>>;
-    /// `TcpStream::poll_send_vectored`.
-    ///
-    /// # Errors
-    /// The OS error of `sendmsg`.
-    fn poll_send_vectored(
-        &self,
-        cx: &mut Context<'_>,
-        state: &mut PollState,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>>;
-    /// `TcpStream::write_eof`.
-    ///
-    /// # Errors
-    /// The OS error of `shutdown`.
-    fn write_eof(&self) -> io::Result<()>;
-}
-
-macro_rules! poll_socket {
-    ($($ty:ty),*) => {$(
-        impl PollSocket for $ty {
-            fn poll_recv(&self, cx: &mut Context<'_>, state: &mut PollState, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-                <$ty>::poll_recv(self, cx, state, buf)
-            }
-            fn poll_recv_uninit(&self, cx: &mut Context<'_>, state: &mut PollState, buf: &mut [MaybeUninit<u8>]) -> Poll<io::Result<usize>> {
-                <$ty>::poll_recv_uninit(self, cx, state, buf)
-            }
-            fn poll_send(&self, cx: &mut Context<'_>, state: &mut PollState, buf: &[u8]) -> Poll<io::Result<usize>> {
-                <$ty>::poll_send(self, cx, state, buf)
-            }
-            fn poll_send_vectored(&self, cx: &mut Context<'_>, state: &mut PollState, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
-                <$ty>::poll_send_vectored(self, cx, state, bufs)
-            }
-            fn write_eof(&self) -> io::Result<()> {
-                <$ty>::write_eof(self)
-            }
-        }
-    )*};
-}
-
-poll_socket!(TcpStream, UnixStream);
 
 /// A corio socket as a poll-level byte stream: `futures_io::AsyncRead` /
 /// `AsyncWrite` (feature `futures-io`) and `hyper::rt::Read` / `Write`

@@ -13,7 +13,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::io;
-use std::os::fd::AsRawFd;
 use std::rc::Rc;
 
 use corio::net::{TcpListener, TcpStream};
@@ -221,24 +220,7 @@ async fn read_head(stream: &TcpStream, buffer: &mut Vec<u8>) -> io::Result<Optio
 /// Closes `stream` with an RST instead of a FIN: `SO_LINGER` on, with a
 /// linger time of 0.
 fn reset(stream: TcpStream) -> io::Result<()> {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: the fd is open (owned by `stream`, alive for the call), and
-    // the option value is a `linger` struct whose exact size is passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&raw const linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    stream.set_linger(Some(std::time::Duration::ZERO))?;
     drop(stream); // the close sends the RST
     Ok(())
 }

@@ -50,7 +50,7 @@ mod wakers;
 pub use accept::{ACCEPT_RETRY_DELAY, AcceptAction, AcceptBackoff};
 pub use datagram::{DatagramProtocol, DatagramTransport, create_datagram_endpoint};
 pub use flow::{DEFAULT_HIGH_WATER, DEFAULT_LOW_WATER};
-pub use poll_io::PollState;
+pub use poll_io::{PollSocket, PollState};
 pub use process::{
     Process, ProcessOptions, Stdio, create_subprocess_exec, create_subprocess_shell,
 };

@@ -328,3 +328,100 @@ macro_rules! poll_methods {
 }
 
 poll_methods!(TcpStream, UnixStream);
+
+/// A connected stream socket driven at the poll level: corio's
+/// [`TcpStream`] and [`UnixStream`], whose inherent `poll_*` methods these
+/// are. What adapters to other crates' I/O traits (corio-compat's `Io`,
+/// TLS) are written against, so they need not name each socket type. No
+/// asyncio counterpart (`sock_recv` and `sock_sendall` are coroutines).
+pub trait PollSocket {
+    /// `TcpStream::poll_recv`.
+    ///
+    /// # Errors
+    /// The OS error of `recv`.
+    fn poll_recv(
+        &self,
+        cx: &mut Context<'_>,
+        state: &mut PollState,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>>;
+    /// `TcpStream::poll_recv_uninit`.
+    ///
+    /// # Errors
+    /// The OS error of `recv`.
+    fn poll_recv_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        state: &mut PollState,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>>;
+    /// `TcpStream::poll_send`.
+    ///
+    /// # Errors
+    /// The OS error of `send`.
+    fn poll_send(
+        &self,
+        cx: &mut Context<'_>,
+        state: &mut PollState,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>>;
+    /// `TcpStream::poll_send_vectored`.
+    ///
+    /// # Errors
+    /// The OS error of `sendmsg`.
+    fn poll_send_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        state: &mut PollState,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>>;
+    /// `TcpStream::write_eof`.
+    ///
+    /// # Errors
+    /// The OS error of `shutdown`.
+    fn write_eof(&self) -> io::Result<()>;
+}
+
+macro_rules! poll_socket {
+    ($($ty:ty),*) => {$(
+        impl PollSocket for $ty {
+            fn poll_recv(
+                &self,
+                cx: &mut Context<'_>,
+                state: &mut PollState,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                <$ty>::poll_recv(self, cx, state, buf)
+            }
+            fn poll_recv_uninit(
+                &self,
+                cx: &mut Context<'_>,
+                state: &mut PollState,
+                buf: &mut [MaybeUninit<u8>],
+            ) -> Poll<io::Result<usize>> {
+                <$ty>::poll_recv_uninit(self, cx, state, buf)
+            }
+            fn poll_send(
+                &self,
+                cx: &mut Context<'_>,
+                state: &mut PollState,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                <$ty>::poll_send(self, cx, state, buf)
+            }
+            fn poll_send_vectored(
+                &self,
+                cx: &mut Context<'_>,
+                state: &mut PollState,
+                bufs: &[io::IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                <$ty>::poll_send_vectored(self, cx, state, bufs)
+            }
+            fn write_eof(&self) -> io::Result<()> {
+                <$ty>::write_eof(self)
+            }
+        }
+    )*};
+}
+
+poll_socket!(TcpStream, UnixStream);

@@ -16,6 +16,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::time::Duration;
 
 /// `errno` as an [`io::Error`] when a syscall returned `-1`, else the
 /// value (for `int`, `long` and `ssize_t` returns alike).
@@ -290,13 +291,16 @@ pub(crate) fn set_int_option(
     .map(drop)
 }
 
-/// `setsockopt(fd, SOL_SOCKET, SO_LINGER, {on, 0 s})`: the next `close`
-/// drops what is unsent and resets the connection (the peer reads
-/// `ECONNRESET`) instead of sending a FIN after the data.
-pub(crate) fn set_reset_on_close(fd: BorrowedFd<'_>) -> io::Result<()> {
+/// `setsockopt(fd, SOL_SOCKET, SO_LINGER, …)`: with `Some(0 s)` the next
+/// `close` drops what is unsent and resets the connection (the peer reads
+/// `ECONNRESET`) instead of sending a FIN after the data; `None` turns
+/// lingering off (the default). Seconds past `i32::MAX` saturate.
+pub(crate) fn set_linger(fd: BorrowedFd<'_>, linger: Option<Duration>) -> io::Result<()> {
     let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
+        l_onoff: libc::c_int::from(linger.is_some()),
+        l_linger: linger.map_or(0, |d| {
+            libc::c_int::try_from(d.as_secs()).unwrap_or(libc::c_int::MAX)
+        }),
     };
     // SAFETY: the option value is a live `linger` of the size passed.
     cvt(unsafe {
@@ -309,6 +313,27 @@ pub(crate) fn set_reset_on_close(fd: BorrowedFd<'_>) -> io::Result<()> {
         )
     })
     .map(drop)
+}
+
+/// `getsockopt(fd, SOL_SOCKET, SO_LINGER)`: `None` when lingering is off.
+pub(crate) fn linger(fd: BorrowedFd<'_>) -> io::Result<Option<Duration>> {
+    let mut linger = libc::linger {
+        l_onoff: 0,
+        l_linger: 0,
+    };
+    let mut len = socklen_of::<libc::linger>();
+    // SAFETY: the kernel writes at most `len` bytes into `linger`.
+    cvt(unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            std::ptr::from_mut(&mut linger).cast(),
+            &mut len,
+        )
+    })?;
+    let secs = u64::try_from(linger.l_linger).unwrap_or(0);
+    Ok((linger.l_onoff != 0).then_some(Duration::from_secs(secs)))
 }
 
 /// `getsockopt(fd, level, name)` for an `int` option.

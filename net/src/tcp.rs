@@ -3,11 +3,12 @@
 
 use std::io;
 use std::net::{Shutdown, SocketAddr};
+use std::time::Duration;
 
 use crate::ServerOptions;
 use crate::resolve::try_each;
 use crate::socket::Socket;
-use crate::sys::SockAddr;
+use crate::sys::{self, SockAddr};
 
 /// asyncio's default `backlog` for servers.
 pub const DEFAULT_BACKLOG: i32 = 100;
@@ -293,6 +294,49 @@ impl TcpStream {
     /// The OS error of `getsockopt`.
     pub fn nodelay(&self) -> io::Result<bool> {
         self.socket.option(libc::IPPROTO_TCP, libc::TCP_NODELAY)
+    }
+
+    /// Sets `SO_LINGER`: with `Some(Duration::ZERO)`, dropping the stream
+    /// resets the connection (the peer reads `ECONNRESET`, unsent bytes
+    /// are dropped) instead of closing it with a FIN; `None` (the
+    /// default) closes it gracefully. Python: `sock.setsockopt(
+    /// SOL_SOCKET, SO_LINGER, struct.pack('ii', 1, 0))`; tokio's
+    /// `TcpStream::set_linger`. Whole seconds only (the kernel's unit).
+    ///
+    /// # Errors
+    /// The OS error of `setsockopt`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use corio_net::{TcpListener, TcpStream};
+    ///
+    /// corio_executor::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1", 0).await?;
+    ///     let port = listener.local_addr()?.port();
+    ///     let client = TcpStream::connect("127.0.0.1", port).await?;
+    ///     let (server, _) = listener.accept().await?;
+    ///     client.set_linger(Some(Duration::ZERO))?;
+    ///     assert_eq!(client.linger()?, Some(Duration::ZERO));
+    ///     drop(client); // a reset, not a FIN
+    ///     let err = server.recv(&mut [0; 8]).await.unwrap_err();
+    ///     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset);
+    ///     Ok::<(), std::io::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        sys::set_linger(self.socket.fd(), linger)
+    }
+
+    /// The `SO_LINGER` setting: `None` when off. Python:
+    /// `sock.getsockopt(SOL_SOCKET, SO_LINGER, 8)`.
+    ///
+    /// # Errors
+    /// The OS error of `getsockopt`.
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        sys::linger(self.socket.fd())
     }
 
     /// This end's address. Python: `sock.getsockname()`.

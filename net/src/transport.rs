@@ -542,7 +542,7 @@ impl Transport {
     /// `abort_clients`).
     pub(crate) fn reset(&self) {
         if let Some(Endpoint::Socket(socket)) = &self.inner.state.borrow().endpoint
-            && let Err(e) = sys::set_reset_on_close(socket.fd())
+            && let Err(e) = sys::set_linger(socket.fd(), Some(std::time::Duration::ZERO))
         {
             drop(e); // the abort below still closes it, with a FIN
         }

@@ -3,6 +3,9 @@
 //!
 //! - [`open_fds`], [`live_threads`], [`rss_kib`]: what a test counts
 //!   before and after to show that nothing leaked, read from `/proc`;
+//! - [`reset_on_close`]: a blocking std socket that ends with a reset (a
+//!   peer vanishing), for tests whose peer is not a corio socket (corio's
+//!   own is `TcpStream::set_linger`);
 //! - [`exec`]: a tiny single-threaded executor written on std alone, to
 //!   show that a crate meant for any executor (corio-sync) works on one
 //!   that is not corio's.
@@ -10,6 +13,10 @@
 #![deny(unsafe_code)]
 
 pub mod exec;
+#[allow(unsafe_code)]
+mod sys;
+
+pub use sys::reset_on_close;
 
 /// File descriptors open in this process (`/proc/self/fd`).
 pub fn open_fds() -> usize {
