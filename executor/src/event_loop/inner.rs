@@ -344,7 +344,6 @@ impl LoopInner {
         drop(task);
     }
 
-    /// Schedules one step of the task, unless one is already queued.
     /// Calls `f` with the task whose step is running, if any.
     pub(crate) fn with_current<R>(&self, f: impl FnOnce(&Rc<dyn RawTask>) -> R) -> Option<R> {
         let key = self.current.get()?;
@@ -352,6 +351,8 @@ impl LoopInner {
         tasks.get(key).map(f)
     }
 
+    /// Schedules one step of the task `key` names, unless one is already
+    /// queued or the task is gone (finished: a stale waker).
     pub(crate) fn wake_task(&self, key: TaskKey) {
         let tasks = self.tasks.borrow();
         if let Some(task) = tasks.get_for_wake(key)

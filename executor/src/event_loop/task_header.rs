@@ -3,6 +3,46 @@
 //! the interface of what it runs; `task/` implements it (the task cell)
 //! and builds the user's handles on it, so the loop depends on no task
 //! type.
+//!
+//! # The task's state, as a spec
+//!
+//! A task is `Pending` until its one finishing step, then `Done` for good.
+//! **`state` is the one source of truth for "finished"**: `done()` reads
+//! it, a `Done` task is no longer in its loop's table (so no waker can
+//! queue it again), and a `Done` task's coroutine slot (`raw.rs`) holds
+//! its outcome (`Ready`, or `Taken` once an `await` moved it out).
+//!
+//! | field | set | cleared | while |
+//! |---|---|---|---|
+//! | `state` | `Pending` at spawn; `Done` by `finish`, once, only inside the task's own step | never | — |
+//! | `scheduled` | by a wake of a task still in the table (`LoopInner::wake_task`), and at spawn | at the start of each step | a step of it is in the ready queue |
+//! | `cancel_requested` | by `cancel()` on a `Pending` task | never | the next step drops the coroutine and finishes as cancelled |
+//! | `cancelled` | by `finish`, when the outcome is `Err(Cancelled)` | never | — |
+//! | `awaiting` | at the end of a step that parked on a task, gather or future | at each step's start, at `finish`, at loop close | the task is parked on it (asyncio's `_fut_waiter`) |
+//! | `done_wakers` | by each waiter's poll of a `Pending` task | taken by `finish` (woken) or loop close (dropped) | — |
+//! | `retrieved` | by `result()`, `exception()`, an `await` of the outcome | never | a failure need not be reported at drop |
+//!
+//! Combinations that cannot happen, and why:
+//! - `cancelled` without `Done`: only `finish` sets it;
+//! - `Done` with `awaiting` or `done_wakers` left: `finish` empties both;
+//! - `Done` and a step that runs the coroutine: a step first checks that
+//!   the coroutine is there (`Coroutine::is_gone`), and after `finish` it
+//!   is not. `Done` with `scheduled` *can* happen: a coroutine that woke
+//!   itself and then returned `Ready` leaves one queued step behind, which
+//!   runs, finds the coroutine gone, and does nothing (a stale step);
+//! - two queued steps: `scheduled` guards every push to the ready queue.
+//!
+//! `cancelled` is kept although the outcome says the same, because the
+//! outcome can be moved out (`Taken`) while `cancelled()` must still
+//! answer. A task dropped pending at loop close stays `Pending` (asyncio's
+//! `done()` is false for a destroyed pending task) with its coroutine
+//! gone: nothing steps it again, since the loop is closed.
+//!
+//! The cell never moves once spawned: it is built inside its `Rc`, and no
+//! code takes it out (no `Rc::try_unwrap`, `get_mut` or `into_inner` on a
+//! task). `Pin<Rc<…>>` would make that a type; it was considered and left
+//! for now, since every task method and the table would carry the `Pin`
+//! for a rule one module (`raw.rs`, under Miri) already states and keeps.
 
 use std::cell::Cell;
 use std::panic::Location;
@@ -22,17 +62,17 @@ pub(crate) trait Cancel {
     fn cancel(&self) -> bool;
 }
 
-/// Where a task is in its life (see the module docs).
+/// Where a task is in its life: the one source of truth for "finished"
+/// (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TaskState {
     Pending,
     Done,
 }
 
-/// Who waits for a task to finish. Nearly always one awaiter, kept inline;
-/// a `Vec` only when several wait (an `await` plus a `wait`, say).
-/// Those waiting for a task to finish: none, one (the common case, no
-/// allocation; its key is 0), or a slab (see `wakers.rs`).
+/// Those waiting for a task to finish: none, one (the common case, kept
+/// inline with no allocation; its key is 0), or a slab when several wait
+/// (an `await` plus a `wait`, say; see `wakers.rs`).
 #[derive(Default)]
 pub(crate) enum DoneWakers {
     #[default]
