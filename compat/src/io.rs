@@ -62,7 +62,7 @@ impl<S: PollSocket> Io<S> {
         self.stream
     }
 
-    /// Reads into `buf`; see [`TcpStream::poll_recv`].
+    /// Reads into `buf`; see [`TcpStream::poll_recv`](corio_net::TcpStream::poll_recv).
     ///
     /// # Errors
     /// The OS error of `recv`.
@@ -74,7 +74,7 @@ impl<S: PollSocket> Io<S> {
         self.stream.poll_recv(cx, &mut self.state, buf)
     }
 
-    /// Reads into uninitialized memory; see [`TcpStream::poll_recv_uninit`].
+    /// Reads into uninitialized memory; see [`TcpStream::poll_recv_uninit`](corio_net::TcpStream::poll_recv_uninit).
     ///
     /// # Errors
     /// The OS error of `recv`.
@@ -86,7 +86,7 @@ impl<S: PollSocket> Io<S> {
         self.stream.poll_recv_uninit(cx, &mut self.state, buf)
     }
 
-    /// Writes some of `buf`; see [`TcpStream::poll_send`].
+    /// Writes some of `buf`; see [`TcpStream::poll_send`](corio_net::TcpStream::poll_send).
     ///
     /// # Errors
     /// The OS error of `send`.
@@ -99,7 +99,7 @@ impl<S: PollSocket> Io<S> {
     }
 
     /// Writes from several buffers in one `sendmsg`; see
-    /// [`TcpStream::poll_send_vectored`].
+    /// [`TcpStream::poll_send_vectored`](corio_net::TcpStream::poll_send_vectored).
     ///
     /// # Errors
     /// The OS error of `sendmsg`.

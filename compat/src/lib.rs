@@ -14,6 +14,17 @@
 //!
 //! Everything runs on the running loop's thread: tasks are `!Send` and so
 //! may the futures hyper hands to [`LocalExec`] be.
+//!
+//! # Layout
+//!
+//! This crate only implements other crates' traits on corio's types; the
+//! mechanisms are corio-net's (the poll-level I/O of [`PollSocket`], the
+//! accept loop's `AcceptBackoff`, the streams):
+//! `io.rs` ([`Io`], [`BufIo`]: futures-io and hyper's I/O traits over a
+//! [`PollSocket`]), `pair.rs` ([`StreamPair`]) and `read_buffer.rs` (the
+//! read-ahead both buffered kinds share), `http.rs` (hyper's executor and
+//! its `Read`/`Write`), `timer.rs` ([`CorioTimer`]), `server.rs` ([`serve`],
+//! [`HttpServer`]), `tls.rs` (rustls), `sys.rs` (the unsafe steps).
 #![deny(missing_docs)]
 // No `unsafe` outside the syscall layer (`sys`), where every block has
 // its `// SAFETY:` comment (DESIGN rule 6).

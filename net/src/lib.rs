@@ -22,6 +22,28 @@
 //! | `asyncio.open_connection`, `start_server`, `StreamReader`, `StreamWriter` | [`open_connection`], [`start_server`], [`StreamReader`], [`StreamWriter`] |
 //! | `open_unix_connection`, `start_unix_server` | [`open_unix_connection`], [`start_unix_server`] |
 //! | `IncompleteReadError`, `LimitOverrunError` | [`StreamError`] |
+//!
+//! # Layout
+//!
+//! From the kernel up, each layer using only those below it:
+//!
+//! ```text
+//!  streams/    StreamReader, StreamWriter, open_* / start_*: a protocol
+//!              like any other (reader.rs, writer.rs, protocol.rs, open.rs,
+//!              shared.rs: the state the three share)
+//!  process     subprocesses: pipes as streams, a pidfd on the loop
+//!  server      Server, create_server: listeners and their connections;
+//!  accept      the accept loop's one policy (AcceptBackoff)
+//!  transport   Transport + Protocol (asyncio's callback layer); datagram:
+//!  datagram    the same for UDP and Unix datagrams; flow: the write
+//!  flow        buffer's water marks, shared by both; callee, live: how a
+//!              transport calls its protocol, and closes at loop close
+//!  tcp, udp,   the sockets and their awaitable operations (ready: the
+//!  unix        future an operation parks on); poll_io: the poll-level
+//!  poll_io     reads and writes other crates' traits are built on
+//!  socket      a non-blocking socket fd; resolve: getaddrinfo
+//!  sys         every syscall, the only unsafe code
+//! ```
 #![deny(missing_docs)]
 // No `unsafe` outside the syscall layer (`sys`), where every block has
 // its `// SAFETY:` comment (DESIGN rule 6).

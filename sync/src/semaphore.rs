@@ -1,4 +1,4 @@
-//! [`Semaphore`] and [`BoundedSemaphore`], on the shared [`Permits`] core
+//! [`Semaphore`] and [`BoundedSemaphore`], on the shared `Permits` core
 //! that [`Lock`](crate::Lock) uses too.
 //!
 //! # Permits: the hand-off accounting
