@@ -34,10 +34,12 @@
 //!  process     subprocesses: pipes as streams, a pidfd on the loop
 //!  server      Server, create_server: listeners and their connections;
 //!  accept      the accept loop's one policy (AcceptBackoff)
-//!  transport   Transport + Protocol (asyncio's callback layer); datagram:
-//!  datagram    the same for UDP and Unix datagrams; flow: the write
-//!  flow        buffer's water marks, shared by both; callee, live: how a
-//!              transport calls its protocol, and closes at loop close
+//!  transport/  Transport + Protocol (asyncio's callback layer: the read
+//!              side and close in mod.rs, write.rs, endpoint.rs: socket or
+//!              pipe, connect.rs: create_connection); datagram: the same
+//!  datagram    for UDP and Unix datagrams; flow: the write buffer's water
+//!  flow        marks, shared by both; callee, live: how a transport calls
+//!              its protocol, and closes at loop close
 //!  tcp, udp,   the sockets and their awaitable operations (ready: the
 //!  unix        future an operation parks on); poll_io: the poll-level
 //!  poll_io     reads and writes other crates' traits are built on

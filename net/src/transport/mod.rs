@@ -16,6 +16,11 @@
 //! `call_soon`, and `connection_lost` always comes from `call_soon`, as in
 //! asyncio.
 
+mod connect;
+mod endpoint;
+mod protocol;
+mod write;
+
 use std::cell::RefCell;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
@@ -30,43 +35,12 @@ use crate::ready::try_again;
 use crate::socket::Socket;
 use crate::sys;
 
+pub use connect::{create_connection, create_unix_connection};
+pub(crate) use endpoint::Endpoint;
+pub use protocol::Protocol;
+
 /// How much one `recv` asks for (asyncio's `max_size` is 256 KiB).
 const READ_SIZE: usize = 64 * 1024;
-
-/// The callbacks of a stream connection. Mirrors `asyncio.Protocol`; every
-/// method has asyncio's default (do nothing; `eof_received` closes).
-pub trait Protocol: 'static {
-    /// The connection is up; keep `transport` to write. Python:
-    /// `connection_made(transport)`.
-    fn connection_made(&mut self, transport: Transport) {
-        drop(transport);
-    }
-
-    /// Bytes arrived. Python: `data_received(data)`.
-    fn data_received(&mut self, data: &[u8]) {
-        let _ = data;
-    }
-
-    /// The peer closed its writing half. Return true to keep the transport
-    /// open (to keep writing), false to close it. Python: `eof_received()`.
-    fn eof_received(&mut self) -> bool {
-        false
-    }
-
-    /// The connection is gone: `None` after a clean close or EOF, the error
-    /// otherwise. Called exactly once. Python: `connection_lost(exc)`.
-    fn connection_lost(&mut self, exc: Option<io::Error>) {
-        drop(exc);
-    }
-
-    /// The write buffer went over the high-water mark. Python:
-    /// `pause_writing()`.
-    fn pause_writing(&mut self) {}
-
-    /// The write buffer drained to the low-water mark. Python:
-    /// `resume_writing()`.
-    fn resume_writing(&mut self) {}
-}
 
 /// A stream transport: a connected socket plus its buffers.
 ///
@@ -76,42 +50,42 @@ pub trait Protocol: 'static {
 /// drops the bytes silently).
 #[derive(Clone)]
 pub struct Transport {
-    inner: Rc<Inner>,
+    pub(super) inner: Rc<Inner>,
 }
 
-struct Inner {
+pub(super) struct Inner {
     /// Held weakly: a transport never keeps its loop alive. Gone or
     /// closed, the transport closes its fd without calling anyone.
-    lp: WeakLoop,
+    pub(super) lp: WeakLoop,
     /// The loop's read buffer, looked up once per connection.
-    scratch: Rc<ReadBuffer>,
-    protocol: Callee<dyn Protocol>,
-    state: RefCell<State>,
+    pub(super) scratch: Rc<ReadBuffer>,
+    pub(super) protocol: Callee<dyn Protocol>,
+    pub(super) state: RefCell<State>,
     /// Run after `connection_lost` (a server counts its connections).
-    on_lost: RefCell<Option<Box<dyn FnOnce()>>>,
+    pub(super) on_lost: RefCell<Option<Box<dyn FnOnce()>>>,
 }
 
-struct State {
+pub(super) struct State {
     /// `None` once the connection is lost (the fd is closed then).
-    endpoint: Option<Endpoint>,
+    pub(super) endpoint: Option<Endpoint>,
     /// Bytes accepted by `write` and not yet sent; `sent` of them are gone.
-    buffer: Vec<u8>,
-    sent: usize,
+    pub(super) buffer: Vec<u8>,
+    pub(super) sent: usize,
     /// `close()` was called (Python: `_closing`).
-    closing: bool,
+    pub(super) closing: bool,
     /// `write_eof()` was called.
-    eof: bool,
-    reading_paused: bool,
+    pub(super) eof: bool,
+    pub(super) reading_paused: bool,
     /// The write buffer's water marks (asyncio's `_FlowControlMixin`).
-    flow: FlowControl,
+    pub(super) flow: FlowControl,
     /// The writer callback is registered.
-    writing: bool,
+    pub(super) writing: bool,
     /// `connection_lost` is scheduled or done.
-    lost: bool,
+    pub(super) lost: bool,
     /// What ended the connection when it failed (not closed by us).
-    failure: Option<io::ErrorKind>,
-    peer: Option<SocketAddr>,
-    local: Option<SocketAddr>,
+    pub(super) failure: Option<io::ErrorKind>,
+    pub(super) peer: Option<SocketAddr>,
+    pub(super) local: Option<SocketAddr>,
 }
 
 /// The loop's scratch buffer for transport reads (stream and datagram).
@@ -143,11 +117,11 @@ impl crate::live::Release for Inner {
 }
 
 impl State {
-    fn pending(&self) -> usize {
+    pub(super) fn pending(&self) -> usize {
         self.buffer.len() - self.sent
     }
 
-    fn fd(&self) -> Option<RawFd> {
+    pub(super) fn fd(&self) -> Option<RawFd> {
         self.endpoint.as_ref().map(Endpoint::raw)
     }
 }
@@ -162,68 +136,6 @@ pub(crate) fn add_writer(
     let lp = lp.ok_or_else(|| io::Error::other("Event loop is closed"))?;
     lp.add_writer(fd, writer)
         .map_err(|e| io::Error::other(e.to_string()))
-}
-
-/// What a transport moves its bytes through.
-#[derive(Debug)]
-pub(crate) enum Endpoint {
-    /// A connected stream socket: `recv` / `send`; `write_eof` is
-    /// `shutdown(SHUT_WR)`. asyncio: `_SelectorSocketTransport`.
-    Socket(Socket),
-    /// The read end of a pipe (a child's stdout or stderr): `read`, and
-    /// never written. asyncio: `_UnixReadPipeTransport`.
-    ReadPipe(OwnedFd),
-    /// The write end of a pipe (a child's stdin): `write`. A pipe cannot
-    /// half-close, so `write_eof` closes it. Its reader callback does not
-    /// read: the selector reports the write end "readable" (`EPOLLERR`)
-    /// only once the far end is closed. asyncio: `_UnixWritePipeTransport`.
-    ///
-    /// Writing to a pipe nobody reads raises `SIGPIPE`, which a Rust
-    /// program ignores from the start (Rust's runtime sets it to
-    /// `SIG_IGN` before `main`), so the write fails with `EPIPE` instead,
-    /// as Python's does.
-    WritePipe(OwnedFd),
-}
-
-impl From<Socket> for Endpoint {
-    fn from(socket: Socket) -> Endpoint {
-        Endpoint::Socket(socket)
-    }
-}
-
-impl Endpoint {
-    fn raw(&self) -> RawFd {
-        match self {
-            Endpoint::Socket(socket) => socket.raw(),
-            Endpoint::ReadPipe(fd) | Endpoint::WritePipe(fd) => fd.as_raw_fd(),
-        }
-    }
-
-    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Endpoint::Socket(socket) => sys::recv(socket.fd(), buf, 0),
-            Endpoint::ReadPipe(fd) => sys::read(fd.as_fd(), buf),
-            Endpoint::WritePipe(_) => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "the write end of a pipe cannot be read",
-            )),
-        }
-    }
-
-    fn write(&self, data: &[u8]) -> io::Result<usize> {
-        match self {
-            Endpoint::Socket(socket) => sys::send(socket.fd(), data),
-            Endpoint::WritePipe(fd) => sys::write(fd.as_fd(), data),
-            Endpoint::ReadPipe(_) => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "the read end of a pipe cannot be written",
-            )),
-        }
-    }
-
-    fn is_pipe(&self) -> bool {
-        !matches!(self, Endpoint::Socket(_))
-    }
 }
 
 impl Transport {
@@ -282,16 +194,16 @@ impl Transport {
         Ok(transport)
     }
 
-    fn fd(&self) -> Option<RawFd> {
+    pub(super) fn fd(&self) -> Option<RawFd> {
         self.inner.state.borrow().fd()
     }
 
     /// The loop, while it exists and is not closed.
-    fn lp(&self) -> Option<EventLoop> {
+    pub(super) fn lp(&self) -> Option<EventLoop> {
         self.inner.lp.upgrade().filter(|lp| !lp.is_closed())
     }
 
-    fn add_reader(&self) -> io::Result<()> {
+    pub(super) fn add_reader(&self) -> io::Result<()> {
         let Some(fd) = self.fd() else { return Ok(()) };
         let lp = self
             .lp()
@@ -301,7 +213,7 @@ impl Transport {
             .map_err(|e| io::Error::other(e.to_string()))
     }
 
-    fn remove_reader(&self) {
+    pub(super) fn remove_reader(&self) {
         if let (Some(fd), Some(lp)) = (self.fd(), self.lp()) {
             lp.remove_reader(fd);
         }
@@ -309,14 +221,14 @@ impl Transport {
 
     /// Calls the protocol now, or soon if it is busy in one of its own
     /// callbacks (so no callback is ever re-entered).
-    fn tell(&self, f: impl FnOnce(&mut dyn Protocol) + 'static) {
+    pub(super) fn tell(&self, f: impl FnOnce(&mut dyn Protocol) + 'static) {
         self.inner.protocol.tell(f);
     }
 
     /// The reader callback (asyncio's `_read_ready`): one `recv`, into the
     /// loop's shared scratch buffer (one per loop, not one per connection:
     /// callbacks never overlap, and the protocol gets a borrowed slice).
-    fn read_ready(&self) {
+    pub(super) fn read_ready(&self) {
         let mut buf = self.inner.scratch.0.borrow_mut();
         let outcome = {
             let state = self.inner.state.borrow();
@@ -357,162 +269,6 @@ impl Transport {
                 }
             }
         }
-    }
-
-    /// Writes `data`, never blocking: what the socket does not take now is
-    /// buffered and sent when it is writable. Python: `transport.write(data)`.
-    ///
-    /// # Errors
-    /// `NotConnected` after [`close`](Self::close) or
-    /// [`write_eof`](Self::write_eof), or once the connection is lost;
-    /// once it failed, the kind of its error (`ConnectionReset`,
-    /// `BrokenPipe` when a child closed its stdin, ...).
-    pub fn write(&self, data: &[u8]) -> io::Result<()> {
-        let mut state = self.inner.state.borrow_mut();
-        if let Some(kind) = state.failure {
-            return Err(io::Error::new(
-                kind,
-                format!("write after the connection failed ({kind})"),
-            ));
-        }
-        if state.closing || state.eof || state.lost {
-            let why = if state.eof { "write_eof" } else { "close" };
-            return Err(io::Error::new(
-                io::ErrorKind::NotConnected,
-                format!("write after {why}: the transport no longer takes data"),
-            ));
-        }
-        if data.is_empty() {
-            return Ok(());
-        }
-        let mut rest = data;
-        if state.pending() == 0 {
-            let Some(endpoint) = &state.endpoint else {
-                return Ok(());
-            };
-            match endpoint.write(data) {
-                Ok(n) => rest = &data[n..],
-                Err(e) if try_again(&e) => {}
-                Err(e) => {
-                    drop(state);
-                    self.fatal_error(e);
-                    return Ok(());
-                }
-            }
-        }
-        if rest.is_empty() {
-            return Ok(());
-        }
-        state.buffer.extend_from_slice(rest);
-        let start_writer = !state.writing;
-        state.writing = true;
-        let buffered = state.pending();
-        let pause = state.flow.pause_due(buffered);
-        let fd = state.fd();
-        drop(state);
-        if start_writer && let Some(fd) = fd {
-            let me = self.clone();
-            if let Err(e) = add_writer(self.lp(), fd, move || me.write_ready()) {
-                self.fatal_error(e);
-            }
-        }
-        if pause {
-            self.tell(|p| p.pause_writing());
-        }
-        Ok(())
-    }
-
-    /// Writes each buffer in turn. Python: `transport.writelines(list)`.
-    ///
-    /// # Errors
-    /// As [`write`](Self::write).
-    pub fn writelines<'a>(&self, data: impl IntoIterator<Item = &'a [u8]>) -> io::Result<()> {
-        data.into_iter().try_for_each(|chunk| self.write(chunk))
-    }
-
-    /// The writer callback (asyncio's `_write_ready`).
-    fn write_ready(&self) {
-        let mut state = self.inner.state.borrow_mut();
-        let Some(endpoint) = &state.endpoint else {
-            return;
-        };
-        let fd = endpoint.raw();
-        let outcome = endpoint.write(&state.buffer[state.sent..]);
-        match outcome {
-            Err(e) if try_again(&e) => {}
-            Err(e) => {
-                drop(state);
-                self.fatal_error(e);
-            }
-            Ok(n) => {
-                state.sent += n;
-                if state.pending() > 0 {
-                    // Compact once the sent prefix is most of the buffer.
-                    if state.sent > state.buffer.len() / 2 {
-                        let sent = state.sent;
-                        state.buffer.drain(..sent);
-                        state.sent = 0;
-                    }
-                } else {
-                    state.buffer.clear();
-                    state.sent = 0;
-                    state.writing = false;
-                    if let Some(lp) = self.lp() {
-                        lp.remove_writer(fd);
-                    }
-                }
-                let buffered = state.pending();
-                let resume = state.flow.resume_due(buffered);
-                let drained = state.pending() == 0;
-                let (closing, eof) = (state.closing, state.eof);
-                drop(state);
-                if resume {
-                    self.tell(|p| p.resume_writing());
-                }
-                if drained && closing {
-                    self.schedule_connection_lost(None);
-                } else if drained && eof {
-                    self.shutdown_write();
-                }
-            }
-        }
-    }
-
-    fn shutdown_write(&self) {
-        let state = self.inner.state.borrow();
-        if let Some(Endpoint::Socket(socket)) = &state.endpoint
-            && let Err(e) = socket.shutdown(Shutdown::Write)
-        {
-            drop(state);
-            self.fatal_error(e);
-        }
-    }
-
-    /// Closes the writing half once the buffer is sent (the peer reads
-    /// EOF); reading goes on. Python: `transport.write_eof()`.
-    pub fn write_eof(&self) {
-        let mut state = self.inner.state.borrow_mut();
-        if state.closing || state.eof {
-            return;
-        }
-        state.eof = true;
-        let drained = state.pending() == 0;
-        let pipe = state.endpoint.as_ref().is_some_and(Endpoint::is_pipe);
-        drop(state);
-        if pipe {
-            // A pipe's only EOF is its close (once the buffer is written).
-            self.close();
-        } else if drained {
-            self.shutdown_write();
-        }
-    }
-
-    /// True for TCP and Unix stream sockets (they half-close) and for the
-    /// write end of a pipe (closing it is its EOF); false for the read end
-    /// of a pipe. Python: `can_write_eof()`.
-    pub fn can_write_eof(&self) -> bool {
-        let state = self.inner.state.borrow();
-        !matches!(state.endpoint, Some(Endpoint::ReadPipe(_)))
     }
 
     /// Closes the transport once the buffered data is sent; the protocol's
@@ -593,25 +349,6 @@ impl Transport {
         !state.reading_paused && !state.closing && !state.lost
     }
 
-    /// Bytes buffered, not yet sent. Python: `get_write_buffer_size()`.
-    pub fn get_write_buffer_size(&self) -> usize {
-        self.inner.state.borrow().pending()
-    }
-
-    /// Sets the water marks; `low` defaults to `high / 4`. Python:
-    /// `set_write_buffer_limits(high, low)`.
-    ///
-    /// # Errors
-    /// `InvalidInput` when `low > high`.
-    pub fn set_write_buffer_limits(&self, high: usize, low: Option<usize>) -> io::Result<()> {
-        self.inner.state.borrow_mut().flow.set_limits(high, low)
-    }
-
-    /// The water marks `(low, high)`. Python: `get_write_buffer_limits()`.
-    pub fn get_write_buffer_limits(&self) -> (usize, usize) {
-        self.inner.state.borrow().flow.limits()
-    }
-
     /// The peer's address (`None` for Unix sockets). Python:
     /// `get_extra_info('peername')`.
     pub fn peer_addr(&self) -> Option<SocketAddr> {
@@ -652,7 +389,7 @@ impl Transport {
     }
 
     /// asyncio's `_fatal_error`: close at once with the error.
-    fn fatal_error(&self, err: io::Error) {
+    pub(super) fn fatal_error(&self, err: io::Error) {
         let mut state = self.inner.state.borrow_mut();
         if !state.lost {
             state.failure = Some(err.kind());
@@ -661,7 +398,7 @@ impl Transport {
         self.force_close(Some(err));
     }
 
-    fn force_close(&self, err: Option<io::Error>) {
+    pub(super) fn force_close(&self, err: Option<io::Error>) {
         let mut state = self.inner.state.borrow_mut();
         if state.lost {
             return;
@@ -683,7 +420,7 @@ impl Transport {
 
     /// Schedules `connection_lost` once; the socket is closed right after
     /// the protocol is told, as asyncio's `_call_connection_lost` does.
-    fn schedule_connection_lost(&self, err: Option<io::Error>) {
+    pub(super) fn schedule_connection_lost(&self, err: Option<io::Error>) {
         let mut state = self.inner.state.borrow_mut();
         if state.lost {
             return;
@@ -740,71 +477,4 @@ impl std::fmt::Debug for Transport {
             .field("buffered", &state.pending())
             .finish()
     }
-}
-
-/// Connects to `host:port` and runs the protocol made by `factory` on the
-/// connection. Mirrors `loop.create_connection(protocol_factory, host,
-/// port)`, returning `(transport, protocol)`.
-///
-/// # Examples
-///
-/// ```
-/// use std::{cell::RefCell, rc::Rc};
-/// use corio_net::{Protocol, Transport, TcpListener, create_connection};
-///
-/// #[derive(Default)]
-/// struct Collect(Vec<u8>, bool);
-/// impl Protocol for Collect {
-///     fn data_received(&mut self, data: &[u8]) { self.0.extend_from_slice(data) }
-///     fn connection_lost(&mut self, _: Option<std::io::Error>) { self.1 = true }
-/// }
-///
-/// corio_executor::run(async {
-///     let listener = TcpListener::bind("127.0.0.1", 0).await?;
-///     let port = listener.local_addr()?.port();
-///     let (transport, protocol) = create_connection(Collect::default, "127.0.0.1", port).await?;
-///     let (server_side, _) = listener.accept().await?;
-///     server_side.send_all(b"hello").await?;
-///     drop(server_side); // EOF: eof_received() says close
-///     while !protocol.borrow().1 {
-///         corio_executor::sleep(std::time::Duration::from_millis(1)).await;
-///     }
-///     assert_eq!(protocol.borrow().0, b"hello");
-///     assert!(transport.is_closing());
-///     Ok::<(), std::io::Error>(())
-/// })??;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-///
-/// # Errors
-/// As [`TcpStream::connect`](crate::TcpStream::connect); `Other` without a
-/// running loop.
-pub async fn create_connection<P: Protocol>(
-    factory: impl FnOnce() -> P,
-    host: &str,
-    port: u16,
-) -> io::Result<(Transport, Rc<RefCell<P>>)> {
-    let stream = crate::TcpStream::connect(host, port).await?;
-    let lp = get_running_loop().map_err(io::Error::other)?;
-    let protocol = Rc::new(RefCell::new(factory()));
-    let transport = Transport::start(&lp, stream.into_socket(), protocol.clone())?;
-    Ok((transport, protocol))
-}
-
-/// Connects to the Unix socket at `path` and runs the protocol made by
-/// `factory` on it. Mirrors `loop.create_unix_connection(protocol_factory,
-/// path)`. The transport's addresses are `None`.
-///
-/// # Errors
-/// As [`UnixStream::connect`](crate::UnixStream::connect); `Other` without
-/// a running loop.
-pub async fn create_unix_connection<P: Protocol>(
-    factory: impl FnOnce() -> P,
-    path: impl AsRef<std::path::Path>,
-) -> io::Result<(Transport, Rc<RefCell<P>>)> {
-    let stream = crate::UnixStream::connect(path).await?;
-    let lp = get_running_loop().map_err(io::Error::other)?;
-    let protocol = Rc::new(RefCell::new(factory()));
-    let transport = Transport::start(&lp, stream.into_socket(), protocol.clone())?;
-    Ok((transport, protocol))
 }

@@ -1,0 +1,70 @@
+//! `loop.create_connection` and `loop.create_unix_connection`.
+
+use super::*;
+
+/// Connects to `host:port` and runs the protocol made by `factory` on the
+/// connection. Mirrors `loop.create_connection(protocol_factory, host,
+/// port)`, returning `(transport, protocol)`.
+///
+/// # Examples
+///
+/// ```
+/// use std::{cell::RefCell, rc::Rc};
+/// use corio_net::{Protocol, Transport, TcpListener, create_connection};
+///
+/// #[derive(Default)]
+/// struct Collect(Vec<u8>, bool);
+/// impl Protocol for Collect {
+///     fn data_received(&mut self, data: &[u8]) { self.0.extend_from_slice(data) }
+///     fn connection_lost(&mut self, _: Option<std::io::Error>) { self.1 = true }
+/// }
+///
+/// corio_executor::run(async {
+///     let listener = TcpListener::bind("127.0.0.1", 0).await?;
+///     let port = listener.local_addr()?.port();
+///     let (transport, protocol) = create_connection(Collect::default, "127.0.0.1", port).await?;
+///     let (server_side, _) = listener.accept().await?;
+///     server_side.send_all(b"hello").await?;
+///     drop(server_side); // EOF: eof_received() says close
+///     while !protocol.borrow().1 {
+///         corio_executor::sleep(std::time::Duration::from_millis(1)).await;
+///     }
+///     assert_eq!(protocol.borrow().0, b"hello");
+///     assert!(transport.is_closing());
+///     Ok::<(), std::io::Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// As [`TcpStream::connect`](crate::TcpStream::connect); `Other` without a
+/// running loop.
+pub async fn create_connection<P: Protocol>(
+    factory: impl FnOnce() -> P,
+    host: &str,
+    port: u16,
+) -> io::Result<(Transport, Rc<RefCell<P>>)> {
+    let stream = crate::TcpStream::connect(host, port).await?;
+    let lp = get_running_loop().map_err(io::Error::other)?;
+    let protocol = Rc::new(RefCell::new(factory()));
+    let transport = Transport::start(&lp, stream.into_socket(), protocol.clone())?;
+    Ok((transport, protocol))
+}
+
+/// Connects to the Unix socket at `path` and runs the protocol made by
+/// `factory` on it. Mirrors `loop.create_unix_connection(protocol_factory,
+/// path)`. The transport's addresses are `None`.
+///
+/// # Errors
+/// As [`UnixStream::connect`](crate::UnixStream::connect); `Other` without
+/// a running loop.
+pub async fn create_unix_connection<P: Protocol>(
+    factory: impl FnOnce() -> P,
+    path: impl AsRef<std::path::Path>,
+) -> io::Result<(Transport, Rc<RefCell<P>>)> {
+    let stream = crate::UnixStream::connect(path).await?;
+    let lp = get_running_loop().map_err(io::Error::other)?;
+    let protocol = Rc::new(RefCell::new(factory()));
+    let transport = Transport::start(&lp, stream.into_socket(), protocol.clone())?;
+    Ok((transport, protocol))
+}
