@@ -6,9 +6,9 @@ mod support;
 
 use std::cell::RefCell;
 use std::error::Error as StdError;
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use corio::ExceptionContext;
 use corio::net::{TcpListener, TcpStream};
@@ -196,7 +196,7 @@ fn errors_of_the_service_are_reported_those_of_the_peer_only_in_debug_mode() {
 #[test]
 #[ignore = "the child of out_of_fds_the_server_rests_reports_once_and_serves_again"]
 fn out_of_fds_server_child() {
-    if !support::is_child("out_of_fds_server_child") {
+    if !testkit::child::is_child("out_of_fds_server_child") {
         return;
     }
     corio::run(async {
@@ -221,76 +221,9 @@ fn out_of_fds_server_child() {
 /// backlog once fds are free.
 #[test]
 fn out_of_fds_the_server_rests_reports_once_and_serves_again() {
-    let mut child =
-        support::KillOnDrop(support::spawn_limited_child("out_of_fds_server_child", 48));
-    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
-    let port: u16 = lines
-        .by_ref()
-        .map(Result::unwrap)
-        .find_map(|line| Some(line.split_once("PORT ")?.1.trim().parse().unwrap()))
-        .expect("the child's port");
-    // More connections than the child has fds for; all fit in the
-    // backlog (100), so every connect completes in the kernel.
-    let mut conns: Vec<std::net::TcpStream> = (0..80)
-        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
-        .collect();
-    for conn in &mut conns {
-        conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            .unwrap();
-    }
-    std::thread::sleep(Duration::from_millis(1500));
-    // Spinning for a second would be ~100 ticks; resting is ~0.
-    let before = support::cpu_ticks(child.0.id());
-    std::thread::sleep(Duration::from_secs(1));
-    let spent = support::cpu_ticks(child.0.id()) - before;
-    assert!(
-        spent < 30,
-        "the server spun at EMFILE: {spent} ticks in 1 s"
-    );
-    // Who got an answer was accepted (and is kept alive, holding its fd).
-    let mut answered = Vec::new();
-    let mut waiting = Vec::new();
-    for mut conn in conns {
-        conn.set_nonblocking(true).unwrap();
-        let mut buf = [0; 12];
-        match conn.read(&mut buf) {
-            Ok(n) if n > 0 => answered.push(conn),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => waiting.push(conn),
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-    assert!(!answered.is_empty(), "some connections were served");
-    assert!(!waiting.is_empty(), "the fd limit held some back");
-    drop(answered);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    for mut conn in waiting {
-        conn.set_nonblocking(false).unwrap();
-        conn.set_read_timeout(Some(deadline - Instant::now()))
-            .unwrap();
-        let mut buf = [0; 12];
-        conn.read_exact(&mut buf).unwrap();
-        assert_eq!(&buf, b"HTTP/1.1 200");
-    }
-    child.0.kill().unwrap();
-    child.0.wait().unwrap();
-    let reports: Vec<String> = lines
-        .map(Result::unwrap)
-        .filter(|line| line.contains("REPORT "))
-        .collect();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert!(
-        reports[0].contains("socket.accept() out of system resource on 127.0.0.1:"),
-        "{reports:?}"
-    );
-    let mut stderr = String::new();
-    child
-        .0
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert_eq!(stderr, "", "the server printed to stderr");
+    let child = testkit::child::spawn_limited_child("out_of_fds_server_child", 48);
+    let request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    testkit::child::check_out_of_fds(child, request, b"HTTP/1.1 200");
 }
 
 /// How a peer's connection ended, read to its end: `Ok(bytes)` at EOF,

@@ -6,12 +6,15 @@
 //! - [`reset_on_close`]: a blocking std socket that ends with a reset (a
 //!   peer vanishing), for tests whose peer is not a corio socket (corio's
 //!   own is `TcpStream::set_linger`);
+//! - [`child`]: a test run in a child process of its own (a lower fd
+//!   limit), watched from outside;
 //! - [`exec`]: a tiny single-threaded executor written on std alone, to
 //!   show that a crate meant for any executor (corio-sync) works on one
 //!   that is not corio's.
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod child;
 pub mod exec;
 #[allow(unsafe_code)]
 mod sys;
