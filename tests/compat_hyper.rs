@@ -245,22 +245,7 @@ fn the_hyper_demos_run_to_their_end() {
 fn hyper_client_against_python_http_server() {
     let dir = temp_dir("http-server");
     std::fs::write(dir.join("page.txt"), vec![b'p'; 12345]).unwrap();
-    let mut python = Command::new("python3")
-        .args(["-u", "-m", "http.server", "0", "--bind", "127.0.0.1"])
-        .current_dir(&dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("python3 is installed");
-    let mut out = std::io::BufReader::new(python.stdout.take().unwrap());
-    let python = KillOnDrop(python);
-    let line = wait_for_line(&mut out, "Serving HTTP on ");
-    let port: u16 = line
-        .split(" port ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|p| p.parse().ok())
-        .expect("python's port");
+    let (python, port) = python_http_server(&dir);
     let base = format!("http://127.0.0.1:{port}");
     let urls = [
         format!("{base}/page.txt"),
@@ -380,22 +365,7 @@ fn hyper_client_streams_a_512_mib_body_in_little_memory() {
         .unwrap()
         .set_len(SIZE)
         .unwrap();
-    let mut python = Command::new("python3")
-        .args(["-u", "-m", "http.server", "0", "--bind", "127.0.0.1"])
-        .current_dir(&dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("python3 is installed");
-    let mut out = std::io::BufReader::new(python.stdout.take().unwrap());
-    let python = KillOnDrop(python);
-    let line = wait_for_line(&mut out, "Serving HTTP on ");
-    let port: u16 = line
-        .split(" port ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|p| p.parse().ok())
-        .expect("python's port");
+    let (python, port) = python_http_server(&dir);
     let mut client = KillOnDrop(
         Command::new(support::example_path("hyper_client"))
             .arg(format!("http://127.0.0.1:{port}/big.bin"))
@@ -433,4 +403,26 @@ fn hyper_client_streams_a_512_mib_body_in_little_memory() {
     );
     drop(python);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `python3 -m http.server` serving `dir` on a port it picks; the server
+/// (killed when dropped) and its port.
+fn python_http_server(dir: &std::path::Path) -> (KillOnDrop, u16) {
+    let mut python = Command::new("python3")
+        .args(["-u", "-m", "http.server", "0", "--bind", "127.0.0.1"])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 is installed");
+    let mut out = std::io::BufReader::new(python.stdout.take().unwrap());
+    let python = KillOnDrop(python);
+    let line = wait_for_line(&mut out, "Serving HTTP on ");
+    let port: u16 = line
+        .split(" port ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .expect("python's port");
+    (python, port)
 }
