@@ -41,6 +41,13 @@
 //! - [`Error`] / [`Result`]: every crate's error converts into it.
 //! - [`docs`]: the walkthroughs, from the selector to the crawler; every
 //!   code block in them is compiled and run as a doctest.
+//!
+//! # Layout
+//!
+//! This crate only gathers: `lib.rs` (the re-exports), `exit.rs`
+//! ([`main`], [`Exit`]), `error.rs` ([`Error`]), `prelude.rs`, and `docs.rs`
+//! (the walkthroughs). The crates it gathers, bottom up: reactor and timer,
+//! sync, executor, offload, net, compat (`docs/README.md` draws the stack).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

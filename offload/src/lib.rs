@@ -35,6 +35,14 @@
 //! assert!(read??.gt(&0));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Layout
+//!
+//! `pool.rs` (the workers and their queue), `future.rs`
+//! ([`ConcurrentFuture`], `concurrent.futures.Future`), `bridge.rs` (the
+//! loop's side: `run_in_executor`, `to_thread`, `wrap_future`,
+//! `run_coroutine_threadsafe`, the default executor), `error.rs`. No
+//! `unsafe`.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

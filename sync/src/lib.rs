@@ -28,6 +28,13 @@
 //! alone). The one thing a loop adds is where a misuse found in a drop is
 //! reported: see [`set_misuse_hook`].
 //!
+//! # Layout
+//!
+//! `waiters.rs` (the one waiter queue every primitive stands on),
+//! `semaphore.rs` (the permits core, [`Semaphore`], [`BoundedSemaphore`]),
+//! `lock.rs`, `event.rs`, `condition.rs`, `barrier.rs`, `queue.rs` (the
+//! three queues over one base), `error.rs`, `misuse.rs`. No `unsafe`.
+//!
 //! ```compile_fail
 //! fn needs_sync<T: Sync>(_: T) {}
 //! needs_sync(corio_sync::Lock::new());

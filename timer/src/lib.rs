@@ -14,7 +14,11 @@
 //! - [`TimerSlack`]: the thread's timer slack, lowered while a loop runs
 //!   so that a timed `select` does not end 50 µs late.
 //!
-//! The one `unsafe` block per syscall lives in `sys.rs`.
+//! # Layout
+//!
+//! `queue.rs` ([`TimerQueue`]), `clock.rs` ([`Clock`], [`CoarseInstant`]),
+//! `slack.rs` ([`TimerSlack`]), and `sys.rs`: the one `unsafe` block per
+//! syscall.
 #![deny(missing_docs)]
 // No `unsafe` outside the syscall layer (`sys`), where every block has
 // its `// SAFETY:` comment (DESIGN rule 6).
