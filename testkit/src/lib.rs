@@ -46,6 +46,21 @@ pub fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// Polls `cond` every millisecond for up to 10 s of real time; true once
+/// it holds. For what another thread or process does in its own time (a
+/// worker thread ending, a child reaped), where a fixed sleep would be
+/// flaky on a busy machine.
+pub fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    cond()
+}
+
 fn count_entries(dir: &str) -> usize {
     std::fs::read_dir(dir).map_or(0, Iterator::count)
 }

@@ -2,7 +2,6 @@
 #![allow(dead_code)] // each binary uses its own subset
 
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
 use corio_offload::{ConcurrentFuture, ThreadPoolExecutor};
 
@@ -22,17 +21,8 @@ pub fn threads_named(prefix: &str) -> usize {
 #[allow(unused_imports)] // not every test binary counts threads
 pub use testkit::live_threads as thread_count;
 
-/// Polls `cond` every millisecond for up to 10 s; true once it holds.
-pub fn eventually(mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    cond()
-}
+#[allow(unused_imports)] // not every test binary polls
+pub use testkit::eventually;
 
 /// Submits a job that holds one worker of `pool` until the returned sender
 /// is used, and waits until it runs. The job's value is "busy done".
