@@ -10,7 +10,8 @@
 //! | `futures-io` | [`Io`] implements `futures_io::AsyncRead` / `AsyncWrite` for [`TcpStream`](corio_net::TcpStream) and [`UnixStream`](corio_net::UnixStream) (and [`BufIo`] `AsyncBufRead`) | a socket driven by `add_reader` / `add_writer` |
 //! | `futures-io` | [`StreamPair`]: `open_connection`'s `(reader, writer)` as `AsyncRead` + `AsyncBufRead` + `AsyncWrite` | `reader.read(n)`, `writer.write` + `drain()` |
 //! | `hyper` | [`Io`] implements `hyper::rt::Read` / `Write`; [`LocalExec`] is a `hyper::rt::Executor` for `!Send` futures, [`CorioTimer`] its `rt::Timer`; [`serve`] runs an HTTP/1.1 + HTTP/2 server with graceful [`HttpServer::close`] | `loop.create_server` + a protocol |
-//! | `tls` | [`TlsAcceptor`], [`TlsConnector`], [`start_tls`] over rustls (ring provider) | `ssl.SSLContext`, `loop.start_tls` |
+//! | `tls` | [`ssl::ClientContext`], [`ssl::ServerContext`]: rustls as the `ssl=` of corio-net's streams, servers, protocols and `start_tls` (the TLS layer in the transport) | `ssl.SSLContext` |
+//! | `tls` | [`TlsAcceptor`], [`TlsConnector`], [`start_tls`]: TLS over a bare socket at the poll level (futures-rustls) | `ssl.SSLSocket` |
 //!
 //! Everything runs on the running loop's thread: tasks are `!Send` and so
 //! may the futures hyper hands to [`LocalExec`] be.
@@ -60,6 +61,8 @@ mod timer;
 #[cfg(feature = "hyper")]
 pub use timer::{CorioSleep, CorioTimer};
 
+#[cfg(feature = "tls")]
+pub mod ssl;
 #[cfg(feature = "tls")]
 mod tls;
 #[cfg(feature = "tls")]
