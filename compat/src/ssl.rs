@@ -1,7 +1,7 @@
 //! asyncio's `ssl=` over rustls: [`ClientContext`] and [`ServerContext`]
 //! are `ssl.SSLContext`s for corio's streams, servers, protocols and
 //! `start_tls`. They implement corio-net's TLS seam
-//! ([`TlsContext`](corio_net::tls::TlsContext)), so the TLS layer runs in
+//! (`corio_net::tls::TlsContext`), so the TLS layer runs in
 //! the transport, below the application's protocol, as asyncio's
 //! `sslproto` does.
 //!
