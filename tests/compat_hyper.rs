@@ -240,7 +240,7 @@ fn the_hyper_demos_run_to_their_end() {
         "{tls}"
     );
     assert!(
-        tls.contains("refused: invalid peer certificate: UnknownIssuer"),
+        tls.contains("refused: SSL handshake failed: invalid peer certificate: UnknownIssuer"),
         "{tls}"
     );
 }
