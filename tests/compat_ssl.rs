@@ -665,3 +665,48 @@ fn openssl_s_client_starttls_smtp_verifies_and_talks() {
     })
     .unwrap();
 }
+
+#[test]
+fn alpn_is_agreed_and_unix_sockets_take_ssl_too() {
+    let pki = pki();
+    let server_ctx: SslContext = Arc::new(
+        ServerContext::from_pem(pki.server_chain.as_bytes(), pki.server_key.as_bytes())
+            .unwrap()
+            .with_alpn(&[b"h2", b"http/1.1"]),
+    );
+    let client_ctx: SslContext = Arc::new(
+        ClientContext::from_ca_pem(pki.ca.as_bytes())
+            .unwrap()
+            .with_alpn(&[b"http/1.1"]),
+    );
+    let path = pki.dir.join("tls.sock");
+    corio_executor::run(async move {
+        let server = corio_net::start_unix_server_with(echo, &path, tls_server_options(server_ctx))
+            .await
+            .unwrap();
+        // No host to check the certificate against: server_hostname is
+        // required, as asyncio says.
+        let nameless = ConnectOptions {
+            ssl: Some(client_ctx.clone()),
+            ..ConnectOptions::default()
+        };
+        let err = corio_net::open_unix_connection_with(&path, nameless)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        let (reader, writer) =
+            corio_net::open_unix_connection_with(&path, tls_client_options(client_ctx))
+                .await
+                .unwrap();
+        assert_eq!(
+            writer.transport().alpn_protocol().as_deref(),
+            Some(&b"http/1.1"[..])
+        );
+        writer.write(b"over a Unix socket\n").unwrap();
+        assert_eq!(reader.readline().await.unwrap(), b"over a Unix socket\n");
+        drop(writer);
+        server.close();
+        server.wait_closed().await;
+    })
+    .unwrap();
+}
