@@ -43,7 +43,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Write};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -285,11 +285,16 @@ impl RustlsSession {
     /// Moves the plaintext rustls has decrypted to `out`; true once the
     /// peer's close_notify came.
     fn drain_plaintext(&mut self, out: &mut Vec<u8>) -> Result<bool, TlsError> {
-        let mut chunk = [0; 16 * 1024];
+        // Straight from rustls's buffer into `out`: no zeroed scratch.
         loop {
-            match self.conn.reader().read(&mut chunk) {
-                Ok(0) => return Ok(true),
-                Ok(n) => out.extend_from_slice(&chunk[..n]),
+            let mut reader = self.conn.reader();
+            match reader.fill_buf() {
+                Ok([]) => return Ok(true),
+                Ok(chunk) => {
+                    let n = chunk.len();
+                    out.extend_from_slice(chunk);
+                    reader.consume(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) => return Err(TlsError::Protocol(e.to_string())),
             }

@@ -25,6 +25,10 @@ pub(crate) struct TlsLayer {
     shutdown_timeout: Duration,
     /// `close_notify` was queued.
     closed: bool,
+    /// Scratch for the plaintext a record decrypts to and the ciphertext
+    /// going out, kept between records (no allocation per record).
+    plain: Vec<u8>,
+    out: Vec<u8>,
 }
 
 impl Transport {
@@ -49,6 +53,8 @@ impl Transport {
             handshake_timer: timer,
             shutdown_timeout: start.shutdown_timeout,
             closed: false,
+            plain: Vec::new(),
+            out: Vec::new(),
         });
         // A client speaks first (its ClientHello).
         self.tls_flush();
@@ -61,25 +67,33 @@ impl Transport {
 
     /// Sends what the engine has ready for the peer.
     pub(super) fn tls_flush(&self) {
-        let mut out = Vec::new();
-        if let Some(layer) = self.inner.tls.borrow_mut().as_mut() {
-            layer.session.transmit(&mut out);
-        }
+        let mut out = match self.inner.tls.borrow_mut().as_mut() {
+            Some(layer) => {
+                let mut out = std::mem::take(&mut layer.out);
+                layer.session.transmit(&mut out);
+                out
+            }
+            None => return,
+        };
         if !out.is_empty() {
             self.write_raw(&out);
+            out.clear();
+        }
+        if let Some(layer) = self.inner.tls.borrow_mut().as_mut() {
+            layer.out = out;
         }
     }
 
     /// Ciphertext came (the reader callback): decrypt, answer the
     /// handshake, hand the plaintext to the protocol.
     pub(super) fn tls_received(&self, data: &[u8]) {
-        let mut plain = Vec::new();
-        let (outcome, was_handshaking, handshaking) = {
+        let (plain, outcome, was_handshaking, handshaking) = {
             let mut tls = self.inner.tls.borrow_mut();
             let Some(layer) = tls.as_mut() else { return };
+            let mut plain = std::mem::take(&mut layer.plain);
             let was = layer.session.is_handshaking();
             let outcome = layer.session.receive(data, &mut plain);
-            (outcome, was, layer.session.is_handshaking())
+            (plain, outcome, was, layer.session.is_handshaking())
         };
         // Handshake replies, and an alert after an error, go out first.
         self.tls_flush();
@@ -101,14 +115,20 @@ impl Transport {
         if was_handshaking && !handshaking {
             self.handshake_done();
         }
-        if !plain.is_empty()
-            && self
+        if !plain.is_empty() {
+            if self
                 .inner
                 .protocol
                 .now(|p| p.data_received(&plain))
                 .is_none()
-        {
-            self.tell(move |p| p.data_received(&plain));
+            {
+                // The protocol is busy: it gets the bytes later, by value.
+                self.tell(move |p| p.data_received(&plain));
+            } else {
+                self.keep_plain_scratch(plain);
+            }
+        } else {
+            self.keep_plain_scratch(plain);
         }
         if peer_closed {
             self.remove_reader();
@@ -118,6 +138,14 @@ impl Transport {
                     me.close();
                 }
             });
+        }
+    }
+
+    /// Gives the plaintext scratch back to the layer, empty.
+    fn keep_plain_scratch(&self, mut plain: Vec<u8>) {
+        plain.clear();
+        if let Some(layer) = self.inner.tls.borrow_mut().as_mut() {
+            layer.plain = plain;
         }
     }
 
