@@ -346,17 +346,19 @@ fn run(rounds: usize, msgs: u64) -> io::Result<()> {
     Ok(())
 }
 
-/// User-space instructions of one run under callgrind (valgrind's
-/// "Collected" line; `taskset` execs the benchmark, so it is one process).
+/// User-space instructions of one run under callgrind (valgrind's last
+/// "Collected" line: `taskset` execs the benchmark in its own process).
 fn instructions(runtime: &str, conns: usize, msgs: u64) -> io::Result<u64> {
     let tool = [
         "valgrind",
         "--tool=callgrind",
+        "--trace-children=yes",
         "--callgrind-out-file=/dev/null",
     ];
     let (stderr, _) = child(&tool, runtime, conns, msgs)?;
     stderr
         .lines()
+        .rev()
         .find_map(|l| l.split("Collected : ").nth(1))
         .and_then(|n| n.trim().parse().ok())
         .ok_or_else(|| io::Error::other(format!("no callgrind total:\n{stderr}")))
