@@ -29,7 +29,7 @@
 //! cancelling out, as `echo counts` does for its server.
 //!
 //! `corio-bufread` (counts only, not in the ratios) is corio with a
-//! bench-local TLS session (see [`BufReadContext`]): what a change to
+//! bench-local TLS session (see `BufReadContext`): what a change to
 //! corio-compat's `RustlsSession` would give.
 //!
 //! Ratios (corio / tokio): `tls_echo_msgs_per_s_1`, `_50` (above 1 is
