@@ -31,6 +31,7 @@
 #[doc = "[10-ecosystem.md]: crate::docs::ch10_ecosystem"]
 #[doc = "[11-mini-redis.md]: crate::docs::ch11_mini_redis"]
 #[doc = "[12-crawler.md]: crate::docs::ch12_crawler"]
+#[doc = "[13-many-cores.md]: crate::docs::ch13_many_cores"]
 #[doc = include_str!("../docs/README.md")]
 pub mod ch00_path {}
 
@@ -192,3 +193,6 @@ pub mod ch11_mini_redis {}
 #[doc = "[ch09]: crate::docs::ch09_porting_from_asyncio"]
 #[doc = include_str!("../docs/12-crawler.md")]
 pub mod ch12_crawler {}
+
+#[doc = include_str!("../docs/13-many-cores.md")]
+pub mod ch13_many_cores {}

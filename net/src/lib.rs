@@ -61,6 +61,7 @@ mod process;
 mod ready;
 mod resolve;
 mod server;
+mod shared_port;
 mod socket;
 mod streams;
 #[allow(unsafe_code)]
@@ -81,6 +82,7 @@ pub use process::{
 };
 pub use resolve::getaddrinfo;
 pub use server::{Server, ServerOptions, create_server, create_unix_server};
+pub use shared_port::SharedPort;
 pub use streams::{
     ClientResult, ConnectOptions, DEFAULT_LIMIT, Drain, Lines, StreamError, StreamReader,
     StreamWriter, open_connection, open_connection_sock, open_connection_with,

@@ -82,6 +82,14 @@ impl Core {
         self.shutdown.set.load(Ordering::Acquire)
     }
 
+    /// Asks every loop to shut down gracefully: each one's
+    /// [`shutdown_requested`](Self::shutdown_requested) completes, and its
+    /// main decides what to finish (no main is cancelled, unlike Ctrl-C).
+    /// For a program that knows when it is done, from any of its loops.
+    pub fn request_shutdown(&self) {
+        self.shutdown.set();
+    }
+
     /// Waits until the runtime shuts down: for a loop that has work to
     /// finish before its main is cancelled, or that waits for nothing
     /// else. No asyncio counterpart (asyncio has one loop).
