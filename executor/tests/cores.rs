@@ -193,3 +193,29 @@ fn cores_child() {
     );
     println!("interrupted, {} loops stopped", stopped.lock().unwrap());
 }
+
+/// With `pin(true)`, loop N runs on CPU N only (as the kernel says of its
+/// thread); without, the kernel keeps every CPU allowed.
+#[test]
+fn pinned_loops_run_on_their_own_cpu() {
+    fn allowed() -> String {
+        let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let pinned = Cores::new()
+        .count(cpus)
+        .pin(true)
+        .run(move |core| async move { (core.index(), allowed()) })
+        .unwrap();
+    for (index, cpus_allowed) in pinned {
+        assert_eq!(cpus_allowed, index.to_string());
+    }
+    let free = Cores::new().count(1).run(|_| async { allowed() }).unwrap();
+    assert_eq!(free[0], allowed(), "unpinned: the caller's set");
+}

@@ -547,6 +547,33 @@ impl Server {
         }
     }
 
+    /// Connections open now (accepted, `connection_lost` not yet come):
+    /// with one server per loop on a shared port, how the kernel spread
+    /// them. Python: `len(server._clients)` (private in asyncio).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio_net::{open_connection, start_server};
+    ///
+    /// corio_executor::run(async {
+    ///     let server = start_server(|reader, _writer| async move {
+    ///         let _ = reader.read(-1).await;
+    ///     }, "127.0.0.1", 0).await?;
+    ///     let (_r, writer) = open_connection("127.0.0.1", server.addresses()[0].port()).await?;
+    ///     while server.connection_count() == 0 {
+    ///         corio_executor::yield_now().await;
+    ///     }
+    ///     assert_eq!(server.connection_count(), 1);
+    ///     drop(writer);
+    ///     Ok::<(), std::io::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn connection_count(&self) -> usize {
+        self.inner.active.get()
+    }
+
     /// True while accepting. Python: `server.is_serving()`.
     pub fn is_serving(&self) -> bool {
         self.inner.serving.get()

@@ -116,6 +116,18 @@ pub fn exit_by_signal(signum: i32) -> io::Result<()> {
     sys::raise_in_process(signum)
 }
 
+/// Pins the calling thread to CPU `cpu` (`sched_setaffinity`): what a
+/// loop-per-core runtime does so each loop keeps its core's caches. No
+/// asyncio counterpart (Python: `os.sched_setaffinity(0, {cpu})`, which
+/// pins the whole process).
+///
+/// # Errors
+/// `InvalidInput` for a CPU number past what the kernel's set holds;
+/// `EINVAL` for a CPU this process may not use.
+pub fn pin_current_thread(cpu: usize) -> io::Result<()> {
+    sys::pin_thread(cpu)
+}
+
 /// True on the process's main thread, where asyncio lets `run()` install
 /// its Ctrl-C handler. Python: `threading.current_thread() is
 /// threading.main_thread()`.

@@ -392,6 +392,31 @@ pub(crate) fn raise_in_process(signum: libc::c_int) -> io::Result<()> {
     cvt(unsafe { libc::kill(libc::getpid(), signum) }).map(drop)
 }
 
+/// `sched_setaffinity(0, {cpu})`: the calling thread runs on `cpu` only.
+pub(crate) fn pin_thread(cpu: usize) -> io::Result<()> {
+    let max = 8 * std::mem::size_of::<libc::cpu_set_t>();
+    if cpu >= max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("cpu {cpu} is past the {max} a cpu_set_t holds"),
+        ));
+    }
+    let mut set = MaybeUninit::<libc::cpu_set_t>::zeroed();
+    // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET writes one bit
+    // of it, `cpu` being below its size (checked above); the kernel reads
+    // `size_of::<cpu_set_t>()` bytes of it.
+    unsafe {
+        let set = set.as_mut_ptr();
+        libc::CPU_SET(cpu, &mut *set);
+        cvt(libc::sched_setaffinity(
+            0,
+            std::mem::size_of::<libc::cpu_set_t>(),
+            set,
+        ))
+        .map(drop)
+    }
+}
+
 /// True on the process's main thread (its thread id is the process id).
 pub(crate) fn is_main_thread() -> bool {
     // SAFETY: neither call takes arguments or can fail.

@@ -156,6 +156,7 @@ pub enum CoresError {
 pub struct Cores {
     count: usize,
     thread_name: String,
+    pin: bool,
 }
 
 impl Default for Cores {
@@ -213,6 +214,7 @@ impl Cores {
         Cores {
             count: std::thread::available_parallelism().map_or(1, |n| n.get()),
             thread_name: "corio".to_string(),
+            pin: false,
         }
     }
 
@@ -220,6 +222,16 @@ impl Cores {
     #[must_use]
     pub fn count(mut self, count: usize) -> Cores {
         self.count = count.max(1);
+        self
+    }
+
+    /// Pins loop N's thread to CPU N (modulo the CPUs there are), so each
+    /// loop keeps its core's caches (off by default: the kernel moves
+    /// threads as it sees fit). A pin the kernel refuses is reported
+    /// through that loop's exception handler, and the loop runs unpinned.
+    #[must_use]
+    pub fn pin(mut self, pin: bool) -> Cores {
+        self.pin = pin;
         self
     }
 
@@ -287,9 +299,11 @@ impl Cores {
                 shutdown: shutdown.clone(),
             };
             let (main, done, handles) = (main.clone(), done_tx.clone(), handle_tx.clone());
+            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let pin = self.pin.then_some(index % cpus);
             let spawned = std::thread::Builder::new()
                 .name(format!("{}-{index}", self.thread_name))
-                .spawn(move || run_one_loop(core, &*main, location, &handles, &done));
+                .spawn(move || run_one_loop(core, &*main, location, &handles, &done, pin));
             match spawned {
                 Ok(thread) => threads.push(thread),
                 Err(error) => {
@@ -373,6 +387,7 @@ fn run_one_loop<F, Fut>(
     location: &'static Location<'static>,
     handles: &std::sync::mpsc::Sender<LoopHandle>,
     done: &Sender<Outcome<Fut::Output>>,
+    pin: Option<usize>,
 ) where
     F: Fn(Core) -> Fut,
     Fut: StdFuture + 'static,
@@ -382,6 +397,14 @@ fn run_one_loop<F, Fut>(
     let outcome = match EventLoop::new() {
         Err(e) => Err(SentError::Loop(e)),
         Ok(lp) => {
+            if let Some(cpu) = pin
+                && let Err(e) = corio_reactor::signal::pin_current_thread(cpu)
+            {
+                lp.call_exception_handler(crate::ExceptionContext {
+                    message: format!("Could not pin loop {index} to CPU {cpu}"),
+                    exception: Some(e.to_string()),
+                });
+            }
             set_event_loop(Some(&lp));
             let task = crate::task::spawn(&lp.inner, main(core), location);
             MAIN_TASK.with(|m| *m.borrow_mut() = Some(task.as_ref()));
