@@ -557,8 +557,9 @@ impl Server {
     /// use corio_net::{open_connection, start_server};
     ///
     /// corio_executor::run(async {
-    ///     let server = start_server(|reader, _writer| async move {
-    ///         let _ = reader.read(-1).await;
+    ///     let server = start_server(|reader, writer| async move {
+    ///         let _ = reader.read(-1).await; // until the client's EOF
+    ///         drop(writer);
     ///     }, "127.0.0.1", 0).await?;
     ///     let (_r, writer) = open_connection("127.0.0.1", server.addresses()[0].port()).await?;
     ///     while server.connection_count() == 0 {
