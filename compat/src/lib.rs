@@ -10,6 +10,7 @@
 //! | `futures-io` | [`Io`] implements `futures_io::AsyncRead` / `AsyncWrite` for [`TcpStream`](corio_net::TcpStream) and [`UnixStream`](corio_net::UnixStream) (and [`BufIo`] `AsyncBufRead`) | a socket driven by `add_reader` / `add_writer` |
 //! | `futures-io` | [`StreamPair`]: `open_connection`'s `(reader, writer)` as `AsyncRead` + `AsyncBufRead` + `AsyncWrite` | `reader.read(n)`, `writer.write` + `drain()` |
 //! | `hyper` | [`Io`] implements `hyper::rt::Read` / `Write`; [`LocalExec`] is a `hyper::rt::Executor` for `!Send` futures, [`CorioTimer`] its `rt::Timer`; [`serve`] runs an HTTP/1.1 + HTTP/2 server with graceful [`HttpServer::close`] | `loop.create_server` + a protocol |
+//! | `tokio-io` | [`Io`] and [`StreamPair`] implement `tokio::io::AsyncRead` / `AsyncWrite` (and `AsyncBufRead` for the pair); [`TokioCompat`] does it for any `futures-io` stream (a [`TlsStream`]). The `tokio` crate comes without any runtime feature | a socket driven by `add_reader` / `add_writer` |
 //! | `tls` | [`TlsAcceptor`], [`TlsConnector`], [`start_tls`] over rustls (ring provider) | `ssl.SSLContext`, `loop.start_tls` |
 //!
 //! Everything runs on the running loop's thread: tasks are `!Send` and so
@@ -42,9 +43,14 @@ pub use io::{Io, PollSocket};
 #[cfg(feature = "futures-io")]
 pub use pair::StreamPair;
 
-#[cfg(feature = "hyper")]
+#[cfg(any(feature = "hyper", feature = "tokio-io"))]
 #[allow(unsafe_code)]
 mod sys;
+
+#[cfg(feature = "tokio-io")]
+mod tokio_io;
+#[cfg(feature = "tokio-io")]
+pub use tokio_io::TokioCompat;
 
 #[cfg(feature = "hyper")]
 mod http;
@@ -83,3 +89,7 @@ pub use http_body_util;
 /// hyper 1.x, re-exported so users name the same version.
 #[cfg(feature = "hyper")]
 pub use hyper;
+/// The `tokio` crate (its I/O traits only, no runtime), re-exported so
+/// users name the same version.
+#[cfg(feature = "tokio-io")]
+pub use tokio;

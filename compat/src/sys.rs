@@ -1,13 +1,43 @@
-//! The unsafe steps of the hyper adapter: telling hyper's read cursor how
-//! many bytes the kernel initialized, and arming a connection's reset.
+//! The unsafe steps of the hyper and tokio adapters: telling hyper's read
+//! cursor or tokio's `ReadBuf` how many bytes the kernel initialized, and
+//! arming a connection's reset.
 
 use std::io;
+#[cfg(feature = "hyper")]
 use std::os::fd::RawFd;
 use std::task::{Context, Poll};
 
+#[cfg(feature = "hyper")]
 use hyper::rt::ReadBufCursor;
 
+/// Reads with `read` into the unfilled part of tokio's `buf` and marks
+/// what it wrote as initialized and filled.
+#[cfg(feature = "tokio-io")]
+pub(crate) fn read_into_readbuf(
+    buf: &mut tokio::io::ReadBuf<'_>,
+    cx: &mut Context<'_>,
+    read: impl FnOnce(&mut Context<'_>, &mut [std::mem::MaybeUninit<u8>]) -> Poll<io::Result<usize>>,
+) -> Poll<io::Result<()>> {
+    // SAFETY: the slice is only handed to `read`, whose contract (corio-net's
+    // `poll_recv_uninit`: a `recv` into it) is to write, never de-initialize.
+    let unfilled = unsafe { buf.unfilled_mut() };
+    let len = unfilled.len();
+    match read(cx, unfilled) {
+        Poll::Ready(Ok(n)) => {
+            assert!(n <= len, "recv returned more than the buffer");
+            // SAFETY: `recv` initialized the first `n` bytes of the unfilled
+            // part (it returned `n`, and `n <= len`).
+            unsafe { buf.assume_init(n) };
+            buf.advance(n);
+            Poll::Ready(Ok(()))
+        }
+        Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+        Poll::Pending => Poll::Pending,
+    }
+}
+
 /// Reads with `read` into the unfilled part of `cursor` and advances it.
+#[cfg(feature = "hyper")]
 pub(crate) fn read_into_cursor(
     cursor: &mut ReadBufCursor<'_>,
     cx: &mut Context<'_>,
@@ -30,6 +60,7 @@ pub(crate) fn read_into_cursor(
     }
 }
 
+#[cfg(feature = "hyper")]
 /// `setsockopt(fd, SOL_SOCKET, SO_LINGER, {on, 0 s})`: the socket's close
 /// drops what is unsent and resets the connection.
 ///
