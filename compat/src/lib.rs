@@ -11,6 +11,8 @@
 //! | `futures-io` | [`StreamPair`]: `open_connection`'s `(reader, writer)` as `AsyncRead` + `AsyncBufRead` + `AsyncWrite` | `reader.read(n)`, `writer.write` + `drain()` |
 //! | `hyper` | [`Io`] implements `hyper::rt::Read` / `Write`; [`LocalExec`] is a `hyper::rt::Executor` for `!Send` futures, [`CorioTimer`] its `rt::Timer`; [`serve`] runs an HTTP/1.1 + HTTP/2 server with graceful [`HttpServer::close`] | `loop.create_server` + a protocol |
 //! | `tokio-io` | [`Io`] and [`StreamPair`] implement `tokio::io::AsyncRead` / `AsyncWrite` (and `AsyncBufRead` for the pair); [`TokioCompat`] does it for any `futures-io` stream (a [`TlsStream`]). The `tokio` crate comes without any runtime feature | a socket driven by `add_reader` / `add_writer` |
+//! | `axum` | [`serve_tower`] serves an `axum::Router` (any tower `Service`) on [`HttpServer`], with the peer as [`ConnectInfo`]; [`OnLoop`] / [`on_loop`] let axum's `Send` handlers and state hold corio's `!Send` futures and `Rc`s | aiohttp's `web.AppRunner` + `TCPSite` |
+//! | `websocket` | WebSockets with [`async_tungstenite`] over [`Io`], [`StreamPair`] or a [`TlsStream`] (their `futures-io` impls are all it needs) | the `websockets` package |
 //! | `tls` | [`TlsAcceptor`], [`TlsConnector`], [`start_tls`] over rustls (ring provider) | `ssl.SSLContext`, `loop.start_tls` |
 //!
 //! Everything runs on the running loop's thread: tasks are `!Send` and so
@@ -66,11 +68,61 @@ mod timer;
 #[cfg(feature = "hyper")]
 pub use timer::{CorioSleep, CorioTimer};
 
+#[cfg(feature = "axum")]
+mod router;
+#[cfg(feature = "axum")]
+pub use router::{ConnectInfo, serve_tower};
+#[cfg(feature = "axum")]
+mod on_loop;
+#[cfg(feature = "axum")]
+pub use on_loop::{OnLoop, on_loop};
+
 #[cfg(feature = "tls")]
 mod tls;
 #[cfg(feature = "tls")]
 pub use tls::{TlsAcceptor, TlsConnector, TlsStream, start_tls};
 
+/// async-tungstenite (WebSockets over any `futures-io` stream), re-exported
+/// so users name the same version: a corio stream ([`Io`], [`StreamPair`],
+/// a [`TlsStream`]) is all it needs, no adapter. Python: the `websockets`
+/// package (`websockets.serve`, `websockets.connect`).
+///
+/// ```
+/// use corio_compat::async_tungstenite::{accept_async, client_async, tungstenite::Message};
+/// use corio_compat::Io;
+/// use corio_net::{TcpListener, TcpStream};
+/// use corio_compat::futures_util::{SinkExt, StreamExt};
+///
+/// corio_executor::run(async {
+///     let listener = TcpListener::bind("127.0.0.1", 0).await?;
+///     let port = listener.local_addr()?.port();
+///     let server = corio_executor::create_task(async move {
+///         let (stream, _) = listener.accept().await?;
+///         let mut ws = accept_async(Io::new(stream)).await.map_err(std::io::Error::other)?;
+///         while let Some(Ok(msg)) = ws.next().await {
+///             if msg.is_text() {
+///                 ws.send(msg).await.map_err(std::io::Error::other)?;
+///             }
+///         }
+///         Ok::<(), std::io::Error>(())
+///     });
+///     let stream = Io::new(TcpStream::connect("127.0.0.1", port).await?);
+///     let url = format!("ws://127.0.0.1:{port}/");
+///     let (mut ws, _) = client_async(url, stream).await.map_err(std::io::Error::other)?;
+///     ws.send(Message::text("hello")).await.map_err(std::io::Error::other)?;
+///     assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("hello"));
+///     ws.close(None).await.map_err(std::io::Error::other)?;
+///     server.await.unwrap()?;
+///     Ok::<(), std::io::Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg(feature = "websocket")]
+pub use async_tungstenite;
+/// axum (without its tokio runtime), re-exported so users name the same
+/// version.
+#[cfg(feature = "axum")]
+pub use axum;
 /// `bytes`, re-exported (hyper's body chunks).
 #[cfg(feature = "hyper")]
 pub use bytes;
@@ -83,6 +135,10 @@ pub use futures_rustls;
 /// rustls, re-exported (`ServerConfig`, `ClientConfig`, `RootCertStore`).
 #[cfg(feature = "tls")]
 pub use futures_rustls::rustls;
+/// `futures-util` (`StreamExt`, `SinkExt`: a WebSocket's messages, a
+/// PostgreSQL connection's notifications), re-exported.
+#[cfg(any(feature = "websocket", feature = "postgres"))]
+pub use futures_util;
 /// `http-body-util`, re-exported (`Full`, `BodyExt::collect`).
 #[cfg(feature = "hyper")]
 pub use http_body_util;

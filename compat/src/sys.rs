@@ -90,3 +90,28 @@ pub(crate) fn set_reset_on_close(fd: RawFd) -> io::Result<()> {
     }
     Ok(())
 }
+
+// SAFETY: an `OnLoop`'s value is reachable only through `Deref`,
+// `DerefMut`, `Clone`, `Future::poll` and `Drop`, and each of them first
+// checks that the calling thread is the owner (the one that made it), so
+// the value is only ever touched on one thread, whatever thread holds the
+// wrapper (`Drop` skips the check only for a `T` with no drop glue, whose
+// drop touches nothing).
+#[cfg(feature = "axum")]
+unsafe impl<T> Send for crate::on_loop::OnLoop<T> {}
+// SAFETY: as for `Send`: a shared `&OnLoop` gives access to the value
+// only through the same owner-checked paths.
+#[cfg(feature = "axum")]
+unsafe impl<T> Sync for crate::on_loop::OnLoop<T> {}
+
+/// Structural pinning of an [`OnLoop`](crate::on_loop::OnLoop)'s value.
+#[cfg(feature = "axum")]
+pub(crate) fn pin_on_loop<F>(
+    on_loop: std::pin::Pin<&mut crate::on_loop::OnLoop<F>>,
+) -> std::pin::Pin<&mut F> {
+    // SAFETY: `value` is never moved out of a pinned `OnLoop`: no method
+    // hands it out by value or by `&mut` once pinned (`DerefMut` needs an
+    // unpinned `&mut OnLoop`, which a `Pin<&mut OnLoop<F>>` of a `!Unpin`
+    // F does not give), and `Drop` does not move it.
+    unsafe { on_loop.map_unchecked_mut(|o| &mut o.value) }
+}
