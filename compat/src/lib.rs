@@ -13,6 +13,7 @@
 //! | `tokio-io` | [`Io`] and [`StreamPair`] implement `tokio::io::AsyncRead` / `AsyncWrite` (and `AsyncBufRead` for the pair); [`TokioCompat`] does it for any `futures-io` stream (a [`TlsStream`]). The `tokio` crate comes without any runtime feature | a socket driven by `add_reader` / `add_writer` |
 //! | `axum` | [`serve_tower`] serves an `axum::Router` (any tower `Service`) on [`HttpServer`], with the peer as [`ConnectInfo`]; [`OnLoop`] / [`on_loop`] let axum's `Send` handlers and state hold corio's `!Send` futures and `Rc`s | aiohttp's `web.AppRunner` + `TCPSite` |
 //! | `websocket` | WebSockets with [`async_tungstenite`] over [`Io`], [`StreamPair`] or a [`TlsStream`] (their `futures-io` impls are all it needs) | the `websockets` package |
+//! | `postgres` | [`postgres::connect`] runs tokio-postgres over a corio TCP or Unix socket, its connection a corio task with `NOTIFY`s as a stream; [`postgres::Canceller`] cancels a dropped query; [`postgres::Pool`] on corio's `Semaphore` and `Queue` | asyncpg |
 //! | `tls` | [`TlsAcceptor`], [`TlsConnector`], [`start_tls`] over rustls (ring provider) | `ssl.SSLContext`, `loop.start_tls` |
 //!
 //! Everything runs on the running loop's thread: tasks are `!Send` and so
@@ -76,6 +77,9 @@ pub use router::{ConnectInfo, serve_tower};
 mod on_loop;
 #[cfg(feature = "axum")]
 pub use on_loop::{OnLoop, on_loop};
+
+#[cfg(feature = "postgres")]
+pub mod postgres;
 
 #[cfg(feature = "tls")]
 mod tls;
@@ -149,3 +153,7 @@ pub use hyper;
 /// users name the same version.
 #[cfg(feature = "tokio-io")]
 pub use tokio;
+/// tokio-postgres (without its `runtime` feature), re-exported so users
+/// name the same version: `Client`, `Config`, `Row`, `Notification`.
+#[cfg(feature = "postgres")]
+pub use tokio_postgres;
