@@ -482,6 +482,16 @@ impl std::ops::Deref for Pooled {
     }
 }
 
+impl std::ops::DerefMut for Pooled {
+    /// `&mut Client`, for `transaction()`.
+    fn deref_mut(&mut self) -> &mut Client {
+        match &mut self.conn {
+            Some((client, _)) => client,
+            None => unreachable!("a Pooled's connection is taken only by its drop"),
+        }
+    }
+}
+
 impl Drop for Pooled {
     fn drop(&mut self) {
         let Some((client, connection)) = self.conn.take() else {
