@@ -5,7 +5,10 @@
 //! hyper calls a service with `&self` and no readiness step; tower's
 //! `Service` wants `&mut self` and `poll_ready` first, so each request
 //! runs on a clone of the service, readied then called (hyper-util's
-//! `TowerToHyperService` does the same).
+//! `TowerToHyperService` does the same). Most services (an axum `Router`
+//! among them) are always ready: those are called at once and their
+//! future returned as it is; only one that is not ready yet gets a boxed
+//! future that waits for it.
 //!
 //! The peer address: [`serve_with`] hands `wrap` each accepted socket in
 //! the connection's own task, and hyper calls the service in that task
@@ -21,12 +24,13 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use axum::extract::{Extension, FromRequestParts};
 use axum::http::request::Parts;
 use corio_executor::{TaskRef, current_task};
 use corio_net::{TcpListener, TcpStream};
+use futures_util::future::Either;
 use hyper::body::{Body, Incoming};
 use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper::{Request, Response};
@@ -231,14 +235,14 @@ impl<S: Clone> Clone for PeerService<S> {
     }
 }
 
-impl<S, B> hyper::service::Service<Request<Incoming>> for PeerService<S>
+impl<S, B: 'static> hyper::service::Service<Request<Incoming>> for PeerService<S>
 where
     S: tower_service::Service<Request<Incoming>, Response = Response<B>> + Clone + 'static,
     S::Future: 'static,
 {
     type Response = Response<B>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<B>, S::Error>>>>;
+    type Future = Either<S::Future, Pin<Box<dyn Future<Output = Result<Response<B>, S::Error>>>>>;
 
     fn call(&self, mut req: Request<Incoming>) -> Self::Future {
         let peer = self.peer.get().or_else(|| {
@@ -250,9 +254,15 @@ where
             req.extensions_mut().insert(ConnectInfo(peer));
         }
         let mut service = self.inner.clone();
-        Box::pin(async move {
-            std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
-            service.call(req).await
-        })
+        // Polled without a task's waker: if it is not ready, the boxed
+        // future below polls it again with one.
+        match service.poll_ready(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Ok(())) => Either::Left(service.call(req)),
+            Poll::Ready(Err(e)) => Either::Right(Box::pin(std::future::ready(Err(e)))),
+            Poll::Pending => Either::Right(Box::pin(async move {
+                std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
+                service.call(req).await
+            })),
+        }
     }
 }
