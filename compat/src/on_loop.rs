@@ -11,6 +11,7 @@
 //! `Send`/`Sync` are in `sys.rs`, with that argument.
 
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::thread::{self, ThreadId};
@@ -25,8 +26,10 @@ use std::thread::{self, ThreadId};
 ///
 /// # Panics
 /// Reading, polling, cloning or dropping it on another thread than the
-/// one that made it (corio's server never does); a drop there while the
-/// thread is already panicking aborts the process, as a double panic does.
+/// one that made it (corio's server never does). A value dropped there
+/// is leaked, never destroyed on the wrong thread (and the drop panics,
+/// unless the thread is already panicking or the value has nothing to
+/// destroy).
 ///
 /// # Examples
 ///
@@ -42,7 +45,8 @@ use std::thread::{self, ThreadId};
 pub struct OnLoop<T> {
     /// The thread allowed to touch `value`.
     pub(crate) owner: ThreadId,
-    pub(crate) value: T,
+    /// Dropped by hand, on the owner's thread only (see `Drop`).
+    pub(crate) value: ManuallyDrop<T>,
 }
 
 impl<T> OnLoop<T> {
@@ -50,7 +54,7 @@ impl<T> OnLoop<T> {
     pub fn new(value: T) -> OnLoop<T> {
         OnLoop {
             owner: thread::current().id(),
-            value,
+            value: ManuallyDrop::new(value),
         }
     }
 
@@ -110,7 +114,7 @@ impl<T: Clone> Clone for OnLoop<T> {
         self.check();
         OnLoop {
             owner: self.owner,
-            value: self.value.clone(),
+            value: ManuallyDrop::new(T::clone(&self.value)),
         }
     }
 }
@@ -134,11 +138,61 @@ impl<F: Future> Future for OnLoop<F> {
 
 impl<T> Drop for OnLoop<T> {
     fn drop(&mut self) {
-        // A value with no drop glue may end anywhere; any other must not
-        // run its destructor on a foreign thread (a panic there while
-        // already panicking aborts, which is still sound).
-        if std::mem::needs_drop::<T>() {
-            self.check();
+        if thread::current().id() == self.owner {
+            crate::sys::drop_on_loop(&mut self.value);
+        } else if std::mem::needs_drop::<T>() && !thread::panicking() {
+            // Leaked: destroying it here could race with the owner's
+            // thread (an `Rc`'s count).
+            panic!(
+                "OnLoop value dropped outside the thread (the event loop) it belongs to; leaked"
+            );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    use super::{OnLoop, on_loop};
+
+    #[test]
+    fn it_is_usable_on_its_own_thread() {
+        let state = OnLoop::new(Rc::new(Cell::new(1)));
+        let copy = state.clone();
+        copy.set(2);
+        assert_eq!(state.get(), 2);
+        let answer = corio_executor::run(on_loop(async { 42 })).unwrap();
+        assert_eq!(answer, 42);
+    }
+
+    #[test]
+    fn touching_it_from_another_thread_panics() {
+        let state = OnLoop::new(Rc::new(Cell::new(1)));
+        let elsewhere = std::thread::spawn(move || {
+            let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| state.get()));
+            // Back to the owner to be dropped, so the Rc is never
+            // touched here.
+            (read.is_err(), state)
+        });
+        let (panicked, state) = elsewhere.join().unwrap();
+        assert!(panicked, "a read from another thread must panic");
+        assert_eq!(state.get(), 1);
+    }
+
+    #[test]
+    fn dropping_it_on_another_thread_leaks_and_panics_unless_it_has_no_drop_glue() {
+        let plain = OnLoop::new(7u32);
+        std::thread::spawn(move || drop(plain)).join().unwrap();
+        let shared = Rc::new(());
+        let rc = OnLoop::new(shared.clone());
+        let dropped = std::thread::spawn(move || drop(rc)).join();
+        assert!(
+            dropped.is_err(),
+            "an Rc dropped on another thread must panic"
+        );
+        // Leaked, not destroyed there: the count was never touched.
+        assert_eq!(Rc::strong_count(&shared), 2);
     }
 }

@@ -95,8 +95,8 @@ pub(crate) fn set_reset_on_close(fd: RawFd) -> io::Result<()> {
 // `DerefMut`, `Clone`, `Future::poll` and `Drop`, and each of them first
 // checks that the calling thread is the owner (the one that made it), so
 // the value is only ever touched on one thread, whatever thread holds the
-// wrapper (`Drop` skips the check only for a `T` with no drop glue, whose
-// drop touches nothing).
+// wrapper: off the owner's thread, `Drop` leaks the value rather than
+// destroy it.
 #[cfg(feature = "axum")]
 unsafe impl<T> Send for crate::on_loop::OnLoop<T> {}
 // SAFETY: as for `Send`: a shared `&OnLoop` gives access to the value
@@ -113,5 +113,14 @@ pub(crate) fn pin_on_loop<F>(
     // hands it out by value or by `&mut` once pinned (`DerefMut` needs an
     // unpinned `&mut OnLoop`, which a `Pin<&mut OnLoop<F>>` of a `!Unpin`
     // F does not give), and `Drop` does not move it.
-    unsafe { on_loop.map_unchecked_mut(|o| &mut o.value) }
+    unsafe { on_loop.map_unchecked_mut(|o| &mut *o.value) }
+}
+
+/// Destroys an [`OnLoop`](crate::on_loop::OnLoop)'s value, from its
+/// `Drop` on the owner's thread.
+#[cfg(feature = "axum")]
+pub(crate) fn drop_on_loop<T>(value: &mut std::mem::ManuallyDrop<T>) {
+    // SAFETY: called only from `OnLoop::drop`, once, and the value is
+    // never used after it (the `OnLoop` is being dropped).
+    unsafe { std::mem::ManuallyDrop::drop(value) }
 }
