@@ -28,7 +28,11 @@
 //! [`PollSocket`]), `pair.rs` ([`StreamPair`]) and `read_buffer.rs` (the
 //! read-ahead both buffered kinds share), `http.rs` (hyper's executor and
 //! its `Read`/`Write`), `timer.rs` ([`CorioTimer`]), `server.rs` ([`serve`],
-//! [`HttpServer`]), `tls.rs` (rustls), `sys.rs` (the unsafe steps).
+//! [`HttpServer`]), `tls.rs` (rustls), `tokio_io.rs` (tokio's I/O traits,
+//! [`TokioCompat`]), `router.rs` ([`serve_tower`]: a tower service on
+//! [`HttpServer`], [`ConnectInfo`]), `on_loop.rs` ([`OnLoop`]: `!Send`
+//! values for axum's `Send` bounds), `postgres.rs` (tokio-postgres on corio
+//! sockets, its pool), `sys.rs` (the unsafe steps).
 #![deny(missing_docs)]
 // No `unsafe` outside the syscall layer (`sys`), where every block has
 // its `// SAFETY:` comment (DESIGN rule 6).
