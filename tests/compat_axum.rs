@@ -164,6 +164,18 @@ print("python ok")
     assert_fds_settle(&server, before);
 }
 
+/// Waits until the server's middleware has counted one request besides
+/// the `/stats` requests made here to ask: the slow one is in flight.
+fn wait_in_flight(port: u16) {
+    let mut asked = 0;
+    let arrived = testkit::eventually(|| {
+        asked += 1;
+        let stats = curl_text(&[&format!("http://127.0.0.1:{port}/stats")]);
+        stats == format!("requests {}\n", asked + 1)
+    });
+    assert!(arrived, "the slow request never arrived");
+}
+
 #[test]
 fn sigterm_lets_a_request_in_flight_finish_then_exits() {
     let (mut server, mut out) = spawn_example("axum_app", &["--serve", "0"]);
@@ -171,13 +183,7 @@ fn sigterm_lets_a_request_in_flight_finish_then_exits() {
     let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
     let slow =
         std::thread::spawn(move || curl_text(&[&format!("http://127.0.0.1:{port}/slow?ms=700")]));
-    // The request is in flight once the middleware counted it.
-    assert!(
-        testkit::eventually(|| {
-            curl_text(&[&format!("http://127.0.0.1:{port}/stats")]) == "requests 2\n"
-        }),
-        "the slow request never arrived"
-    );
+    wait_in_flight(port);
     send_signal(&server, "-TERM");
     wait_for_line(&mut out, "shutting down");
     assert_eq!(slow.join().unwrap(), "slept 700 ms\n");
@@ -196,9 +202,7 @@ fn a_request_that_outlasts_the_grace_period_is_aborted() {
     stuck
         .write_all(b"GET /slow?ms=600000 HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
-    assert!(testkit::eventually(|| {
-        curl_text(&[&format!("http://127.0.0.1:{port}/stats")]) == "requests 2\n"
-    }));
+    wait_in_flight(port);
     send_signal(&server, "-INT");
     let mut line = String::new();
     while !line.contains("aborting") {

@@ -327,7 +327,8 @@ fn the_pool_lends_at_most_max_size_and_closes() {
             .await
             .unwrap()
             .get(0);
-        pg.psql(&format!("SELECT pg_terminate_backend({pid})"))
+        // With a timeout, pg_terminate_backend waits until it is gone.
+        pg.psql(&format!("SELECT pg_terminate_backend({pid}, 5000)"))
             .unwrap();
         assert!(conn.query("SELECT 1", &[]).await.is_err());
         drop(conn);
