@@ -122,7 +122,8 @@ impl Connection {
     /// connection does. Python: asyncpg's `add_listener(channel,
     /// callback)`; here a stream to iterate (`while let Some(n) =
     /// stream.next().await`). Notifications not read are kept (no
-    /// bound, as the server does not wait either).
+    /// bound, as the server does not wait either). Take one stream per
+    /// connection: two would share the notifications between them.
     pub fn notifications(&self) -> impl Stream<Item = Notification> + 'static {
         futures_util::stream::unfold(self.notifications.clone(), |queue| async move {
             let next = queue.get().await.ok()?;
