@@ -1,6 +1,6 @@
-//! A TLS echo server and client on corio, with a certificate made at start
-//! (`rcgen`): asyncio's `start_server(..., ssl=ctx)` and
-//! `open_connection(..., ssl=ctx)`, through `futures-io`'s traits.
+//! A TLS echo server and client on corio's streams, with a certificate
+//! chain made at start (`rcgen`): asyncio's `start_server(..., ssl=ctx)`,
+//! `open_connection(..., ssl=ctx)` and `writer.start_tls(ctx)`.
 //!
 //! ```text
 //! cargo run --example tls_echo                 # demo on loopback
@@ -8,45 +8,44 @@
 //! openssl s_client -CAfile tls_echo_ca.pem -verify_return_error -connect 127.0.0.1:8443
 //! ```
 //!
-//! The certificates are a chain, as a real deployment's: a CA ("corio
-//! tls_echo CA", which clients trust) signs the server's certificate
-//! ("localhost"), so `openssl s_client -verify_return_error` accepts it.
-//! A client must finish its handshake within 60 s (asyncio's
-//! `ssl_handshake_timeout`; `--handshake-timeout SECS` to change it), so
-//! one that connects and stays silent does not hold a task and an fd for
-//! ever; accepting follows corio-net's `AcceptBackoff` (out of fds it
-//! rests, it does not spin).
+//! Python, for comparison:
 //!
-//! The demo's client connects in plain text first, then upgrades with
-//! `start_tls` (`loop.start_tls`); a second client that does not trust the
-//! CA is refused with a clear error.
+//! ```python
+//! async def handle(reader, writer):
+//!     while line := await reader.readline():
+//!         writer.write(line)
+//!         await writer.drain()
+//! server = await asyncio.start_server(handle, "127.0.0.1", 8443, ssl=server_ctx)
+//! reader, writer = await asyncio.open_connection("127.0.0.1", 8443, ssl=client_ctx,
+//!                                                server_hostname="localhost")
+//! ```
+//!
+//! TLS is a layer under the application, as asyncio's `sslproto`: the
+//! handler reads and writes plaintext, the transport sends ciphertext. The
+//! certificates are a chain, as a real deployment's: a CA ("corio
+//! tls_echo CA", which clients trust) signs the server's certificate
+//! ("localhost"), so `openssl s_client -verify_return_error` accepts it. A
+//! client must finish its handshake within 60 s (asyncio's
+//! `ssl_handshake_timeout`; `--handshake-timeout SECS` to change it).
+//!
+//! The demo's first client connects with `ssl` at once; the second one
+//! connects in plain text and upgrades with STARTTLS
+//! (`writer.start_tls`); a third, that does not trust the CA, is refused
+//! with the reason.
 
-use std::future::poll_fn;
 use std::io;
-use std::pin::Pin;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use corio::compat::futures_io::{AsyncRead, AsyncWrite};
-use corio::compat::futures_rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-use corio::compat::rustls::{ClientConfig, RootCertStore, ServerConfig};
-use corio::compat::{TlsAcceptor, TlsConnector, start_tls};
-use corio::net::{AcceptBackoff, TcpListener, TcpStream};
+use corio::compat::ssl::{ClientContext, ServerContext};
+use corio::net::tls::SslContext;
+use corio::net::{
+    ConnectOptions, ServerOptions, StreamReader, StreamWriter, open_connection,
+    open_connection_with, start_server_with,
+};
 
-/// `reader.read(n)` on any `futures-io` stream.
-async fn read(stream: &mut (impl AsyncRead + Unpin), buf: &mut [u8]) -> io::Result<usize> {
-    poll_fn(|cx| Pin::new(&mut *stream).poll_read(cx, buf)).await
-}
-
-/// `writer.write(data); await writer.drain()` on any `futures-io` stream.
-async fn write_all(stream: &mut (impl AsyncWrite + Unpin), mut data: &[u8]) -> io::Result<()> {
-    while !data.is_empty() {
-        let n = poll_fn(|cx| Pin::new(&mut *stream).poll_write(cx, data)).await?;
-        data = &data[n..];
-    }
-    poll_fn(|cx| Pin::new(&mut *stream).poll_flush(cx)).await
-}
+/// The CA clients of this example trust.
+const CA_NAME: &str = "corio tls_echo CA";
 
 /// asyncio's `ssl_handshake_timeout` default.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -54,8 +53,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 /// A CA, and a certificate for localhost / 127.0.0.1 it signed. Each has
 /// a name of its own: a certificate whose issuer is its own subject is
 /// taken for self-signed, and a client that checks the chain (`openssl
-/// s_client -verify_return_error`, error 18) refuses it.
-fn certificates() -> io::Result<(Arc<ServerConfig>, rcgen::Certificate)> {
+/// s_client -verify_return_error`, error 18) refuses it. The server's
+/// context and the CA's PEM.
+fn certificates(ca_name: &str) -> io::Result<(SslContext, String)> {
     let err = |e: rcgen::Error| io::Error::other(e.to_string());
     let ca_key = rcgen::KeyPair::generate().map_err(err)?;
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(err)?;
@@ -63,7 +63,7 @@ fn certificates() -> io::Result<(Arc<ServerConfig>, rcgen::Certificate)> {
     ca_params.distinguished_name = rcgen::DistinguishedName::new();
     ca_params
         .distinguished_name
-        .push(rcgen::DnType::CommonName, "corio tls_echo CA");
+        .push(rcgen::DnType::CommonName, ca_name);
     let ca = ca_params.self_signed(&ca_key).map_err(err)?;
     let key = rcgen::KeyPair::generate().map_err(err)?;
     let mut params =
@@ -73,98 +73,108 @@ fn certificates() -> io::Result<(Arc<ServerConfig>, rcgen::Certificate)> {
         .distinguished_name
         .push(rcgen::DnType::CommonName, "localhost");
     let cert = params.signed_by(&key, &ca, &ca_key).map_err(err)?;
-    let config = ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone()],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-        )
-        .map_err(io::Error::other)?;
-    Ok((Arc::new(config), ca))
+    let server = ServerContext::from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes())?;
+    Ok((Arc::new(server), ca.pem()))
 }
 
-/// A client config trusting `ca` only (or nothing but an empty store).
-fn client_config(ca: Option<&rcgen::Certificate>) -> io::Result<Arc<ClientConfig>> {
-    let mut roots = RootCertStore::empty();
-    if let Some(ca) = ca {
-        roots.add(ca.der().clone()).map_err(io::Error::other)?;
+/// The echo handler: each line back, until EOF. Plaintext here; the
+/// transport's TLS layer encrypts.
+async fn echo(reader: StreamReader, writer: StreamWriter) -> io::Result<()> {
+    while let Some(line) = reader.next_line().await? {
+        writer.write(&line)?;
+        writer.drain().await?;
     }
-    let config = ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
+    writer.close();
+    writer.wait_closed().await
 }
 
-/// Accepts until the listener fails; each connection: the handshake
-/// (within `handshake_timeout`), then echo until EOF.
-async fn echo_server(listener: TcpListener, acceptor: TlsAcceptor, handshake_timeout: Duration) {
-    let backoff = AcceptBackoff::new();
-    let acceptor = Rc::new(acceptor);
-    // An error here is a listener that can no longer accept (reported).
-    while let Ok((stream, peer)) = backoff.accept(&listener).await {
-        let acceptor = acceptor.clone();
-        drop(corio::create_task(async move {
-            let result = async {
-                let mut tls = corio::timeout(handshake_timeout, acceptor.accept(stream))
-                    .await
-                    .map_err(|_| {
-                        io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            format!("no TLS handshake within {handshake_timeout:?}"),
-                        )
-                    })??;
-                let mut buf = [0u8; 4096];
-                loop {
-                    let n = read(&mut tls, &mut buf).await?;
-                    if n == 0 {
-                        return Ok::<_, io::Error>(());
-                    }
-                    write_all(&mut tls, &buf[..n]).await?;
-                }
-            }
-            .await;
-            if let Err(e) = result {
-                eprintln!("connection from {peer}: {e}");
-            }
-        }));
+/// A plain-text listener's handler: `STARTTLS` upgrades the connection
+/// (server side), then it echoes as above.
+async fn starttls_then_echo(
+    reader: StreamReader,
+    writer: StreamWriter,
+    ssl: SslContext,
+) -> io::Result<()> {
+    if reader.readline().await? != b"STARTTLS\n" {
+        writer.write(b"500 say STARTTLS first\n")?;
+        return Ok(());
+    }
+    writer.write(b"220 go ahead\n")?;
+    writer.start_tls(ssl, None).await?;
+    echo(reader, writer).await
+}
+
+fn tls_options(ssl: SslContext, handshake_timeout: Duration) -> ServerOptions {
+    ServerOptions {
+        ssl: Some(ssl),
+        ssl_handshake_timeout: handshake_timeout,
+        ..ServerOptions::default()
     }
 }
 
 async fn demo() -> io::Result<()> {
-    let (server_config, ca) = certificates()?;
-    let listener = TcpListener::bind("127.0.0.1", 0).await?;
-    let port = listener.local_addr()?.port();
-    let acceptor = TlsAcceptor::new(server_config);
-    let server = corio::create_task(echo_server(listener, acceptor, HANDSHAKE_TIMEOUT));
+    let (server_ctx, ca) = certificates(CA_NAME)?;
+    let options = tls_options(server_ctx.clone(), HANDSHAKE_TIMEOUT);
+    let server = start_server_with(echo, "127.0.0.1", 0, options).await?;
+    let port = server.addresses()[0].port();
+    let client_ctx: SslContext = Arc::new(ClientContext::from_ca_pem(ca.as_bytes())?);
+    let client = |ssl: SslContext| ConnectOptions {
+        ssl: Some(ssl),
+        server_hostname: Some("localhost".into()),
+        ..ConnectOptions::default()
+    };
 
-    // Plain TCP first, then `start_tls` on the open connection.
-    let plain = TcpStream::connect("127.0.0.1", port).await?;
-    let mut tls = start_tls(plain, client_config(Some(&ca))?, "localhost").await?;
-    write_all(&mut tls, b"Hello over TLS!").await?;
-    let mut buf = [0u8; 64];
-    let n = read(&mut tls, &mut buf).await?;
-    println!("client got: {}", String::from_utf8_lossy(&buf[..n]));
+    // `ssl=` at once: the handshake runs before open_connection returns.
+    let (reader, writer) =
+        open_connection_with("127.0.0.1", port, client(client_ctx.clone())).await?;
+    writer.write(b"Hello over TLS!\n")?;
+    let line = reader.readline().await?;
+    println!("client got: {}", String::from_utf8_lossy(&line).trim_end());
+    writer.close();
+    writer.wait_closed().await?;
 
-    // A client that does not trust our CA.
-    let untrusting = TlsConnector::new(client_config(None)?);
-    match untrusting
-        .connect("localhost", TcpStream::connect("127.0.0.1", port).await?)
-        .await
-    {
+    // Plain text first, then STARTTLS on the open connection.
+    let upgrader = start_server_with(
+        move |reader, writer| starttls_then_echo(reader, writer, server_ctx.clone()),
+        "127.0.0.1",
+        0,
+        ServerOptions::default(),
+    )
+    .await?;
+    let (reader, writer) = open_connection("127.0.0.1", upgrader.addresses()[0].port()).await?;
+    writer.write(b"STARTTLS\n")?;
+    let answer = reader.readline().await?;
+    writer.start_tls(client_ctx, Some("localhost")).await?;
+    writer.write(b"Hello after STARTTLS!\n")?;
+    let line = reader.readline().await?;
+    println!(
+        "upgraded client got: {} (after {})",
+        String::from_utf8_lossy(&line).trim_end(),
+        String::from_utf8_lossy(&answer).trim_end()
+    );
+    drop(writer);
+
+    // A client that trusts another CA.
+    let (_, other_ca) = certificates("another CA")?;
+    let stranger: SslContext = Arc::new(ClientContext::from_ca_pem(other_ca.as_bytes())?);
+    match open_connection_with("127.0.0.1", port, client(stranger)).await {
         Ok(_) => println!("untrusting client: connected?!"),
         Err(e) => println!("untrusting client refused: {e}"),
     }
-    server.cancel();
+    for server in [server, upgrader] {
+        server.close();
+        server.wait_closed().await;
+    }
     Ok(())
 }
 
 async fn serve(port: u16, handshake_timeout: Duration) -> io::Result<()> {
-    let (server_config, ca) = certificates()?;
-    std::fs::write("tls_echo_ca.pem", ca.pem())?;
-    let listener = TcpListener::bind("127.0.0.1", port).await?;
-    println!("listening on {}", listener.local_addr()?);
-    echo_server(listener, TlsAcceptor::new(server_config), handshake_timeout).await;
-    Ok(())
+    let (server_ctx, ca) = certificates(CA_NAME)?;
+    std::fs::write("tls_echo_ca.pem", ca)?;
+    let options = tls_options(server_ctx, handshake_timeout);
+    let server = start_server_with(echo, "127.0.0.1", port, options).await?;
+    println!("listening on {}", server.addresses()[0]);
+    server.serve_forever().await
 }
 
 fn main() -> io::Result<()> {

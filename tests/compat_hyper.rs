@@ -236,7 +236,11 @@ fn the_hyper_demos_run_to_their_end() {
     let tls = support::run_example("tls_echo", &[], Duration::from_secs(60));
     assert!(tls.contains("client got: Hello over TLS!"), "{tls}");
     assert!(
-        tls.contains("refused: invalid peer certificate: UnknownIssuer"),
+        tls.contains("upgraded client got: Hello after STARTTLS! (after 220 go ahead)"),
+        "{tls}"
+    );
+    assert!(
+        tls.contains("refused: SSL handshake failed: invalid peer certificate: UnknownIssuer"),
         "{tls}"
     );
 }

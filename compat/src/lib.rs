@@ -14,7 +14,8 @@
 //! | `axum` | [`serve_tower`] serves an `axum::Router` (any tower `Service`) on [`HttpServer`], with the peer as [`ConnectInfo`]; [`OnLoop`] / [`on_loop`] let axum's `Send` handlers and state hold corio's `!Send` futures and `Rc`s | aiohttp's `web.AppRunner` + `TCPSite` |
 //! | `websocket` | WebSockets with [`async_tungstenite`] over [`Io`], [`StreamPair`] or a [`TlsStream`] (their `futures-io` impls are all it needs) | the `websockets` package |
 //! | `postgres` | [`postgres::connect`] runs tokio-postgres over a corio TCP or Unix socket, its connection a corio task with `NOTIFY`s as a stream; [`postgres::Canceller`] cancels a dropped query; [`postgres::Pool`] on corio's `Semaphore` and `Queue` | asyncpg |
-//! | `tls` | [`TlsAcceptor`], [`TlsConnector`], [`start_tls`] over rustls (ring provider) | `ssl.SSLContext`, `loop.start_tls` |
+//! | `tls` | [`ssl::ClientContext`], [`ssl::ServerContext`]: rustls as the `ssl=` of corio-net's streams, servers, protocols and `start_tls` (the TLS layer in the transport) | `ssl.SSLContext` |
+//! | `tls` | [`TlsAcceptor`], [`TlsConnector`], [`start_tls`]: TLS over a bare socket at the poll level (futures-rustls) | `ssl.SSLSocket` |
 //!
 //! Everything runs on the running loop's thread: tasks are `!Send` and so
 //! may the futures hyper hands to [`LocalExec`] be.
@@ -28,7 +29,8 @@
 //! [`PollSocket`]), `pair.rs` ([`StreamPair`]) and `read_buffer.rs` (the
 //! read-ahead both buffered kinds share), `http.rs` (hyper's executor and
 //! its `Read`/`Write`), `timer.rs` ([`CorioTimer`]), `server.rs` ([`serve`],
-//! [`HttpServer`]), `tls.rs` (rustls), `tokio_io.rs` (tokio's I/O traits,
+//! [`HttpServer`]), `ssl.rs` (rustls as the transport's TLS layer), `tls.rs`
+//! (futures-rustls at the poll level), `tokio_io.rs` (tokio's I/O traits,
 //! [`TokioCompat`]), `router.rs` ([`serve_tower`]: a tower service on
 //! [`HttpServer`], [`ConnectInfo`]), `on_loop.rs` ([`OnLoop`]: `!Send`
 //! values for axum's `Send` bounds), `postgres.rs` (tokio-postgres on corio
@@ -85,6 +87,8 @@ pub use on_loop::{OnLoop, on_loop};
 #[cfg(feature = "postgres")]
 pub mod postgres;
 
+#[cfg(feature = "tls")]
+pub mod ssl;
 #[cfg(feature = "tls")]
 mod tls;
 #[cfg(feature = "tls")]

@@ -49,6 +49,7 @@
 #![deny(unsafe_code)]
 
 mod combinators;
+mod cores;
 mod error;
 mod event_loop;
 mod future;
@@ -64,6 +65,9 @@ mod wakers;
 
 pub use combinators::{
     AsCompleted, ReturnWhen, Shield, TaskGroup, as_completed, shield, try_wait, wait,
+};
+pub use cores::{
+    Core, Cores, CoresError, Receiver, SendError, Sender, TrySendError, channel, run_per_core,
 };
 pub use corio_timer::Clock;
 pub use error::{

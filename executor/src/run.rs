@@ -63,11 +63,23 @@ where
     let task = spawn(&lp.inner, main, Location::caller());
     let interrupted = Rc::new(Cell::new(false));
     cancel_on_ctrl_c(&lp, task.as_ref(), interrupted.clone());
-    let mut outcome = lp.run_task_until_complete(task);
+    let mut outcome = run_to_the_end(&lp, task);
     if interrupted.get() && outcome.as_ref().err().is_some_and(RunError::is_cancelled) {
         outcome = Err(RunError::Interrupted);
     }
-    cancel_all_tasks(&lp);
+    outcome
+}
+
+/// `run`'s body once the loop and its main task exist: run the task to
+/// its end, then asyncio's shutdown (cancel what is left and let it
+/// finish, the shutdown hooks, close). Also each loop of a
+/// [`Cores`](crate::Cores) runtime.
+pub(crate) fn run_to_the_end<T: 'static>(
+    lp: &EventLoop,
+    task: crate::Task<T>,
+) -> Result<T, RunError> {
+    let outcome = lp.run_task_until_complete(task);
+    cancel_all_tasks(lp);
     lp.run_shutdown_hooks(crate::Shutdown::Graceful);
     set_event_loop(None);
     lp.close()?;

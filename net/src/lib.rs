@@ -66,6 +66,7 @@ mod streams;
 #[allow(unsafe_code)]
 mod sys;
 mod tcp;
+pub mod tls;
 mod transport;
 mod udp;
 mod unix;
@@ -87,6 +88,9 @@ pub use streams::{
     start_unix_server, start_unix_server_with,
 };
 pub use tcp::{DEFAULT_BACKLOG, TcpListener, TcpStream};
-pub use transport::{Protocol, Transport, create_connection, create_unix_connection};
+pub use transport::{
+    Protocol, Transport, create_connection, create_connection_with, create_unix_connection,
+    create_unix_connection_with, start_tls,
+};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream};

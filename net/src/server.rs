@@ -18,6 +18,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
+use std::time::Duration;
 
 use corio_executor::{EventLoop, Future, WeakLoop, get_running_loop};
 
@@ -46,6 +47,15 @@ pub struct ServerOptions {
     pub reuse_port: bool,
     /// Start accepting at once (true); else on `start_serving`.
     pub start_serving: bool,
+    /// Run TLS on every connection, server side, with sessions from this
+    /// context (`None`: plain). Python: `ssl=context`.
+    pub ssl: Option<crate::tls::SslContext>,
+    /// How long a connection's TLS handshake may take before it is
+    /// aborted (60 s). Python: `ssl_handshake_timeout=`.
+    pub ssl_handshake_timeout: Duration,
+    /// How long closing a TLS connection may take before it is aborted
+    /// (30 s). Python: `ssl_shutdown_timeout=`.
+    pub ssl_shutdown_timeout: Duration,
 }
 
 impl Default for ServerOptions {
@@ -55,6 +65,9 @@ impl Default for ServerOptions {
             backlog: DEFAULT_BACKLOG,
             reuse_port: false,
             start_serving: true,
+            ssl: None,
+            ssl_handshake_timeout: crate::tls::SSL_HANDSHAKE_TIMEOUT,
+            ssl_shutdown_timeout: crate::tls::SSL_SHUTDOWN_TIMEOUT,
         }
     }
 }
@@ -78,6 +91,8 @@ struct ServerInner {
     backlog: i32,
     /// What a failed accept does (asyncio's `_accept_connection` errors).
     backoff: AcceptBackoff,
+    /// TLS on every connection, if asked for.
+    tls: Option<crate::tls::ServerTls>,
     serving: Cell<bool>,
     closed: Cell<bool>,
     /// Connections whose `connection_lost` has not come yet.
@@ -264,6 +279,11 @@ impl Server {
                 factory,
                 backlog: options.backlog,
                 backoff: AcceptBackoff::new(),
+                tls: options.ssl.clone().map(|ssl| crate::tls::ServerTls {
+                    ssl,
+                    handshake_timeout: options.ssl_handshake_timeout,
+                    shutdown_timeout: options.ssl_shutdown_timeout,
+                }),
                 serving: Cell::new(false),
                 closed: Cell::new(false),
                 active: Cell::new(0),
@@ -389,7 +409,19 @@ impl Server {
         let me = self.clone();
         let id = inner.next_client.get();
         inner.next_client.set(id + 1);
-        match Transport::start(&lp, socket, protocol) {
+        let tls = match inner.tls.as_ref().map(crate::tls::ServerTls::start) {
+            None => None,
+            Some(Ok(start)) => Some(start),
+            Some(Err(e)) => {
+                lp.call_exception_handler(corio_executor::ExceptionContext {
+                    message: "Cannot start TLS on an accepted connection".to_string(),
+                    exception: Some(e.to_string()),
+                });
+                self.connection_gone(id);
+                return;
+            }
+        };
+        match Transport::start_with(&lp, socket, protocol, tls) {
             Ok(transport) => {
                 inner.clients.borrow_mut().insert(id, transport.downgrade());
                 transport.on_lost(move || me.connection_gone(id));

@@ -31,8 +31,10 @@ use corio_executor::{EventLoop, ExceptionContext, create_task, get_running_loop}
 
 use crate::server::{Server, ServerOptions, create_server, create_unix_server};
 use crate::tcp::TcpStream;
+use crate::tls::{SSL_HANDSHAKE_TIMEOUT, SSL_SHUTDOWN_TIMEOUT, SslContext, TlsStart};
 use crate::transport::{Endpoint, Protocol, Transport};
 use crate::wakers::{WaitEntry, WakerList};
+use std::time::Duration;
 
 pub use open::{
     ConnectOptions, open_connection, open_connection_sock, open_connection_with,

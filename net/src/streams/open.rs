@@ -16,6 +16,22 @@ pub struct ConnectOptions {
     /// Python: `local_addr=`. TCP only: a Unix connection or a socket
     /// connected already refuses it.
     pub local_addr: Option<SocketAddr>,
+    /// Run TLS over the connection, with sessions from this context
+    /// (`None`: plain). Python: `ssl=context`. corio-compat's `tls`
+    /// feature makes one from rustls configs.
+    pub ssl: Option<SslContext>,
+    /// The name the server's certificate must carry, also sent as SNI;
+    /// `None`: the `host` connected to (required for a Unix connection).
+    /// Python: `server_hostname=`.
+    pub server_hostname: Option<String>,
+    /// How long the TLS handshake may take before the connection is
+    /// aborted ([`SSL_HANDSHAKE_TIMEOUT`], 60 s). Python:
+    /// `ssl_handshake_timeout=`.
+    pub ssl_handshake_timeout: Duration,
+    /// How long closing a TLS connection may take (sending `close_notify`
+    /// and what is buffered) before it is aborted
+    /// ([`SSL_SHUTDOWN_TIMEOUT`], 30 s). Python: `ssl_shutdown_timeout=`.
+    pub ssl_shutdown_timeout: Duration,
 }
 
 impl Default for ConnectOptions {
@@ -23,7 +39,35 @@ impl Default for ConnectOptions {
         ConnectOptions {
             limit: DEFAULT_LIMIT,
             local_addr: None,
+            ssl: None,
+            server_hostname: None,
+            ssl_handshake_timeout: SSL_HANDSHAKE_TIMEOUT,
+            ssl_shutdown_timeout: SSL_SHUTDOWN_TIMEOUT,
         }
+    }
+}
+
+impl ConnectOptions {
+    /// The TLS layer a client connection to `host` starts with, if any.
+    /// `server_hostname` defaults to `host`; without either, TLS cannot
+    /// verify the server (asyncio's "You must set server_hostname when
+    /// using ssl without a host").
+    pub(crate) fn client_tls(&self, host: Option<&str>) -> io::Result<Option<TlsStart>> {
+        let Some(ssl) = &self.ssl else {
+            return Ok(None);
+        };
+        let name = self.server_hostname.as_deref().or(host).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "server_hostname is required when using ssl without a host",
+            )
+        })?;
+        let session = ssl.client_session(name)?;
+        Ok(Some(TlsStart {
+            session,
+            handshake_timeout: self.ssl_handshake_timeout,
+            shutdown_timeout: self.ssl_shutdown_timeout,
+        }))
     }
 }
 
@@ -78,9 +122,12 @@ pub async fn open_connection_with(
     options: ConnectOptions,
 ) -> io::Result<(StreamReader, StreamWriter)> {
     check_limit(options.limit)?;
+    let tls = options.client_tls(Some(host))?;
     let stream = TcpStream::connect_from(host, port, options.local_addr).await?;
     let lp = get_running_loop().map_err(io::Error::other)?;
-    streams_on(&lp, stream.into_socket(), options.limit)
+    let (reader, writer) = streams_on(&lp, stream.into_socket(), options.limit, tls)?;
+    writer.transport().tls_handshake().await?;
+    Ok((reader, writer))
 }
 
 /// Makes a reader/writer pair of a connected `TcpStream`: one accepted by
@@ -119,8 +166,14 @@ pub fn open_connection_sock(
     options: ConnectOptions,
 ) -> io::Result<(StreamReader, StreamWriter)> {
     check_options(&options, "a connected socket")?;
+    if options.ssl.is_some() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "ssl cannot be used with a connected socket: use StreamWriter::start_tls",
+        ));
+    }
     let lp = get_running_loop().map_err(io::Error::other)?;
-    streams_on(&lp, stream.into_socket(), options.limit)
+    streams_on(&lp, stream.into_socket(), options.limit, None)
 }
 
 /// Connects to the Unix socket at `path`. Mirrors
@@ -144,9 +197,12 @@ pub async fn open_unix_connection_with(
     options: ConnectOptions,
 ) -> io::Result<(StreamReader, StreamWriter)> {
     check_options(&options, "a Unix connection")?;
+    let tls = options.client_tls(None)?;
     let stream = crate::UnixStream::connect(path).await?;
     let lp = get_running_loop().map_err(io::Error::other)?;
-    streams_on(&lp, stream.into_socket(), options.limit)
+    let (reader, writer) = streams_on(&lp, stream.into_socket(), options.limit, tls)?;
+    writer.transport().tls_handshake().await?;
+    Ok((reader, writer))
 }
 
 /// The limit is positive, and `local_addr` is not given where it means

@@ -48,6 +48,7 @@ impl Protocol for StreamProtocol {
                 transport,
                 shared: self.shared.clone(),
                 close_on_drop: true,
+                server_side: true,
             };
             callback(reader, writer);
         }
@@ -93,8 +94,9 @@ pub(super) fn streams_on(
     lp: &EventLoop,
     socket: crate::socket::Socket,
     limit: usize,
+    tls: Option<crate::tls::TlsStart>,
 ) -> io::Result<(StreamReader, StreamWriter)> {
-    streams_with(lp, socket, limit, false)
+    streams_with(lp, socket, limit, false, tls)
 }
 
 pub(super) fn streams_with(
@@ -102,6 +104,7 @@ pub(super) fn streams_with(
     endpoint: impl Into<Endpoint>,
     limit: usize,
     pipe: bool,
+    tls: Option<crate::tls::TlsStart>,
 ) -> io::Result<(StreamReader, StreamWriter)> {
     let reader = StreamReader::new(limit);
     let protocol = Rc::new(RefCell::new(StreamProtocol {
@@ -109,11 +112,12 @@ pub(super) fn streams_with(
         on_connect: None,
         close_on_eof: pipe,
     }));
-    let transport = Transport::start(lp, endpoint, protocol)?;
+    let transport = Transport::start_with(lp, endpoint, protocol, tls)?;
     let writer = StreamWriter {
         transport,
         shared: reader.shared.clone(),
         close_on_drop: true,
+        server_side: false,
     };
     Ok((reader, writer))
 }
@@ -126,7 +130,7 @@ pub(crate) fn child_output(
     pipe: OwnedFd,
     limit: usize,
 ) -> io::Result<StreamReader> {
-    let (mut reader, mut writer) = streams_with(lp, Endpoint::ReadPipe(pipe), limit, true)?;
+    let (mut reader, mut writer) = streams_with(lp, Endpoint::ReadPipe(pipe), limit, true, None)?;
     writer.close_on_drop = false;
     reader.pipe = Some(writer.transport.clone());
     Ok(reader)
@@ -135,5 +139,5 @@ pub(crate) fn child_output(
 /// The writer of a child's stdin (the write end of its pipe): closing it
 /// (or dropping it) is the child's EOF.
 pub(crate) fn child_input(lp: &EventLoop, pipe: OwnedFd) -> io::Result<StreamWriter> {
-    Ok(streams_with(lp, Endpoint::WritePipe(pipe), DEFAULT_LIMIT, true)?.1)
+    Ok(streams_with(lp, Endpoint::WritePipe(pipe), DEFAULT_LIMIT, true, None)?.1)
 }

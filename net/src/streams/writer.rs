@@ -12,6 +12,9 @@ pub struct StreamWriter {
     /// Dropping the writer closes the transport (false for the unused
     /// writer half of a child's output pipe).
     pub(super) close_on_drop: bool,
+    /// The server's end of a connection (`start_server`'s callback got
+    /// it): what side [`start_tls`](Self::start_tls) takes.
+    pub(super) server_side: bool,
 }
 
 impl StreamWriter {
@@ -209,6 +212,36 @@ pub(super) fn lost_error(shared: &Shared) -> io::Error {
     match &*shared.lost_error.borrow() {
         Some(failure) => failure.error(),
         None => io::Error::new(io::ErrorKind::ConnectionReset, "Connection lost"),
+    }
+}
+
+impl StreamWriter {
+    /// Upgrades the connection to TLS in place (STARTTLS): waits for what
+    /// is buffered to be sent, then runs the handshake, on the server's
+    /// side for a connection `start_server` handed out and on the client's
+    /// side otherwise. From then on the reader gets plaintext decrypted
+    /// from the connection and the writer's bytes are encrypted. Python:
+    /// `await writer.start_tls(sslcontext, server_hostname=...)` (3.11).
+    ///
+    /// Differs from asyncio in keeping the same reader and writer (asyncio
+    /// swaps the writer's transport): the objects are the connection,
+    /// whatever runs on it. Bytes the reader had buffered before the call
+    /// stay plaintext; a protocol like SMTP's sends its `STARTTLS` answer
+    /// and waits for the handshake, so nothing is in between.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a client without `server_hostname`, or a
+    /// connection running TLS already; the handshake's error
+    /// ([`TlsError`](crate::tls::TlsError) as the source: a bad
+    /// certificate, a timeout after [`SSL_HANDSHAKE_TIMEOUT`]); the
+    /// connection's error if it is lost.
+    pub async fn start_tls(
+        &self,
+        ssl: SslContext,
+        server_hostname: Option<&str>,
+    ) -> io::Result<()> {
+        self.drain().await?;
+        crate::start_tls(&self.transport, ssl, self.server_side, server_hostname).await
     }
 }
 

@@ -68,3 +68,58 @@ pub async fn create_unix_connection<P: Protocol>(
     let transport = Transport::start(&lp, stream.into_socket(), protocol.clone())?;
     Ok((transport, protocol))
 }
+
+/// [`create_connection`] with asyncio's keyword arguments: `local_addr`,
+/// and `ssl` with `server_hostname`, `ssl_handshake_timeout`,
+/// `ssl_shutdown_timeout` (the options' `limit` is the streams' and is not
+/// used here). With `ssl`, the protocol is told `connection_made` once the
+/// TLS handshake is done, and this returns then, as asyncio's does.
+/// Mirrors `loop.create_connection(protocol_factory, host, port,
+/// ssl=..., ...)`.
+///
+/// # Errors
+/// As [`create_connection`]; the TLS handshake's error (kind
+/// `InvalidData` for a certificate refused, `TimedOut`, ...; the
+/// [`TlsError`](crate::tls::TlsError) is its source).
+pub async fn create_connection_with<P: Protocol>(
+    factory: impl FnOnce() -> P,
+    host: &str,
+    port: u16,
+    options: crate::ConnectOptions,
+) -> io::Result<(Transport, Rc<RefCell<P>>)> {
+    let tls = options.client_tls(Some(host))?;
+    let stream = crate::TcpStream::connect_from(host, port, options.local_addr).await?;
+    let lp = get_running_loop().map_err(io::Error::other)?;
+    let protocol = Rc::new(RefCell::new(factory()));
+    let transport = Transport::start_with(&lp, stream.into_socket(), protocol.clone(), tls)?;
+    transport.tls_handshake().await?;
+    Ok((transport, protocol))
+}
+
+/// [`create_unix_connection`] with the options of
+/// [`create_connection_with`] (`ssl` needs `server_hostname` here, as in
+/// asyncio; `local_addr` is refused). Mirrors
+/// `loop.create_unix_connection(protocol_factory, path, ssl=..., ...)`.
+///
+/// # Errors
+/// As [`create_unix_connection`]; `InvalidInput` for `ssl` without
+/// `server_hostname` or a `local_addr`; the TLS handshake's error.
+pub async fn create_unix_connection_with<P: Protocol>(
+    factory: impl FnOnce() -> P,
+    path: impl AsRef<std::path::Path>,
+    options: crate::ConnectOptions,
+) -> io::Result<(Transport, Rc<RefCell<P>>)> {
+    if options.local_addr.is_some() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "local_addr cannot be used with a Unix connection",
+        ));
+    }
+    let tls = options.client_tls(None)?;
+    let stream = crate::UnixStream::connect(path).await?;
+    let lp = get_running_loop().map_err(io::Error::other)?;
+    let protocol = Rc::new(RefCell::new(factory()));
+    let transport = Transport::start_with(&lp, stream.into_socket(), protocol.clone(), tls)?;
+    transport.tls_handshake().await?;
+    Ok((transport, protocol))
+}

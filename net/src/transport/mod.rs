@@ -19,6 +19,7 @@
 mod connect;
 mod endpoint;
 mod protocol;
+mod tls;
 mod write;
 
 use std::cell::RefCell;
@@ -35,9 +36,12 @@ use crate::ready::try_again;
 use crate::socket::Socket;
 use crate::sys;
 
-pub use connect::{create_connection, create_unix_connection};
+pub use connect::{
+    create_connection, create_connection_with, create_unix_connection, create_unix_connection_with,
+};
 pub(crate) use endpoint::Endpoint;
 pub use protocol::Protocol;
+pub use tls::start_tls;
 
 /// How much one `recv` asks for (asyncio's `max_size` is 256 KiB).
 const READ_SIZE: usize = 64 * 1024;
@@ -63,6 +67,8 @@ pub(super) struct Inner {
     pub(super) state: RefCell<State>,
     /// Run after `connection_lost` (a server counts its connections).
     pub(super) on_lost: RefCell<Option<Box<dyn FnOnce()>>>,
+    /// The TLS layer, when the connection runs TLS (`crate::tls`).
+    pub(super) tls: RefCell<Option<tls::TlsLayer>>,
 }
 
 pub(super) struct State {
@@ -108,11 +114,12 @@ impl crate::live::Release for Inner {
             state.sent = 0;
             state.endpoint.take()
         };
+        let tls = self.tls.take();
         // Out of every borrow: the protocol's destructor may use its
         // transport (whose every call now finds it lost).
         let protocol = self.protocol.take();
         let hook = self.on_lost.take();
-        drop((endpoint, protocol, hook));
+        drop((endpoint, protocol, hook, tls));
     }
 }
 
@@ -146,6 +153,18 @@ impl Transport {
         endpoint: impl Into<Endpoint>,
         protocol: Rc<RefCell<dyn Protocol>>,
     ) -> io::Result<Transport> {
+        Transport::start_with(lp, endpoint, protocol, None)
+    }
+
+    /// [`start`](Self::start), with a TLS layer when `tls` is given: the
+    /// protocol is then told `connection_made` once the handshake is done
+    /// (asyncio's `SSLProtocol._on_handshake_complete`).
+    pub(crate) fn start_with(
+        lp: &EventLoop,
+        endpoint: impl Into<Endpoint>,
+        protocol: Rc<RefCell<dyn Protocol>>,
+        tls: Option<crate::tls::TlsStart>,
+    ) -> io::Result<Transport> {
         let endpoint = endpoint.into();
         let (peer, local) = match &endpoint {
             Endpoint::Socket(socket) => (
@@ -174,6 +193,7 @@ impl Transport {
                     local,
                 }),
                 on_lost: RefCell::new(None),
+                tls: RefCell::new(None),
             }),
         };
         let weak = Rc::downgrade(&transport.inner);
@@ -187,6 +207,10 @@ impl Transport {
             }));
         crate::live::register(lp, &transport.inner);
         transport.add_reader()?;
+        if let Some(tls) = tls {
+            transport.install_tls(tls, true);
+            return Ok(transport);
+        }
         // Before anything else can reach the protocol (asyncio schedules it
         // and makes `create_connection` wait for it: the same order).
         let handle = transport.clone();
@@ -251,6 +275,11 @@ impl Transport {
         match outcome {
             Err(e) if try_again(&e) => {}
             Err(e) => self.fatal_error(e),
+            Ok(0) if self.has_tls() => {
+                drop(buf);
+                self.tls_eof();
+            }
+            Ok(n) if self.has_tls() => self.tls_received(&buf[..n]),
             Ok(0) => {
                 drop(buf);
                 self.remove_reader();
@@ -279,8 +308,11 @@ impl Transport {
             return;
         }
         state.closing = true;
-        let drained = state.pending() == 0;
         drop(state);
+        if self.has_tls() {
+            self.tls_close_notify(true);
+        }
+        let drained = self.inner.state.borrow().pending() == 0;
         self.remove_reader();
         if drained {
             self.schedule_connection_lost(None);
@@ -427,6 +459,7 @@ impl Transport {
         }
         state.lost = true;
         drop(state);
+        self.tls_connection_lost();
         let Some(lp) = self.lp() else {
             // The loop is closed or gone: nobody may be called any more.
             crate::live::Release::release(&*self.inner);
@@ -441,8 +474,12 @@ impl Transport {
             }
             // Taken out first: the protocol may drop its transport handle.
             let protocol = me.inner.protocol.take();
-            if let Some(protocol) = protocol {
-                protocol.borrow_mut().connection_lost(err);
+            match protocol {
+                // A TLS connection whose handshake never finished: its
+                // protocol was never connected, so it is not told either.
+                Some(_) if me.protocol_unannounced() => me.report_failed_handshake(err),
+                Some(protocol) => protocol.borrow_mut().connection_lost(err),
+                None => {}
             }
             drop(endpoint);
             if let Some(hook) = me.inner.on_lost.take() {

@@ -14,7 +14,7 @@ impl Transport {
     /// once it failed, the kind of its error (`ConnectionReset`,
     /// `BrokenPipe` when a child closed its stdin, ...).
     pub fn write(&self, data: &[u8]) -> io::Result<()> {
-        let mut state = self.inner.state.borrow_mut();
+        let state = self.inner.state.borrow_mut();
         if let Some(kind) = state.failure {
             return Err(io::Error::new(
                 kind,
@@ -31,10 +31,26 @@ impl Transport {
         if data.is_empty() {
             return Ok(());
         }
+        drop(state);
+        if self.has_tls() {
+            self.tls_write(data);
+        } else {
+            self.write_raw(data);
+        }
+        Ok(())
+    }
+
+    /// Sends `data` as it is (ciphertext under TLS), buffering what the
+    /// socket does not take now.
+    pub(super) fn write_raw(&self, data: &[u8]) {
+        let mut state = self.inner.state.borrow_mut();
+        if state.lost {
+            return;
+        }
         let mut rest = data;
         if state.pending() == 0 {
             let Some(endpoint) = &state.endpoint else {
-                return Ok(());
+                return;
             };
             match endpoint.write(data) {
                 Ok(n) => rest = &data[n..],
@@ -42,12 +58,12 @@ impl Transport {
                 Err(e) => {
                     drop(state);
                     self.fatal_error(e);
-                    return Ok(());
+                    return;
                 }
             }
         }
         if rest.is_empty() {
-            return Ok(());
+            return;
         }
         state.buffer.extend_from_slice(rest);
         let start_writer = !state.writing;
@@ -65,7 +81,6 @@ impl Transport {
         if pause {
             self.tell(|p| p.pause_writing());
         }
-        Ok(())
     }
 
     /// Writes each buffer in turn. Python: `transport.writelines(list)`.
@@ -142,6 +157,12 @@ impl Transport {
             return;
         }
         state.eof = true;
+        drop(state);
+        if self.has_tls() {
+            // TLS's own end of writing comes first: `close_notify`.
+            self.tls_close_notify(false);
+        }
+        let state = self.inner.state.borrow();
         let drained = state.pending() == 0;
         let pipe = state.endpoint.as_ref().is_some_and(Endpoint::is_pipe);
         drop(state);
