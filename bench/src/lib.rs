@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 pub mod chart;
+pub mod load;
 
 /// Summary statistics of a sample of durations.
 #[derive(Debug, Clone, Copy)]

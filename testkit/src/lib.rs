@@ -8,6 +8,8 @@
 //!   own is `TcpStream::set_linger`);
 //! - [`child`]: a test run in a child process of its own (a lower fd
 //!   limit), watched from outside;
+//! - [`postgres`]: a throwaway PostgreSQL cluster (`initdb`, `pg_ctl`)
+//!   started and stopped by the tests that need a real server;
 //! - [`exec`]: a tiny single-threaded executor written on std alone, to
 //!   show that a crate meant for any executor (corio-sync) works on one
 //!   that is not corio's.
@@ -16,6 +18,7 @@
 
 pub mod child;
 pub mod exec;
+pub mod postgres;
 #[allow(unsafe_code)]
 mod sys;
 

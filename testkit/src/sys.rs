@@ -1,4 +1,5 @@
-//! The kit's one syscall std does not offer: `SO_LINGER` on a std socket.
+//! The kit's syscalls std does not offer: `SO_LINGER` on a std socket,
+//! the effective uid.
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -31,4 +32,11 @@ pub fn reset_on_close(socket: &impl AsRawFd) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// True when the process runs as root (effective uid 0).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid takes no arguments, touches no memory and cannot
+    // fail.
+    unsafe { libc::geteuid() == 0 }
 }

@@ -81,7 +81,7 @@ fn corio_spawn_join() -> Duration {
             sum
         })
         .expect("run");
-        assert_eq!(sum, (0..SPAWNS).sum());
+        assert_eq!(sum, (0..SPAWNS).sum::<u64>());
     })
 }
 
@@ -97,7 +97,7 @@ fn tokio_spawn_join() -> Duration {
             }
             sum
         });
-        assert_eq!(sum, (0..SPAWNS).sum());
+        assert_eq!(sum, (0..SPAWNS).sum::<u64>());
     })
 }
 

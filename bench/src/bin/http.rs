@@ -13,10 +13,10 @@
 //! load run, divided by the requests the load generator counted.
 
 use std::convert::Infallible;
-use std::io::{self, BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::io;
 
 use bytes::Bytes;
+use corio_bench::load::{measure, median_f64, parse_h2load, parse_wrk};
 use corio_bench::{corio_run, print_ratios};
 use http_body_util::Full;
 use hyper::{Request, Response};
@@ -77,111 +77,6 @@ fn serve_tokio() {
             });
         }
     });
-}
-
-/// A server child pinned to CPU 0, and its port.
-fn start(kind: &str) -> io::Result<(Child, u16)> {
-    let exe = std::env::current_exe()?;
-    let mut child = Command::new("taskset")
-        .args(["-c", "0"])
-        .arg(exe)
-        .args(["server", kind])
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    out.read_line(&mut line)?;
-    let port = line
-        .trim()
-        .strip_prefix("PORT ")
-        .and_then(|p| p.parse().ok())
-        .ok_or_else(|| io::Error::other(format!("server said {line:?}")))?;
-    Ok((child, port))
-}
-
-/// utime + stime of `pid`, in clock ticks.
-fn cpu_ticks(pid: u32) -> io::Result<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let after = stat.rsplit(')').next().unwrap_or("");
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // After the comm: state is field 3, utime 14, stime 15 (1-based).
-    let utime: u64 = fields[11].parse().map_err(io::Error::other)?;
-    let stime: u64 = fields[12].parse().map_err(io::Error::other)?;
-    Ok(utime + stime)
-}
-
-/// Runs the load generator (pinned to CPU 1); its stdout.
-fn load(cmd: &[String]) -> io::Result<String> {
-    let out = Command::new("taskset")
-        .args(["-c", "1"])
-        .args(cmd)
-        .output()?;
-    if !out.status.success() {
-        return Err(io::Error::other(format!(
-            "{cmd:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// requests/s and server CPU µs per request of one load run.
-fn measure(
-    kind: &str,
-    cmd: impl Fn(u16) -> Vec<String>,
-    parse: fn(&str) -> Option<(f64, f64)>,
-) -> io::Result<(f64, f64)> {
-    let (mut child, port) = start(kind)?;
-    let ticks_per_sec = 100.0; // USER_HZ on Linux
-    let before = cpu_ticks(child.id())?;
-    let out = load(&cmd(port))?;
-    let after = cpu_ticks(child.id())?;
-    let _ = child.kill();
-    let _ = child.wait();
-    let (rps, requests) =
-        parse(&out).ok_or_else(|| io::Error::other(format!("cannot parse:\n{out}")))?;
-    let cpu_us = (after - before) as f64 / ticks_per_sec * 1e6 / requests;
-    Ok((rps, cpu_us))
-}
-
-/// wrk's `Requests/sec:` and its request count.
-fn parse_wrk(out: &str) -> Option<(f64, f64)> {
-    let rps = out
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))?
-        .trim()
-        .parse()
-        .ok()?;
-    let requests = out
-        .lines()
-        .find(|l| l.contains("requests in"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
-    Some((rps, requests))
-}
-
-/// h2load's `finished in Xs, Y req/s` and `requests: N total, N started, N done, N succeeded`.
-fn parse_h2load(out: &str) -> Option<(f64, f64)> {
-    let finished = out.lines().find(|l| l.starts_with("finished in"))?;
-    let rps = finished
-        .split(", ")
-        .nth(1)?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
-    let requests = out
-        .lines()
-        .find(|l| l.starts_with("requests:"))?
-        .split(", ")
-        .find(|p| p.ends_with("succeeded"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
-    Some((rps, requests))
 }
 
 fn main() -> io::Result<()> {
@@ -252,21 +147,17 @@ fn main() -> io::Result<()> {
             parse_h2load,
         ),
     ];
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     let mut rows = Vec::new();
     for (name, cmd, parse) in &loads {
         let mut samples: [Vec<f64>; 4] = Default::default();
         for _ in 0..rounds {
-            let (c_rps, c_cpu) = measure("corio", cmd, *parse)?;
-            let (t_rps, t_cpu) = measure("tokio", cmd, *parse)?;
+            let (c_rps, c_cpu) = measure(&["corio"], cmd, *parse)?;
+            let (t_rps, t_cpu) = measure(&["tokio"], cmd, *parse)?;
             for (v, x) in samples.iter_mut().zip([c_rps, t_rps, c_cpu, t_cpu]) {
                 v.push(x);
             }
         }
-        let [c_rps, t_rps, c_cpu, t_cpu] = samples.map(median);
+        let [c_rps, t_rps, c_cpu, t_cpu] = samples.map(median_f64);
         println!("{name:<26} {c_rps:>12.0} {t_rps:>12.0} {c_cpu:>14.2} {t_cpu:>14.2}");
         rows.push((c_rps / t_rps, c_cpu / t_cpu));
     }

@@ -37,7 +37,7 @@ fn corio_burst() -> Duration {
         for job in jobs {
             sum += job.await.expect("job");
         }
-        assert_eq!(sum, (0..BURST).sum());
+        assert_eq!(sum, (0..BURST).sum::<usize>());
     });
     start.elapsed()
 }
@@ -52,7 +52,7 @@ fn tokio_burst() -> Duration {
         for job in jobs {
             sum += job.await.expect("job");
         }
-        assert_eq!(sum, (0..BURST).sum());
+        assert_eq!(sum, (0..BURST).sum::<usize>());
     });
     start.elapsed()
 }

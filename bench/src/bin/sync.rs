@@ -75,7 +75,7 @@ fn corio_queue_ping_pong() -> Duration {
                 sum += queue.get().await.expect("get");
             }
             producer.await.expect("producer");
-            assert_eq!(sum, (0..ITEMS).sum());
+            assert_eq!(sum, (0..ITEMS).sum::<u64>());
         })
     })
 }
@@ -94,7 +94,7 @@ fn tokio_channel_ping_pong() -> Duration {
                 sum += rx.recv().await.expect("recv");
             }
             producer.await.expect("producer");
-            assert_eq!(sum, (0..ITEMS).sum());
+            assert_eq!(sum, (0..ITEMS).sum::<u64>());
         })
     })
 }
