@@ -348,6 +348,36 @@ impl Drop for ServerChild {
 struct Sample {
     rate: f64,
     p99_us: f64,
+    /// Server CPU (user + system) per request or message, µs.
+    cpu_us: f64,
+    /// The client's (wrk's or ours) CPU per request or message, µs.
+    client_us: f64,
+}
+
+/// cutime + cstime of this process (the children it has waited for), in
+/// clock ticks: read around a load run, the client's CPU.
+fn children_ticks() -> io::Result<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap_or(0) + 2..]
+        .split(' ')
+        .collect();
+    let tick = |i: usize| fields[i].parse::<u64>().map_err(io::Error::other);
+    Ok(tick(13)? + tick(14)?)
+}
+
+/// utime + stime of `pid`, in clock ticks (10 ms).
+fn cpu_ticks(pid: u32) -> io::Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap_or(0) + 2..]
+        .split(' ')
+        .collect();
+    let tick = |i: usize| fields[i].parse::<u64>().map_err(io::Error::other);
+    Ok(tick(11)? + tick(12)?)
+}
+
+/// Server CPU µs per unit of work, from ticks and a rate over `secs`.
+fn cpu_per(ticks: u64, rate: f64, secs: f64) -> f64 {
+    ticks as f64 * 10_000.0 / (rate * secs)
 }
 
 fn output(cmd: &mut Command) -> io::Result<String> {
@@ -387,11 +417,18 @@ fn parse_wrk(out: &str) -> Option<Sample> {
         .lines()
         .find_map(|l| l.trim().strip_prefix("99%"))
         .and_then(|v| wrk_micros(v.trim()))?;
-    Some(Sample { rate, p99_us: p99 })
+    Some(Sample {
+        rate,
+        p99_us: p99,
+        cpu_us: 0.0,
+        client_us: 0.0,
+    })
 }
 
 fn http_run(kind: &str, iters: u64, secs: u64) -> io::Result<Sample> {
     let server = ServerChild::start("http", kind, iters)?;
+    let before = cpu_ticks(server.child.id())?;
+    let client_before = children_ticks()?;
     let out = output(Command::new("wrk").args([
         "-t1",
         &format!("-c{HTTP_CONNS}"),
@@ -402,11 +439,19 @@ fn http_run(kind: &str, iters: u64, secs: u64) -> io::Result<Sample> {
     if out.contains("Non-2xx") || out.contains("Socket errors") {
         eprintln!("wrk on {kind} reported errors:\n{out}");
     }
-    parse_wrk(&out).ok_or_else(|| io::Error::other(format!("cannot parse wrk:\n{out}")))
+    let after = cpu_ticks(server.child.id())?;
+    let mut sample =
+        parse_wrk(&out).ok_or_else(|| io::Error::other(format!("cannot parse wrk:\n{out}")))?;
+    sample.cpu_us = cpu_per(after - before, sample.rate, secs as f64);
+    let client = children_ticks()? - client_before;
+    sample.client_us = cpu_per(client, sample.rate, secs as f64);
+    Ok(sample)
 }
 
 fn echo_run(kind: &str, secs: u64) -> io::Result<Sample> {
     let server = ServerChild::start("echo", kind, 0)?;
+    let before = cpu_ticks(server.child.id())?;
+    let client_before = children_ticks()?;
     let exe = std::env::current_exe()?;
     let out = output(Command::new(exe).args([
         "client",
@@ -418,11 +463,15 @@ fn echo_run(kind: &str, secs: u64) -> io::Result<Sample> {
         .lines()
         .find(|l| l.starts_with("MSGS "))
         .ok_or_else(|| io::Error::other(format!("client said {out:?}")))?;
+    let after = cpu_ticks(server.child.id())?;
+    let client = children_ticks()? - client_before;
     let f: Vec<&str> = line.split(' ').collect();
     let num = |i: usize| f[i].parse::<f64>().map_err(io::Error::other);
     Ok(Sample {
         rate: num(1)? / num(3)?,
         p99_us: num(5)?,
+        cpu_us: num(1)?.recip() * (after - before) as f64 * 10_000.0,
+        client_us: num(1)?.recip() * client as f64 * 10_000.0,
     })
 }
 
@@ -436,15 +485,23 @@ fn stats(xs: &[f64]) -> (f64, f64, f64) {
 /// Prints one benchmark's table; returns the median rate and p99 by kind.
 fn table(title: &str, unit: &str, samples: &[Vec<Sample>; 4]) -> [(f64, f64); 4] {
     println!("\n{title}\n");
-    println!("| server | {unit} median | {unit} min–max | p99 µs median | p99 µs min–max |");
-    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| server | {unit} median | {unit} min–max | p99 µs median | p99 µs min–max | server CPU µs each | client CPU µs each |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     let mut medians = [(0.0, 0.0); 4];
     for (k, kind) in KINDS.iter().enumerate() {
         let rates: Vec<f64> = samples[k].iter().map(|s| s.rate).collect();
         let p99s: Vec<f64> = samples[k].iter().map(|s| s.p99_us).collect();
         let (r, rlo, rhi) = stats(&rates);
         let (p, plo, phi) = stats(&p99s);
-        println!("| {kind} | {r:.0} | {rlo:.0}–{rhi:.0} | {p:.0} | {plo:.0}–{phi:.0} |");
+        let cpus: Vec<f64> = samples[k].iter().map(|s| s.cpu_us).collect();
+        let (c, _, _) = stats(&cpus);
+        let clients: Vec<f64> = samples[k].iter().map(|s| s.client_us).collect();
+        let (l, _, _) = stats(&clients);
+        println!(
+            "| {kind} | {r:.0} | {rlo:.0}–{rhi:.0} | {p:.0} | {plo:.0}–{phi:.0} | {c:.1} | {l:.1} |"
+        );
         medians[k] = (r, p);
     }
     medians
@@ -452,16 +509,22 @@ fn table(title: &str, unit: &str, samples: &[Vec<Sample>; 4]) -> [(f64, f64); 4]
 
 fn run(secs: u64, rounds: usize) -> io::Result<()> {
     let iters = calibrate();
-    let start = Instant::now();
-    hash_work(iters);
+    let one = (0..50)
+        .map(|_| {
+            let start = Instant::now();
+            hash_work(iters);
+            start.elapsed()
+        })
+        .min()
+        .unwrap_or_default();
     println!(
         "many cores, {} CPUs, nothing pinned (client shares the cores); {rounds} interleaved rounds of {secs} s",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
-        "handler work: {iters} DefaultHasher rounds (calibrated to {} µs; one run now: {:.1} µs)",
+        "handler work: {iters} DefaultHasher rounds (calibrated to {} µs; best of 50 runs now: {:.1} µs)",
         WORK.as_micros(),
-        start.elapsed().as_secs_f64() * 1e6
+        one.as_secs_f64() * 1e6
     );
     let mut http: [Vec<Sample>; 4] = Default::default();
     let mut echo: [Vec<Sample>; 4] = Default::default();
