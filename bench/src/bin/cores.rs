@@ -90,18 +90,19 @@ fn hash_work(iters: u64) -> u64 {
     black_box(x)
 }
 
-/// Rounds of [`hash_work`] that take about [`WORK`] on this machine: the
-/// smallest time of several tries (the least disturbed by other load).
+/// Rounds of [`hash_work`] that take about [`WORK`] on this machine: from
+/// the fastest of many short probes (a short probe is rarely preempted, so
+/// the fastest one is the undisturbed speed).
 fn calibrate() -> u64 {
-    let probe = 100_000;
-    let best = (0..7)
+    let probe = 2_000;
+    let best = (0..300)
         .map(|_| {
             let start = Instant::now();
             hash_work(probe);
             start.elapsed()
         })
         .min()
-        .unwrap_or(Duration::from_millis(1));
+        .unwrap_or(Duration::from_micros(20));
     ((WORK.as_secs_f64() / best.as_secs_f64()) * probe as f64).round() as u64
 }
 
@@ -508,6 +509,7 @@ fn table(title: &str, unit: &str, samples: &[Vec<Sample>; 4]) -> [(f64, f64); 4]
 }
 
 fn run(secs: u64, rounds: usize) -> io::Result<()> {
+    let rounds = rounds.max(1);
     let iters = calibrate();
     let one = (0..50)
         .map(|_| {
