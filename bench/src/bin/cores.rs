@@ -353,6 +353,38 @@ struct Sample {
     cpu_us: f64,
     /// The client's (wrk's or ours) CPU per request or message, µs.
     client_us: f64,
+    /// The busiest server thread's share of the server's CPU (%): 100
+    /// on one loop, 50 when two loops split the work evenly.
+    top_thread: f64,
+}
+
+/// CPU ticks of each thread of `pid`, by thread id.
+fn thread_ticks(pid: u32) -> io::Result<HashMap<u32, u64>> {
+    let mut ticks = HashMap::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let tid: u32 = entry?
+            .file_name()
+            .to_string_lossy()
+            .parse()
+            .map_err(io::Error::other)?;
+        ticks.insert(tid, cpu_ticks_of(&format!("/proc/{pid}/task/{tid}/stat"))?);
+    }
+    Ok(ticks)
+}
+
+/// The busiest thread's share (%) of the ticks between two snapshots.
+fn top_share(before: &HashMap<u32, u64>, after: &HashMap<u32, u64>) -> f64 {
+    let deltas: Vec<u64> = after
+        .iter()
+        .map(|(tid, t)| t - before.get(tid).copied().unwrap_or(0))
+        .collect();
+    let total: u64 = deltas.iter().sum();
+    let top = deltas.iter().copied().max().unwrap_or(0);
+    if total == 0 {
+        0.0
+    } else {
+        top as f64 * 100.0 / total as f64
+    }
 }
 
 /// cutime + cstime of this process (the children it has waited for), in
@@ -368,7 +400,12 @@ fn children_ticks() -> io::Result<u64> {
 
 /// utime + stime of `pid`, in clock ticks (10 ms).
 fn cpu_ticks(pid: u32) -> io::Result<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    cpu_ticks_of(&format!("/proc/{pid}/stat"))
+}
+
+/// utime + stime from a `/proc/…/stat` file, in clock ticks.
+fn cpu_ticks_of(path: &str) -> io::Result<u64> {
+    let stat = std::fs::read_to_string(path)?;
     let fields: Vec<&str> = stat[stat.rfind(')').unwrap_or(0) + 2..]
         .split(' ')
         .collect();
@@ -423,12 +460,14 @@ fn parse_wrk(out: &str) -> Option<Sample> {
         p99_us: p99,
         cpu_us: 0.0,
         client_us: 0.0,
+        top_thread: 0.0,
     })
 }
 
 fn http_run(kind: &str, iters: u64, secs: u64) -> io::Result<Sample> {
     let server = ServerChild::start("http", kind, iters)?;
     let before = cpu_ticks(server.child.id())?;
+    let threads_before = thread_ticks(server.child.id())?;
     let client_before = children_ticks()?;
     let out = output(Command::new("wrk").args([
         "-t1",
@@ -446,12 +485,14 @@ fn http_run(kind: &str, iters: u64, secs: u64) -> io::Result<Sample> {
     sample.cpu_us = cpu_per(after - before, sample.rate, secs as f64);
     let client = children_ticks()? - client_before;
     sample.client_us = cpu_per(client, sample.rate, secs as f64);
+    sample.top_thread = top_share(&threads_before, &thread_ticks(server.child.id())?);
     Ok(sample)
 }
 
 fn echo_run(kind: &str, secs: u64) -> io::Result<Sample> {
     let server = ServerChild::start("echo", kind, 0)?;
     let before = cpu_ticks(server.child.id())?;
+    let threads_before = thread_ticks(server.child.id())?;
     let client_before = children_ticks()?;
     let exe = std::env::current_exe()?;
     let out = output(Command::new(exe).args([
@@ -466,6 +507,7 @@ fn echo_run(kind: &str, secs: u64) -> io::Result<Sample> {
         .ok_or_else(|| io::Error::other(format!("client said {out:?}")))?;
     let after = cpu_ticks(server.child.id())?;
     let client = children_ticks()? - client_before;
+    let top_thread = top_share(&threads_before, &thread_ticks(server.child.id())?);
     let f: Vec<&str> = line.split(' ').collect();
     let num = |i: usize| f[i].parse::<f64>().map_err(io::Error::other);
     Ok(Sample {
@@ -473,6 +515,7 @@ fn echo_run(kind: &str, secs: u64) -> io::Result<Sample> {
         p99_us: num(5)?,
         cpu_us: num(1)?.recip() * (after - before) as f64 * 10_000.0,
         client_us: num(1)?.recip() * client as f64 * 10_000.0,
+        top_thread,
     })
 }
 
@@ -487,9 +530,9 @@ fn stats(xs: &[f64]) -> (f64, f64, f64) {
 fn table(title: &str, unit: &str, samples: &[Vec<Sample>; 4]) -> [(f64, f64); 4] {
     println!("\n{title}\n");
     println!(
-        "| server | {unit} median | {unit} min–max | p99 µs median | p99 µs min–max | server CPU µs each | client CPU µs each |"
+        "| server | {unit} median | {unit} min–max | p99 µs median | p99 µs min–max | server CPU µs each | client CPU µs each | busiest thread % |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     let mut medians = [(0.0, 0.0); 4];
     for (k, kind) in KINDS.iter().enumerate() {
         let rates: Vec<f64> = samples[k].iter().map(|s| s.rate).collect();
@@ -500,8 +543,10 @@ fn table(title: &str, unit: &str, samples: &[Vec<Sample>; 4]) -> [(f64, f64); 4]
         let (c, _, _) = stats(&cpus);
         let clients: Vec<f64> = samples[k].iter().map(|s| s.client_us).collect();
         let (l, _, _) = stats(&clients);
+        let tops: Vec<f64> = samples[k].iter().map(|s| s.top_thread).collect();
+        let (t, _, _) = stats(&tops);
         println!(
-            "| {kind} | {r:.0} | {rlo:.0}–{rhi:.0} | {p:.0} | {plo:.0}–{phi:.0} | {c:.1} | {l:.1} |"
+            "| {kind} | {r:.0} | {rlo:.0}–{rhi:.0} | {p:.0} | {plo:.0}–{phi:.0} | {c:.1} | {l:.1} | {t:.0} |"
         );
         medians[k] = (r, p);
     }
