@@ -354,6 +354,25 @@ fn python(script: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Starts an asyncio server written in Python (`script`, given the
+/// server's certificate and key paths; it prints its port first); the
+/// server, killed when dropped, and its port.
+fn python_tls_server(pki: &Pki, script: &str) -> (support::KillOnDrop, u16) {
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args([pki.path("server.pem"), pki.path("server.key")])
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("python3");
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let child = support::KillOnDrop(child);
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    (child, line.trim().parse().expect("python's port"))
+}
+
 /// Runs a blocking `f` on a thread while the loop goes on; its result.
 async fn on_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     corio_offload::to_thread(f).await.unwrap()
@@ -397,10 +416,9 @@ with socket.create_connection(("127.0.0.1", int(sys.argv[2]))) as raw:
 fn a_corio_client_talks_to_pythons_asyncio_tls_server() {
     let pki = pki();
     let client_ctx = pki.client();
-    let mut child = Command::new("python3")
-        .arg("-c")
-        .arg(
-            r#"
+    let (_child, port) = python_tls_server(
+        &pki,
+        r#"
 import asyncio, ssl, sys
 async def main():
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -416,17 +434,7 @@ async def main():
     await asyncio.sleep(30)
 asyncio.run(main())
 "#,
-        )
-        .args([pki.path("server.pem"), pki.path("server.key")])
-        .stdout(Stdio::piped())
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("python3");
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let _child = support::KillOnDrop(child);
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-    let port: u16 = line.trim().parse().expect("python's port");
+    );
     corio_executor::run(async move {
         let (reader, writer) =
             open_connection_with("127.0.0.1", port, tls_client_options(client_ctx))
@@ -562,10 +570,9 @@ tls.unwrap()
 fn a_corio_client_upgrades_against_pythons_server_side_starttls() {
     let pki = pki();
     let client_ctx = pki.client();
-    let mut child = Command::new("python3")
-        .arg("-c")
-        .arg(
-            r#"
+    let (_child, port) = python_tls_server(
+        &pki,
+        r#"
 import asyncio, ssl, sys
 async def main():
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -586,17 +593,7 @@ async def main():
     await asyncio.sleep(30)
 asyncio.run(main())
 "#,
-        )
-        .args([pki.path("server.pem"), pki.path("server.key")])
-        .stdout(Stdio::piped())
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("python3");
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let _child = support::KillOnDrop(child);
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-    let port: u16 = line.trim().parse().expect("python's port");
+    );
     corio_executor::run(async move {
         let (reader, writer) = open_connection("127.0.0.1", port).await.unwrap();
         assert_eq!(reader.readline().await.unwrap(), b"220 python ready\r\n");
