@@ -10,7 +10,7 @@
 //! cargo build --release -p corio-bench --bin tls_echo
 //! target/release/tls_echo run [ROUNDS] [MSGS]   # msgs/s, 1 and 50 conns, interleaved
 //! target/release/tls_echo counts [MSGS]         # instructions per message (callgrind)
-//! target/release/tls_echo one RUNTIME CONNS MSGS  # one run (corio, tokio, corio-bufread)
+//! target/release/tls_echo one RUNTIME CONNS MSGS  # one run (corio, tokio)
 //! ```
 //!
 //! Client and server are in one process, on one thread: one corio loop,
@@ -28,10 +28,6 @@
 //! two sends and two receives), start-up, certificates and handshakes
 //! cancelling out, as `echo counts` does for its server.
 //!
-//! `corio-bufread` (counts only, not in the ratios) is corio with a
-//! bench-local TLS session (see `BufReadContext`): what a change to
-//! corio-compat's `RustlsSession` would give.
-//!
 //! Ratios (corio / tokio): `tls_echo_msgs_per_s_1`, `_50` (above 1 is
 //! corio ahead) and `tls_echo_instructions_1`, `_50` (below 1 is corio
 //! ahead); `tls_echo_msgs_per_s` and `tls_echo_instructions` are the
@@ -44,9 +40,8 @@ use std::time::{Duration, Instant};
 
 use corio::compat::futures_rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use corio::compat::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
-use corio::compat::rustls::{ClientConnection, Connection, ServerConnection};
 use corio::compat::ssl::{ClientContext, ServerContext};
-use corio::net::tls::{SslContext, TlsContext, TlsError, TlsSession};
+use corio::net::tls::SslContext;
 use corio::net::{
     ConnectOptions, DEFAULT_LIMIT, ServerOptions, StreamReader, StreamWriter, open_connection_with,
     start_server_with,
@@ -141,11 +136,6 @@ fn one(runtime: &str, conns: usize, msgs: u64) -> io::Result<Duration> {
             let client: SslContext = Arc::new(ClientContext::from_config(client));
             corio_one(server, client, conns, per_conn)
         }
-        "corio-bufread" => {
-            let server: SslContext = Arc::new(BufReadContext::Server(server));
-            let client: SslContext = Arc::new(BufReadContext::Client(client));
-            corio_one(server, client, conns, per_conn)
-        }
         "tokio" => tokio_one(server, client, conns, per_conn),
         other => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -220,125 +210,6 @@ fn corio_one(
         server.close();
         Ok(elapsed)
     })
-}
-
-// ------------------------------------------- corio, another TLS session
-
-/// corio-compat's `ssl` contexts, but for sessions that take rustls's
-/// plaintext through `BufRead` (`fill_buf` / `consume`) straight into
-/// the layer's `Vec`, where compat's `RustlsSession::receive` zeroes a
-/// 16 KiB stack chunk on every call and copies through it. Runtime
-/// `corio-bufread`: what that change to compat would give, measured
-/// through net's public TLS seam without touching compat.
-#[derive(Debug)]
-enum BufReadContext {
-    Server(Arc<ServerConfig>),
-    Client(Arc<ClientConfig>),
-}
-
-impl TlsContext for BufReadContext {
-    fn client_session(&self, server_name: &str) -> Result<Box<dyn TlsSession>, TlsError> {
-        let Self::Client(config) = self else {
-            return Err(TlsError::Config("not a client context".into()));
-        };
-        let name = rustls::pki_types::ServerName::try_from(server_name.to_string())
-            .map_err(|e| TlsError::Config(e.to_string()))?;
-        let conn = ClientConnection::new(config.clone(), name)
-            .map_err(|e| TlsError::Config(e.to_string()))?;
-        Ok(Box::new(BufReadSession::new(conn.into())))
-    }
-
-    fn server_session(&self) -> Result<Box<dyn TlsSession>, TlsError> {
-        let Self::Server(config) = self else {
-            return Err(TlsError::Config("not a server context".into()));
-        };
-        let conn =
-            ServerConnection::new(config.clone()).map_err(|e| TlsError::Config(e.to_string()))?;
-        Ok(Box::new(BufReadSession::new(conn.into())))
-    }
-}
-
-struct BufReadSession {
-    conn: Connection,
-}
-
-impl BufReadSession {
-    fn new(mut conn: Connection) -> BufReadSession {
-        conn.set_buffer_limit(None);
-        BufReadSession { conn }
-    }
-}
-
-impl TlsSession for BufReadSession {
-    fn receive(&mut self, mut ciphertext: &[u8], plain: &mut Vec<u8>) -> Result<bool, TlsError> {
-        use std::io::BufRead;
-        let mut closed = false;
-        while !ciphertext.is_empty() {
-            let handshaking = self.conn.is_handshaking();
-            let fail = |e: String| {
-                if handshaking {
-                    TlsError::Handshake(e)
-                } else {
-                    TlsError::Protocol(e)
-                }
-            };
-            let read = self
-                .conn
-                .read_tls(&mut ciphertext)
-                .map_err(|e| fail(e.to_string()))?;
-            self.conn
-                .process_new_packets()
-                .map_err(|e| fail(e.to_string()))?;
-            let mut reader = self.conn.reader();
-            loop {
-                match reader.fill_buf() {
-                    Ok([]) => {
-                        closed = true;
-                        break;
-                    }
-                    Ok(chunk) => {
-                        let n = chunk.len();
-                        plain.extend_from_slice(chunk);
-                        reader.consume(n);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) => return Err(TlsError::Protocol(e.to_string())),
-                }
-            }
-            if read == 0 {
-                break;
-            }
-        }
-        Ok(closed)
-    }
-
-    fn send(&mut self, plaintext: &[u8]) {
-        let _ = self.conn.writer().write_all(plaintext);
-    }
-
-    fn transmit(&mut self, out: &mut Vec<u8>) {
-        while self.conn.wants_write() {
-            if self.conn.write_tls(out).is_err() {
-                break;
-            }
-        }
-    }
-
-    fn is_handshaking(&self) -> bool {
-        self.conn.is_handshaking()
-    }
-
-    fn close(&mut self) {
-        self.conn.send_close_notify();
-    }
-
-    fn alpn_protocol(&self) -> Option<Vec<u8>> {
-        self.conn.alpn_protocol().map(<[u8]>::to_vec)
-    }
-
-    fn peer_certificates(&self) -> Vec<Vec<u8>> {
-        Vec::new()
-    }
 }
 
 // ------------------------------------------------------------------ tokio
@@ -502,21 +373,20 @@ fn counts(msgs: u64) -> io::Result<()> {
         "User-space instructions per 1 KiB round trip, both ends (callgrind, runs of {msgs} and {} messages)\n",
         2 * msgs
     );
-    println!("| conns | corio | tokio | ratio | corio-bufread | ratio |");
-    println!("|---:|---:|---:|---:|---:|---:|");
+    println!("| conns | corio | tokio | ratio |");
+    println!("|---:|---:|---:|---:|");
     let mut ratios = Vec::new();
     for conns in CONNS {
-        let mut per_msg = [0.0; 3];
-        for (i, runtime) in ["corio", "tokio", "corio-bufread"].iter().enumerate() {
+        let mut per_msg = [0.0; 2];
+        for (i, runtime) in ["corio", "tokio"].iter().enumerate() {
             let small = instructions(runtime, conns, msgs)?;
             let large = instructions(runtime, conns, 2 * msgs)?;
             per_msg[i] = large.saturating_sub(small) as f64 / msgs as f64;
         }
-        let [corio, tokio, bufread] = per_msg;
+        let [corio, tokio] = per_msg;
         println!(
-            "| {conns} | {corio:.0} | {tokio:.0} | {:.2} | {bufread:.0} | {:.2} |",
-            corio / tokio,
-            bufread / tokio,
+            "| {conns} | {corio:.0} | {tokio:.0} | {:.2} |",
+            corio / tokio
         );
         ratios.push((format!("tls_echo_instructions_{conns}"), corio / tokio));
         io::stdout().flush()?;
