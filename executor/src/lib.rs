@@ -55,6 +55,7 @@ mod event_loop;
 mod future;
 mod gather;
 pub mod generator;
+pub mod observe;
 #[allow(unsafe_code)]
 mod raw;
 mod remote;
@@ -82,6 +83,7 @@ pub use future::Future;
 pub use gather::{Gather, GatherError, gather, gather_all, gather_tasks, try_gather};
 #[doc(hidden)]
 pub use gather::{TaskTuple, gather_tuple};
+pub use observe::{Histogram, LoopMetrics, SlowStep, process_metrics};
 pub use remote::LoopHandle;
 pub use run::run;
 

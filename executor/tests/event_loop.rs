@@ -362,8 +362,67 @@ fn a_slow_task_step_is_reported_with_where_the_task_was_created() {
 }
 
 #[test]
-fn slow_callbacks_are_not_timed_outside_debug_mode() {
-    assert_eq!(slow_callback_reports(false), Vec::<String>::new());
+fn slow_callbacks_are_reported_outside_debug_mode_too_while_metrics_are_on() {
+    // asyncio reports them in debug mode only; corio's metrics catch them
+    // on the coarse clock.
+    let reports = slow_callback_reports(false);
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert!(reports[0].starts_with("Executing a callback took 0.0"));
+}
+
+#[test]
+fn with_metrics_off_slow_callbacks_are_timed_in_debug_mode_only() {
+    let lp = EventLoop::new().unwrap();
+    lp.set_metrics(false);
+    lp.set_slow_callback_duration(ms(20));
+    let reports = trace();
+    let r = reports.clone();
+    lp.set_exception_handler(Some(move |ctx: &corio_executor::ExceptionContext| {
+        r.borrow_mut().push(ctx.message.clone())
+    }));
+    lp.call_soon(|| std::thread::sleep(Duration::from_millis(40)));
+    lp.stop();
+    lp.run_forever().unwrap();
+    assert_eq!(*reports.borrow(), Vec::<String>::new());
+    assert_eq!(lp.metrics().slow_steps, 0);
+}
+
+/// Runs a task whose three steps each sleep 30 ms, with `debug` as given;
+/// returns the reports and the loop's slow-step count.
+fn slow_steps_of_one_task(debug: bool) -> (Vec<String>, u64) {
+    let lp = EventLoop::new().unwrap();
+    lp.set_debug(debug);
+    lp.set_slow_callback_duration(ms(20));
+    let reports = trace();
+    let r = reports.clone();
+    lp.set_exception_handler(Some(move |ctx: &corio_executor::ExceptionContext| {
+        r.borrow_mut().push(ctx.message.clone())
+    }));
+    let task = lp.create_task(async {
+        for _ in 0..3 {
+            std::thread::sleep(Duration::from_millis(30));
+            corio_executor::yield_now().await;
+        }
+    });
+    task.set_name("hog");
+    lp.run_until_complete(task).unwrap().unwrap();
+    let slow = lp.metrics().slow_steps;
+    (reports.take(), slow)
+}
+
+#[test]
+fn outside_debug_mode_a_slow_task_is_reported_once_and_counted_each_time() {
+    let (reports, slow) = slow_steps_of_one_task(false);
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert!(reports[0].starts_with("Executing <Task 'hog' created at"));
+    assert_eq!(slow, 3);
+}
+
+#[test]
+fn in_debug_mode_every_slow_step_is_reported_as_asyncio_does() {
+    let (reports, slow) = slow_steps_of_one_task(true);
+    assert_eq!(reports.len(), 3, "{reports:?}");
+    assert_eq!(slow, 3);
 }
 
 #[test]

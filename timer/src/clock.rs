@@ -139,6 +139,12 @@ impl CoarseInstant {
         self.nanos.saturating_sub(earlier.nanos) >= limit_nanos
     }
 
+    /// Nanoseconds since an unspecified start (the boot, on Linux): to
+    /// store a reading in an atomic.
+    pub fn as_nanos(self) -> u64 {
+        self.nanos
+    }
+
     /// The clock's resolution: one kernel tick.
     pub fn resolution() -> Duration {
         Duration::from_nanos(crate::sys::coarse_resolution_ns())

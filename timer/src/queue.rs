@@ -46,7 +46,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Compaction happens only when the heap has more than this many entries
 /// (tombstones included). asyncio: `_MIN_SCHEDULED_TIMER_HANDLES = 100`.
@@ -203,7 +203,6 @@ impl<T> TimerQueue<T> {
     /// The instant of `ticks` (exact for every deadline scheduled; see
     /// `EPOCH_TICKS`).
     fn instant(&self, ticks: u64) -> Instant {
-        use std::time::Duration;
         if ticks >= EPOCH_TICKS {
             self.epoch + Duration::from_nanos(ticks - EPOCH_TICKS)
         } else {
@@ -260,6 +259,19 @@ impl<T> TimerQueue<T> {
     ///
     /// Python: the `heappop` loop of `_run_once` with `end_time = self.time()`.
     pub fn pop_due(&mut self, now: Instant, out: &mut Vec<T>) -> usize {
+        self.pop_due_with(now, out, |_| {})
+    }
+
+    /// [`pop_due`](Self::pop_due), telling `late` how late each item moved
+    /// is (`now` minus its deadline, to the queue's tick): what an event
+    /// loop's timer-lateness metric records.
+    #[inline]
+    pub fn pop_due_with(
+        &mut self,
+        now: Instant,
+        out: &mut Vec<T>,
+        mut late: impl FnMut(Duration),
+    ) -> usize {
         let mut count = 0;
         let now = self.ticks(now);
         while let Some(Reverse(top)) = self.heap.peek().copied() {
@@ -270,6 +282,7 @@ impl<T> TimerQueue<T> {
             if let Some(item) = self.take_live(top) {
                 out.push(item);
                 count += 1;
+                late(Duration::from_nanos(now - top.ticks));
             }
         }
         self.maybe_shrink();

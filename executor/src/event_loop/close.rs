@@ -24,6 +24,7 @@ impl LoopInner {
         }
         self.state.set(LoopState::Closing);
         self.run_shutdown_hooks(Shutdown::Close);
+        self.dump_trace_at_close();
         // Signals first: their dispositions go back before the pipe closes.
         if let Some(mut signals) = self.signals.take() {
             signals.restore_all();
@@ -74,6 +75,7 @@ impl LoopInner {
     /// a coroutine's destructor is reported, and the next task is dropped.
     fn drop_pending_tasks(&self) {
         let pending = self.tasks.borrow_mut().take_all();
+        self.stats.tasks_dropped.add(pending.len() as u64);
         for task in pending {
             self.report(
                 format!(

@@ -19,7 +19,7 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use corio_reactor::{DefaultSelector, EVENT_READ, Selector};
-use corio_timer::{Clock, TimerId, TimerQueue};
+use corio_timer::{Clock, CoarseInstant, TimerId, TimerQueue};
 
 use super::Shutdown;
 use super::handle::{Callback, Handle, TimerHandle, callback};
@@ -27,6 +27,8 @@ use super::io::{IoCallback, IoHandlers};
 use super::task_header::RawTask;
 use super::task_table::TaskTable;
 use crate::LoopError;
+use crate::observe::stats::LoopStats;
+use crate::observe::trace::{Kind, TraceRing};
 use crate::remote::{Remote, RemoteItem, TaskKey};
 
 /// Source of unique loop ids (to tell loops apart in thread-local state).
@@ -112,6 +114,34 @@ pub(crate) struct LoopInner {
     /// `signal::signals_written()` as read before the last select: a
     /// different count means a signal pipe may be readable.
     pub(super) signals_seen: Cell<u64>,
+    /// Its metrics, readable from any thread (`observe/stats.rs`).
+    pub(crate) stats: Arc<LoopStats>,
+    /// True when an iteration takes the observed path (`observed.rs`):
+    /// metrics on, debug mode or the recorder on. The one branch that
+    /// switching them all off leaves.
+    pub(super) observed: Cell<bool>,
+    pub(super) metrics_on: Cell<bool>,
+    /// The flight recorder, while it records (`set_trace`).
+    pub(crate) trace: RefCell<Option<TraceRing>>,
+    /// Steps left until the next one timed with the precise clock.
+    pub(super) sample_countdown: Cell<u32>,
+    /// What the inspector shows of each task beyond its header, by slot.
+    pub(crate) task_notes: RefCell<Vec<TaskNote>>,
+    /// The coarse clock as the last observed item ended (for slow steps).
+    pub(super) last_mark: Cell<CoarseInstant>,
+}
+
+/// What the inspector knows of a task beyond its header: its poll time
+/// (the timed steps' sum, scaled by the sampling period), and the last
+/// wait it noted (see `observe::inspect::note_wait`), valid while the
+/// task's step count is still `at_step`.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct TaskNote {
+    pub(crate) poll_ns: u64,
+    pub(crate) wait: Option<(&'static str, usize)>,
+    pub(crate) at_step: u32,
+    /// A slow step of it was reported (once per task outside debug mode).
+    pub(crate) slow_reported: bool,
 }
 
 /// Where a loop is in its life: asyncio's `is_running()`, `_stopping`
@@ -173,6 +203,11 @@ impl LoopInner {
         let waker_index = crate::remote::register_loop(&remote).ok_or_else(|| {
             LoopError::Selector("more than 32,768 event loops alive at once".into())
         })?;
+        let stats = LoopStats::new(id, &remote);
+        let metrics_on = crate::observe::metrics_default();
+        stats.enabled.set(u64::from(metrics_on));
+        stats.fds_registered.set(1);
+        let trace = crate::observe::trace::from_env();
         Ok(LoopInner {
             ready: RefCell::new(VecDeque::new()),
             scheduled: RefCell::new(TimerQueue::new()),
@@ -198,6 +233,13 @@ impl LoopInner {
             io_tick: Cell::new(0),
             waker_index,
             signals_seen: Cell::new(corio_reactor::signal::signals_written()),
+            stats,
+            observed: Cell::new(metrics_on || trace.is_some()),
+            metrics_on: Cell::new(metrics_on),
+            trace: RefCell::new(trace),
+            sample_countdown: Cell::new(0),
+            task_notes: RefCell::new(Vec::new()),
+            last_mark: Cell::new(CoarseInstant::now()),
         })
     }
 
@@ -330,6 +372,9 @@ impl LoopInner {
         self.check_open();
         let key = self.tasks.borrow_mut().vacant();
         let task = build(key, self.waker_index);
+        if self.observed.get() {
+            self.observe_spawn(task.header());
+        }
         self.tasks.borrow_mut().fill(key, task.clone());
         task.header().scheduled.set(true);
         self.ready
@@ -341,7 +386,54 @@ impl LoopInner {
     pub(crate) fn forget_task(&self, key: TaskKey) {
         // Dropped outside the borrow: a task's drop may report through the loop.
         let task = self.tasks.borrow_mut().remove(key);
+        if self.observed.get()
+            && let Some(task) = &task
+        {
+            self.observe_finish(task.header());
+        }
         drop(task);
+    }
+
+    /// A task was made: counted, its notes reset, recorded.
+    fn observe_spawn(&self, header: &super::task_header::Header) {
+        self.stats.tasks_spawned.add(1);
+        let slot = header.key.slot as usize;
+        let mut notes = self.task_notes.borrow_mut();
+        if notes.len() <= slot {
+            notes.resize(slot + 1, TaskNote::default());
+        }
+        notes[slot] = TaskNote::default();
+        drop(notes);
+        if self.tracing() {
+            let now = crate::observe::trace::stamp(Instant::now());
+            let (task, location) = (header.number, header.location);
+            self.record(now, 0, Kind::Spawn { task, location });
+        }
+    }
+
+    /// A task finished: counted, recorded with its name.
+    fn observe_finish(&self, header: &super::task_header::Header) {
+        self.stats.tasks_finished.add(1);
+        if self.tracing() {
+            let now = crate::observe::trace::stamp(Instant::now());
+            self.record(
+                now,
+                0,
+                Kind::Finish {
+                    task: header.number,
+                },
+            );
+            if let Ok(mut trace) = self.trace.try_borrow_mut()
+                && let Some(ring) = trace.as_mut()
+            {
+                ring.name(header.number, header.name());
+            }
+        }
+    }
+
+    /// The number (`N` of `Task-N`) of the live task at `key`.
+    pub(crate) fn task_number(&self, key: TaskKey) -> Option<u64> {
+        self.tasks.borrow().get(key).map(|t| t.header().number)
     }
 
     /// Calls `f` with the task whose step is running, if any.
@@ -361,6 +453,13 @@ impl LoopInner {
             self.ready
                 .borrow_mut()
                 .push_back(Runnable::Step(task.clone()));
+            if self.observed.get() && self.tracing() {
+                let task = task.header().number;
+                let by = self.current.get().and_then(|k| tasks.get(k));
+                let by = by.map_or(0, |t| t.header().number);
+                let now = crate::observe::trace::stamp(Instant::now());
+                self.record(now, 0, Kind::Wake { task, by });
+            }
         }
     }
 

@@ -7,6 +7,7 @@ mod close;
 mod handle;
 mod inner;
 mod io;
+mod observed;
 mod run_once;
 pub(crate) mod running;
 mod signals;
@@ -492,6 +493,7 @@ impl EventLoop {
     /// clock readings per item, so it is off outside debug mode.
     pub fn set_debug(&self, enabled: bool) {
         self.inner.debug.set(enabled);
+        self.inner.update_observed();
     }
 
     /// Python: `loop.get_debug()`.

@@ -25,37 +25,20 @@ use corio_reactor::{Selector, signal};
 
 use super::handle::callback;
 use super::inner::{LoopInner, Runnable, TimerEntry};
-use super::task_header::RawTask;
+use crate::observe::trace::Kind;
 use crate::panic_message;
 use crate::remote::RemoteItem;
 
 /// What phase 1 of an iteration decided, for the phases after it.
-struct Plan {
+pub(super) struct Plan {
     /// The nearest timer's deadline.
-    next_timer: Option<Instant>,
+    pub(super) next_timer: Option<Instant>,
     /// The clock as phase 1 read it (only when a timer exists).
-    now: Option<Instant>,
+    pub(super) now: Option<Instant>,
     /// How long `select` may block (`None`: until an fd is ready).
-    select_timeout: Option<Duration>,
+    pub(super) select_timeout: Option<Duration>,
     /// A virtual clock's next timer, to jump to if nothing else happens.
-    jump_to: Option<Instant>,
-}
-
-/// What `run_one` ran, for a slow-callback report.
-enum Ran {
-    Step(Rc<dyn RawTask>),
-    Callback,
-    Io,
-}
-
-impl Ran {
-    fn describe(&self) -> String {
-        match self {
-            Ran::Step(task) => task.header().describe(),
-            Ran::Callback => "a callback".to_string(),
-            Ran::Io => "an I/O callback".to_string(),
-        }
-    }
+    pub(super) jump_to: Option<Instant>,
 }
 
 /// Slots the ready queue keeps when it shrinks after a burst.
@@ -64,6 +47,10 @@ const READY_KEEP: usize = 1024;
 impl LoopInner {
     /// One iteration of the loop (see the module docs for the phases).
     pub(crate) fn run_once(self: &Rc<Self>) {
+        if self.observed.get() {
+            self.run_once_observed(); // the same phases, counted: observed.rs
+            return;
+        }
         let plan = self.plan_timeout();
         let (io_events, woken) = self.poll_io(&plan);
         let remote_count = self.take_remote(woken);
@@ -79,7 +66,7 @@ impl LoopInner {
     /// The precise clock is read only when a timer exists: without one, no
     /// decision here depends on the time.
     #[inline]
-    fn plan_timeout(&self) -> Plan {
+    pub(super) fn plan_timeout(&self) -> Plan {
         let next_timer = self.scheduled.borrow_mut().next_deadline();
         let now = next_timer.map(|_| self.clock.now());
         let timeout = if !self.ready.borrow().is_empty() || self.is_stopping() {
@@ -108,7 +95,7 @@ impl LoopInner {
     /// how many fds were reported, and whether the loop's own eventfd was
     /// one of them.
     #[inline]
-    fn poll_io(&self, plan: &Plan) -> (usize, bool) {
+    pub(super) fn poll_io(&self, plan: &Plan) -> (usize, bool) {
         let signals_written = signal::signals_written();
         if self.select_would_report_nothing(plan.select_timeout, signals_written) {
             return (0, false);
@@ -134,7 +121,7 @@ impl LoopInner {
     /// the queue turns out empty, or level-triggered `select` would report
     /// it again at once.
     #[inline]
-    fn take_remote(&self, woken: bool) -> usize {
+    pub(super) fn take_remote(&self, woken: bool) -> usize {
         if woken || self.remote.has_pending() {
             self.drain_remote()
         } else {
@@ -146,7 +133,7 @@ impl LoopInner {
     /// remote work, time moves to the next timer instead of being waited
     /// for (trio's autojump clock). A real clock never jumps.
     #[inline]
-    fn jump_virtual_clock(&self, plan: &Plan) {
+    pub(super) fn jump_virtual_clock(&self, plan: &Plan) {
         if let Some(deadline) = plan.jump_to {
             self.clock.advance_to(deadline);
         }
@@ -156,30 +143,28 @@ impl LoopInner {
     /// clock is read again only if time may have passed since phase 1;
     /// nothing is done when no timer is due.
     #[inline]
-    fn collect_due_timers(&self, plan: &Plan, io_events: usize) {
+    pub(super) fn collect_due_timers(&self, plan: &Plan, io_events: usize) -> usize {
         let (Some(deadline), Some(mut now)) = (plan.next_timer, plan.now) else {
-            return;
+            return 0;
         };
         if plan.select_timeout != Some(Duration::ZERO) || plan.jump_to.is_some() || io_events > 0 {
             now = self.clock.now();
         }
         if deadline <= now {
-            self.move_due_timers(now);
+            self.move_due_timers(now)
+        } else {
+            0
         }
     }
 
     /// Phase 5: runs exactly the callbacks ready now; whatever they
-    /// schedule waits for the next iteration. Only debug mode times each
-    /// item for the slow-callback report, as asyncio does: outside it, an
-    /// item costs a queue pop and a call.
+    /// schedule waits for the next iteration. An item costs a queue pop
+    /// and a call (the observed path, `observed.rs`, also counts and
+    /// times them).
     #[inline]
     fn run_ready(self: &Rc<Self>) {
         self.shrink_ready();
         let ntodo = self.ready.borrow().len();
-        if self.debug.get() {
-            self.run_ready_timed(ntodo);
-            return;
-        }
         for _ in 0..ntodo {
             let Some(runnable) = self.ready.borrow_mut().pop_front() else {
                 break;
@@ -190,52 +175,44 @@ impl LoopInner {
 
     /// A ready queue that held a burst gives the memory back once it is
     /// mostly empty (it keeps `READY_KEEP` slots, and twice what it holds).
-    fn shrink_ready(&self) {
+    pub(super) fn shrink_ready(&self) {
         let mut ready = self.ready.borrow_mut();
         let capacity = ready.capacity();
         if capacity > READY_KEEP && ready.len() * 4 < capacity {
             let keep = (ready.len() * 2).max(READY_KEEP);
             ready.shrink_to(keep);
-        }
-    }
-
-    /// Phase 5 in debug mode: reports each item slower than
-    /// `slow_callback_duration`, timed on the monotonic clock (not the
-    /// loop's, which may be virtual).
-    fn run_ready_timed(self: &Rc<Self>, ntodo: usize) {
-        let mut started = Instant::now();
-        for _ in 0..ntodo {
-            let Some(runnable) = self.ready.borrow_mut().pop_front() else {
-                break;
-            };
-            let ran = match &runnable {
-                Runnable::Step(task) => Ran::Step(task.clone()),
-                Runnable::Callback(_) => Ran::Callback,
-                Runnable::Io(_) => Ran::Io,
-            };
-            self.run_one(runnable);
-            let finished = Instant::now();
-            let took = finished.duration_since(started);
-            if took >= self.slow_callback_duration.get() {
-                self.report(
-                    format!(
-                        "Executing {} took {:.3} seconds",
-                        ran.describe(),
-                        took.as_secs_f64()
-                    ),
-                    None,
-                );
+            let after = ready.capacity();
+            drop(ready);
+            if self.observed.get() {
+                let now = crate::observe::trace::stamp(Instant::now());
+                let (from, to) = (capacity as u64, after as u64);
+                self.record(now, 0, Kind::ReadyGc { from, to });
             }
-            started = finished;
         }
     }
 
     /// Phase 4: moves what is due at `now` to the ready queue, in deadline
     /// order: a callback joins the queue, a waker queues its task's step
     /// (the same thing, one allocation less).
-    fn move_due_timers(&self, now: Instant) {
+    fn move_due_timers(&self, now: Instant) -> usize {
         let mut due = self.due.borrow_mut();
-        self.scheduled.borrow_mut().pop_due(now, &mut due);
+        let fired = if self.observed.get() {
+            let stats = &self.stats;
+            let tracing = self.tracing();
+            let at = crate::observe::trace::stamp(now);
+            self.scheduled
+                .borrow_mut()
+                .pop_due_with(now, &mut due, |late| {
+                    let late_ns = late.as_nanos() as u64;
+                    stats.timer_lateness.record(late_ns);
+                    if tracing {
+                        self.record(at, 0, Kind::TimerFired { late_ns });
+                    }
+                })
+        } else {
+            self.scheduled.borrow_mut().pop_due(now, &mut due)
+        };
+        self.stats.timers_fired.add(fired as u64);
         for entry in due.drain(..) {
             match entry {
                 TimerEntry::Callback(cb) if !cb.cancelled() => {
@@ -245,17 +222,27 @@ impl LoopInner {
                 TimerEntry::Wake(waker) => waker.wake(),
             }
         }
+        fired
     }
 
     /// Phase 2: returns how many fds were reported, and whether the loop's
     /// own eventfd was one of them.
     fn select_io(&self, timeout: Option<Duration>) -> (usize, bool) {
         self.io_tick.set(self.io_tick.get() + 1);
+        let observed = self.observed.get();
+        let tracing = observed && self.tracing();
+        // Only a select that may block is timed (a zero-timeout one is a
+        // syscall's worth, not worth two clock readings).
+        let timed = (observed && timeout != Some(Duration::ZERO)).then(Instant::now);
         let waker_fd = self.remote.waker.as_raw_fd();
         let mut woken = false;
         let mut selector = self.selector.borrow_mut();
         let mut ready = self.ready.borrow_mut();
+        let mut reported: Vec<(u64, u64)> = Vec::new();
         let result = selector.select_with(timeout, |key, events| {
+            if tracing {
+                reported.push((key.fd as u64, u64::from(events.bits())));
+            }
             if key.fd == waker_fd {
                 woken = true; // the remote queue is drained in phase 3
                 return;
@@ -272,6 +259,20 @@ impl LoopInner {
             }
         });
         drop((selector, ready));
+        if observed {
+            self.stats.selects.add(1);
+            if let Some(at) = timed {
+                let end = Instant::now();
+                let blocked = end.duration_since(at).as_nanos() as u64;
+                self.stats.select_blocked_ns.add(blocked);
+                // What follows a wait is not the next item's time.
+                self.last_mark.set(corio_timer::CoarseInstant::now());
+            }
+            let now = crate::observe::trace::stamp(Instant::now());
+            for (fd, events) in reported {
+                self.record(now, 0, Kind::IoReady { fd, events });
+            }
+        }
         match result {
             Ok(count) => (count, woken),
             Err(err) => {
@@ -290,8 +291,25 @@ impl LoopInner {
             );
         }
         let count = items.len();
+        let observed = self.observed.get();
         for item in items.drain(..) {
             match item {
+                RemoteItem::Call(f) if observed => {
+                    self.stats.remote_calls.add(1);
+                    self.ready
+                        .borrow_mut()
+                        .push_back(Runnable::Callback(callback(f)));
+                }
+                RemoteItem::Wake(key) if observed => {
+                    self.stats.remote_wakes.add(1);
+                    if self.tracing()
+                        && let Some(number) = self.task_number(key)
+                    {
+                        let now = crate::observe::trace::stamp(Instant::now());
+                        self.record(now, 0, Kind::RemoteWake { task: number });
+                    }
+                    self.wake_task(key);
+                }
                 RemoteItem::Call(f) => {
                     self.ready
                         .borrow_mut()
@@ -305,7 +323,7 @@ impl LoopInner {
     }
 
     /// Runs one ready item, catching panics.
-    fn run_one(self: &Rc<Self>, runnable: Runnable) {
+    pub(super) fn run_one(self: &Rc<Self>, runnable: Runnable) {
         match runnable {
             // A panic inside the coroutine is caught by the step itself.
             Runnable::Step(task) => task.step(self),

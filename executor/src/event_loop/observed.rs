@@ -1,0 +1,423 @@
+//! The iteration of `run_once.rs`, counted and traced: the path an
+//! iteration takes while metrics, debug mode or the flight recorder are
+//! on (`LoopInner::observed`). The phases are the same functions; what
+//! this adds is around them, so the ordering cannot differ.
+//!
+//! Per item run, metrics cost a few counter stores and one reading of the
+//! coarse clock (3–4 ns, a kernel tick's resolution), enough to catch a
+//! step over `slow_callback_duration`; one step in
+//! [`POLL_SAMPLE_PERIOD`] is timed on the precise clock for the poll-time
+//! histogram. Debug mode and the recorder time every item precisely.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use corio_reactor::Selector;
+use corio_timer::CoarseInstant;
+
+use super::inner::{LoopInner, Runnable};
+use super::task_header::RawTask;
+use crate::observe::POLL_SAMPLE_PERIOD;
+use crate::observe::SlowStep;
+use crate::observe::trace::{Kind, stamp};
+
+/// What an item of the ready queue was, for the count and the report.
+/// (A step keeps its task: a step that finishes the task takes it out of
+/// the table, and its report still names it.)
+enum Item {
+    Step(Rc<dyn RawTask>),
+    Callback,
+    Io,
+}
+
+impl LoopInner {
+    /// Whether the recorder is on.
+    #[inline]
+    pub(crate) fn tracing(&self) -> bool {
+        self.trace.try_borrow().is_ok_and(|t| t.is_some())
+    }
+
+    /// Pushes an event to the recorder, if it is on.
+    #[inline]
+    pub(crate) fn record(&self, start: u64, dur: u64, kind: Kind) {
+        if let Ok(mut trace) = self.trace.try_borrow_mut()
+            && let Some(ring) = trace.as_mut()
+        {
+            ring.push(start, dur, kind);
+        }
+    }
+
+    /// Recomputes whether iterations take the observed path.
+    pub(super) fn update_observed(&self) {
+        let on = self.metrics_on.get() || self.debug.get() || self.tracing();
+        self.observed.set(on);
+        self.stats.enabled.set(u64::from(self.metrics_on.get()));
+    }
+
+    /// One iteration, counted (and recorded while tracing).
+    pub(super) fn run_once_observed(self: &Rc<Self>) {
+        let tracing = self.tracing();
+        let start = tracing.then(Instant::now);
+        let plan = self.plan_timeout();
+        let selects_before = self.io_tick.get();
+        let t_select = tracing.then(Instant::now);
+        let (io_events, woken) = self.poll_io(&plan);
+        let t_remote = tracing.then(Instant::now);
+        let remote_count = self.take_remote(woken);
+        if io_events == 0 && remote_count == 0 {
+            self.jump_virtual_clock(&plan);
+        }
+        let t_timers = tracing.then(Instant::now);
+        let fired = self.collect_due_timers(&plan, io_events);
+        let t_run = tracing.then(Instant::now);
+        let items = self.run_ready_observed(tracing);
+        self.stats.iterations.add(1);
+        if let (Some(start), Some(t_select), Some(t_remote), Some(t_timers), Some(t_run)) =
+            (start, t_select, t_remote, t_timers, t_run)
+        {
+            let end = Instant::now();
+            let span = |a: Instant, b: Instant| (stamp(a), b.duration_since(a).as_nanos() as u64);
+            let (s, d) = span(start, end);
+            self.record(s, d, Kind::Iteration);
+            if self.io_tick.get() != selects_before {
+                let (s, d) = span(t_select, t_remote);
+                let timeout_ns = plan.select_timeout.map_or(u64::MAX, |t| {
+                    t.as_nanos().min(u128::from(u64::MAX - 1)) as u64
+                });
+                self.record(
+                    s,
+                    d,
+                    Kind::Select {
+                        timeout_ns,
+                        fds: io_events as u64,
+                    },
+                );
+            }
+            if remote_count > 0 {
+                let (s, d) = span(t_remote, t_timers);
+                self.record(
+                    s,
+                    d,
+                    Kind::Remote {
+                        count: remote_count as u64,
+                    },
+                );
+            }
+            if fired > 0 {
+                let (s, d) = span(t_timers, t_run);
+                self.record(
+                    s,
+                    d,
+                    Kind::Timers {
+                        count: fired as u64,
+                    },
+                );
+            }
+            if items > 0 {
+                let (s, d) = span(t_run, end);
+                self.record(
+                    s,
+                    d,
+                    Kind::Run {
+                        items: items as u64,
+                    },
+                );
+            }
+        }
+    }
+
+    /// True for one step in `POLL_SAMPLE_PERIOD`.
+    #[inline]
+    fn sample_due(&self) -> bool {
+        let left = self.sample_countdown.get();
+        if left == 0 {
+            self.sample_countdown.set(POLL_SAMPLE_PERIOD - 1);
+            true
+        } else {
+            self.sample_countdown.set(left - 1);
+            false
+        }
+    }
+
+    /// Phase 5, counted: runs exactly the items ready now; returns how many.
+    fn run_ready_observed(self: &Rc<Self>, tracing: bool) -> usize {
+        self.shrink_ready();
+        let ntodo = self.ready.borrow().len();
+        let stats = &self.stats;
+        stats.ready_depth.record(ntodo as u64);
+        // Debug mode and the recorder time every item precisely.
+        let every = self.debug.get() || tracing;
+        let slow = self.slow_callback_duration.get();
+        let slow_ns = u64::try_from(slow.as_nanos()).unwrap_or(u64::MAX);
+        let mut precise = every.then(Instant::now);
+        let mut mark = self.last_mark.get();
+        let mut ran = 0;
+        for _ in 0..ntodo {
+            let Some(runnable) = self.ready.borrow_mut().pop_front() else {
+                break;
+            };
+            ran += 1;
+            let item = match &runnable {
+                Runnable::Step(task) => Item::Step(task.clone()),
+                Runnable::Callback(_) => Item::Callback,
+                Runnable::Io(_) => Item::Io,
+            };
+            let started = match (precise, &item) {
+                (Some(at), _) => Some(at),
+                (None, Item::Step(_)) if self.sample_due() => Some(Instant::now()),
+                _ => None,
+            };
+            if let Item::Step(task) = &item {
+                stats.running_task.set(task.header().number);
+                stats.running_since_ns.set(mark.as_nanos());
+            }
+            self.run_one(runnable);
+            let now = CoarseInstant::now();
+            let took = started.map(|at| {
+                let end = Instant::now();
+                if precise.is_some() {
+                    precise = Some(end);
+                }
+                (at, end.duration_since(at))
+            });
+            match &item {
+                Item::Step(task) => {
+                    let slot = task.header().key.slot;
+                    stats.steps_run.add(1);
+                    stats.running_task.set(0);
+                    if let Some((_, took)) = took {
+                        let ns = took.as_nanos() as u64;
+                        stats.poll_time.record(ns);
+                        stats.polls_timed.add(1);
+                        let scale = if every {
+                            1
+                        } else {
+                            u64::from(POLL_SAMPLE_PERIOD)
+                        };
+                        if let Some(note) = self.task_notes.borrow_mut().get_mut(slot as usize) {
+                            note.poll_ns = note.poll_ns.saturating_add(ns * scale);
+                        }
+                    }
+                }
+                Item::Callback => stats.callbacks_run.add(1),
+                Item::Io => stats.io_callbacks_run.add(1),
+            }
+            if let Some((at, took)) = took {
+                if tracing {
+                    let kind = match &item {
+                        Item::Step(task) => Kind::Step {
+                            task: task.header().number,
+                        },
+                        Item::Callback => Kind::Callback,
+                        Item::Io => Kind::Io,
+                    };
+                    self.record(stamp(at), took.as_nanos() as u64, kind);
+                }
+                if precise.is_some() && took >= slow {
+                    self.slow_item(&item, took, true);
+                }
+            }
+            if precise.is_none() && now.at_least(mark, slow_ns) {
+                self.slow_item(&item, now.duration_since(mark), false);
+            }
+            mark = now;
+        }
+        self.last_mark.set(mark);
+        ran
+    }
+
+    /// Counts and reports an item that ran `took`: always in debug mode
+    /// (asyncio's report); outside it, once per task.
+    fn slow_item(&self, item: &Item, took: Duration, debug: bool) {
+        let stats = &self.stats;
+        stats.slow_steps.add(1);
+        let what = match item {
+            Item::Step(task) => task.header().describe(),
+            Item::Callback => "a callback".to_string(),
+            Item::Io => "an I/O callback".to_string(),
+        };
+        {
+            let mut slowest = stats
+                .slowest
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if slowest.as_ref().is_none_or(|s| s.took < took) {
+                *slowest = Some(SlowStep {
+                    what: what.clone(),
+                    took,
+                });
+            }
+        }
+        let report = match item {
+            Item::Step(task) if !debug => {
+                let mut notes = self.task_notes.borrow_mut();
+                match notes.get_mut(task.header().key.slot as usize) {
+                    Some(note) if !note.slow_reported => {
+                        note.slow_reported = true;
+                        true
+                    }
+                    _ => false,
+                }
+            }
+            _ => true,
+        };
+        if report {
+            self.report(
+                format!("Executing {what} took {:.3} seconds", took.as_secs_f64()),
+                None,
+            );
+        }
+    }
+}
+
+impl LoopInner {
+    /// The live tasks' names by number, for a trace's track names.
+    pub(crate) fn live_task_names(&self) -> std::collections::HashMap<u64, String> {
+        let tasks = self.tasks.borrow();
+        tasks
+            .iter()
+            .map(|t| (t.header().number, t.header().name()))
+            .collect()
+    }
+
+    /// The recorder's events as trace events (without the enclosing
+    /// object), or nothing when it is off.
+    pub(crate) fn trace_events(&self, out: &mut String) {
+        let names = self.live_task_names();
+        let thread = self
+            .stats
+            .thread
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+            .unwrap_or_else(|| "unnamed".to_string());
+        let id = self.stats.loop_id;
+        if let Ok(trace) = self.trace.try_borrow()
+            && let Some(ring) = trace.as_ref()
+        {
+            ring.write_json(out, id, &format!("loop {id} (thread {thread})"), &names);
+        }
+    }
+
+    /// At close: the trace goes to the file `CORIO_TRACE` names, if any.
+    pub(super) fn dump_trace_at_close(&self) {
+        let Some(path) = &crate::observe::trace::env().path else {
+            return;
+        };
+        if !self.tracing() {
+            return;
+        }
+        let path = path
+            .replace("{pid}", &std::process::id().to_string())
+            .replace("{loop}", &self.stats.loop_id.to_string());
+        let mut events = String::new();
+        self.trace_events(&mut events);
+        let json = crate::observe::trace::document(&events);
+        if let Err(err) = std::fs::write(&path, json) {
+            self.report(
+                format!("Could not write the loop's trace to {path}"),
+                Some(err.to_string()),
+            );
+        }
+    }
+}
+
+/// Metrics and the flight recorder (`observe`).
+impl super::EventLoop {
+    /// The loop's figures now (see [`LoopMetrics`](crate::LoopMetrics)).
+    ///
+    /// No asyncio counterpart; tokio's `Handle::metrics()`, without
+    /// `tokio_unstable`.
+    ///
+    /// ```
+    /// use corio_executor::{EventLoop, create_task};
+    ///
+    /// let lp = EventLoop::new()?;
+    /// lp.run_until_complete(async {
+    ///     for _ in 0..3 {
+    ///         create_task(async {}).await.unwrap();
+    ///     }
+    /// })?;
+    /// let m = lp.metrics();
+    /// assert_eq!(m.tasks_spawned, 4); // the main task and three more
+    /// assert_eq!(m.tasks_finished, 4);
+    /// assert_eq!(m.tasks_live, 0);
+    /// # Ok::<(), corio_executor::RunError>(())
+    /// ```
+    pub fn metrics(&self) -> crate::LoopMetrics {
+        let inner = &self.inner;
+        inner
+            .stats
+            .fds_registered
+            .set(inner.selector.borrow().len() as u64);
+        inner.stats.snapshot()
+    }
+
+    /// Switches the loop's metrics on (the default, unless the environment
+    /// has `CORIO_METRICS=0`) or off. Off, an iteration costs one branch
+    /// more than a loop without metrics, and the counts stay where they
+    /// are. Slow steps are then reported in debug mode only, as asyncio
+    /// does.
+    ///
+    /// No asyncio counterpart.
+    pub fn set_metrics(&self, enabled: bool) {
+        self.inner.metrics_on.set(enabled);
+        self.inner.update_observed();
+    }
+
+    /// Whether the loop keeps metrics.
+    pub fn metrics_enabled(&self) -> bool {
+        self.inner.metrics_on.get()
+    }
+
+    /// Switches the flight recorder on or off: a ring of the loop's last
+    /// [`DEFAULT_TRACE_EVENTS`](crate::observe::DEFAULT_TRACE_EVENTS)
+    /// events (iterations and their phases, steps, callbacks, wakes, fds
+    /// reported ready, timers fired), exported by
+    /// [`trace_json`](Self::trace_json). Switching it on starts an empty
+    /// ring; off drops it. The environment can switch it on for a program
+    /// you did not write: `CORIO_TRACE=1` (or a file name, written when
+    /// each loop closes; `{pid}` and `{loop}` in it are replaced).
+    ///
+    /// No asyncio counterpart; what AWS's dial9 recorder adds to tokio.
+    ///
+    /// ```
+    /// use corio_executor::{EventLoop, create_task, yield_now};
+    ///
+    /// let lp = EventLoop::new()?;
+    /// lp.set_trace(true);
+    /// lp.run_until_complete(async {
+    ///     create_task(async { yield_now().await }).await.unwrap();
+    /// })?;
+    /// let json = lp.trace_json();
+    /// assert!(json.starts_with("{\"displayTimeUnit\""));
+    /// assert!(json.contains("\"name\":\"step\""));
+    /// # Ok::<(), corio_executor::RunError>(())
+    /// ```
+    pub fn set_trace(&self, enabled: bool) {
+        self.set_trace_capacity(enabled.then_some(crate::observe::DEFAULT_TRACE_EVENTS));
+    }
+
+    /// [`set_trace`](Self::set_trace) with a ring of `events` events
+    /// (`None`: off).
+    pub fn set_trace_capacity(&self, events: Option<usize>) {
+        let ring = events.map(crate::observe::trace::TraceRing::new);
+        *self.inner.trace.borrow_mut() = ring;
+        self.inner.update_observed();
+    }
+
+    /// Whether the flight recorder is on.
+    pub fn trace_enabled(&self) -> bool {
+        self.inner.tracing()
+    }
+
+    /// The recorded events as Chrome trace-event JSON (open it in
+    /// Perfetto or `chrome://tracing`): the loop is a process, its
+    /// iterations and phases one track, each task a track of its own.
+    /// Empty (no events) when the recorder is off.
+    pub fn trace_json(&self) -> String {
+        let mut events = String::new();
+        self.inner.trace_events(&mut events);
+        crate::observe::trace::document(&events)
+    }
+}
