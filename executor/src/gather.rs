@@ -64,6 +64,15 @@ struct GatherGroup {
 }
 
 impl Cancel for GatherGroup {
+    fn awaited(&self) -> crate::event_loop::task_header::Awaited {
+        let numbers = self
+            .children
+            .iter()
+            .map(|t| t.inner.header().number)
+            .collect();
+        crate::event_loop::task_header::Awaited::Gather(numbers)
+    }
+
     /// Cancels the children directly (so a child that has not started never
     /// starts) and the gather task; false if the gather is done.
     fn cancel(&self) -> bool {

@@ -77,7 +77,7 @@ impl Barrier {
             state: RefCell::new(BarrierState {
                 count: 0,
                 broken: false,
-                waiters: WaitList::default(),
+                waiters: WaitList::named("Barrier.wait"),
             }),
         })
     }

@@ -82,7 +82,7 @@ impl Condition {
     pub fn with_lock(lock: Rc<Lock>) -> Condition {
         Condition {
             lock,
-            waiters: RefCell::new(WaitList::default()),
+            waiters: RefCell::new(WaitList::named("Condition.wait")),
         }
     }
 

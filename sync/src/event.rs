@@ -38,12 +38,20 @@ pub struct Event {
     state: RefCell<EventState>,
 }
 
-#[derive(Default)]
 struct EventState {
     /// asyncio's `_value`.
     flag: bool,
     /// asyncio's `_waiters`.
     waiters: WaitList<()>,
+}
+
+impl Default for EventState {
+    fn default() -> Self {
+        EventState {
+            flag: false,
+            waiters: WaitList::named("Event.wait"),
+        }
+    }
 }
 
 impl Event {

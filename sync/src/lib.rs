@@ -68,6 +68,6 @@ pub use condition::Condition;
 pub use error::{PutError, SyncError};
 pub use event::{Event, EventWait};
 pub use lock::{Lock, LockGuard};
-pub use misuse::{MISUSE_MESSAGE, MisuseHook, set_misuse_hook};
+pub use misuse::{MISUSE_MESSAGE, MisuseHook, WaitHook, set_misuse_hook, set_wait_hook};
 pub use queue::{LifoQueue, PriorityQueue, Queue};
 pub use semaphore::{BoundedSemaphore, Semaphore, SemaphoreGuard};

@@ -79,7 +79,7 @@ impl Lock {
     /// An unlocked lock. Python: `asyncio.Lock()`.
     pub fn new() -> Lock {
         Lock {
-            permits: Permits::with_bound(1, Some(1)),
+            permits: Permits::named(1, Some(1), "Lock.acquire"),
             taken: Cell::new(0),
         }
     }

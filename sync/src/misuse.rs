@@ -56,3 +56,39 @@ pub(crate) fn report_misuse(error: SyncError) {
         None => eprintln!("corio-sync: {MISUSE_MESSAGE}\n  {error}"),
     }
 }
+
+/// A wait reporter: told what a task parks on (`"Lock.acquire"`, …) and
+/// the address of the primitive's wait list (which tells two locks
+/// apart). corio's event loop installs one for its inspector (`corio-ps`
+/// shows what each task awaits); it records nothing unless the inspector
+/// is on.
+pub type WaitHook = fn(what: &'static str, object: usize);
+
+static WAIT_HOOK: OnceLock<WaitHook> = OnceLock::new();
+
+/// Installs the process's wait reporter (see [`WaitHook`]); the first one
+/// installed stays. Returns false when one was installed already.
+///
+/// No asyncio counterpart: asyncio's `ps` reads the await chain from the
+/// coroutine frames; a Rust future's state is opaque, so primitives say
+/// what they wait on.
+///
+/// ```
+/// use corio_sync::set_wait_hook;
+///
+/// fn ignore(_what: &'static str, _object: usize) {}
+/// // corio's event loop installs its own first when one exists.
+/// let _ = set_wait_hook(ignore);
+/// ```
+pub fn set_wait_hook(hook: WaitHook) -> bool {
+    WAIT_HOOK.set(hook).is_ok()
+}
+
+/// Tells the wait hook, if one is installed, that the running task parks
+/// on `what` at `object`.
+#[inline]
+pub(crate) fn note_wait(what: &'static str, object: usize) {
+    if let Some(hook) = WAIT_HOOK.get() {
+        hook(what, object);
+    }
+}

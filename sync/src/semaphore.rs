@@ -105,11 +105,16 @@ impl Permits {
     }
 
     pub(crate) fn with_bound(value: usize, bound: Option<usize>) -> Permits {
+        Permits::named(value, bound, "Semaphore.acquire")
+    }
+
+    /// Permits whose waiters wait on `what` (a lock's say "Lock.acquire").
+    pub(crate) fn named(value: usize, bound: Option<usize>, what: &'static str) -> Permits {
         Permits {
             state: RefCell::new(PermitState {
                 value,
                 bound,
-                waiters: WaitList::default(),
+                waiters: WaitList::named(what),
             }),
         }
     }

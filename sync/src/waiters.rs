@@ -46,6 +46,8 @@ struct Entry<P> {
 
 /// A FIFO queue of waiters with hand-off grants (see the module docs).
 pub(crate) struct WaitList<P> {
+    /// What a waiter here waits on, for the inspector (`note_wait`).
+    what: &'static str,
     entries: VecDeque<Entry<P>>,
     /// How many entries at the front have been granted.
     granted: usize,
@@ -55,6 +57,7 @@ pub(crate) struct WaitList<P> {
 impl<P> Default for WaitList<P> {
     fn default() -> Self {
         WaitList {
+            what: "a corio-sync wait list",
             entries: VecDeque::new(),
             granted: 0,
             next_id: 0,
@@ -63,8 +66,25 @@ impl<P> Default for WaitList<P> {
 }
 
 impl<P> WaitList<P> {
+    /// An empty list whose waiters wait on `what` (e.g. "Queue.get").
+    pub(crate) fn named(what: &'static str) -> Self {
+        WaitList {
+            what,
+            ..WaitList::default()
+        }
+    }
+
+    /// Tells the wait hook that the running task parks here.
+    #[inline]
+    fn note(&self) {
+        crate::misuse::note_wait(self.what, self as *const Self as usize);
+    }
+
     /// Appends a waiter; `waker` may come later, with the first `poll`.
     pub(crate) fn push(&mut self, waker: Option<Waker>) -> WaiterId {
+        if waker.is_some() {
+            self.note();
+        }
         let id = self.next_id;
         self.next_id += 1;
         self.entries.push_back(Entry {
@@ -150,6 +170,7 @@ impl<P> WaitList<P> {
             Some(waker) if waker.will_wake(cx.waker()) => {}
             _ => entry.waker = Some(cx.waker().clone()),
         }
+        self.note();
         Poll::Pending
     }
 

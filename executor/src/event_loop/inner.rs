@@ -200,6 +200,9 @@ impl LoopInner {
         // A sync primitive's misuse found in a drop goes to the running
         // loop's exception handler (installed once per process).
         corio_sync::set_misuse_hook(report_sync_misuse);
+        // What a task parks on, for the inspector (kept only while it runs).
+        corio_sync::set_wait_hook(crate::observe::inspect::note_wait);
+        crate::observe::inspect::enable_from_env();
         let waker_index = crate::remote::register_loop(&remote).ok_or_else(|| {
             LoopError::Selector("more than 32,768 event loops alive at once".into())
         })?;

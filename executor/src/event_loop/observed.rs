@@ -401,9 +401,10 @@ impl super::EventLoop {
     /// [`set_trace`](Self::set_trace) with a ring of `events` events
     /// (`None`: off).
     pub fn set_trace_capacity(&self, events: Option<usize>) {
-        let ring = events.map(crate::observe::trace::TraceRing::new);
-        *self.inner.trace.borrow_mut() = ring;
-        self.inner.update_observed();
+        match events {
+            Some(events) => self.inner.start_trace(events),
+            None => self.inner.stop_trace(),
+        }
     }
 
     /// Whether the flight recorder is on.
@@ -419,5 +420,103 @@ impl super::EventLoop {
         let mut events = String::new();
         self.inner.trace_events(&mut events);
         crate::observe::trace::document(&events)
+    }
+}
+
+/// The inspector's side of the loop (`observe::inspect`).
+impl LoopInner {
+    /// The running task parks on `what` at `object` (see `note_wait`).
+    pub(crate) fn note_wait(&self, what: &'static str, object: usize) {
+        let Some(key) = self.current.get() else {
+            return;
+        };
+        let steps = match self.tasks.try_borrow() {
+            Ok(tasks) => match tasks.get(key) {
+                Some(task) => task.header().steps.get(),
+                None => return,
+            },
+            Err(_) => return,
+        };
+        if let Ok(mut notes) = self.task_notes.try_borrow_mut() {
+            let slot = key.slot as usize;
+            if notes.len() <= slot {
+                notes.resize(slot + 1, super::inner::TaskNote::default());
+            }
+            notes[slot].wait = Some((what, object));
+            notes[slot].at_step = steps;
+        }
+    }
+
+    /// Every live task as the inspector shows it. Reads headers only:
+    /// no task is polled.
+    pub(crate) fn snapshot_tasks(&self) -> Vec<crate::observe::inspect::TaskSnapshot> {
+        use super::task_header::Awaited;
+        let now = CoarseInstant::now();
+        let tasks = self.all_tasks();
+        let notes = self.task_notes.borrow();
+        let current = self.current.get();
+        tasks
+            .iter()
+            .map(|task| {
+                let h = task.header();
+                let note = notes.get(h.key.slot as usize).copied().unwrap_or_default();
+                let parked = h.awaiting.take();
+                let awaited = parked.as_ref().map(|a| a.awaited());
+                h.awaiting.set(parked);
+                let (awaits_task, awaits_gather, mut awaits) = match awaited {
+                    Some(Awaited::Task(n)) => (Some(n), Vec::new(), format!("Task-{n}")),
+                    Some(Awaited::Gather(ns)) => {
+                        let list: Vec<String> = ns.iter().map(|n| format!("Task-{n}")).collect();
+                        let words = format!("gather({})", list.join(", "));
+                        (None, ns, words)
+                    }
+                    Some(Awaited::Future) => (None, Vec::new(), "a Future".to_string()),
+                    None => (None, Vec::new(), String::new()),
+                };
+                if let Some((what, object)) = note.wait
+                    && note.at_step == h.steps.get()
+                    && awaits.is_empty()
+                {
+                    awaits = if object == 0 {
+                        what.to_string()
+                    } else {
+                        format!("{what} @{object:#x}")
+                    };
+                }
+                let state = if current == Some(h.key) {
+                    "running"
+                } else if h.cancel_requested.get() {
+                    "cancelling"
+                } else if h.scheduled.get() {
+                    "scheduled"
+                } else {
+                    "waiting"
+                };
+                crate::observe::inspect::TaskSnapshot {
+                    id: h.number,
+                    name: h.name(),
+                    state,
+                    awaits_task,
+                    awaits_gather,
+                    awaits,
+                    age: now.duration_since(h.created),
+                    polls: h.steps.get(),
+                    poll_time: Duration::from_nanos(note.poll_ns),
+                    created_at: h.location.to_string(),
+                }
+            })
+            .collect()
+    }
+
+    /// Starts a fresh recorder ring of `events` events.
+    pub(crate) fn start_trace(&self, events: usize) {
+        *self.trace.borrow_mut() = Some(crate::observe::trace::TraceRing::new(events));
+        self.update_observed();
+    }
+
+    /// Stops the recorder, dropping its ring.
+    pub(crate) fn stop_trace(&self) {
+        *self.trace.borrow_mut() = None;
+        self.update_observed();
     }
 }

@@ -60,6 +60,21 @@ use crate::wakers::{WaiterKey, WakerSlab};
 pub(crate) trait Cancel {
     /// Requests cancellation; false if already done.
     fn cancel(&self) -> bool;
+
+    /// What it is, for the inspector.
+    fn awaited(&self) -> Awaited {
+        Awaited::Future
+    }
+}
+
+/// What a task is parked on, as the inspector names it.
+pub(crate) enum Awaited {
+    /// Another task (its number).
+    Task(u64),
+    /// A gather of these tasks.
+    Gather(Vec<u64>),
+    /// An `asyncio.Future`.
+    Future,
 }
 
 /// Where a task is in its life: the one source of truth for "finished"

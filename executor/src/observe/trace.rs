@@ -116,10 +116,6 @@ impl TraceRing {
         older.iter().chain(newer)
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.events.len()
-    }
-
     /// This ring as trace events of process `pid` (the loop), without the
     /// enclosing object. `names` adds the names of tasks still alive.
     pub(crate) fn write_json(

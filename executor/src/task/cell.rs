@@ -119,6 +119,10 @@ impl<F: StdFuture + 'static> TaskCell<F> {
 }
 
 impl<F: StdFuture + 'static> Cancel for TaskCell<F> {
+    fn awaited(&self) -> crate::event_loop::task_header::Awaited {
+        crate::event_loop::task_header::Awaited::Task(self.header.number)
+    }
+
     fn cancel(&self) -> bool {
         let header = &self.header;
         if header.is_done() {

@@ -142,6 +142,13 @@ impl<T: 'static> Task<T> {
         self.inner.header().name()
     }
 
+    /// The task's id: `N` of its default name `Task-N`, unique in the
+    /// process; what `corio-ps` and traces show. Python 3.14's `ps` shows
+    /// `id(task)` instead.
+    pub fn id(&self) -> u64 {
+        self.inner.header().number
+    }
+
     /// Renames the task. Python: `Task.set_name(name)`.
     pub fn set_name(&self, name: impl Into<String>) {
         self.inner.header().set_name(name.into());
@@ -257,6 +264,11 @@ impl TaskRef {
     /// Python: `Task.get_name()`.
     pub fn get_name(&self) -> String {
         self.inner.header().name()
+    }
+
+    /// The task's id (see [`Task::id`]).
+    pub fn id(&self) -> u64 {
+        self.inner.header().number
     }
 
     /// Python: `Task.set_name(name)`.

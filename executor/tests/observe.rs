@@ -1,0 +1,275 @@
+//! Metrics and the flight recorder, on scripted workloads whose counts
+//! are known exactly.
+
+use std::cell::Cell;
+use std::future::poll_fn;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex, mpsc};
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+use corio_executor::{Clock, EventLoop, create_task, yield_now};
+
+#[test]
+fn callbacks_and_timers_are_counted_exactly() {
+    let lp = EventLoop::with_clock(Clock::virtual_clock()).unwrap();
+    let ran = Rc::new(Cell::new(0));
+    for _ in 0..7 {
+        let r = ran.clone();
+        lp.call_soon(move || r.set(r.get() + 1));
+    }
+    for i in 0..5 {
+        let r = ran.clone();
+        lp.call_later(Duration::from_millis(10 * (i + 1)), move || {
+            r.set(r.get() + 1)
+        });
+    }
+    let stopper = lp.clone();
+    lp.call_later(Duration::from_secs(1), move || stopper.stop());
+    lp.run_forever().unwrap();
+    assert_eq!(ran.get(), 12);
+    let m = lp.metrics();
+    assert_eq!(m.callbacks_run, 7 + 5 + 1);
+    assert_eq!(m.timers_fired, 5 + 1);
+    assert_eq!(m.timer_lateness.count(), 6);
+    assert_eq!(m.steps_run, 0);
+    assert_eq!(m.tasks_spawned, 0);
+    assert_eq!(m.io_callbacks_run, 0);
+    // The ready queue held 7 callbacks in the first iteration.
+    assert_eq!(m.ready_depth.count(), m.iterations);
+    assert_eq!(m.ready_depth.bucket(3), 1, "{:?}", m.ready_depth); // 7 in [4, 8)
+    assert_eq!(m.fds_registered, 1); // the loop's own eventfd
+}
+
+#[test]
+fn steps_and_tasks_are_counted_exactly() {
+    let lp = EventLoop::new().unwrap();
+    lp.run_until_complete(async {
+        let tasks: Vec<_> = (0..10)
+            .map(|_| {
+                create_task(async {
+                    for _ in 0..3 {
+                        yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    })
+    .unwrap();
+    let m = lp.metrics();
+    assert_eq!(m.tasks_spawned, 11);
+    assert_eq!(m.tasks_finished, 11);
+    assert_eq!(m.tasks_live, 0);
+    // 4 steps each for the ten (three yields, then the return); the main
+    // task's first step parks on the first child, and one more finishes.
+    assert_eq!(m.steps_run, 10 * 4 + 2);
+    assert!(m.poll_time.count() >= 1, "one step in 64 is timed");
+    assert_eq!(m.slow_steps, 0);
+}
+
+#[test]
+fn wakes_from_another_thread_are_counted_exactly() {
+    const WAKES: usize = 25;
+    let lp = EventLoop::new().unwrap();
+    let slot: Arc<Mutex<Option<Waker>>> = Arc::default();
+    let (parked_tx, parked_rx) = mpsc::channel::<()>();
+    let waker_slot = slot.clone();
+    let waker_thread = std::thread::spawn(move || {
+        for _ in 0..WAKES {
+            parked_rx.recv().unwrap();
+            let waker = waker_slot.lock().unwrap().take().unwrap();
+            waker.wake();
+        }
+    });
+    let handle = lp.handle();
+    let caller = std::thread::spawn(move || {
+        for _ in 0..3 {
+            handle.call_soon_threadsafe(|| {}).unwrap();
+        }
+    });
+    caller.join().unwrap();
+    lp.run_until_complete(async move {
+        for _ in 0..WAKES {
+            let mut parked = false;
+            poll_fn(|cx| {
+                if parked {
+                    return Poll::Ready(());
+                }
+                parked = true;
+                *slot.lock().unwrap() = Some(cx.waker().clone());
+                parked_tx.send(()).unwrap();
+                Poll::Pending
+            })
+            .await;
+        }
+    })
+    .unwrap();
+    waker_thread.join().unwrap();
+    let m = lp.metrics();
+    assert_eq!(m.remote_wakes, WAKES as u64);
+    assert_eq!(m.remote_calls, 3);
+    assert_eq!(m.steps_run, WAKES as u64 + 1);
+    assert!(m.selects >= 1);
+}
+
+#[test]
+fn metrics_switched_off_stay_where_they_are() {
+    let lp = EventLoop::new().unwrap();
+    lp.run_until_complete(async {}).unwrap();
+    let before = lp.metrics();
+    lp.set_metrics(false);
+    assert!(!lp.metrics_enabled());
+    lp.run_until_complete(async {
+        create_task(async {}).await.unwrap();
+    })
+    .unwrap();
+    let after = lp.metrics();
+    assert!(!after.enabled);
+    assert_eq!(after.steps_run, before.steps_run);
+    assert_eq!(after.iterations, before.iterations);
+    assert_eq!(after.tasks_spawned, before.tasks_spawned);
+}
+
+#[test]
+fn every_loop_of_the_process_is_visible_from_another_thread() {
+    let lp = EventLoop::new().unwrap();
+    lp.run_until_complete(async { yield_now().await }).unwrap();
+    let id = lp.metrics().loop_id;
+    let seen = std::thread::spawn(move || {
+        corio_executor::process_metrics()
+            .into_iter()
+            .find(|m| m.loop_id == id)
+            .map(|m| m.steps_run)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(seen, Some(2));
+    drop(lp);
+    let gone = corio_executor::process_metrics()
+        .iter()
+        .any(|m| m.loop_id == id);
+    assert!(!gone, "a dropped loop leaves the process's list");
+}
+
+/// `(tid, name)` of each event of the trace on a task's track, in order.
+fn task_events(json: &str) -> Vec<(u64, String)> {
+    json.lines()
+        .filter(|l| l.contains("\"ph\":\"X\"") || l.contains("\"ph\":\"i\""))
+        .filter_map(|l| {
+            let name = field(l, "\"name\":\"")?;
+            let tid: u64 = field(l, "\"tid\":")?.parse().ok()?;
+            (tid != 0).then_some((tid, name))
+        })
+        .collect()
+}
+
+fn field(line: &str, key: &str) -> Option<String> {
+    let start = line.find(key)? + key.len();
+    let rest = &line[start..];
+    let end = rest.find(['"', ',', '}'])?;
+    Some(rest[..end].to_string())
+}
+
+#[test]
+fn the_trace_of_a_known_script_has_exactly_its_events_in_order() {
+    let lp = EventLoop::new().unwrap();
+    lp.set_trace(true);
+    let main = lp.create_task(async {
+        let child = create_task(async { yield_now().await });
+        child.set_name("child");
+        child.await.unwrap();
+    });
+    main.set_name("main");
+    let m = main.id();
+    lp.run_until_complete(main).unwrap().unwrap();
+    let json = lp.trace_json();
+    // `run_until_complete` awaits `main` from a task of its own, `w`.
+    let (w, c) = (m + 1, m + 2);
+    let got = task_events(&json);
+    // A step is recorded when it ends, after what happened inside it.
+    let want: Vec<(u64, String)> = [
+        (m, "spawn"),
+        (w, "spawn"),
+        (c, "spawn"), // inside main's first step
+        (m, "step"),  // parked on the child
+        (w, "step"),  // parked on main
+        (c, "wake"),  // yield_now: the child wakes itself
+        (c, "step"),
+        (c, "finish"),
+        (m, "wake"), // by the child's finish
+        (c, "step"),
+        (m, "finish"),
+        (w, "wake"),
+        (m, "step"),
+        (w, "finish"),
+        (w, "step"),
+    ]
+    .iter()
+    .map(|(t, n)| (*t, n.to_string()))
+    .collect();
+    assert_eq!(got, want, "{json}");
+    // The tracks are named after the tasks, and the loop's track holds the
+    // iterations and their phases.
+    assert!(json.contains(r#""args":{"name":"child"}"#));
+    assert!(json.contains(r#""args":{"name":"main"}"#));
+    assert!(json.contains(r#""name":"iteration""#));
+    assert!(json.contains(r#""name":"run""#));
+    assert!(json.contains(r#""by":"child""#), "the child woke main");
+}
+
+#[test]
+fn a_trace_parses_as_json() {
+    let lp = EventLoop::new().unwrap();
+    lp.set_trace(true);
+    lp.run_until_complete(async {
+        let t = create_task(async { corio_executor::sleep(Duration::from_millis(2)).await });
+        t.set_name("quote \" and \\ back");
+        t.await.unwrap();
+    })
+    .unwrap();
+    let json = lp.trace_json();
+    let dir = std::env::temp_dir().join(format!("corio-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("t.json");
+    std::fs::write(&path, &json).unwrap();
+    let status = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import json,sys; d=json.load(open(sys.argv[1])); assert d['traceEvents']",
+        ])
+        .arg(&path)
+        .status();
+    std::fs::remove_dir_all(&dir).ok();
+    match status {
+        Ok(status) => assert!(status.success(), "python3 could not parse:\n{json}"),
+        Err(e) => panic!("python3 is needed to check the JSON: {e}"),
+    }
+    assert!(json.contains(r#""name":"timer""#));
+    assert!(json.contains(r#""name":"select""#));
+}
+
+#[test]
+fn a_full_ring_keeps_the_newest_events() {
+    let lp = EventLoop::new().unwrap();
+    lp.set_trace_capacity(Some(64));
+    lp.run_until_complete(async {
+        for _ in 0..200 {
+            yield_now().await;
+        }
+    })
+    .unwrap();
+    let json = lp.trace_json();
+    let events = json.matches("\"ph\":\"X\"").count() + json.matches("\"ph\":\"i\"").count();
+    // 64 ring events, each step also drawn on the loop's track.
+    assert!(events <= 64 * 2, "{events}");
+    assert!(json.contains("\"name\":\"finish\""), "the newest are kept");
+    lp.set_trace(false);
+    assert!(!lp.trace_enabled());
+    assert_eq!(
+        lp.trace_json(),
+        "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n]}\n"
+    );
+}
