@@ -50,6 +50,80 @@ fn tokio_rt() -> tokio::runtime::Runtime {
 fn quiet() {
     let lp = corio::get_running_loop().expect("inside run");
     lp.set_slow_callback_duration(Duration::from_secs(3600));
+    observe_mode(&lp);
+}
+
+/// What the corio side runs with: metrics on (every loop's default), off,
+/// or the flight recorder on too (`executor ROUNDS observe`).
+static MODE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(MODE_METRICS);
+const MODE_METRICS: u8 = 0;
+const MODE_OFF: u8 = 1;
+const MODE_TRACE: u8 = 2;
+
+fn observe_mode(lp: &corio::EventLoop) {
+    match MODE.load(std::sync::atomic::Ordering::Relaxed) {
+        MODE_OFF => lp.set_metrics(false),
+        MODE_TRACE => lp.set_trace(true),
+        _ => {}
+    }
+}
+
+/// Runs `f` with the corio loops in `mode`.
+fn in_mode(mode: u8, f: fn() -> Duration) -> Duration {
+    MODE.store(mode, std::sync::atomic::Ordering::Relaxed);
+    let took = f();
+    MODE.store(MODE_METRICS, std::sync::atomic::Ordering::Relaxed);
+    took
+}
+
+/// `executor ROUNDS observe`: each corio workload with metrics off, on, and
+/// with the recorder on, interleaved; prints the medians and the overhead
+/// ratios (on / off, trace / off), each workload's and their geometric mean.
+fn observe_overhead(rounds: usize, workloads: &[(&'static str, &'static str, fn() -> Duration)]) {
+    println!("| workload | metrics off | metrics on | recorder on | on/off | recorder/off |");
+    println!("|---|---|---|---|---|---|");
+    let mut ratios = Vec::new();
+    let (mut product_on, mut product_trace) = (1.0, 1.0);
+    for (name, key, f) in workloads {
+        let (mut off, mut on, mut trace) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 0..rounds {
+            // Rotate which mode goes first.
+            for k in 0..3 {
+                match (round + k) % 3 {
+                    0 => off.push(in_mode(MODE_OFF, *f)),
+                    1 => on.push(in_mode(MODE_METRICS, *f)),
+                    _ => trace.push(in_mode(MODE_TRACE, *f)),
+                }
+            }
+        }
+        let (off, on, trace) = (
+            corio_bench::median(off),
+            corio_bench::median(on),
+            corio_bench::median(trace),
+        );
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let (r_on, r_trace) = (
+            on.as_secs_f64() / off.as_secs_f64(),
+            trace.as_secs_f64() / off.as_secs_f64(),
+        );
+        println!(
+            "| {name} | {:.1} ms | {:.1} ms | {:.1} ms | {r_on:.3} | {r_trace:.3} |",
+            ms(off),
+            ms(on),
+            ms(trace)
+        );
+        product_on *= r_on;
+        product_trace *= r_trace;
+        ratios.push((format!("metrics_overhead_{key}"), r_on));
+        ratios.push((format!("trace_overhead_{key}"), r_trace));
+    }
+    let n = workloads.len() as f64;
+    ratios.push(("metrics_overhead".to_string(), product_on.powf(1.0 / n)));
+    ratios.push(("trace_overhead".to_string(), product_trace.powf(1.0 / n)));
+    println!();
+    for (key, ratio) in ratios {
+        println!("ratio {key} {ratio:.3}");
+    }
 }
 
 fn timed(f: impl FnOnce()) -> Duration {
@@ -104,6 +178,7 @@ fn tokio_spawn_join() -> Duration {
 fn corio_call_soon() -> Duration {
     let lp = corio::EventLoop::new().expect("loop");
     lp.set_slow_callback_duration(Duration::from_secs(3600));
+    observe_mode(&lp);
     let count = Rc::new(RefCell::new(0u64));
     timed(|| {
         for _ in 0..CALLBACKS {
@@ -225,6 +300,7 @@ fn court() -> Rc<RefCell<Court>> {
 fn corio_ping_pong() -> Duration {
     timed(|| {
         corio::run(async {
+            observe_mode(&corio::get_running_loop().expect("inside run"));
             let c = court();
             let a = corio::create_task(player(c.clone(), 0));
             let b = corio::create_task(player(c.clone(), 1));
@@ -492,6 +568,12 @@ fn main() {
             tokio_ping_pong,
         ),
     ];
+    if only.as_deref() == Some("observe") {
+        let corio_side: Vec<_> = workloads.iter().map(|(n, k, c, _)| (*n, *k, *c)).collect();
+        println!("corio alone, median of {rounds} rounds per mode (issue 32)\n");
+        observe_overhead(rounds, &corio_side);
+        return;
+    }
     println!("median of {rounds} interleaved rounds; ratio = corio / tokio (< 1: corio faster)\n");
     println!("| workload | corio | tokio | ratio |");
     println!("|---|---|---|---|");

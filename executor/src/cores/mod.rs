@@ -289,6 +289,12 @@ impl Cores {
             core: 0,
             error: io::Error::other(e.to_string()),
         })?;
+        // The stop signals are taken before any loop starts: a Ctrl-C while
+        // the loops start stops them instead of killing the process (the
+        // handles are filled in as they come).
+        let interrupted = Rc::new(std::cell::Cell::new(false));
+        let known: Rc<std::cell::RefCell<Vec<LoopHandle>>> = Rc::default();
+        stop_on_signals(&coordinator, &shutdown, &known, &interrupted);
         let (done_tx, mut done_rx) = channel::<Outcome<Fut::Output>>(self.count);
         let (handle_tx, handle_rx) = std::sync::mpsc::channel::<LoopHandle>();
         let mut threads = Vec::with_capacity(self.count);
@@ -316,8 +322,7 @@ impl Cores {
         drop((done_tx, handle_tx));
         // Every loop sends its handle first (or fails before it can).
         let handles: Vec<LoopHandle> = handle_rx.iter().take(self.count).collect();
-        let interrupted = Rc::new(std::cell::Cell::new(false));
-        stop_on_signals(&coordinator, &shutdown, &handles, &interrupted);
+        known.borrow_mut().clone_from(&handles);
         let collected = coordinator.run_until_complete({
             let (shutdown, handles) = (shutdown.clone(), handles.clone());
             async move {
@@ -451,7 +456,7 @@ fn join_all(threads: Vec<std::thread::JoinHandle<()>>) {
 fn stop_on_signals(
     lp: &EventLoop,
     shutdown: &Arc<ShutdownFlag>,
-    handles: &[LoopHandle],
+    handles: &Rc<std::cell::RefCell<Vec<LoopHandle>>>,
     interrupted: &Rc<std::cell::Cell<bool>>,
 ) {
     for signum in [SIGINT, SIGTERM] {
@@ -459,7 +464,7 @@ fn stop_on_signals(
             continue;
         }
         let (shutdown, handles, interrupted) =
-            (shutdown.clone(), handles.to_vec(), interrupted.clone());
+            (shutdown.clone(), handles.clone(), interrupted.clone());
         let me = lp.downgrade();
         let added = lp.add_signal_handler(signum, move || {
             interrupted.set(true);
@@ -467,7 +472,7 @@ fn stop_on_signals(
                 me.remove_signal_handler(SIGINT).ok();
                 me.remove_signal_handler(SIGTERM).ok();
             }
-            stop_all(&shutdown, &handles);
+            stop_all(&shutdown, &handles.borrow());
         });
         if let Err(e) = added {
             lp.call_exception_handler(crate::ExceptionContext {

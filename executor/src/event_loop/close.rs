@@ -23,6 +23,7 @@ impl LoopInner {
             return;
         }
         self.state.set(LoopState::Closing);
+        self.unwatch();
         self.run_shutdown_hooks(Shutdown::Close);
         self.dump_trace_at_close();
         // Signals first: their dispositions go back before the pipe closes.

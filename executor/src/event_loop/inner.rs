@@ -19,7 +19,7 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use corio_reactor::{DefaultSelector, EVENT_READ, Selector};
-use corio_timer::{Clock, CoarseInstant, TimerId, TimerQueue};
+use corio_timer::{Clock, TimerId, TimerQueue};
 
 use super::Shutdown;
 use super::handle::{Callback, Handle, TimerHandle, callback};
@@ -120,15 +120,19 @@ pub(crate) struct LoopInner {
     /// metrics on, debug mode or the recorder on. The one branch that
     /// switching them all off leaves.
     pub(super) observed: Cell<bool>,
+    /// Debug mode or the recorder: every item timed (`run_ready_observed`).
+    pub(super) timed: Cell<bool>,
+    /// The recorder is on (`trace` holds a ring).
+    pub(super) tracing_on: Cell<bool>,
     pub(super) metrics_on: Cell<bool>,
     /// The flight recorder, while it records (`set_trace`).
     pub(crate) trace: RefCell<Option<TraceRing>>,
-    /// Steps left until the next one timed with the precise clock.
-    pub(super) sample_countdown: Cell<u32>,
     /// What the inspector shows of each task beyond its header, by slot.
     pub(crate) task_notes: RefCell<Vec<TaskNote>>,
-    /// The coarse clock as the last observed item ended (for slow steps).
-    pub(super) last_mark: Cell<CoarseInstant>,
+    /// Items run with metrics on (their ids for the watchdog).
+    pub(super) item_seq: Cell<u64>,
+    /// The watchdog watches this loop (`observe/watchdog.rs`).
+    pub(super) watched: Cell<bool>,
 }
 
 /// What the inspector knows of a task beyond its header: its poll time
@@ -137,9 +141,16 @@ pub(crate) struct LoopInner {
 /// task's step count is still `at_step`.
 #[derive(Default, Clone, Copy)]
 pub(crate) struct TaskNote {
+    /// The task the note is of (a note of another number is stale: the
+    /// slot's earlier task; notes are not reset at spawn, to keep spawning
+    /// cheap).
+    pub(crate) number: u64,
     pub(crate) poll_ns: u64,
     pub(crate) wait: Option<(&'static str, usize)>,
     pub(crate) at_step: u32,
+    /// Steps of it timed on the precise clock (all of them in debug mode
+    /// or while tracing; one in `POLL_SAMPLE_PERIOD` otherwise).
+    pub(crate) timed_steps: u32,
     /// A slow step of it was reported (once per task outside debug mode).
     pub(crate) slow_reported: bool,
 }
@@ -238,12 +249,37 @@ impl LoopInner {
             signals_seen: Cell::new(corio_reactor::signal::signals_written()),
             stats,
             observed: Cell::new(metrics_on || trace.is_some()),
+            timed: Cell::new(trace.is_some()),
+            tracing_on: Cell::new(trace.is_some()),
             metrics_on: Cell::new(metrics_on),
             trace: RefCell::new(trace),
-            sample_countdown: Cell::new(0),
             task_notes: RefCell::new(Vec::new()),
-            last_mark: Cell::new(CoarseInstant::now()),
+            item_seq: Cell::new(0),
+            watched: Cell::new(false),
         })
+    }
+
+    /// Calls `f` with the inspector's note of the task at `key` (numbered
+    /// `number`), made anew if the slot held another task's.
+    pub(crate) fn with_note<R>(
+        &self,
+        key: TaskKey,
+        number: u64,
+        f: impl FnOnce(&mut TaskNote) -> R,
+    ) -> Option<R> {
+        let mut notes = self.task_notes.try_borrow_mut().ok()?;
+        let slot = key.slot as usize;
+        if notes.len() <= slot {
+            notes.resize(slot + 1, TaskNote::default());
+        }
+        let note = &mut notes[slot];
+        if note.number != number {
+            *note = TaskNote {
+                number,
+                ..TaskNote::default()
+            };
+        }
+        Some(f(note))
     }
 
     /// True when the pending task at `key` is `task` (compared by address).
@@ -299,6 +335,7 @@ impl LoopInner {
         };
         self.state.set(LoopState::Running { stopping });
         let _idle_after = RunningGuard(self);
+        self.watch();
         loop {
             self.run_once();
             if self.is_stopping() {
@@ -397,16 +434,9 @@ impl LoopInner {
         drop(task);
     }
 
-    /// A task was made: counted, its notes reset, recorded.
+    /// A task was made: counted, recorded.
     fn observe_spawn(&self, header: &super::task_header::Header) {
         self.stats.tasks_spawned.add(1);
-        let slot = header.key.slot as usize;
-        let mut notes = self.task_notes.borrow_mut();
-        if notes.len() <= slot {
-            notes.resize(slot + 1, TaskNote::default());
-        }
-        notes[slot] = TaskNote::default();
-        drop(notes);
         if self.tracing() {
             let now = crate::observe::trace::stamp(Instant::now());
             let (task, location) = (header.number, header.location);
@@ -456,7 +486,7 @@ impl LoopInner {
             self.ready
                 .borrow_mut()
                 .push_back(Runnable::Step(task.clone()));
-            if self.observed.get() && self.tracing() {
+            if self.tracing() {
                 let task = task.header().number;
                 let by = self.current.get().and_then(|k| tasks.get(k));
                 let by = by.map_or(0, |t| t.header().number);

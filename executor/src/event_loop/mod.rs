@@ -506,6 +506,8 @@ impl EventLoop {
     /// Python: `loop.slow_callback_duration`, with the same meaning.
     pub fn set_slow_callback_duration(&self, duration: Duration) {
         self.inner.slow_callback_duration.set(duration);
+        let ns = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        self.inner.stats.slow_limit_ns.set(ns);
     }
 
     /// Python: `loop.slow_callback_duration`.

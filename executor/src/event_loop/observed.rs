@@ -20,12 +20,17 @@ use super::task_header::RawTask;
 use crate::observe::POLL_SAMPLE_PERIOD;
 use crate::observe::SlowStep;
 use crate::observe::trace::{Kind, stamp};
+use crate::observe::watchdog::{IDLE, item_id};
+use std::sync::atomic::Ordering::Relaxed;
 
 /// What an item of the ready queue was, for the count and the report.
 /// (A step keeps its task: a step that finishes the task takes it out of
 /// the table, and its report still names it.)
 enum Item {
     Step(Rc<dyn RawTask>),
+    /// A task that finished in its slow step (the watchdog knows its
+    /// address only).
+    Finished,
     Callback,
     Io,
 }
@@ -34,7 +39,7 @@ impl LoopInner {
     /// Whether the recorder is on.
     #[inline]
     pub(crate) fn tracing(&self) -> bool {
-        self.trace.try_borrow().is_ok_and(|t| t.is_some())
+        self.tracing_on.get()
     }
 
     /// Pushes an event to the recorder, if it is on.
@@ -49,13 +54,18 @@ impl LoopInner {
 
     /// Recomputes whether iterations take the observed path.
     pub(super) fn update_observed(&self) {
-        let on = self.metrics_on.get() || self.debug.get() || self.tracing();
-        self.observed.set(on);
+        let timed = self.debug.get() || self.tracing();
+        self.timed.set(timed);
+        self.observed.set(self.metrics_on.get() || timed);
         self.stats.enabled.set(u64::from(self.metrics_on.get()));
     }
 
     /// One iteration, counted (and recorded while tracing).
     pub(super) fn run_once_observed(self: &Rc<Self>) {
+        if !self.timed.get() {
+            self.run_once_counted();
+            return;
+        }
         let tracing = self.tracing();
         let start = tracing.then(Instant::now);
         let plan = self.plan_timeout();
@@ -126,31 +136,144 @@ impl LoopInner {
         }
     }
 
-    /// True for one step in `POLL_SAMPLE_PERIOD`.
-    #[inline]
-    fn sample_due(&self) -> bool {
-        let left = self.sample_countdown.get();
-        if left == 0 {
-            self.sample_countdown.set(POLL_SAMPLE_PERIOD - 1);
-            true
-        } else {
-            self.sample_countdown.set(left - 1);
-            false
+    /// One iteration with metrics on, outside debug mode and the recorder:
+    /// counters only, and the watchdog's sequence number per item.
+    fn run_once_counted(self: &Rc<Self>) {
+        let plan = self.plan_timeout();
+        let (io_events, woken) = self.poll_io(&plan);
+        let remote_count = self.take_remote(woken);
+        if io_events == 0 && remote_count == 0 {
+            self.jump_virtual_clock(&plan);
+        }
+        self.collect_due_timers(&plan, io_events);
+        self.run_ready_counted();
+    }
+
+    /// Phase 5 with metrics on: counts the items by kind, times one step
+    /// in `POLL_SAMPLE_PERIOD` on the precise clock, and publishes each
+    /// item for the watchdog (`observe/watchdog.rs`): one store per item
+    /// instead of a clock reading. Its reports are taken at the end.
+    fn run_ready_counted(self: &Rc<Self>) {
+        self.shrink_ready();
+        let ntodo = self.ready.borrow().len();
+        // One dereference of the `Arc` for the whole phase.
+        let stats: &crate::observe::stats::LoopStats = &self.stats;
+        stats.iterations.add(1);
+        stats.ready_depth.record_count(ntodo as u64);
+        let (mut steps, mut callbacks, mut io) = (0u64, 0u64, 0u64);
+        let mut seq = self.item_seq.get();
+        for _ in 0..ntodo {
+            let Some(runnable) = self.ready.borrow_mut().pop_front() else {
+                break;
+            };
+            seq = seq.wrapping_add(1);
+            let address = match &runnable {
+                Runnable::Step(task) => {
+                    steps += 1;
+                    Rc::as_ptr(task).cast::<u8>() as usize
+                }
+                Runnable::Callback(_) => {
+                    callbacks += 1;
+                    0
+                }
+                Runnable::Io(_) => {
+                    io += 1;
+                    0
+                }
+            };
+            stats.current_item.store(item_id(address, seq), Relaxed);
+            if seq % u64::from(POLL_SAMPLE_PERIOD) == 1 && address != 0 {
+                self.run_sampled(runnable);
+            } else {
+                self.run_one(runnable);
+            }
+            if stats.flagged() {
+                self.watchdog_report();
+            }
+        }
+        self.item_seq.set(seq);
+        stats.current_item.store(IDLE, Relaxed);
+        stats.steps_run.add(steps);
+        if callbacks != 0 {
+            stats.callbacks_run.add(callbacks);
+        }
+        if io != 0 {
+            stats.io_callbacks_run.add(io);
         }
     }
 
-    /// Phase 5, counted: runs exactly the items ready now; returns how many.
+    /// A step timed on the precise clock: the poll-time histogram and the
+    /// task's own poll time.
+    #[cold]
+    fn run_sampled(self: &Rc<Self>, runnable: Runnable) {
+        let task = match &runnable {
+            Runnable::Step(task) => Some((task.header().key, task.header().number)),
+            _ => None,
+        };
+        let started = Instant::now();
+        self.run_one(runnable);
+        let ns = started.elapsed().as_nanos() as u64;
+        self.stats.poll_time.record(ns);
+        self.stats.polls_timed.add(1);
+        if let Some((key, number)) = task {
+            self.note_poll(key, number, ns);
+        }
+    }
+
+    /// The watchdog flagged the item that just ended (or, if the flag
+    /// came a moment late, the one before it) as slow: count and report it.
+    #[cold]
+    fn watchdog_report(&self) {
+        let flagged = self.stats.take_flag();
+        let now = stamp(Instant::now());
+        let took = Duration::from_nanos(now.saturating_sub(self.stats.slow_since_ns.get()));
+        let address = crate::observe::watchdog::item_address(flagged);
+        let task = (address != 0)
+            .then(|| {
+                let tasks = self.tasks.borrow();
+                let found = tasks
+                    .iter()
+                    .find(|t| Rc::as_ptr(t).cast::<u8>() as usize == address);
+                found.cloned()
+            })
+            .flatten();
+        let item = match task {
+            Some(task) => Item::Step(task),
+            None if address != 0 => Item::Finished,
+            None => Item::Callback,
+        };
+        self.slow_item(&item, took, false);
+    }
+
+    /// Starts the watchdog's watch of this loop (at `run_forever`, with
+    /// metrics on), once.
+    pub(super) fn watch(&self) {
+        self.stats
+            .slow_limit_ns
+            .set(u64::try_from(self.slow_callback_duration.get().as_nanos()).unwrap_or(u64::MAX));
+        if self.metrics_on.get() && !self.watched.replace(true) {
+            crate::observe::watchdog::watch(&self.stats);
+        }
+    }
+
+    /// Ends the watch (at close).
+    pub(super) fn unwatch(&self) {
+        if self.watched.replace(false) {
+            crate::observe::watchdog::unwatch(&self.stats);
+        }
+    }
+
+    /// Phase 5 in debug mode or while recording: every item timed on the
+    /// precise clock (one reading per item, chained), counted, recorded;
+    /// returns how many ran.
     fn run_ready_observed(self: &Rc<Self>, tracing: bool) -> usize {
         self.shrink_ready();
         let ntodo = self.ready.borrow().len();
         let stats = &self.stats;
-        stats.ready_depth.record(ntodo as u64);
-        // Debug mode and the recorder time every item precisely.
-        let every = self.debug.get() || tracing;
+        stats.ready_depth.record_count(ntodo as u64);
+        let debug = self.debug.get();
         let slow = self.slow_callback_duration.get();
-        let slow_ns = u64::try_from(slow.as_nanos()).unwrap_or(u64::MAX);
-        let mut precise = every.then(Instant::now);
-        let mut mark = self.last_mark.get();
+        let mut started = Instant::now();
         let mut ran = 0;
         for _ in 0..ntodo {
             let Some(runnable) = self.ready.borrow_mut().pop_front() else {
@@ -162,68 +285,47 @@ impl LoopInner {
                 Runnable::Callback(_) => Item::Callback,
                 Runnable::Io(_) => Item::Io,
             };
-            let started = match (precise, &item) {
-                (Some(at), _) => Some(at),
-                (None, Item::Step(_)) if self.sample_due() => Some(Instant::now()),
-                _ => None,
-            };
-            if let Item::Step(task) = &item {
-                stats.running_task.set(task.header().number);
-                stats.running_since_ns.set(mark.as_nanos());
-            }
             self.run_one(runnable);
-            let now = CoarseInstant::now();
-            let took = started.map(|at| {
-                let end = Instant::now();
-                if precise.is_some() {
-                    precise = Some(end);
-                }
-                (at, end.duration_since(at))
-            });
-            match &item {
+            let end = Instant::now();
+            let took = end.duration_since(started);
+            let ns = took.as_nanos() as u64;
+            let kind = match &item {
                 Item::Step(task) => {
-                    let slot = task.header().key.slot;
                     stats.steps_run.add(1);
-                    stats.running_task.set(0);
-                    if let Some((_, took)) = took {
-                        let ns = took.as_nanos() as u64;
-                        stats.poll_time.record(ns);
-                        stats.polls_timed.add(1);
-                        let scale = if every {
-                            1
-                        } else {
-                            u64::from(POLL_SAMPLE_PERIOD)
-                        };
-                        if let Some(note) = self.task_notes.borrow_mut().get_mut(slot as usize) {
-                            note.poll_ns = note.poll_ns.saturating_add(ns * scale);
-                        }
+                    stats.poll_time.record(ns);
+                    stats.polls_timed.add(1);
+                    let header = task.header();
+                    self.note_poll(header.key, header.number, ns);
+                    Kind::Step {
+                        task: header.number,
                     }
                 }
-                Item::Callback => stats.callbacks_run.add(1),
-                Item::Io => stats.io_callbacks_run.add(1),
-            }
-            if let Some((at, took)) = took {
-                if tracing {
-                    let kind = match &item {
-                        Item::Step(task) => Kind::Step {
-                            task: task.header().number,
-                        },
-                        Item::Callback => Kind::Callback,
-                        Item::Io => Kind::Io,
-                    };
-                    self.record(stamp(at), took.as_nanos() as u64, kind);
+                Item::Callback => {
+                    stats.callbacks_run.add(1);
+                    Kind::Callback
                 }
-                if precise.is_some() && took >= slow {
-                    self.slow_item(&item, took, true);
+                Item::Io | Item::Finished => {
+                    stats.io_callbacks_run.add(1);
+                    Kind::Io
                 }
+            };
+            if tracing {
+                self.record(stamp(started), ns, kind);
             }
-            if precise.is_none() && now.at_least(mark, slow_ns) {
-                self.slow_item(&item, now.duration_since(mark), false);
+            if took >= slow {
+                self.slow_item(&item, took, debug);
             }
-            mark = now;
+            started = end;
         }
-        self.last_mark.set(mark);
         ran
+    }
+
+    /// Adds a timed step of `ns` to the task's note.
+    fn note_poll(&self, key: crate::remote::TaskKey, number: u64, ns: u64) {
+        self.with_note(key, number, |note| {
+            note.poll_ns = note.poll_ns.saturating_add(ns);
+            note.timed_steps += 1;
+        });
     }
 
     /// Counts and reports an item that ran `took`: always in debug mode
@@ -233,6 +335,7 @@ impl LoopInner {
         stats.slow_steps.add(1);
         let what = match item {
             Item::Step(task) => task.header().describe(),
+            Item::Finished => "a task's last step".to_string(),
             Item::Callback => "a callback".to_string(),
             Item::Io => "an I/O callback".to_string(),
         };
@@ -250,14 +353,11 @@ impl LoopInner {
         }
         let report = match item {
             Item::Step(task) if !debug => {
-                let mut notes = self.task_notes.borrow_mut();
-                match notes.get_mut(task.header().key.slot as usize) {
-                    Some(note) if !note.slow_reported => {
-                        note.slow_reported = true;
-                        true
-                    }
-                    _ => false,
-                }
+                let h = task.header();
+                self.with_note(h.key, h.number, |note| {
+                    !std::mem::replace(&mut note.slow_reported, true)
+                })
+                .unwrap_or(true)
             }
             _ => true,
         };
@@ -363,6 +463,9 @@ impl super::EventLoop {
     pub fn set_metrics(&self, enabled: bool) {
         self.inner.metrics_on.set(enabled);
         self.inner.update_observed();
+        if enabled && self.inner.is_running() {
+            self.inner.watch();
+        }
     }
 
     /// Whether the loop keeps metrics.
@@ -430,21 +533,17 @@ impl LoopInner {
         let Some(key) = self.current.get() else {
             return;
         };
-        let steps = match self.tasks.try_borrow() {
+        let (steps, number) = match self.tasks.try_borrow() {
             Ok(tasks) => match tasks.get(key) {
-                Some(task) => task.header().steps.get(),
+                Some(task) => (task.header().steps.get(), task.header().number),
                 None => return,
             },
             Err(_) => return,
         };
-        if let Ok(mut notes) = self.task_notes.try_borrow_mut() {
-            let slot = key.slot as usize;
-            if notes.len() <= slot {
-                notes.resize(slot + 1, super::inner::TaskNote::default());
-            }
-            notes[slot].wait = Some((what, object));
-            notes[slot].at_step = steps;
-        }
+        self.with_note(key, number, |note| {
+            note.wait = Some((what, object));
+            note.at_step = steps;
+        });
     }
 
     /// Every live task as the inspector shows it. Reads headers only:
@@ -459,7 +558,11 @@ impl LoopInner {
             .iter()
             .map(|task| {
                 let h = task.header();
-                let note = notes.get(h.key.slot as usize).copied().unwrap_or_default();
+                let note = notes
+                    .get(h.key.slot as usize)
+                    .copied()
+                    .filter(|n| n.number == h.number)
+                    .unwrap_or_default();
                 let parked = h.awaiting.take();
                 let awaited = parked.as_ref().map(|a| a.awaited());
                 h.awaiting.set(parked);
@@ -501,7 +604,16 @@ impl LoopInner {
                     awaits,
                     age: now.duration_since(h.created),
                     polls: h.steps.get(),
-                    poll_time: Duration::from_nanos(note.poll_ns),
+                    poll_time: match note.timed_steps {
+                        0 => None,
+                        timed => {
+                            let mean = note.poll_ns / u64::from(timed);
+                            Some(Duration::from_nanos(
+                                mean * u64::from(h.steps.get().max(timed)),
+                            ))
+                        }
+                    },
+                    poll_time_estimated: note.timed_steps < h.steps.get(),
                     created_at: h.location.to_string(),
                 }
             })
@@ -511,12 +623,14 @@ impl LoopInner {
     /// Starts a fresh recorder ring of `events` events.
     pub(crate) fn start_trace(&self, events: usize) {
         *self.trace.borrow_mut() = Some(crate::observe::trace::TraceRing::new(events));
+        self.tracing_on.set(true);
         self.update_observed();
     }
 
     /// Stops the recorder, dropping its ring.
     pub(crate) fn stop_trace(&self) {
         *self.trace.borrow_mut() = None;
+        self.tracing_on.set(false);
         self.update_observed();
     }
 }

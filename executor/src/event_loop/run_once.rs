@@ -265,8 +265,6 @@ impl LoopInner {
                 let end = Instant::now();
                 let blocked = end.duration_since(at).as_nanos() as u64;
                 self.stats.select_blocked_ns.add(blocked);
-                // What follows a wait is not the next item's time.
-                self.last_mark.set(corio_timer::CoarseInstant::now());
             }
             let now = crate::observe::trace::stamp(Instant::now());
             for (fd, events) in reported {

@@ -73,9 +73,12 @@ pub struct TaskSnapshot {
     pub age: Duration,
     /// Steps taken.
     pub polls: u32,
-    /// Time spent in its steps (exact while tracing or in debug mode,
-    /// else estimated from the sampled steps).
-    pub poll_time: Duration,
+    /// Time spent in its steps: exact when every step was timed (debug
+    /// mode, the recorder), else estimated from the steps that were (one
+    /// in `POLL_SAMPLE_PERIOD` of the loop's); `None` when none was.
+    pub poll_time: Option<Duration>,
+    /// `poll_time` is an estimate.
+    pub poll_time_estimated: bool,
     /// Where it was created.
     pub created_at: String,
 }
@@ -269,15 +272,21 @@ pub fn snapshot_all() -> Vec<LoopSnapshot> {
 
 /// Why a loop did not answer, from its counters.
 fn unanswered(stats: &Arc<LoopStats>) -> String {
-    let task = stats.running_task.get();
-    if task == 0 {
-        return "no answer in 500 ms: the loop is not running, or a callback blocks its thread"
+    let item = stats
+        .current_item
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if item == super::watchdog::IDLE {
+        return "no answer in 500 ms: the loop is not running (or runs with metrics off)"
             .to_string();
     }
-    let now = corio_timer::CoarseInstant::now().as_nanos();
-    let busy = Duration::from_nanos(now.saturating_sub(stats.running_since_ns.get()));
+    let now = super::trace::stamp(std::time::Instant::now());
+    let busy = Duration::from_nanos(now.saturating_sub(stats.item_seen_ns.get()));
+    let what = match super::watchdog::item_address(item) {
+        0 => "a callback".to_string(),
+        task => format!("a step of the task at {task:#x}"),
+    };
     format!(
-        "no answer in 500 ms: a step of Task-{task} has been running for {:.3} s",
+        "no answer in 500 ms: {what} has been running for at least {:.3} s",
         busy.as_secs_f64()
     )
 }
@@ -331,7 +340,11 @@ pub fn render_ps(loops: &[LoopSnapshot]) -> String {
                         t.state,
                         short(t.age),
                         t.polls,
-                        short(t.poll_time),
+                        match (t.poll_time, t.poll_time_estimated) {
+                            (None, _) => "-".to_string(),
+                            (Some(d), false) => short(d),
+                            (Some(d), true) => format!("~{}", short(d)),
+                        },
                         if t.awaits.is_empty() { "-" } else { &t.awaits },
                         t.created_at
                     );

@@ -22,6 +22,7 @@
 pub mod inspect;
 pub(crate) mod stats;
 pub(crate) mod trace;
+pub mod watchdog;
 
 use std::fmt;
 use std::time::Duration;
@@ -30,7 +31,7 @@ use stats::BUCKETS;
 
 /// One step in this many is timed with the precise clock while metrics
 /// are on (every step in debug mode and while tracing).
-pub const POLL_SAMPLE_PERIOD: u32 = 64;
+pub const POLL_SAMPLE_PERIOD: u32 = 256;
 
 /// A log2 histogram: [`bucket`](Self::bucket) `0` counts zeros, bucket
 /// `i` the values in `[2^(i-1), 2^i)`. Times are in nanoseconds.
@@ -162,7 +163,7 @@ pub struct LoopMetrics {
     /// select is not timed).
     pub select_blocked: Duration,
     /// The ready queue's length at the start of each iteration's run
-    /// phase (iterations with metrics on).
+    /// phase (iterations with metrics on); its sum is the items run.
     pub ready_depth: Histogram,
     /// `call_soon` / timer callbacks run.
     pub callbacks_run: u64,

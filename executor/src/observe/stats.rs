@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
+use super::watchdog::IDLE;
 use super::{Histogram, LoopMetrics, SlowStep};
 use crate::remote::Remote;
 
@@ -51,6 +52,14 @@ impl Default for Hist {
 }
 
 impl Hist {
+    /// Records `value` in its bucket only (the sum left alone): for
+    /// counts whose sum another counter already gives.
+    #[inline]
+    pub(crate) fn record_count(&self, value: u64) {
+        let bucket = (u64::BITS - value.leading_zeros()) as usize;
+        self.buckets[bucket.min(BUCKETS - 1)].add(1);
+    }
+
     #[inline]
     pub(crate) fn record(&self, value: u64) {
         let bucket = (u64::BITS - value.leading_zeros()) as usize;
@@ -93,13 +102,34 @@ pub(crate) struct LoopStats {
     pub(crate) fds_registered: Counter,
     pub(crate) remote_wakes: Counter,
     pub(crate) remote_calls: Counter,
-    /// The number of the task whose step runs now (0: none), and since
-    /// when (ns on the monotonic clock): what the inspector tells of a
-    /// loop too busy to answer.
-    pub(crate) running_task: Counter,
-    pub(crate) running_since_ns: Counter,
+    /// Since when the watchdog has seen `current_item` (ns on the trace
+    /// clock): what the inspector tells of a loop too busy to answer.
+    pub(crate) item_seen_ns: Counter,
     /// The loop's way in from other threads (for the inspector).
     pub(crate) remote: Option<Weak<Remote>>,
+    /// The item running now (`watchdog::item_id`), or `watchdog::IDLE`:
+    /// what the watchdog looks at.
+    pub(crate) current_item: AtomicU64,
+    /// Set by the watchdog to the id of a running item it judged slow
+    /// (0: none); cleared by the loop as it reports it.
+    pub(crate) slow_flag: AtomicU64,
+    /// Since when the watchdog saw the flagged item (ns, trace clock).
+    pub(crate) slow_since_ns: Counter,
+    /// The loop's slow-callback duration, for the watchdog.
+    pub(crate) slow_limit_ns: Counter,
+}
+
+impl LoopStats {
+    /// True when the watchdog flagged an item (one load, no fence).
+    #[inline]
+    pub(crate) fn flagged(&self) -> bool {
+        self.slow_flag.load(Relaxed) != 0
+    }
+
+    /// Takes the watchdog's flag: the id of the slow item, 0 if none.
+    pub(crate) fn take_flag(&self) -> u64 {
+        self.slow_flag.swap(0, Relaxed)
+    }
 }
 
 impl LoopStats {
@@ -108,6 +138,7 @@ impl LoopStats {
             loop_id,
             thread: Mutex::new(std::thread::current().name().map(str::to_string)),
             remote: Some(Arc::downgrade(remote)),
+            current_item: AtomicU64::new(IDLE),
             ..LoopStats::default()
         });
         let mut all = ALL.lock().unwrap_or_else(PoisonError::into_inner);
@@ -130,7 +161,11 @@ impl LoopStats {
             iterations: self.iterations.get(),
             selects: self.selects.get(),
             select_blocked: Duration::from_nanos(self.select_blocked_ns.get()),
-            ready_depth: self.ready_depth.snapshot(),
+            // Its sum is the items run (recorded apart, per kind).
+            ready_depth: Histogram {
+                sum: self.callbacks_run.get() + self.io_callbacks_run.get() + self.steps_run.get(),
+                ..self.ready_depth.snapshot()
+            },
             callbacks_run: self.callbacks_run.get(),
             io_callbacks_run: self.io_callbacks_run.get(),
             steps_run: self.steps_run.get(),
