@@ -288,11 +288,12 @@ def main(argv=None):
     else:
         title = opts.title or f"A corio trace, {t0 / 1000:.3f} to {t1 / 1000:.3f} ms"
         out, text = opts.output, render(events, t0, t1, inside, opts.width, title)
+    # UTF-8 and "\n" whatever the locale: the same bytes everywhere.
     if out:
-        with open(out, "w", encoding="utf-8") as f:
-            f.write(text)
+        with open(out, "wb") as f:
+            f.write(text.encode("utf-8"))
     else:
-        sys.stdout.write(text)
+        sys.stdout.buffer.write(text.encode("utf-8"))
 
 
 if __name__ == "__main__":
