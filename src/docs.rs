@@ -32,6 +32,7 @@
 #[doc = "[11-mini-redis.md]: crate::docs::ch11_mini_redis"]
 #[doc = "[12-crawler.md]: crate::docs::ch12_crawler"]
 #[doc = "[13-many-cores.md]: crate::docs::ch13_many_cores"]
+#[doc = "[14-observability.md]: crate::docs::ch14_observability"]
 #[doc = include_str!("../docs/README.md")]
 pub mod ch00_path {}
 
@@ -196,3 +197,10 @@ pub mod ch12_crawler {}
 
 #[doc = include_str!("../docs/13-many-cores.md")]
 pub mod ch13_many_cores {}
+
+#[doc = "[ch02]: crate::docs::ch02_event_loop"]
+#[doc = "[ch12]: crate::docs::ch12_crawler"]
+#[doc = concat!("[fig-crawler-trace]: data:image/svg+xml;base64,", include_str!("../docs/img/crawler-trace.svg.b64"))]
+#[doc = concat!("[fig-crawler-timer]: data:image/svg+xml;base64,", include_str!("../docs/img/crawler-timer.svg.b64"))]
+#[doc = include_str!("../docs/14-observability.md")]
+pub mod ch14_observability {}
