@@ -116,10 +116,7 @@ impl StdFuture for Sleep {
                     self.yielded = true;
                     return Poll::Ready(());
                 }
-                Some(true) => {
-                    note_sleep(&lp);
-                    return Poll::Pending;
-                }
+                Some(true) => return Poll::Pending,
                 // Moved to another task: re-arm with the new waker.
                 Some(false) => lp.cancel_timer(*id),
             }
@@ -132,16 +129,7 @@ impl StdFuture for Sleep {
         }
         let id = lp.wake_at(deadline, cx.waker().clone());
         self.timer = Some((id, Rc::downgrade(&lp)));
-        note_sleep(&lp);
         Poll::Pending
-    }
-}
-
-/// Tells the inspector the running task sleeps (when it runs).
-#[inline]
-fn note_sleep(lp: &LoopInner) {
-    if crate::observe::inspect::is_enabled() {
-        lp.note_wait("sleep", 0);
     }
 }
 

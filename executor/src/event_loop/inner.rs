@@ -376,6 +376,7 @@ impl LoopInner {
     /// allocate. Cancel it with [`cancel_timer`](Self::cancel_timer).
     pub(crate) fn wake_at(&self, when: Instant, waker: Waker) -> TimerId {
         self.check_open();
+        self.note_sleep();
         self.scheduled
             .borrow_mut()
             .schedule(when, TimerEntry::Wake(waker))
@@ -391,9 +392,22 @@ impl LoopInner {
         let Ok(scheduled) = self.scheduled.try_borrow() else {
             return Some(true);
         };
-        match scheduled.get(id)? {
-            TimerEntry::Wake(held) => Some(held.will_wake(waker)),
-            TimerEntry::Callback(_) => Some(false),
+        let same = match scheduled.get(id)? {
+            TimerEntry::Wake(held) => held.will_wake(waker),
+            TimerEntry::Callback(_) => false,
+        };
+        if same {
+            self.note_sleep(); // it goes on waiting
+        }
+        Some(same)
+    }
+
+    /// Tells the inspector that the running task sleeps (a sleep arms or
+    /// checks its timer only when it is about to wait).
+    #[inline]
+    fn note_sleep(&self) {
+        if crate::observe::inspect::is_enabled() {
+            self.note_wait("sleep", 0);
         }
     }
 
