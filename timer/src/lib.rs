@@ -30,6 +30,6 @@ mod slack;
 #[allow(unsafe_code)]
 mod sys;
 
-pub use clock::{Clock, CoarseInstant};
+pub use clock::{Clock, CoarseInstant, monotonic_ns};
 pub use queue::{TimerId, TimerQueue};
 pub use slack::TimerSlack;

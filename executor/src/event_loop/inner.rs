@@ -131,6 +131,8 @@ pub(crate) struct LoopInner {
     pub(crate) task_notes: RefCell<Vec<TaskNote>>,
     /// Items run with metrics on (their ids for the watchdog).
     pub(super) item_seq: Cell<u64>,
+    /// The recorder's (and debug mode's) last clock reading.
+    pub(super) trace_clock: Cell<u64>,
     /// The watchdog watches this loop (`observe/watchdog.rs`).
     pub(super) watched: Cell<bool>,
 }
@@ -255,6 +257,7 @@ impl LoopInner {
             trace: RefCell::new(trace),
             task_notes: RefCell::new(Vec::new()),
             item_seq: Cell::new(0),
+            trace_clock: Cell::new(corio_timer::monotonic_ns()),
             watched: Cell::new(false),
         })
     }
@@ -336,6 +339,7 @@ impl LoopInner {
         self.state.set(LoopState::Running { stopping });
         let _idle_after = RunningGuard(self);
         self.watch();
+        self.trace_clock.set(corio_timer::monotonic_ns());
         loop {
             self.run_once();
             if self.is_stopping() {
@@ -452,7 +456,7 @@ impl LoopInner {
     fn observe_spawn(&self, header: &super::task_header::Header) {
         self.stats.tasks_spawned.add(1);
         if self.tracing() {
-            let now = crate::observe::trace::stamp(Instant::now());
+            let now = self.trace_now();
             let (task, location) = (header.number, header.location);
             self.record(now, 0, Kind::Spawn { task, location });
         }
@@ -462,7 +466,7 @@ impl LoopInner {
     fn observe_finish(&self, header: &super::task_header::Header) {
         self.stats.tasks_finished.add(1);
         if self.tracing() {
-            let now = crate::observe::trace::stamp(Instant::now());
+            let now = self.trace_now();
             self.record(
                 now,
                 0,
@@ -504,7 +508,7 @@ impl LoopInner {
                 let task = task.header().number;
                 let by = self.current.get().and_then(|k| tasks.get(k));
                 let by = by.map_or(0, |t| t.header().number);
-                let now = crate::observe::trace::stamp(Instant::now());
+                let now = self.trace_now();
                 self.record(now, 0, Kind::Wake { task, by });
             }
         }

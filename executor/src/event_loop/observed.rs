@@ -19,7 +19,7 @@ use super::inner::{LoopInner, Runnable};
 use super::task_header::RawTask;
 use crate::observe::POLL_SAMPLE_PERIOD;
 use crate::observe::SlowStep;
-use crate::observe::trace::{Kind, stamp};
+use crate::observe::trace::{Kind, now_ns};
 use crate::observe::watchdog::{IDLE, item_id};
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -61,79 +61,92 @@ impl LoopInner {
     }
 
     /// One iteration, counted (and recorded while tracing).
+    ///
+    /// The recorder reads the clock at the end of what took time: a
+    /// `select` that ran, a phase that did something, each item (chained:
+    /// an item ends where the next starts). Instants (wakes, spawns, fds
+    /// ready…) take the last reading, the start of the item or phase they
+    /// happen in (`trace_now`), so an event costs no reading of its own.
     pub(super) fn run_once_observed(self: &Rc<Self>) {
         if !self.timed.get() {
             self.run_once_counted();
             return;
         }
         let tracing = self.tracing();
-        let start = tracing.then(Instant::now);
+        let start = self.trace_clock.get();
         let plan = self.plan_timeout();
         let selects_before = self.io_tick.get();
-        let t_select = tracing.then(Instant::now);
         let (io_events, woken) = self.poll_io(&plan);
-        let t_remote = tracing.then(Instant::now);
+        let selected = self.io_tick.get() != selects_before;
+        // A select that ran left its end in `trace_clock` (`select_io`).
+        let t_remote = if selected {
+            self.trace_clock.get()
+        } else {
+            start
+        };
         let remote_count = self.take_remote(woken);
         if io_events == 0 && remote_count == 0 {
             self.jump_virtual_clock(&plan);
         }
-        let t_timers = tracing.then(Instant::now);
+        let t_timers = if remote_count > 0 {
+            self.trace_read()
+        } else {
+            t_remote
+        };
         let fired = self.collect_due_timers(&plan, io_events);
-        let t_run = tracing.then(Instant::now);
-        let items = self.run_ready_observed(tracing);
-        self.stats.iterations.add(1);
-        if let (Some(start), Some(t_select), Some(t_remote), Some(t_timers), Some(t_run)) =
-            (start, t_select, t_remote, t_timers, t_run)
-        {
-            let end = Instant::now();
-            let span = |a: Instant, b: Instant| (stamp(a), b.duration_since(a).as_nanos() as u64);
-            let (s, d) = span(start, end);
-            self.record(s, d, Kind::Iteration);
-            if self.io_tick.get() != selects_before {
-                let (s, d) = span(t_select, t_remote);
-                let timeout_ns = plan.select_timeout.map_or(u64::MAX, |t| {
-                    t.as_nanos().min(u128::from(u64::MAX - 1)) as u64
-                });
-                self.record(
-                    s,
-                    d,
-                    Kind::Select {
-                        timeout_ns,
-                        fds: io_events as u64,
-                    },
-                );
-            }
-            if remote_count > 0 {
-                let (s, d) = span(t_remote, t_timers);
-                self.record(
-                    s,
-                    d,
-                    Kind::Remote {
-                        count: remote_count as u64,
-                    },
-                );
-            }
-            if fired > 0 {
-                let (s, d) = span(t_timers, t_run);
-                self.record(
-                    s,
-                    d,
-                    Kind::Timers {
-                        count: fired as u64,
-                    },
-                );
-            }
-            if items > 0 {
-                let (s, d) = span(t_run, end);
-                self.record(
-                    s,
-                    d,
-                    Kind::Run {
-                        items: items as u64,
-                    },
-                );
-            }
+        let t_run = if fired > 0 {
+            self.trace_read()
+        } else {
+            t_timers
+        };
+        // Debug mode alone times from a fresh reading (the cached one may
+        // be from before the loop last waited).
+        let run_from = if tracing { t_run } else { now_ns() };
+        let (items, end) = self.run_ready_observed(tracing, run_from);
+        self.trace_clock.set(end);
+        if !tracing {
+            return;
         }
+        let span = |a: u64, b: u64| (a, b.saturating_sub(a));
+        let (s, d) = span(start, end);
+        self.record(s, d, Kind::Iteration);
+        if selected {
+            let (s, d) = span(start, t_remote);
+            let timeout_ns = plan.select_timeout.map_or(u64::MAX, |t| {
+                t.as_nanos().min(u128::from(u64::MAX - 1)) as u64
+            });
+            let fds = io_events as u64;
+            self.record(s, d, Kind::Select { timeout_ns, fds });
+        }
+        if remote_count > 0 {
+            let (s, d) = span(t_remote, t_timers);
+            let count = remote_count as u64;
+            self.record(s, d, Kind::Remote { count });
+        }
+        if fired > 0 {
+            let (s, d) = span(t_timers, t_run);
+            let count = fired as u64;
+            self.record(s, d, Kind::Timers { count });
+        }
+        if items > 0 {
+            let (s, d) = span(t_run, end);
+            let items = items as u64;
+            self.record(s, d, Kind::Run { items });
+        }
+    }
+
+    /// Reads the clock for the recorder (and keeps it as `trace_now`).
+    #[inline]
+    fn trace_read(&self) -> u64 {
+        let now = now_ns();
+        self.trace_clock.set(now);
+        now
+    }
+
+    /// The recorder's last reading, for an instant event.
+    #[inline]
+    pub(crate) fn trace_now(&self) -> u64 {
+        self.trace_clock.get()
     }
 
     /// One iteration with metrics on, outside debug mode and the recorder:
@@ -225,7 +238,7 @@ impl LoopInner {
     #[cold]
     fn watchdog_report(&self) {
         let flagged = self.stats.take_flag();
-        let now = stamp(Instant::now());
+        let now = now_ns();
         let took = Duration::from_nanos(now.saturating_sub(self.stats.slow_since_ns.get()));
         let address = crate::observe::watchdog::item_address(flagged);
         let task = (address != 0)
@@ -266,14 +279,14 @@ impl LoopInner {
     /// Phase 5 in debug mode or while recording: every item timed on the
     /// precise clock (one reading per item, chained), counted, recorded;
     /// returns how many ran.
-    fn run_ready_observed(self: &Rc<Self>, tracing: bool) -> usize {
+    fn run_ready_observed(self: &Rc<Self>, tracing: bool, from: u64) -> (usize, u64) {
         self.shrink_ready();
         let ntodo = self.ready.borrow().len();
         let stats = &self.stats;
         stats.ready_depth.record_count(ntodo as u64);
         let debug = self.debug.get();
         let slow = self.slow_callback_duration.get();
-        let mut started = Instant::now();
+        let mut started = from;
         let mut ran = 0;
         for _ in 0..ntodo {
             let Some(runnable) = self.ready.borrow_mut().pop_front() else {
@@ -286,9 +299,10 @@ impl LoopInner {
                 Runnable::Io(_) => Item::Io,
             };
             self.run_one(runnable);
-            let end = Instant::now();
-            let took = end.duration_since(started);
-            let ns = took.as_nanos() as u64;
+            let end = now_ns();
+            self.trace_clock.set(end);
+            let ns = end.saturating_sub(started);
+            let took = Duration::from_nanos(ns);
             let kind = match &item {
                 Item::Step(task) => {
                     stats.steps_run.add(1);
@@ -310,14 +324,14 @@ impl LoopInner {
                 }
             };
             if tracing {
-                self.record(stamp(started), ns, kind);
+                self.record(started, ns, kind);
             }
             if took >= slow {
                 self.slow_item(&item, took, debug);
             }
             started = end;
         }
-        ran
+        (ran, started)
     }
 
     /// Adds a timed step of `ns` to the task's note.

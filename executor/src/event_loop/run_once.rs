@@ -25,7 +25,7 @@ use corio_reactor::{Selector, signal};
 
 use super::handle::callback;
 use super::inner::{LoopInner, Runnable, TimerEntry};
-use crate::observe::trace::Kind;
+use crate::observe::trace::{Kind, now_ns};
 use crate::panic_message;
 use crate::remote::RemoteItem;
 
@@ -184,7 +184,7 @@ impl LoopInner {
             let after = ready.capacity();
             drop(ready);
             if self.observed.get() {
-                let now = crate::observe::trace::stamp(Instant::now());
+                let now = self.trace_now();
                 let (from, to) = (capacity as u64, after as u64);
                 self.record(now, 0, Kind::ReadyGc { from, to });
             }
@@ -199,7 +199,7 @@ impl LoopInner {
         let fired = if self.observed.get() {
             let stats = &self.stats;
             let tracing = self.tracing();
-            let at = crate::observe::trace::stamp(now);
+            let at = self.trace_now();
             self.scheduled
                 .borrow_mut()
                 .pop_due_with(now, &mut due, |late| {
@@ -233,7 +233,7 @@ impl LoopInner {
         let tracing = observed && self.tracing();
         // Only a select that may block is timed (a zero-timeout one is a
         // syscall's worth, not worth two clock readings).
-        let timed = (observed && timeout != Some(Duration::ZERO)).then(Instant::now);
+        let timed = (observed && timeout != Some(Duration::ZERO)).then(now_ns);
         let waker_fd = self.remote.waker.as_raw_fd();
         let mut woken = false;
         let mut selector = self.selector.borrow_mut();
@@ -261,12 +261,14 @@ impl LoopInner {
         drop((selector, ready));
         if observed {
             self.stats.selects.add(1);
-            if let Some(at) = timed {
-                let end = Instant::now();
-                let blocked = end.duration_since(at).as_nanos() as u64;
-                self.stats.select_blocked_ns.add(blocked);
+            let end = (timed.is_some() || tracing).then(now_ns);
+            if let (Some(at), Some(end)) = (timed, end) {
+                self.stats.select_blocked_ns.add(end.saturating_sub(at));
             }
-            let now = crate::observe::trace::stamp(Instant::now());
+            if let (true, Some(end)) = (tracing, end) {
+                self.trace_clock.set(end); // the select's end, for what follows
+            }
+            let now = self.trace_now();
             for (fd, events) in reported {
                 self.record(now, 0, Kind::IoReady { fd, events });
             }
@@ -303,7 +305,7 @@ impl LoopInner {
                     if self.tracing()
                         && let Some(number) = self.task_number(key)
                     {
-                        let now = crate::observe::trace::stamp(Instant::now());
+                        let now = self.trace_now();
                         self.record(now, 0, Kind::RemoteWake { task: number });
                     }
                     self.wake_task(key);

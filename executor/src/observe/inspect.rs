@@ -279,7 +279,7 @@ fn unanswered(stats: &Arc<LoopStats>) -> String {
         return "no answer in 500 ms: the loop is not running (or runs with metrics off)"
             .to_string();
     }
-    let now = super::trace::stamp(std::time::Instant::now());
+    let now = super::trace::now_ns();
     let busy = Duration::from_nanos(now.saturating_sub(stats.item_seen_ns.get()));
     let what = match super::watchdog::item_address(item) {
         0 => "a callback".to_string(),

@@ -102,8 +102,8 @@ pub(crate) struct LoopStats {
     pub(crate) fds_registered: Counter,
     pub(crate) remote_wakes: Counter,
     pub(crate) remote_calls: Counter,
-    /// Since when the watchdog has seen `current_item` (ns on the trace
-    /// clock): what the inspector tells of a loop too busy to answer.
+    /// Since when the watchdog has seen `current_item` (monotonic ns):
+    /// what the inspector tells of a loop too busy to answer.
     pub(crate) item_seen_ns: Counter,
     /// The loop's way in from other threads (for the inspector).
     pub(crate) remote: Option<Weak<Remote>>,
@@ -113,7 +113,7 @@ pub(crate) struct LoopStats {
     /// Set by the watchdog to the id of a running item it judged slow
     /// (0: none); cleared by the loop as it reports it.
     pub(crate) slow_flag: AtomicU64,
-    /// Since when the watchdog saw the flagged item (ns, trace clock).
+    /// Since when the watchdog saw the flagged item (monotonic ns).
     pub(crate) slow_since_ns: Counter,
     /// The loop's slow-callback duration, for the watchdog.
     pub(crate) slow_limit_ns: Counter,

@@ -6,22 +6,23 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::panic::Location;
 use std::sync::OnceLock;
-use std::time::Instant;
 
 /// Events a ring keeps unless told otherwise (about 2.5 MB).
 pub const DEFAULT_TRACE_EVENTS: usize = 65_536;
 
-/// The process's time origin, shared by every loop's trace so that the
-/// tracks of several loops line up.
-fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
+/// The process's time origin (monotonic ns), shared by every loop's trace
+/// so that the tracks of several loops line up: set by the first ring.
+fn epoch() -> u64 {
+    static EPOCH: OnceLock<u64> = OnceLock::new();
+    *EPOCH.get_or_init(corio_timer::monotonic_ns)
 }
 
-/// Nanoseconds since the process's trace epoch.
+/// A reading of the monotonic clock in ns: what events are stamped with
+/// (`corio_timer::monotonic_ns`, a number, so that a span is a
+/// subtraction).
 #[inline]
-pub(crate) fn stamp(at: Instant) -> u64 {
-    at.saturating_duration_since(epoch()).as_nanos() as u64
+pub(crate) fn now_ns() -> u64 {
+    corio_timer::monotonic_ns()
 }
 
 /// What happened.
@@ -85,6 +86,7 @@ pub(crate) struct TraceRing {
 
 impl TraceRing {
     pub(crate) fn new(capacity: usize) -> TraceRing {
+        epoch(); // fixed no later than the first event
         TraceRing {
             events: Vec::new(),
             next: 0,
@@ -149,8 +151,9 @@ impl TraceRing {
             out,
             r#"{{"name":"thread_name","ph":"M","pid":{pid},"tid":0,"args":{{"name":"run_once"}}}}"#
         );
+        let origin = epoch();
         for e in self.events() {
-            let ts = e.start as f64 / 1000.0;
+            let ts = e.start.saturating_sub(origin) as f64 / 1000.0;
             let dur = e.dur as f64 / 1000.0;
             let (tid, name, ph, args) = match e.kind {
                 Kind::Iteration => (0, "iteration".to_string(), 'X', String::new()),

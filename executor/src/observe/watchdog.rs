@@ -167,12 +167,18 @@ fn run() {
     }
 }
 
+/// `at` on the monotonic clock in ns (the loops' scale: `monotonic_ns`).
+fn ns(at: Instant) -> u64 {
+    let now = corio_timer::monotonic_ns();
+    now.saturating_sub(Instant::now().saturating_duration_since(at).as_nanos() as u64)
+}
+
 /// One look at a loop.
 fn look(stats: &LoopStats, seen: &mut HashMap<u64, Seen>, now: Instant) {
     let item = stats.current_item.load(Relaxed);
     let limit = Duration::from_nanos(stats.slow_limit_ns.get());
     let entry = seen.entry(stats.loop_id).or_insert_with(|| {
-        stats.item_seen_ns.set(super::trace::stamp(now));
+        stats.item_seen_ns.set(ns(now));
         Seen {
             item,
             since: now,
@@ -185,13 +191,13 @@ fn look(stats: &LoopStats, seen: &mut HashMap<u64, Seen>, now: Instant) {
             since: now,
             slow: false,
         };
-        stats.item_seen_ns.set(super::trace::stamp(now));
+        stats.item_seen_ns.set(ns(now));
         return;
     }
     if item != IDLE && !entry.slow && now.duration_since(entry.since) >= limit {
         // Slow: the loop reports it as the item ends.
         entry.slow = true;
-        stats.slow_since_ns.set(super::trace::stamp(entry.since));
+        stats.slow_since_ns.set(ns(entry.since));
         stats.slow_flag.store(item, Relaxed);
     }
 }
