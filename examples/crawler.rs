@@ -1,7 +1,7 @@
 //! The crawler of "A Web Crawler With asyncio Coroutines" (*500 Lines or
 //! Less*), on corio, against a site this program serves itself on loopback
 //! — a site where some pages fail on purpose. The walkthrough is
-//! `docs/12-crawler.md`.
+//! `docs/09-crawler.md`.
 //!
 //! ```python
 //! class Crawler:
