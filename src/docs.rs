@@ -148,12 +148,15 @@ pub mod examples {
 
 #[doc = "[ex-selector-echo]: crate::docs::examples::selector_echo"]
 #[doc = "[ex-site]: crate::docs::examples::site"]
+#[doc = concat!("[fig-epoll-lists]: data:image/svg+xml;base64,", include_str!("../docs/img/epoll-lists.svg.b64"))]
+#[doc = concat!("[fig-level-edge]: data:image/svg+xml;base64,", include_str!("../docs/img/level-edge.svg.b64"))]
 #[doc = chapter_links!()]
 #[doc = include_str!("../docs/01-selector.md")]
 pub mod ch01_selector {}
 
 #[doc = "[ex-call-soon-later-at]: crate::docs::examples::call_soon_later_at"]
 #[doc = concat!("[fig-run-once]: data:image/svg+xml;base64,", include_str!("../docs/img/run-once.svg.b64"))]
+#[doc = concat!("[fig-stack-ripping]: data:image/svg+xml;base64,", include_str!("../docs/img/stack-ripping.svg.b64"))]
 #[doc = chapter_links!()]
 #[doc = include_str!("../docs/02-event-loop.md")]
 pub mod ch02_event_loop {}
@@ -165,6 +168,7 @@ pub mod ch02_event_loop {}
 #[doc = "[ex-wait-gather]: crate::docs::examples::wait_gather"]
 #[doc = concat!("[fig-task-states]: data:image/svg+xml;base64,", include_str!("../docs/img/task-states.svg.b64"))]
 #[doc = concat!("[fig-poll-wake]: data:image/svg+xml;base64,", include_str!("../docs/img/poll-wake.svg.b64"))]
+#[doc = concat!("[fig-await-chain]: data:image/svg+xml;base64,", include_str!("../docs/img/await-chain.svg.b64"))]
 #[doc = chapter_links!()]
 #[doc = include_str!("../docs/03-futures-and-tasks.md")]
 pub mod ch03_futures_and_tasks {}
@@ -204,10 +208,13 @@ pub mod ch06_streams {}
 pub mod ch07_offload {}
 
 #[doc = "[ex-cancel-on-ctrl-c]: crate::docs::examples::cancel_on_ctrl_c"]
+#[doc = concat!("[fig-signal-pipe]: data:image/svg+xml;base64,", include_str!("../docs/img/signal-pipe.svg.b64"))]
+#[doc = concat!("[fig-pidfd-reap]: data:image/svg+xml;base64,", include_str!("../docs/img/pidfd-reap.svg.b64"))]
 #[doc = chapter_links!()]
 #[doc = include_str!("../docs/08-signals-and-processes.md")]
 pub mod ch08_signals_and_processes {}
 
+#[doc = concat!("[fig-crawler]: data:image/svg+xml;base64,", include_str!("../docs/img/crawler.svg.b64"))]
 #[doc = chapter_links!()]
 #[doc = include_str!("../docs/09-crawler.md")]
 pub mod ch09_crawler {}
