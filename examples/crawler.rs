@@ -1,7 +1,7 @@
 //! The crawler of "A Web Crawler With asyncio Coroutines" (*500 Lines or
 //! Less*), on corio, against a site this program serves itself on loopback
 //! — a site where some pages fail on purpose. The walkthrough is
-//! `docs/12-crawler.md`.
+//! `docs/09-crawler.md`.
 //!
 //! ```python
 //! class Crawler:
@@ -40,8 +40,13 @@
 //! every path (a guard, Rust's `finally`), so a failed fetch never stalls
 //! `join()`. Connections are kept alive and pooled, at most three per host.
 //!
+//! With no argument it crawls its demo site; given a root URL, it crawls
+//! that site (the root's host and port only), as the 500-lines `crawl.py`
+//! does:
+//!
 //! ```text
 //! cargo run --example crawler
+//! cargo run --example crawler -- http://127.0.0.1:8000/ --max-tasks 10 --max-urls 500 --max-depth 4
 //! ```
 
 use std::cell::RefCell;
@@ -76,6 +81,14 @@ pub struct Options {
     pub per_host: usize,
     /// How long one try may take once it has a connection.
     pub fetch_timeout: Duration,
+    /// The most URLs queued in one crawl, the root included: links found
+    /// past it are counted, not followed (`--max-urls`). What ends a
+    /// crawl of a site that makes up new URLs for ever.
+    pub max_urls: Option<usize>,
+    /// The most links followed from the root: the root is at depth 0, the
+    /// pages it links to at 1, and links on a page at the limit are not
+    /// followed (`--max-depth`). A redirect keeps its URL's depth.
+    pub max_depth: Option<usize>,
 }
 
 impl Default for Options {
@@ -86,6 +99,8 @@ impl Default for Options {
             max_redirect: 3,
             per_host: 3,
             fetch_timeout: Duration::from_secs(1),
+            max_urls: Some(1000),
+            max_depth: None,
         }
     }
 }
@@ -208,15 +223,27 @@ pub struct Crawler {
     root: Url,
     /// The settings.
     options: Options,
-    /// URLs to fetch, each with the redirects it may still follow
-    /// (`self.q`).
-    queue: Queue<(Url, usize)>,
+    /// URLs to fetch (`self.q`).
+    queue: Queue<Item>,
     /// Every URL ever queued, so none is queued twice (`self.seen_urls`).
     seen: RefCell<HashSet<Url>>,
     /// One statistic per URL fetched, in the order they ended (`self.done`).
     done: RefCell<Vec<FetchStatistic>>,
     /// The kept-alive connections (`self.session`).
     pub pool: Pool,
+    /// Links not queued because of `max_urls` or `max_depth`.
+    pub not_followed: std::cell::Cell<usize>,
+}
+
+/// A URL in the queue, with what it may still do.
+#[derive(Clone, Debug)]
+struct Item {
+    /// The URL to fetch.
+    url: Url,
+    /// Redirects it may still follow (the 500-lines `max_redirect`).
+    redirects_left: usize,
+    /// Links followed from the root to reach it.
+    depth: usize,
 }
 
 impl Crawler {
@@ -229,6 +256,7 @@ impl Crawler {
             queue: Queue::new(0),
             seen: RefCell::default(),
             done: RefCell::default(),
+            not_followed: std::cell::Cell::new(0),
         })
     }
 
@@ -240,7 +268,11 @@ impl Crawler {
     /// Only a bug can fail it (a worker that panicked, a queue misused);
     /// every fetch error is recorded in the URL's statistic instead.
     pub async fn crawl(self: &Rc<Self>) -> corio::Result<()> {
-        self.add_url(self.root.clone(), self.options.max_redirect)?;
+        self.add_url(Item {
+            url: self.root.clone(),
+            redirects_left: self.options.max_redirect,
+            depth: 0,
+        })?;
         let workers: Vec<_> = (0..self.options.max_tasks)
             .map(|_| create_task(self.clone().work()))
             .collect();
@@ -265,24 +297,36 @@ impl Crawler {
     /// Python: `Crawler.work`.
     async fn work(self: Rc<Self>) {
         let crawler = self.clone();
-        let fetch = move |(url, redirects_left): (Url, usize)| {
+        let fetch = move |item: Item| {
             let crawler = crawler.clone();
-            async move { crawler.fetch(url, redirects_left).await }
+            async move { crawler.fetch(item).await }
         };
-        let panicked = |(url, _): (Url, usize), error: corio::TaskError| {
-            let mut stat = FetchStatistic::new(&url, 1);
+        let panicked = |item: Item, error: corio::TaskError| {
+            let mut stat = FetchStatistic::new(&item.url, 1);
             stat.exception = Some(io::Error::other(format!("a bug in the crawler: {error}")));
             self.record(stat);
         };
         worker(&self.queue, fetch, panicked).await;
     }
 
-    /// Queues `url` unless it was seen before. Python: `Crawler.add_url`.
-    fn add_url(&self, url: Url, redirects_left: usize) -> corio::Result<bool> {
-        if !self.seen.borrow_mut().insert(url.clone()) {
+    /// Queues `item` unless its URL was seen before, or the crawl's
+    /// `max_urls` or `max_depth` forbids it (then it is counted in
+    /// `not_followed`). Python: `Crawler.add_url`.
+    fn add_url(&self, item: Item) -> corio::Result<bool> {
+        if self.seen.borrow().contains(&item.url) {
             return Ok(false);
         }
-        self.queue.put_nowait((url, redirects_left))?;
+        let too_many = self
+            .options
+            .max_urls
+            .is_some_and(|max| self.seen.borrow().len() >= max);
+        let too_deep = self.options.max_depth.is_some_and(|max| item.depth > max);
+        if too_many || too_deep {
+            self.not_followed.set(self.not_followed.get() + 1);
+            return Ok(false);
+        }
+        self.seen.borrow_mut().insert(item.url.clone());
+        self.queue.put_nowait(item)?;
         Ok(true)
     }
 
@@ -295,9 +339,10 @@ impl Crawler {
     /// Fetches `url` (up to `max_tries` tries), then records what came of
     /// it and queues what it leads to. Never fails: a failure is recorded.
     /// Python: `Crawler.fetch`.
-    async fn fetch(&self, url: Url, redirects_left: usize) {
+    async fn fetch(&self, item: Item) {
+        let url = &item.url;
         let mut tries = 0;
-        let mut last = FetchStatistic::new(&url, 0);
+        let mut last = FetchStatistic::new(url, 0);
         let response = loop {
             if tries == self.options.max_tries {
                 // Every try failed: the last failure is the URL's outcome.
@@ -305,8 +350,8 @@ impl Crawler {
                 return;
             }
             tries += 1;
-            last = FetchStatistic::new(&url, tries);
-            match self.pool.get(&url, self.options.fetch_timeout).await {
+            last = FetchStatistic::new(url, tries);
+            match self.pool.get(url, self.options.fetch_timeout).await {
                 // A server error may be passing (overloaded, restarting):
                 // worth another try, like a lost connection.
                 Ok(response) if response.status >= 500 => {
@@ -317,13 +362,20 @@ impl Crawler {
                     )));
                 }
                 Ok(response) => break response,
+                // An error that cannot fix itself (a malformed answer, a
+                // body over the limit) would be the same the next time.
+                Err(error) if !may_pass(&error) => {
+                    last.exception = Some(error);
+                    self.record(last);
+                    return;
+                }
                 Err(error) => last.exception = Some(error),
             }
         };
-        let mut stat = FetchStatistic::new(&url, tries);
+        let mut stat = FetchStatistic::new(url, tries);
         stat.status = Some(response.status);
         if matches!(response.status, 301 | 302 | 303 | 307 | 308) {
-            self.follow_redirect(&url, &response, redirects_left, stat);
+            self.follow_redirect(&item, &response, stat);
             return;
         }
         stat.size = response.body.len();
@@ -337,9 +389,14 @@ impl Crawler {
                 .collect();
             stat.num_urls = links.len();
             for link in links {
+                let link = Item {
+                    url: link,
+                    redirects_left: self.options.max_redirect,
+                    depth: item.depth + 1,
+                };
                 // `put_nowait` cannot fail: the queue is unbounded and
                 // never shut down.
-                if matches!(self.add_url(link, self.options.max_redirect), Ok(true)) {
+                if matches!(self.add_url(link), Ok(true)) {
                     stat.num_new_urls += 1;
                 }
             }
@@ -350,14 +407,8 @@ impl Crawler {
     /// Records a redirect and queues its target with one redirect fewer
     /// left, unless it is off-site, already seen (which is what ends a
     /// redirect loop), or the redirects ran out.
-    fn follow_redirect(
-        &self,
-        url: &Url,
-        response: &http::Response,
-        redirects_left: usize,
-        mut stat: FetchStatistic,
-    ) {
-        let Some(next) = response.header("location").and_then(|to| url.join(to)) else {
+    fn follow_redirect(&self, item: &Item, response: &http::Response, mut stat: FetchStatistic) {
+        let Some(next) = response.header("location").and_then(|to| item.url.join(to)) else {
             stat.exception = Some(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "redirect without a usable Location",
@@ -370,13 +421,22 @@ impl Crawler {
             stat.note = Some("off-site, not followed");
         } else if self.seen.borrow().contains(&next) {
             stat.note = Some("already seen");
-        } else if redirects_left == 0 {
+        } else if item.redirects_left == 0 {
             stat.exception = Some(io::Error::other(format!(
                 "redirect limit ({}) reached, not following {next}",
                 self.options.max_redirect
             )));
-        } else if self.add_url(next, redirects_left - 1).is_err() {
-            stat.note = Some("queue closed");
+        } else {
+            let target = Item {
+                url: next,
+                redirects_left: item.redirects_left - 1,
+                depth: item.depth,
+            };
+            match self.add_url(target) {
+                Ok(true) => {}
+                Ok(false) => stat.note = Some("max_urls reached, not followed"),
+                Err(_) => stat.note = Some("queue closed"),
+            }
         }
         self.record(stat);
     }
@@ -400,6 +460,26 @@ impl Crawler {
     pub fn seen_urls(&self) -> HashSet<String> {
         self.seen.borrow().iter().map(Url::to_string).collect()
     }
+}
+
+/// Whether a failed try may pass by itself, so that another try is worth
+/// making: a connection refused, reset, aborted or closed early (the
+/// server restarting, or overloaded), or no answer in time. An answer the
+/// crawler cannot read (a malformed status line or header, a body over
+/// the limit, a bad chunk: `InvalidData`) or an address that does not
+/// resolve would be the same the next time.
+pub fn may_pass(error: &io::Error) -> bool {
+    use io::ErrorKind::*;
+    matches!(
+        error.kind(),
+        ConnectionRefused
+            | ConnectionReset
+            | ConnectionAborted
+            | NotConnected
+            | BrokenPipe
+            | UnexpectedEof
+            | TimedOut
+    )
 }
 
 /// The `href="..."` targets of a page. Python: the crawler's
@@ -434,16 +514,43 @@ pub fn demo() -> corio::Result<()> {
         server.close();
         Ok::<_, corio::Error>((crawler, server.port))
     })??;
+    report(&crawler, &format!("http://127.0.0.1:{port}"), start);
+    Ok(())
+}
+
+/// Crawls the site at `root` with `options` on a loop of its own, and
+/// returns the crawler with its statistics. Python: `crawl.py`'s
+/// `loop.run_until_complete(crawler.crawl())`.
+///
+/// # Errors
+/// Only a bug fails it (see [`Crawler::crawl`]); every fetch error is in
+/// its URL's statistic.
+pub fn crawl_site(root: Url, options: Options) -> corio::Result<Rc<Crawler>> {
+    run(async move {
+        let crawler = Crawler::new(root, options);
+        crawler.crawl().await?;
+        Ok::<_, corio::Error>(crawler)
+    })?
+}
+
+/// Prints one line per URL that was not a plain page fetched at the first
+/// try, then the totals. Python: the 500-lines `reporting.report`.
+pub fn report(crawler: &Crawler, root: &str, start: Instant) {
     let secs = start.elapsed().as_secs_f64();
-    let root = format!("http://127.0.0.1:{port}");
     let stats = crawler.statistics();
     let mut pages = 0;
     for stat in stats.values() {
         if stat.status == Some(200) && stat.tries == 1 {
             pages += 1;
         } else {
-            println!("{}", stat.line(&root));
+            println!("{}", stat.line(root));
         }
+    }
+    if crawler.not_followed.get() > 0 {
+        println!(
+            "{} links not followed (--max-urls, --max-depth)",
+            crawler.not_followed.get()
+        );
     }
     let failed = stats.values().filter(|s| s.exception.is_some()).count();
     let pool = &crawler.pool.stats;
@@ -458,10 +565,82 @@ pub fn demo() -> corio::Result<()> {
         pool.stale.get(),
         pool.most_in_use.get()
     );
-    Ok(())
+}
+
+/// What the command line asks for: a root URL (none: the demo) and the
+/// settings. Python: `crawl.py`'s `argparse` arguments.
+#[derive(Debug)]
+pub struct Cli {
+    /// The site to crawl; `None` crawls the demo site.
+    pub root: Option<Url>,
+    /// The settings, the defaults changed by the flags.
+    pub options: Options,
+}
+
+/// How to call the crawler.
+pub const USAGE: &str = "usage: crawler [ROOT_URL] [--max-tasks N] [--max-urls N] [--max-depth N] \
+     [--max-tries N] [--timeout-ms N]\n\
+     With no ROOT_URL (an http:// URL), crawls the demo site it serves itself.";
+
+/// Parses the command line (without the program's name).
+///
+/// # Errors
+/// A message for an unknown flag, a flag without its number, a second
+/// root, or a root that is not an `http://` URL.
+pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Cli, String> {
+    let mut cli = Cli {
+        root: None,
+        options: Options::default(),
+    };
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        if !arg.starts_with("--") {
+            if cli.root.is_some() {
+                return Err(format!("a second root URL: {arg}"));
+            }
+            cli.root = Some(Url::parse(&arg).ok_or_else(|| format!("not an http:// URL: {arg}"))?);
+            continue;
+        }
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) => (flag.to_string(), Some(value.to_string())),
+            None => (arg.clone(), None),
+        };
+        let value = inline
+            .or_else(|| args.next())
+            .ok_or_else(|| format!("{flag} needs a number"))?;
+        let n: usize = value
+            .parse()
+            .map_err(|_| format!("{flag} needs a number, not {value:?}"))?;
+        match flag.as_str() {
+            "--max-tasks" if n > 0 => cli.options.max_tasks = n,
+            "--max-urls" if n > 0 => cli.options.max_urls = Some(n),
+            "--max-depth" => cli.options.max_depth = Some(n),
+            "--max-tries" if n > 0 => cli.options.max_tries = n,
+            "--timeout-ms" if n > 0 => cli.options.fetch_timeout = Duration::from_millis(n as u64),
+            "--max-tasks" | "--max-urls" | "--max-tries" | "--timeout-ms" => {
+                return Err(format!("{flag} must be at least 1"));
+            }
+            _ => return Err(format!("unknown flag {flag}")),
+        }
+    }
+    Ok(cli)
 }
 
 #[allow(dead_code)] // the tour and the tests include this file and call `demo`
 fn main() -> corio::Result<()> {
-    demo()
+    let cli = match parse_args(std::env::args().skip(1)) {
+        Ok(cli) => cli,
+        Err(message) => {
+            eprintln!("crawler: {message}\n{USAGE}");
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, message).into());
+        }
+    };
+    let Some(root) = cli.root else {
+        return demo();
+    };
+    let start = Instant::now();
+    let origin = format!("http://{}", root.origin());
+    let crawler = crawl_site(root, cli.options)?;
+    report(&crawler, &origin, start);
+    Ok(())
 }

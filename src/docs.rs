@@ -1,40 +1,66 @@
-//! The walkthroughs: how corio works, from epoll up, told on its own code.
-//! Start with [`ch00_path`]: the order of the chapters, and why each follows
-//! from the flaw of the one before, ending at the crawler.
-//!
-//! Each chapter is a Markdown file under `docs/`, included here so that its
-//! Rust code blocks run as doctests and cannot drift from the code. The
-//! modules are numbered so that they list in reading order.
-//!
-//! The chapters' pictures (`docs/img/*.svg`) are referenced with
-//! reference-style image links (`![..][fig-x]`, with `[fig-x]:
-//! img/x.svg` at the end of the chapter, for the repository page). Rustdoc
-//! cannot follow that relative path from the generated HTML, so each
-//! chapter's module first defines the same label as a `data:` URI of the
-//! picture (`docs/img/x.svg.b64`; the first definition of a label wins).
-//! `tests/doc_pictures.rs` checks that every label has one and that the
-//! base64 is current.
+// The walkthroughs: how corio works, from epoll up, told on its own code.
+//
+// Maintainer notes (kept out of the rendered page):
+//
+// - This module's own page is the path, `docs/README.md`; each chapter is
+//   a Markdown file under `docs/`, included into a module below so that
+//   its Rust code blocks run as doctests and cannot drift from the code.
+//   The modules are numbered so that they list in reading order.
+// - A chapter links to another with a label (`[ch05]`), defined at the end
+//   of the file as the file (`[ch05]: 05-sync.md`) for the repository
+//   page. Rustdoc takes the first definition of a label, so every chapter
+//   module first gets `chapter_links!()`, the same labels as intra-doc
+//   links to the modules.
+// - The chapters' pictures (`docs/img/*.svg`) are referenced with
+//   reference-style image links (`![..][fig-x]`, with `[fig-x]:
+//   img/x.svg` at the end of the chapter). Rustdoc cannot follow that
+//   relative path from the generated HTML, so each chapter's module first
+//   defines the same label as a `data:` URI of the picture
+//   (`docs/img/x.svg.b64`). Links to examples (`../examples/x.rs`) are
+//   redefined the same way, to the example pages of `examples` below.
+//   `tests/doc_pictures.rs` checks that every such label has its
+//   definition and that the base64 is current.
 
-// The chapter links of the path page point at the chapters' modules here
-// (the page itself defines them as the files, for reading on the
-// repository page; the first definition of a label wins).
-#[doc = "[ex-site]: crate::docs::examples::site"]
-#[doc = "[01-selector.md]: crate::docs::ch01_selector"]
-#[doc = "[02-event-loop.md]: crate::docs::ch02_event_loop"]
-#[doc = "[03-futures-and-tasks.md]: crate::docs::ch03_futures_and_tasks"]
-#[doc = "[04-timers.md]: crate::docs::ch04_timers"]
-#[doc = "[05-sync.md]: crate::docs::ch05_sync"]
-#[doc = "[06-streams.md]: crate::docs::ch06_streams"]
-#[doc = "[07-offload.md]: crate::docs::ch07_offload"]
-#[doc = "[08-signals-and-processes.md]: crate::docs::ch08_signals_and_processes"]
-#[doc = "[09-porting-from-asyncio.md]: crate::docs::ch09_porting_from_asyncio"]
-#[doc = "[10-ecosystem.md]: crate::docs::ch10_ecosystem"]
-#[doc = "[11-mini-redis.md]: crate::docs::ch11_mini_redis"]
-#[doc = "[12-crawler.md]: crate::docs::ch12_crawler"]
-#[doc = "[13-many-cores.md]: crate::docs::ch13_many_cores"]
-#[doc = "[14-observability.md]: crate::docs::ch14_observability"]
-#[doc = include_str!("../docs/README.md")]
-pub mod ch00_path {}
+#![doc = "[path]: crate::docs"]
+#![doc = "[ch01]: crate::docs::ch01_selector"]
+#![doc = "[ch02]: crate::docs::ch02_event_loop"]
+#![doc = "[ch03]: crate::docs::ch03_futures_and_tasks"]
+#![doc = "[ch04]: crate::docs::ch04_timers"]
+#![doc = "[ch05]: crate::docs::ch05_sync"]
+#![doc = "[ch06]: crate::docs::ch06_streams"]
+#![doc = "[ch07]: crate::docs::ch07_offload"]
+#![doc = "[ch08]: crate::docs::ch08_signals_and_processes"]
+#![doc = "[ch09]: crate::docs::ch09_crawler"]
+#![doc = "[ch10]: crate::docs::ch10_porting_from_asyncio"]
+#![doc = "[ch11]: crate::docs::ch11_ecosystem"]
+#![doc = "[ch12]: crate::docs::ch12_mini_redis"]
+#![doc = "[ch13]: crate::docs::ch13_many_cores"]
+#![doc = "[ch14]: crate::docs::ch14_observability"]
+#![doc = "[ex-site]: crate::docs::examples::site"]
+#![doc = concat!("[fig-path-map]: data:image/svg+xml;base64,", include_str!("../docs/img/path-map.svg.b64"))]
+#![doc = include_str!("../docs/README.md")]
+
+/// The labels every chapter may use for the other chapters, as intra-doc
+/// links to their modules.
+macro_rules! chapter_links {
+    () => {
+        "[path]: crate::docs\n\
+         [ch01]: crate::docs::ch01_selector\n\
+         [ch02]: crate::docs::ch02_event_loop\n\
+         [ch03]: crate::docs::ch03_futures_and_tasks\n\
+         [ch04]: crate::docs::ch04_timers\n\
+         [ch05]: crate::docs::ch05_sync\n\
+         [ch06]: crate::docs::ch06_streams\n\
+         [ch07]: crate::docs::ch07_offload\n\
+         [ch08]: crate::docs::ch08_signals_and_processes\n\
+         [ch09]: crate::docs::ch09_crawler\n\
+         [ch10]: crate::docs::ch10_porting_from_asyncio\n\
+         [ch11]: crate::docs::ch11_ecosystem\n\
+         [ch12]: crate::docs::ch12_mini_redis\n\
+         [ch13]: crate::docs::ch13_many_cores\n\
+         [ch14]: crate::docs::ch14_observability\n"
+    };
+}
 
 /// The project's README, here so that its example is compiled and run.
 #[doc = include_str!("../README.md")]
@@ -124,11 +150,16 @@ pub mod examples {
 
 #[doc = "[ex-selector-echo]: crate::docs::examples::selector_echo"]
 #[doc = "[ex-site]: crate::docs::examples::site"]
+#[doc = concat!("[fig-epoll-lists]: data:image/svg+xml;base64,", include_str!("../docs/img/epoll-lists.svg.b64"))]
+#[doc = concat!("[fig-level-edge]: data:image/svg+xml;base64,", include_str!("../docs/img/level-edge.svg.b64"))]
+#[doc = chapter_links!()]
 #[doc = include_str!("../docs/01-selector.md")]
 pub mod ch01_selector {}
 
 #[doc = "[ex-call-soon-later-at]: crate::docs::examples::call_soon_later_at"]
 #[doc = concat!("[fig-run-once]: data:image/svg+xml;base64,", include_str!("../docs/img/run-once.svg.b64"))]
+#[doc = concat!("[fig-stack-ripping]: data:image/svg+xml;base64,", include_str!("../docs/img/stack-ripping.svg.b64"))]
+#[doc = chapter_links!()]
 #[doc = include_str!("../docs/02-event-loop.md")]
 pub mod ch02_event_loop {}
 
@@ -139,11 +170,14 @@ pub mod ch02_event_loop {}
 #[doc = "[ex-wait-gather]: crate::docs::examples::wait_gather"]
 #[doc = concat!("[fig-task-states]: data:image/svg+xml;base64,", include_str!("../docs/img/task-states.svg.b64"))]
 #[doc = concat!("[fig-poll-wake]: data:image/svg+xml;base64,", include_str!("../docs/img/poll-wake.svg.b64"))]
+#[doc = concat!("[fig-await-chain]: data:image/svg+xml;base64,", include_str!("../docs/img/await-chain.svg.b64"))]
+#[doc = chapter_links!()]
 #[doc = include_str!("../docs/03-futures-and-tasks.md")]
 pub mod ch03_futures_and_tasks {}
 
 #[doc = "[ex-graceful-shutdown]: crate::docs::examples::graceful_shutdown"]
 #[doc = concat!("[fig-timer-heap]: data:image/svg+xml;base64,", include_str!("../docs/img/timer-heap.svg.b64"))]
+#[doc = chapter_links!()]
 #[doc = include_str!("../docs/04-timers.md")]
 pub mod ch04_timers {}
 
@@ -154,6 +188,7 @@ pub mod ch04_timers {}
 #[doc = "[ex-semaphore]: crate::docs::examples::semaphore"]
 #[doc = concat!("[fig-waitlist]: data:image/svg+xml;base64,", include_str!("../docs/img/waitlist.svg.b64"))]
 #[doc = concat!("[fig-handoff]: data:image/svg+xml;base64,", include_str!("../docs/img/handoff-timeline.svg.b64"))]
+#[doc = chapter_links!()]
 #[doc = include_str!("../docs/05-sync.md")]
 pub mod ch05_sync {}
 
@@ -164,43 +199,46 @@ pub mod ch05_sync {}
 #[doc = "[ex-site]: crate::docs::examples::site"]
 #[doc = concat!("[fig-stream-stack]: data:image/svg+xml;base64,", include_str!("../docs/img/stream-stack.svg.b64"))]
 #[doc = concat!("[fig-water-marks]: data:image/svg+xml;base64,", include_str!("../docs/img/water-marks.svg.b64"))]
+#[doc = chapter_links!()]
 #[doc = include_str!("../docs/06-streams.md")]
 pub mod ch06_streams {}
 
 #[doc = "[ex-thread-pool]: crate::docs::examples::thread_pool"]
 #[doc = concat!("[fig-offload]: data:image/svg+xml;base64,", include_str!("../docs/img/offload.svg.b64"))]
+#[doc = chapter_links!()]
 #[doc = include_str!("../docs/07-offload.md")]
 pub mod ch07_offload {}
 
 #[doc = "[ex-cancel-on-ctrl-c]: crate::docs::examples::cancel_on_ctrl_c"]
+#[doc = concat!("[fig-signal-pipe]: data:image/svg+xml;base64,", include_str!("../docs/img/signal-pipe.svg.b64"))]
+#[doc = concat!("[fig-pidfd-reap]: data:image/svg+xml;base64,", include_str!("../docs/img/pidfd-reap.svg.b64"))]
+#[doc = chapter_links!()]
 #[doc = include_str!("../docs/08-signals-and-processes.md")]
 pub mod ch08_signals_and_processes {}
 
-#[doc = include_str!("../docs/09-porting-from-asyncio.md")]
-pub mod ch09_porting_from_asyncio {}
+#[doc = concat!("[fig-crawler]: data:image/svg+xml;base64,", include_str!("../docs/img/crawler.svg.b64"))]
+#[doc = chapter_links!()]
+#[doc = include_str!("../docs/09-crawler.md")]
+pub mod ch09_crawler {}
 
-#[doc = include_str!("../docs/10-ecosystem.md")]
-pub mod ch10_ecosystem {}
-#[doc = include_str!("../docs/11-mini-redis.md")]
-pub mod ch11_mini_redis {}
+#[doc = chapter_links!()]
+#[doc = include_str!("../docs/10-porting-from-asyncio.md")]
+pub mod ch10_porting_from_asyncio {}
 
-// The chapter's links to other chapters, made to resolve in rustdoc as
-// the path page's are (the first definition of a label wins).
-#[doc = "[path]: crate::docs::ch00_path"]
-#[doc = "[ch03]: crate::docs::ch03_futures_and_tasks"]
-#[doc = "[ch04]: crate::docs::ch04_timers"]
-#[doc = "[ch05]: crate::docs::ch05_sync"]
-#[doc = "[ch06]: crate::docs::ch06_streams"]
-#[doc = "[ch09]: crate::docs::ch09_porting_from_asyncio"]
-#[doc = include_str!("../docs/12-crawler.md")]
-pub mod ch12_crawler {}
+#[doc = chapter_links!()]
+#[doc = include_str!("../docs/11-ecosystem.md")]
+pub mod ch11_ecosystem {}
 
+#[doc = chapter_links!()]
+#[doc = include_str!("../docs/12-mini-redis.md")]
+pub mod ch12_mini_redis {}
+
+#[doc = chapter_links!()]
 #[doc = include_str!("../docs/13-many-cores.md")]
 pub mod ch13_many_cores {}
 
-#[doc = "[ch02]: crate::docs::ch02_event_loop"]
-#[doc = "[ch12]: crate::docs::ch12_crawler"]
 #[doc = concat!("[fig-crawler-trace]: data:image/svg+xml;base64,", include_str!("../docs/img/crawler-trace.svg.b64"))]
 #[doc = concat!("[fig-crawler-timer]: data:image/svg+xml;base64,", include_str!("../docs/img/crawler-timer.svg.b64"))]
+#[doc = chapter_links!()]
 #[doc = include_str!("../docs/14-observability.md")]
 pub mod ch14_observability {}

@@ -128,7 +128,7 @@ pub use corio_net::{
 
 /// The Rust async ecosystem on corio (`corio-compat`, features
 /// `futures-io`, `hyper`, `tls`): `futures-io` traits, hyper's runtime
-/// traits and server, rustls. See the walkthrough `docs/10-ecosystem.md`.
+/// traits and server, rustls. See the walkthrough `docs/11-ecosystem.md`.
 #[cfg(any(feature = "futures-io", feature = "hyper", feature = "tls"))]
 pub mod compat {
     pub use corio_compat::*;

@@ -447,3 +447,354 @@ fn the_worker_marks_every_item_done_and_outlives_a_panic() {
     assert!(joined_after_cancel, "the cancelled item was marked done");
     assert!(worker_cancelled);
 }
+
+/// Crawls `site` (served by `examples/site/http11.rs`) from `/0`, with
+/// `options`; returns the statistics by path, the requests per path, the
+/// crawler's count of links not followed, and the requests the pool sent
+/// on a reused connection.
+fn crawl_site_of(
+    site_fn: site::Site,
+    options: Options,
+) -> (
+    BTreeMap<String, FetchStatistic>,
+    HashMap<String, usize>,
+    usize,
+    usize,
+) {
+    let hits: Rc<RefCell<HashMap<String, usize>>> = Rc::default();
+    let counting: site::Site = {
+        let hits = hits.clone();
+        Rc::new(move |path: &str| {
+            *hits.borrow_mut().entry(path.to_string()).or_default() += 1;
+            site_fn(path)
+        })
+    };
+    let (stats, port, not_followed, reused) = run(async move {
+        let server = site::serve(counting, site::Options::default()).await?;
+        let root = Url::parse(&format!("http://127.0.0.1:{}/0", server.port)).unwrap();
+        let crawler = Crawler::new(root, options);
+        let finished = corio::timeout(NEVER_STALLS, crawler.crawl()).await;
+        server.close();
+        finished.expect("the crawl stalled")?;
+        let (not_followed, reused) = (crawler.not_followed.get(), crawler.pool.stats.reused.get());
+        Ok::<_, corio::Error>((crawler.statistics(), server.port, not_followed, reused))
+    })
+    .expect("the loop ran")
+    .expect("the crawl ended without a bug");
+    let root = format!("http://127.0.0.1:{port}");
+    let stats = stats
+        .into_values()
+        .map(|s| (s.url.strip_prefix(&root).unwrap_or(&s.url).to_string(), s))
+        .collect();
+    let hits = hits.borrow().clone();
+    (stats, hits, not_followed, reused)
+}
+
+#[test]
+fn links_resolve_as_rfc_3986_says() {
+    // RFC 3986, 5.4: the normal and abnormal examples, against
+    // http://a/b/c/d;p?q (the fragment is dropped: the crawler never
+    // needs it; a scheme other than http is not followed).
+    let base = Url::parse("http://a/b/c/d;p?q").unwrap();
+    let cases = [
+        ("g", "/b/c/g"),
+        ("./g", "/b/c/g"),
+        ("g/", "/b/c/g/"),
+        ("/g", "/g"),
+        ("?y", "/b/c/d;p?y"),
+        ("g?y", "/b/c/g?y"),
+        ("#s", "/b/c/d;p?q"),
+        ("g#s", "/b/c/g"),
+        ("g?y#s", "/b/c/g?y"),
+        (";x", "/b/c/;x"),
+        ("g;x", "/b/c/g;x"),
+        ("", "/b/c/d;p?q"),
+        (".", "/b/c/"),
+        ("./", "/b/c/"),
+        ("..", "/b/"),
+        ("../", "/b/"),
+        ("../g", "/b/g"),
+        ("../..", "/"),
+        ("../../", "/"),
+        ("../../g", "/g"),
+        ("../../../g", "/g"),
+        ("../../../../g", "/g"),
+        ("/./g", "/g"),
+        ("/../g", "/g"),
+        ("g.", "/b/c/g."),
+        (".g", "/b/c/.g"),
+        ("g..", "/b/c/g.."),
+        ("..g", "/b/c/..g"),
+        ("./../g", "/b/g"),
+        ("./g/.", "/b/c/g/"),
+        ("g/./h", "/b/c/g/h"),
+        ("g/../h", "/b/c/h"),
+        ("g;x=1/./y", "/b/c/g;x=1/y"),
+        ("g;x=1/../y", "/b/c/y"),
+        ("g?y/./x", "/b/c/g?y/./x"),
+        ("g?y/../x", "/b/c/g?y/../x"),
+    ];
+    for (href, path) in cases {
+        let joined = base
+            .join(href)
+            .unwrap_or_else(|| panic!("{href:?} resolves"));
+        assert_eq!(
+            (href, joined.host.as_str(), joined.path.as_str()),
+            (href, "a", path)
+        );
+    }
+    let other = base.join("//g/x").unwrap();
+    assert_eq!((other.host.as_str(), other.path.as_str()), ("g", "/x"));
+    assert_eq!(base.join("g:h"), None, "another scheme is not followed");
+    assert_eq!(base.join("https://a/"), None);
+    assert_eq!(base.join("mailto:someone@a"), None);
+    // An absolute URL's own dot segments go too.
+    assert_eq!(Url::parse("http://a/b/../c/./d").unwrap().path, "/c/d");
+}
+
+/// A `python3 -m http.server` on 127.0.0.1 serving a directory; killed
+/// when dropped.
+struct PythonServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl PythonServer {
+    /// Starts the server on `dir`; `None` if `python3` is not installed.
+    fn start(dir: &std::path::Path) -> Option<PythonServer> {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new("python3")
+            .args([
+                "-u",
+                "-m",
+                "http.server",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
+            .arg(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        // "Serving HTTP on 127.0.0.1 port 43117 (http://127.0.0.1:43117/) ..."
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("piped");
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the server's first line");
+        let port = line
+            .split(" port ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        Some(PythonServer { child, port })
+    }
+}
+
+impl Drop for PythonServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill(); // already exited: nothing to kill
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_dot_dot_link_against_python_http_server_ends() {
+    // A page that links to itself through `../`: without dot-segment
+    // removal each visit makes a longer name for the same page
+    // (`/sub/../sub/./page.html`, ...), and the crawl never ends.
+    let dir = std::env::temp_dir().join(format!("corio-crawler-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(
+        dir.join("index.html"),
+        r#"<a href="sub/">sub</a> <a href="./sub/../sub/page.html">page</a>"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("sub/page.html"),
+        r#"<a href="../">up</a> <a href="../sub/./page.html">me</a> <a href="../../../escape.html">out</a>"#,
+    )
+    .unwrap();
+    let Some(server) = PythonServer::start(&dir) else {
+        eprintln!("python3 not installed: not checked");
+        return;
+    };
+    // As from the command line: a root URL and the limits.
+    let args = [
+        format!("http://127.0.0.1:{}/", server.port),
+        "--max-tasks".to_string(),
+        "4".to_string(),
+        "--max-urls=50".to_string(),
+    ];
+    let cli = crawler::parse_args(args).expect("valid arguments");
+    let root = cli.root.expect("a root");
+    let origin = format!("http://{}", root.origin());
+    let crawler = crawler::crawl_site(root, cli.options).expect("the crawl ended");
+    let mut stats: Vec<(String, Option<u16>)> = crawler
+        .statistics()
+        .into_values()
+        .map(|s| (s.url.strip_prefix(&origin).unwrap().to_string(), s.status))
+        .collect();
+    stats.sort();
+    drop(server);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        stats,
+        [
+            ("/".to_string(), Some(200)),
+            ("/escape.html".to_string(), Some(404)),
+            ("/sub/".to_string(), Some(200)), // the directory listing
+            ("/sub/page.html".to_string(), Some(200)),
+        ]
+    );
+    assert_eq!(crawler.not_followed.get(), 0);
+}
+
+#[test]
+fn a_chunked_body_is_decoded_and_the_connection_reused() {
+    // /0 and /1 are sent chunked on one kept-alive connection; /1's
+    // body is only read right if /0's chunks and trailer were.
+    let pages: site::Site = Rc::new(|path: &str| match path {
+        "/0" => site::Reply::Chunked(r#"<html><a href="/1">one</a> and more text</html>"#.into()),
+        "/1" => site::Reply::Chunked(r#"<html><a href="/2">two</a></html>"#.into()),
+        "/2" => site::Reply::Page("<html>plain</html>".into()),
+        _ => site::Reply::Status(404, "no\n".into()),
+    });
+    let options = Options {
+        max_tasks: 1,
+        ..Options::default()
+    };
+    let (stats, hits, _, reused) = crawl_site_of(pages, options);
+    assert_eq!(stats.len(), 3, "{stats:?}");
+    assert_eq!(reused, 2, "/1 and /2 went on /0's connection");
+    for path in ["/0", "/1", "/2"] {
+        let stat = &stats[path];
+        assert_eq!(
+            (stat.status, stat.tries),
+            (Some(200), 1),
+            "{path}: {stat:?}"
+        );
+        assert!(stat.exception.is_none(), "{path}: {stat:?}");
+        assert_eq!(hits[path], 1);
+    }
+    let body = r#"<html><a href="/1">one</a> and more text</html>"#;
+    assert_eq!(stats["/0"].size, body.len(), "the chunks, decoded");
+    assert_eq!(stats["/0"].num_new_urls, 1);
+}
+
+#[test]
+fn an_answer_that_cannot_be_read_is_tried_once() {
+    // A malformed status line, a body past the crawler's limit and a bad
+    // chunk size would be the same at every try: one request each. A
+    // reset may pass: it gets its three tries.
+    let pages: site::Site = Rc::new(|path: &str| {
+        match path {
+        "/0" => site::Reply::Page(
+            r#"<a href="/garbage">g</a><a href="/huge">h</a><a href="/badchunk">c</a><a href="/reset">r</a>"#.into(),
+        ),
+        "/garbage" => site::Reply::Raw("HTTP/1.1 two hundred OK\r\n\r\n".into()),
+        "/huge" => site::Reply::Raw("HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n".into()),
+        "/badchunk" => site::Reply::Raw(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n".into(),
+        ),
+        "/reset" => site::Reply::Reset,
+        _ => site::Reply::Status(404, "no\n".into()),
+    }
+    });
+    let (stats, hits, _, _) = crawl_site_of(pages, Options::default());
+    for path in ["/garbage", "/huge", "/badchunk"] {
+        let stat = &stats[path];
+        assert_eq!(kind(stat), Some(ErrorKind::InvalidData), "{path}: {stat:?}");
+        assert_eq!(stat.tries, 1, "{path}: {stat:?}");
+        assert_eq!(hits[path], 1, "{path}: one request");
+    }
+    assert!(
+        stats["/huge"]
+            .exception
+            .as_ref()
+            .unwrap()
+            .to_string()
+            .contains("16 MiB")
+    );
+    assert_eq!(kind(&stats["/reset"]), Some(ErrorKind::ConnectionReset));
+    assert_eq!(stats["/reset"].tries, 3);
+}
+
+/// An endless site: page n links to 2n+1 and 2n+2, for ever.
+fn endless_tree() -> site::Site {
+    Rc::new(|path: &str| {
+        let n: u64 = path
+            .strip_prefix('/')
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        site::Reply::Page(format!(
+            r#"<a href="/{}">left</a> <a href="/{}">right</a>"#,
+            2 * n + 1,
+            2 * n + 2
+        ))
+    })
+}
+
+#[test]
+fn max_urls_and_max_depth_end_a_crawl_of_an_endless_site() {
+    let options = Options {
+        max_urls: Some(25),
+        ..Options::default()
+    };
+    let (stats, _, not_followed, _) = crawl_site_of(endless_tree(), options);
+    assert_eq!(stats.len(), 25, "exactly max_urls URLs fetched");
+    assert!(not_followed > 0);
+
+    let options = Options {
+        max_urls: None,
+        max_depth: Some(3),
+        ..Options::default()
+    };
+    let (stats, _, not_followed, _) = crawl_site_of(endless_tree(), options);
+    // Depths 0 to 3 of a binary tree: 1 + 2 + 4 + 8 pages; the 16 links on
+    // the pages at depth 3 are not followed.
+    assert_eq!(stats.len(), 15, "{:?}", stats.keys());
+    assert!(stats.contains_key("/14") && !stats.contains_key("/15"));
+    assert_eq!(not_followed, 16);
+}
+
+#[test]
+fn the_command_line_takes_a_root_and_the_limits() {
+    let args = |list: &[&str]| list.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    let cli = crawler::parse_args(args(&[])).unwrap();
+    assert!(cli.root.is_none(), "no root: the demo");
+    let cli = crawler::parse_args(args(&[
+        "http://Example.COM:8080/a/../b/",
+        "--max-tasks",
+        "3",
+        "--max-urls",
+        "7",
+        "--max-depth=2",
+        "--max-tries",
+        "1",
+        "--timeout-ms",
+        "250",
+    ]))
+    .unwrap();
+    let root = cli.root.unwrap();
+    assert_eq!(root.to_string(), "http://example.com:8080/b/");
+    assert_eq!(cli.options.max_tasks, 3);
+    assert_eq!(cli.options.max_urls, Some(7));
+    assert_eq!(cli.options.max_depth, Some(2));
+    assert_eq!(cli.options.max_tries, 1);
+    assert_eq!(cli.options.fetch_timeout, Duration::from_millis(250));
+    for bad in [
+        &["https://example.com/"][..],
+        &["--max-urls"],
+        &["--max-urls", "many"],
+        &["--max-tasks", "0"],
+        &["--frobnicate", "1"],
+        &["http://a/", "http://b/"],
+    ] {
+        assert!(crawler::parse_args(args(bad)).is_err(), "{bad:?}");
+    }
+}

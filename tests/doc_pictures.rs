@@ -331,8 +331,11 @@ fn rustdoc_gets_every_picture_as_a_current_data_uri() {
             let expected = format!(
                 "#[doc = concat!(\"[{label}]: data:image/svg+xml;base64,\", include_str!(\"../docs/img/{svg}.b64\"))]"
             );
+            // The path page is the `docs` module's own page: an inner
+            // attribute there.
+            let inner = expected.replacen("#[doc", "#![doc", 1);
             assert!(
-                docs_rs.contains(&expected),
+                docs_rs.contains(&expected) || docs_rs.contains(&inner),
                 "{}: src/docs.rs needs, above the chapter's module:\n{expected}",
                 name(&chapter)
             );
@@ -357,15 +360,24 @@ fn rustdoc_gets_every_picture_as_a_current_data_uri() {
 /// The `#[doc = ..]` lines just above the module that includes `chapter`
 /// in `src/docs.rs` (where its rustdoc-only link definitions go).
 fn rustdoc_definitions(docs_rs: &str, chapter: &str) -> Vec<String> {
-    let include = format!("#[doc = include_str!(\"../docs/{chapter}\")]");
+    // A chapter is included by an outer attribute on its module; the path
+    // page (`README.md`) is the `docs` module's own page, an inner one.
+    let outer = format!("#[doc = include_str!(\"../docs/{chapter}\")]");
+    let inner = format!("#![doc = include_str!(\"../docs/{chapter}\")]");
     let lines: Vec<&str> = docs_rs.lines().collect();
-    let Some(at) = lines.iter().position(|l| l.trim() == include) else {
+    let Some(at) = lines
+        .iter()
+        .position(|l| l.trim() == outer || l.trim() == inner)
+    else {
         return Vec::new();
     };
     lines[..at]
         .iter()
         .rev()
-        .take_while(|l| l.trim_start().starts_with("#[doc = "))
+        .take_while(|l| {
+            let l = l.trim_start();
+            l.starts_with("#[doc = ") || l.starts_with("#![doc = ")
+        })
         .map(|l| l.to_string())
         .collect()
 }

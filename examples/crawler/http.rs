@@ -28,49 +28,71 @@ pub struct Url {
 
 impl Url {
     /// Parses an absolute `http://` URL; `None` for anything else
-    /// (`https:`, `mailto:`, ...). Python: `urllib.parse.urlparse`.
+    /// (`https:`, `mailto:`, ...). The fragment is dropped, the host
+    /// lower-cased, and the path's dot segments removed (RFC 3986, 5.2.4).
+    /// Python: `urllib.parse.urlparse`.
     pub fn parse(text: &str) -> Option<Url> {
-        let rest = text.strip_prefix("http://")?;
-        let (authority, path) = match rest.find('/') {
-            Some(slash) => rest.split_at(slash),
-            None => (rest, "/"),
-        };
+        let (scheme, rest) = text.split_once("://")?;
+        if !scheme.eq_ignore_ascii_case("http") {
+            return None;
+        }
+        let rest = rest.split('#').next().unwrap_or_default();
+        let end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(end);
+        // A user name and password (`user:pw@host`) are not the host.
+        let authority = authority
+            .rsplit_once('@')
+            .map_or(authority, |(_, host)| host);
         let (host, port) = match authority.rsplit_once(':') {
+            Some((host, "")) => (host, 80),
             Some((host, port)) => (host, port.parse().ok()?),
             None => (authority, 80),
         };
         if host.is_empty() {
             return None;
         }
-        let path = path.split('#').next().unwrap_or("/");
+        let (path, query) = split_query(path);
+        let path = if path.is_empty() {
+            "/".to_string()
+        } else {
+            remove_dot_segments(path)
+        };
         Some(Url {
-            host: host.to_string(),
+            host: host.to_ascii_lowercase(),
             port,
-            path: path.to_string(),
+            path: format!("{path}{query}"),
         })
     }
 
-    /// Resolves a link found on this page: an absolute URL, an absolute
-    /// path, or a path relative to this page's directory (no `..`
-    /// folding). Python: `urllib.parse.urljoin(url, href)`.
+    /// Resolves a link found on this page, as RFC 3986 (5.2) resolves a
+    /// reference against a base: an absolute URL, a network-path
+    /// reference (`//host/...`), an absolute path, a query alone, or a
+    /// path relative to this page's directory; then the dot segments are
+    /// removed, so `../` and `./` never make a new name for a page already
+    /// seen. Python: `urllib.parse.urljoin(url, href)`.
     pub fn join(&self, href: &str) -> Option<Url> {
-        let href = href.split('#').next().unwrap_or_default();
+        let href = href.trim().split('#').next().unwrap_or_default();
         if href.is_empty() {
             return Some(self.clone());
         }
-        if href.contains("://") || href.starts_with("//") || href.contains(':') {
-            let absolute = if let Some(rest) = href.strip_prefix("//") {
-                format!("http://{rest}")
-            } else {
-                href.to_string()
-            };
-            return Url::parse(&absolute);
+        if has_scheme(href) {
+            return Url::parse(href);
         }
-        let path = if href.starts_with('/') {
-            href.to_string()
+        if let Some(rest) = href.strip_prefix("//") {
+            return Url::parse(&format!("http://{rest}"));
+        }
+        let (base_path, _) = split_query(&self.path);
+        let path = if let Some(query) = href.strip_prefix('?') {
+            format!("{base_path}?{query}")
         } else {
-            let dir = &self.path[..=self.path.rfind('/').unwrap_or(0)];
-            format!("{dir}{href}")
+            let (path, query) = split_query(href);
+            let merged = if path.starts_with('/') {
+                path.to_string()
+            } else {
+                let dir = &base_path[..=base_path.rfind('/').unwrap_or(0)];
+                format!("{dir}{path}")
+            };
+            format!("{}{query}", remove_dot_segments(&merged))
         };
         Some(Url {
             path,
@@ -83,6 +105,66 @@ impl Url {
     pub fn origin(&self) -> String {
         format!("{}:{}", self.host, self.port)
     }
+}
+
+/// `path?query` split before the `?` (the query keeps it).
+fn split_query(text: &str) -> (&str, &str) {
+    text.split_at(text.find('?').unwrap_or(text.len()))
+}
+
+/// Whether a reference starts with a scheme (`http:`, `mailto:`, ...):
+/// a letter, then letters, digits, `+`, `-` or `.`, then `:`, before any
+/// `/`, `?` or `#` (RFC 3986, 3.1).
+fn has_scheme(href: &str) -> bool {
+    let Some(colon) = href.find(':') else {
+        return false;
+    };
+    let scheme = &href[..colon];
+    scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+/// RFC 3986's `remove_dot_segments` (5.2.4), step by step as the RFC
+/// writes it: `a/b/../c/./d` is `a/c/d`, and `..` above the root stays at
+/// the root. Python: the loop at the end of `urllib.parse.urljoin`.
+pub fn remove_dot_segments(path: &str) -> String {
+    let mut input = path;
+    let mut output = String::with_capacity(path.len());
+    while !input.is_empty() {
+        if let Some(rest) = input
+            .strip_prefix("../")
+            .or_else(|| input.strip_prefix("./"))
+        {
+            input = rest; // A: a leading `../` or `./` goes
+        } else if input.starts_with("/./") {
+            input = &input[2..]; // B: `/./` becomes `/`
+        } else if input == "/." {
+            input = "/";
+        } else if input.starts_with("/../") {
+            input = &input[3..]; // C: `/../` becomes `/`, and the last segment goes
+            truncate_last_segment(&mut output);
+        } else if input == "/.." {
+            input = "/";
+            truncate_last_segment(&mut output);
+        } else if input == "." || input == ".." {
+            input = ""; // D
+        } else {
+            // E: move the first segment (with its leading `/`) to the output.
+            let start = usize::from(input.starts_with('/'));
+            let end = input[start..].find('/').map_or(input.len(), |i| i + start);
+            output.push_str(&input[..end]);
+            input = &input[end..];
+        }
+    }
+    output
+}
+
+/// Removes the last segment of `output` and its preceding `/`, if any.
+fn truncate_last_segment(output: &mut String) {
+    let cut = output.rfind('/').unwrap_or(0);
+    output.truncate(cut);
 }
 
 impl fmt::Display for Url {
@@ -98,7 +180,8 @@ pub struct Response {
     pub status: u16,
     /// The headers, names lower-cased.
     pub headers: Vec<(String, String)>,
-    /// The body (`Content-Length` bytes, or everything up to EOF).
+    /// The body (`Content-Length` bytes, the chunks of a chunked body
+    /// decoded, or everything up to EOF).
     pub body: Vec<u8>,
     /// Whether the connection can carry another request.
     pub keep_alive: bool,
@@ -206,40 +289,100 @@ impl Connection {
             "HTTP/1.1" => connection.as_deref() != Some("close"),
             _ => connection.as_deref() == Some("keep-alive"),
         };
-        if response.header("transfer-encoding").is_some() {
-            return Err(invalid("chunked bodies are not supported"));
-        }
-        response.body = match response.header("content-length") {
-            Some(n) => {
+        let chunked = response.header("transfer-encoding").map(|te| {
+            // The last coding says how the body ends (RFC 9112, 6.3).
+            let last = te.rsplit(',').next().unwrap_or_default();
+            last.trim().eq_ignore_ascii_case("chunked")
+        });
+        response.body = match (chunked, response.header("content-length")) {
+            (Some(true), _) => self.read_chunked().await?,
+            // Another coding last (gzip alone): the body ends at EOF.
+            (Some(false), _) => {
+                response.keep_alive = false;
+                self.read_to_eof().await?
+            }
+            (None, Some(n)) => {
                 let n: usize = n.parse().map_err(|_| invalid("bad Content-Length"))?;
                 if n > MAX_BODY {
-                    return Err(invalid("body over the crawler's 16 MiB limit"));
+                    return Err(over_limit());
                 }
                 self.reader.readexactly(n).await?
             }
-            None => {
+            (None, None) => {
                 // The body ends at EOF: the connection cannot be reused.
                 response.keep_alive = false;
-                let mut body = Vec::new();
-                loop {
-                    let chunk = self.reader.read(64 * 1024).await?;
-                    if chunk.is_empty() {
-                        break body;
-                    }
-                    if body.len() + chunk.len() > MAX_BODY {
-                        return Err(invalid("body over the crawler's 16 MiB limit"));
-                    }
-                    body.extend_from_slice(&chunk);
-                }
+                self.read_to_eof().await?
             }
         };
         Ok(response)
+    }
+
+    /// A body up to EOF, at most [`MAX_BODY`] bytes.
+    async fn read_to_eof(&self) -> io::Result<Vec<u8>> {
+        let mut body = Vec::new();
+        loop {
+            let chunk = self.reader.read(64 * 1024).await?;
+            if chunk.is_empty() {
+                return Ok(body);
+            }
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(over_limit());
+            }
+            body.extend_from_slice(&chunk);
+        }
+    }
+
+    /// A body in chunked transfer coding (RFC 9112, 7.1): chunks of `size
+    /// (hex) [; extensions] CRLF data CRLF`, a last chunk of size 0, then
+    /// trailer lines up to a blank line. Decoded, at most [`MAX_BODY`]
+    /// bytes; the connection stays usable after it.
+    async fn read_chunked(&self) -> io::Result<Vec<u8>> {
+        let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
+        let mut body = Vec::new();
+        loop {
+            let line = self.reader.readline().await?;
+            if line.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the connection closed in a chunked body",
+                ));
+            }
+            let line = String::from_utf8_lossy(&line);
+            let size = line.split(';').next().unwrap_or_default().trim();
+            let size = usize::from_str_radix(size, 16).map_err(|_| invalid("bad chunk size"))?;
+            if size == 0 {
+                break;
+            }
+            if size > MAX_BODY - body.len() {
+                return Err(over_limit());
+            }
+            body.extend_from_slice(&self.reader.readexactly(size).await?);
+            if self.reader.readexactly(2).await? != b"\r\n" {
+                return Err(invalid("a chunk not followed by CRLF"));
+            }
+        }
+        // Trailer fields, if any, up to the blank line.
+        while let Some(line) = self.reader.next_line().await? {
+            if line == b"\r\n" || line == b"\n" {
+                break;
+            }
+        }
+        Ok(body)
     }
 
     /// Closes the connection (FIN), without waiting.
     fn close(&self) {
         self.writer.close();
     }
+}
+
+/// The error of a body past [`MAX_BODY`]: `InvalidData`, which the crawler
+/// does not retry (the same page would be as large the next time).
+fn over_limit() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        "body over the crawler's 16 MiB limit",
+    )
 }
 
 /// A failed GET, and whether the server had started answering.

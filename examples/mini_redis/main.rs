@@ -13,7 +13,7 @@
 //! The pieces: `resp.rs` (the parser and the reply encoders), `db.rs` (the
 //! keyspace and expiry), `commands.rs` (the keyspace commands),
 //! `server.rs` (connections on the protocol layer, pub/sub). The walk
-//! through one pipelined request is `docs/11-mini-redis.md`.
+//! through one pipelined request is `docs/12-mini-redis.md`.
 
 mod commands;
 mod db;

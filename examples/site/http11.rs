@@ -36,6 +36,14 @@ pub enum Reply {
     /// Send the head with the full `Content-Length`, then only half of this
     /// body, and hang up: the client sees EOF in the middle of the body.
     Truncate(String),
+    /// `200 OK` with this HTML body in chunked transfer coding (7-byte
+    /// chunks, one with a chunk extension, and a trailer field), as most
+    /// servers send a body whose length they do not know in advance.
+    Chunked(String),
+    /// Send these bytes as the whole response, whatever they are (a
+    /// malformed status line, a head that promises a huge body), and hang
+    /// up.
+    Raw(String),
 }
 
 /// The site: what to do for each path. It may keep state (a page that
@@ -146,6 +154,23 @@ async fn serve_connection(
                 while stream.recv(&mut scrap).await? > 0 {}
                 return Ok(());
             }
+            Reply::Chunked(body) => {
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\
+                     Transfer-Encoding: chunked\r\nConnection: {}\r\n\r\n",
+                    if keep_alive { "keep-alive" } else { "close" }
+                );
+                stream.send_all(head.as_bytes()).await?;
+                stream.send_all(&chunked(body.as_bytes())).await?;
+                if !keep_alive {
+                    return Ok(());
+                }
+                continue;
+            }
+            Reply::Raw(bytes) => {
+                stream.send_all(bytes.as_bytes()).await?;
+                return Ok(()); // dropped: closed
+            }
             Reply::Truncate(body) => {
                 let head = response_head(200, None, body.len(), false);
                 stream.send_all(head.as_bytes()).await?;
@@ -164,6 +189,20 @@ async fn serve_connection(
         }
     }
     Ok(())
+}
+
+/// `body` in chunked transfer coding: 7-byte chunks (the first with a
+/// chunk extension), the last chunk, and one trailer field.
+fn chunked(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, chunk) in body.chunks(7).enumerate() {
+        let ext = if i == 0 { ";name=value" } else { "" };
+        out.extend_from_slice(format!("{:x}{ext}\r\n", chunk.len()).as_bytes());
+        out.extend_from_slice(chunk);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\nX-Trailer: yes\r\n\r\n");
+    out
 }
 
 /// The status line and headers of a response.

@@ -349,7 +349,7 @@ impl<T: 'static> std::future::Future for Shield<T> {
 /// that code runs on until it reaches `join`, which then reports every
 /// failure. To stop early, await the group's work rather than other
 /// things (`as_completed` over the tasks, leaving at the first fatal
-/// error; `docs/09-porting-from-asyncio.md` shows the scraper pattern).
+/// error; `docs/10-porting-from-asyncio.md` shows the scraper pattern).
 ///
 /// # Examples
 ///
