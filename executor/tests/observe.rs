@@ -274,3 +274,64 @@ fn a_full_ring_keeps_the_newest_events() {
         "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n]}\n"
     );
 }
+
+/// How many of this process's threads are named `name`.
+fn threads_named(name: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.trim() == name)
+        .count()
+}
+
+#[test]
+fn the_watchdog_runs_while_a_loop_is_open_and_no_longer() {
+    // Alone in its process (see `child_of_watchdog_test`): other tests'
+    // loops would keep the watchdog up.
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_of_watchdog_test",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("CORIO_WATCHDOG_CHILD", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("watchdog checked"), "{text}");
+}
+
+#[test]
+fn child_of_watchdog_test() {
+    if std::env::var_os("CORIO_WATCHDOG_CHILD").is_none() {
+        return;
+    }
+    assert_eq!(threads_named("corio-watchdog"), 0);
+    let lp = EventLoop::new().unwrap();
+    assert_eq!(threads_named("corio-watchdog"), 0, "not before a loop runs");
+    lp.run_until_complete(async {}).unwrap();
+    // The thread names itself once it runs.
+    assert!(testkit::eventually(|| threads_named("corio-watchdog") == 1));
+    let second = EventLoop::new().unwrap();
+    second.run_until_complete(async {}).unwrap();
+    assert_eq!(threads_named("corio-watchdog"), 1, "one for the process");
+    drop(second);
+    assert_eq!(threads_named("corio-watchdog"), 1, "a loop is still open");
+    drop(lp);
+    assert_eq!(
+        threads_named("corio-watchdog"),
+        0,
+        "gone with the last loop"
+    );
+    let off = EventLoop::new().unwrap();
+    off.set_metrics(false);
+    off.run_until_complete(async {}).unwrap();
+    assert_eq!(
+        threads_named("corio-watchdog"),
+        0,
+        "not for a loop without metrics"
+    );
+    println!("watchdog checked");
+}

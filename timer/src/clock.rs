@@ -151,6 +151,23 @@ impl CoarseInstant {
     }
 }
 
+/// The monotonic clock (`CLOCK_MONOTONIC`, what `Instant` reads) as
+/// nanoseconds since an unspecified start: a reading that is a plain
+/// number, for code that subtracts many of them (the flight recorder),
+/// where `Instant`'s arithmetic costs more than the reading.
+///
+/// No asyncio counterpart (`time.monotonic_ns()` is the nearest).
+///
+/// ```
+/// let a = corio_timer::monotonic_ns();
+/// let b = corio_timer::monotonic_ns();
+/// assert!(b >= a);
+/// ```
+#[inline]
+pub fn monotonic_ns() -> u64 {
+    crate::sys::monotonic_ns()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,21 +212,4 @@ mod tests {
         assert!(!earlier.at_least(later, 1));
         assert!(later.at_least(later, 0));
     }
-}
-
-/// The monotonic clock (`CLOCK_MONOTONIC`, what `Instant` reads) as
-/// nanoseconds since an unspecified start: a reading that is a plain
-/// number, for code that subtracts many of them (the flight recorder),
-/// where `Instant`'s arithmetic costs more than the reading.
-///
-/// No asyncio counterpart (`time.monotonic_ns()` is the nearest).
-///
-/// ```
-/// let a = corio_timer::monotonic_ns();
-/// let b = corio_timer::monotonic_ns();
-/// assert!(b >= a);
-/// ```
-#[inline]
-pub fn monotonic_ns() -> u64 {
-    crate::sys::monotonic_ns()
 }

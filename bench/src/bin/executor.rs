@@ -79,7 +79,10 @@ fn in_mode(mode: u8, f: fn() -> Duration) -> Duration {
 /// `executor ROUNDS observe`: each corio workload with metrics off, on, and
 /// with the recorder on, interleaved; prints the medians and the overhead
 /// ratios (on / off, trace / off), each workload's and their geometric mean.
-fn observe_overhead(rounds: usize, workloads: &[(&'static str, &'static str, fn() -> Duration)]) {
+/// A corio workload: its name, its ratio key, and the run.
+type Workload = (&'static str, &'static str, fn() -> Duration);
+
+fn observe_overhead(rounds: usize, workloads: &[Workload]) {
     println!("| workload | metrics off | metrics on | recorder on | on/off | recorder/off |");
     println!("|---|---|---|---|---|---|");
     let mut ratios = Vec::new();

@@ -22,7 +22,7 @@
 pub mod inspect;
 pub(crate) mod stats;
 pub(crate) mod trace;
-pub mod watchdog;
+pub(crate) mod watchdog;
 
 use std::fmt;
 use std::time::Duration;

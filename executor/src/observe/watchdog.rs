@@ -6,7 +6,7 @@
 //! Each loop publishes, per item, one store: the item's id (its task's
 //! address and a sequence number), and `IDLE` when its run phase ends.
 //! One thread of the process, `corio-watchdog`, looks at every watched
-//! loop each [`tick`] and remembers since when it has seen the same item
+//! loop each `tick` and remembers since when it has seen the same item
 //! running. An item seen for at least the loop's limit is slow: the
 //! watchdog flags it (its id, and since when it saw it), and the loop,
 //! which looks at the flag after each item (one load), counts and reports
@@ -200,12 +200,4 @@ fn look(stats: &LoopStats, seen: &mut HashMap<u64, Seen>, now: Instant) {
         stats.slow_since_ns.set(ns(entry.since));
         stats.slow_flag.store(item, Relaxed);
     }
-}
-/// True when the watchdog's thread runs (for tests).
-pub fn is_running() -> bool {
-    watchdog()
-        .thread
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .is_some()
 }
