@@ -25,7 +25,11 @@ fn collect_reports() -> Rc<RefCell<Vec<ExceptionContext>>> {
     corio::get_running_loop()
         .unwrap()
         .set_exception_handler(Some(move |context: &ExceptionContext| {
-            sink.borrow_mut().push(context.clone());
+            // A slow step (a panic's unwinding on a loaded machine) is not
+            // what these tests count.
+            if !context.message.starts_with("Executing ") {
+                sink.borrow_mut().push(context.clone());
+            }
         }));
     reports
 }

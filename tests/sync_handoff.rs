@@ -21,6 +21,9 @@ fn capture_exceptions() -> Rc<RefCell<Vec<String>>> {
     get_running_loop()
         .unwrap()
         .set_exception_handler(Some(move |ctx: &ExceptionContext| {
+            if ctx.message.starts_with("Executing ") {
+                return; // a slow step on a loaded machine, not a misuse
+            }
             let text = format!(
                 "{}: {}",
                 ctx.message,

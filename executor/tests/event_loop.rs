@@ -387,7 +387,7 @@ fn with_metrics_off_slow_callbacks_are_timed_in_debug_mode_only() {
     assert_eq!(lp.metrics().slow_steps, 0);
 }
 
-/// Runs a task whose three steps each sleep 30 ms, with `debug` as given;
+/// Runs a task whose three steps each sleep 60 ms, with `debug` as given;
 /// returns the reports and the loop's slow-step count.
 fn slow_steps_of_one_task(debug: bool) -> (Vec<String>, u64) {
     let lp = EventLoop::new().unwrap();
@@ -400,7 +400,9 @@ fn slow_steps_of_one_task(debug: bool) -> (Vec<String>, u64) {
     }));
     let task = lp.create_task(async {
         for _ in 0..3 {
-            std::thread::sleep(Duration::from_millis(30));
+            // Well over the limit: the watchdog's look must fall inside
+            // the step, also on a loaded machine.
+            std::thread::sleep(Duration::from_millis(60));
             corio_executor::yield_now().await;
         }
     });

@@ -26,7 +26,10 @@ fn reports(lp: &EventLoop) -> Rc<RefCell<Vec<String>>> {
     let reports = Rc::new(RefCell::new(Vec::new()));
     let r = reports.clone();
     lp.set_exception_handler(Some(move |ctx: &ExceptionContext| {
-        r.borrow_mut().push(ctx.message.clone())
+        // Slow steps (a loaded machine) are not what these tests count.
+        if !ctx.message.starts_with("Executing ") {
+            r.borrow_mut().push(ctx.message.clone())
+        }
     }));
     reports
 }

@@ -565,6 +565,9 @@ fn a_failing_callback_is_reported_and_its_connection_closed() -> Result {
         let seen = reports.clone();
         corio_executor::get_running_loop()?.set_exception_handler(Some(
             move |ctx: &corio_executor::ExceptionContext| {
+                if ctx.message.starts_with("Executing ") {
+                    return; // a slow step on a loaded machine
+                }
                 seen.borrow_mut()
                     .push(format!("{}: {:?}", ctx.message, ctx.exception));
             },
