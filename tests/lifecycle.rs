@@ -261,11 +261,22 @@ fn another_loop_running_leaks_nothing() -> Result<(), String> {
         fds_after == fds,
         format!("{fds} fds before, {fds_after} after"),
     )?;
-    check(
-        rss_after < rss + 4 * 1024,
-        format!("RSS {rss} KiB before, {rss_after} KiB after {TRIES} refused runs"),
-    )?;
+    // Under valgrind, freed blocks wait in its quarantine (20 MB) before
+    // reuse, so RSS grows with what the 1000 loops allocated and freed; the
+    // leak check of that run is the check there.
+    if !under_valgrind() {
+        check(
+            rss_after < rss + 4 * 1024,
+            format!("RSS {rss} KiB before, {rss_after} KiB after {TRIES} refused runs"),
+        )?;
+    }
     outer.close().map_err(|e| e.to_string())
+}
+
+/// True when this process runs under valgrind (its preloaded library is
+/// mapped).
+fn under_valgrind() -> bool {
+    std::fs::read_to_string("/proc/self/maps").is_ok_and(|maps| maps.contains("vgpreload"))
 }
 
 fn a_stale_run_does_not_stop_a_later_one() -> Result<(), String> {
