@@ -218,3 +218,29 @@ fn a_signal_pipe_costs_no_select_per_iteration_and_loses_no_signal() {
     assert!(lp.remove_signal_handler(sig).unwrap());
     lp.close().unwrap();
 }
+
+#[test]
+fn a_signal_dumps_the_recorders_trace() {
+    let sig = rt(9);
+    let dir = std::env::temp_dir().join(format!("corio-dump-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("trace.json");
+    let lp = EventLoop::new().unwrap();
+    lp.set_trace(true);
+    lp.dump_trace_on_signal(sig, &path).unwrap();
+    lp.run_until_complete(async move {
+        let t = corio_executor::create_task(async { corio_executor::yield_now().await });
+        t.set_name("traced");
+        t.await.unwrap();
+        raise_signal(sig).unwrap();
+        // The handler runs as a callback of a later iteration.
+        corio_executor::sleep(std::time::Duration::from_millis(20)).await;
+    })
+    .unwrap();
+    let json = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(json.starts_with("{\"displayTimeUnit\""), "{json}");
+    assert!(json.contains(r#""args":{"name":"traced"}"#), "{json}");
+    assert!(lp.remove_signal_handler(sig).unwrap());
+    lp.close().unwrap();
+}

@@ -524,6 +524,34 @@ impl super::EventLoop {
         }
     }
 
+    /// Writes the recorder's trace (as [`trace_json`](Self::trace_json)
+    /// gives it) to `path` each time the process gets signal `signum`:
+    /// the dump "on a signal" for a program you can signal but not stop
+    /// (`kill -USR2 PID`). The recorder must be on for it to hold events.
+    /// Undo it with [`remove_signal_handler`](Self::remove_signal_handler).
+    ///
+    /// No asyncio counterpart.
+    ///
+    /// # Errors
+    /// Those of [`add_signal_handler`](Self::add_signal_handler).
+    pub fn dump_trace_on_signal(
+        &self,
+        signum: i32,
+        path: impl Into<std::path::PathBuf>,
+    ) -> Result<(), crate::SignalError> {
+        let path = path.into();
+        let me = self.downgrade();
+        self.add_signal_handler(signum, move || {
+            let Some(lp) = me.upgrade() else { return };
+            if let Err(err) = std::fs::write(&path, lp.trace_json()) {
+                lp.inner.report(
+                    format!("Could not write the loop's trace to {}", path.display()),
+                    Some(err.to_string()),
+                );
+            }
+        })
+    }
+
     /// Whether the flight recorder is on.
     pub fn trace_enabled(&self) -> bool {
         self.inner.tracing()
