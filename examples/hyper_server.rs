@@ -9,7 +9,14 @@
 //! curl --data-binary @file http://127.0.0.1:8000/echo
 //! cargo run --example hyper_server -- --serve 8443 --tls /tmp/ca.pem
 //! curl --cacert /tmp/ca.pem https://localhost:8443/
+//! cargo run --example hyper_server -- --serve 8000 --loops 4
 //! ```
+//!
+//! With `--loops N`, N event loops (`Cores`, one thread each) serve the
+//! same port, each with its own listener in one `SO_REUSEPORT` group
+//! (`SharedPort`): the kernel spreads the connections among them. Ctrl-C
+//! (or SIGTERM) stops every loop; each loop's connection count is printed
+//! as it stops.
 //!
 //! Without arguments: a demo on loopback (a hyper client fetches each
 //! route over HTTP/1.1 and HTTP/2, then the server closes: gracefully, and
@@ -34,7 +41,8 @@ use corio::compat::hyper::body::{Body, Frame, Incoming};
 use corio::compat::hyper::{Method, Request, Response, StatusCode};
 use corio::compat::rustls::ServerConfig;
 use corio::compat::{FuturesIo, HttpServer, Io, LocalExec, TlsAcceptor, hyper, serve, serve_with};
-use corio::net::{ServerOptions, TcpListener, TcpStream};
+use corio::net::{ServerOptions, SharedPort, TcpListener, TcpStream};
+use corio::{Core, Cores};
 
 /// `/stream`'s body: `left` chunks of one line each, made as they are sent.
 struct Chunks {
@@ -137,6 +145,61 @@ async fn serve_forever(port: u16, ca_path: Option<String>) -> io::Result<()> {
     Ok(())
 }
 
+/// `--loops N`: N loops, each serving the port with its own listener in
+/// one `SO_REUSEPORT` group, until Ctrl-C or SIGTERM stops them all.
+fn serve_on_loops(port: u16, loops: usize) -> io::Result<()> {
+    let shared = SharedPort::reserve(([127, 0, 0, 1], port).into())?;
+    let port = shared.port();
+    let options = ServerOptions {
+        backlog: 1024,
+        ..shared.server_options()
+    };
+    // Every loop's listener joins the group before the port is announced.
+    let listening = Arc::new(std::sync::Barrier::new(loops));
+    let served = Cores::new().count(loops).run(move |core: Core| {
+        let (options, listening) = (options.clone(), listening.clone());
+        async move {
+            let listener = TcpListener::bind_with("127.0.0.1", port, options).await?;
+            let server = std::rc::Rc::new(serve(listener, hyper::service::service_fn(route)));
+            if listening.wait().is_leader() {
+                println!("{loops} loops listening on 127.0.0.1:{port}");
+            }
+            // Until every loop is told to stop: print what this one served.
+            let watch = ConnectionsOnDrop(core.index(), server.clone());
+            core.shutdown_requested().await;
+            drop(watch);
+            shutdown(&server, Duration::from_secs(1)).await;
+            io::Result::Ok(())
+        }
+    });
+    drop(shared);
+    match served {
+        Ok(outcomes) => outcomes
+            .into_iter()
+            .collect::<io::Result<Vec<()>>>()
+            .map(drop),
+        Err(corio::CoresError::Interrupted) => {
+            println!("interrupted: every loop stopped");
+            Ok(())
+        }
+        Err(e) => Err(io::Error::other(e.to_string())),
+    }
+}
+
+/// Prints how many connections a loop's server has seen when it goes (at
+/// a shutdown request, or when Ctrl-C cancels the loop's main task).
+struct ConnectionsOnDrop(usize, std::rc::Rc<HttpServer>);
+
+impl Drop for ConnectionsOnDrop {
+    fn drop(&mut self) {
+        println!(
+            "loop {} stopping: {} connections accepted",
+            self.0,
+            self.1.accepted()
+        );
+    }
+}
+
 /// One request on a fresh HTTP/1.1 or HTTP/2 client connection.
 async fn fetch(port: u16, h2: bool, method: Method, path: &str, body: &str) -> io::Result<String> {
     let io = Io::new(TcpStream::connect("127.0.0.1", port).await?);
@@ -224,10 +287,17 @@ fn main() -> io::Result<()> {
         [flag, port, tls, ca] if flag == "--serve" && tls == "--tls" => {
             corio::run(serve_forever(parse(port)?, Some(ca.clone())))
         }
+        [flag, port, loops, n] if flag == "--serve" && loops == "--loops" => {
+            let n =
+                n.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidInput, "--loops N: N ≥ 1")
+                })?;
+            return serve_on_loops(parse(port)?, n);
+        }
         _ => {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                "usage: [--serve PORT [--tls CA_PEM_OUT]]",
+                "usage: [--serve PORT [--tls CA_PEM_OUT | --loops N]]",
             ));
         }
     };

@@ -5,6 +5,8 @@
 //! certificate chain checked by `openssl s_client`, its handshake timeout,
 //! and hyper_client's 512 MiB body counted in a few MiB.
 
+#[path = "support/http.rs"]
+mod http;
 mod support;
 
 use std::io::{Read, Write};
@@ -12,42 +14,8 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use http::{assert_fds_settle, curl, fds, send_signal, wait_exit};
 use support::{KillOnDrop, run_python_client, serve_example, spawn_example, wait_for_line};
-
-/// curl with `args`; its stdout (checked to have succeeded).
-fn curl(args: &[&str]) -> Vec<u8> {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "20"])
-        .args(args)
-        .output()
-        .expect("curl is installed");
-    assert!(
-        out.status.success(),
-        "curl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-/// The server's open fds (`/proc/PID/fd`).
-fn fds(server: &KillOnDrop) -> usize {
-    std::fs::read_dir(format!("/proc/{}/fd", server.0.id()))
-        .expect("proc fd")
-        .count()
-}
-
-/// Waits (up to 5 s) for the server's fd count to come back to `before`.
-fn assert_fds_settle(server: &KillOnDrop, before: usize) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let now = fds(server);
-        if now <= before {
-            return;
-        }
-        assert!(Instant::now() < deadline, "fd leak: {before} -> {now}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// A 10 MB body of varied bytes, written to a file for curl.
 fn big_body(dir: &std::path::Path) -> (Vec<u8>, std::path::PathBuf) {
@@ -429,4 +397,40 @@ fn python_http_server(dir: &std::path::Path) -> (KillOnDrop, u16) {
         .and_then(|p| p.parse().ok())
         .expect("python's port");
     (python, port)
+}
+
+/// `hyper_server --loops 2`: two loops on one port; 40 requests, each on
+/// its own connection, are spread between them by the kernel; SIGTERM
+/// stops both, each saying how many connections it accepted.
+#[test]
+fn hyper_server_on_two_loops_shares_one_port_and_stops_on_sigterm() {
+    let (mut server, mut out) = spawn_example("hyper_server", &["--serve", "0", "--loops", "2"]);
+    let addr = wait_for_line(&mut out, "2 loops listening on ");
+    let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
+    for _ in 0..40 {
+        let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut reply = String::new();
+        conn.read_to_string(&mut reply).unwrap();
+        assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
+        assert!(reply.ends_with("hello from hyper on corio (HTTP/1.1)\n"));
+    }
+    // SIGTERM, not Ctrl-C: a test runner may start children with SIGINT
+    // ignored, and the runtime leaves an ignored signal alone.
+    send_signal(&server, "-TERM");
+    let status = wait_exit(&mut server, Duration::from_secs(20));
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert!(status.success(), "{status:?}\n{rest}");
+    assert!(rest.contains("interrupted: every loop stopped"), "{rest}");
+    let accepted: Vec<u64> = rest
+        .lines()
+        .filter_map(|l| l.split(" stopping: ").nth(1))
+        .map(|n| n.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(accepted.len(), 2, "{rest}");
+    assert_eq!(accepted.iter().sum::<u64>(), 40, "{rest}");
 }

@@ -161,6 +161,13 @@ impl HttpServer {
         self.shared.clients.borrow().len()
     }
 
+    /// How many connections it has accepted since it started: with one
+    /// server per loop on a shared port, how the kernel spread them. No
+    /// asyncio counterpart (`Server` keeps no count).
+    pub fn accepted(&self) -> u64 {
+        self.shared.next_client.get()
+    }
+
     /// Stops accepting and shuts every connection down gracefully
     /// (hyper's `graceful_shutdown`: requests in flight are answered, HTTP/2
     /// sends GOAWAY). Python: `Server.close()`.
