@@ -115,3 +115,62 @@ mod tests {
         assert_eq!(s.max, Duration::from_micros(100));
     }
 }
+
+/// Runs this bench again as built with the `bench-lto` profile (fat LTO,
+/// one codegen unit: what shipping services build with), with the same
+/// arguments, and prints what it prints, its `ratio KEY X` lines as
+/// `ratio lto KEY X`. Builds it first (`cargo build --profile bench-lto`;
+/// the first build takes minutes). Does nothing inside that second run,
+/// or when `CORIO_BENCH_NO_LTO` is set.
+pub fn also_under_lto(bin: &str) {
+    if std::env::var_os("CORIO_BENCH_LTO").is_some()
+        || std::env::var_os("CORIO_BENCH_NO_LTO").is_some()
+    {
+        return;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    println!("\n## The same, built with the bench-lto profile (fat LTO, 1 codegen unit)\n");
+    let built = std::process::Command::new(&cargo)
+        .current_dir(root)
+        .args([
+            "build",
+            "--profile",
+            "bench-lto",
+            "-p",
+            "corio-bench",
+            "--bin",
+            bin,
+        ])
+        .args(["--message-format", "json"])
+        .stderr(std::process::Stdio::inherit())
+        .output();
+    let exe = built.ok().and_then(|out| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|line| {
+                let at = line.find("\"executable\":\"")? + "\"executable\":\"".len();
+                let end = line[at..].find('"')?;
+                Some(line[at..at + end].to_string())
+            })
+    });
+    let Some(exe) = exe else {
+        println!("(could not build the bench-lto profile: no LTO figures)");
+        return;
+    };
+    let out = std::process::Command::new(&exe)
+        .args(std::env::args().skip(1))
+        .env("CORIO_BENCH_LTO", "1")
+        .stderr(std::process::Stdio::inherit())
+        .output();
+    let Ok(out) = out else {
+        println!("(could not run {exe})");
+        return;
+    };
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        match line.strip_prefix("ratio ") {
+            Some(rest) => println!("ratio lto {rest}"),
+            None => println!("{line}"),
+        }
+    }
+}

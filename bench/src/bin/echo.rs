@@ -446,6 +446,7 @@ fn run(rounds: usize, secs: u64) -> io::Result<()> {
     }
     let ratios: Vec<(&str, f64)> = ratios.iter().map(|(k, r)| (k.as_str(), *r)).collect();
     corio_bench::print_ratios(&ratios);
+    corio_bench::also_under_lto("echo");
     Ok(())
 }
 

@@ -611,6 +611,7 @@ fn main() {
     // `bytes` selects no workload: only the memory figures below.
     if only.is_some() && only.as_deref() != Some("bytes") {
         corio_bench::print_ratios(&ratios);
+        corio_bench::also_under_lto("executor");
         return;
     }
     let ((cm, settled), tm) = (
@@ -653,6 +654,7 @@ fn main() {
         "\n1,000,000 call_later handles cancelled: live heap {live_peak:.1} MiB at the peak, {live_after:.1} MiB after; RSS {rss_peak:.1} MiB at the peak, {rss_after:.1} MiB after"
     );
     print_lateness();
+    corio_bench::also_under_lto("executor");
 }
 
 /// How late 1 ms timers fire (`executor 1 lateness` prints only this).

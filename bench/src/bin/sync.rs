@@ -186,4 +186,5 @@ fn main() {
         })
         .collect();
     corio_bench::print_ratios(&ratios);
+    corio_bench::also_under_lto("sync");
 }

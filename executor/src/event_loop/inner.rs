@@ -128,9 +128,13 @@ pub(crate) struct LoopInner {
     /// The flight recorder, while it records (`set_trace`).
     pub(crate) trace: RefCell<Option<TraceRing>>,
     /// What the inspector shows of each task beyond its header, by slot.
-    pub(crate) task_notes: RefCell<Vec<TaskNote>>,
+    /// Sparse (only tasks with a timed step or a wait note have one), by
+    /// task number; pruned of finished tasks as it grows (`with_note`).
+    pub(crate) task_notes: RefCell<std::collections::HashMap<u64, TaskNote>>,
     /// Items run with metrics on (their ids for the watchdog).
     pub(super) item_seq: Cell<u64>,
+    /// The notes' size after their last pruning.
+    pub(super) note_floor: Cell<usize>,
     /// The recorder's (and debug mode's) last clock reading.
     pub(super) trace_clock: Cell<u64>,
     /// The watchdog watches this loop (`observe/watchdog.rs`).
@@ -143,10 +147,6 @@ pub(crate) struct LoopInner {
 /// task's step count is still `at_step`.
 #[derive(Default, Clone, Copy)]
 pub(crate) struct TaskNote {
-    /// The task the note is of (a note of another number is stale: the
-    /// slot's earlier task; notes are not reset at spawn, to keep spawning
-    /// cheap).
-    pub(crate) number: u64,
     pub(crate) poll_ns: u64,
     pub(crate) wait: Option<(&'static str, usize)>,
     pub(crate) at_step: u32,
@@ -255,33 +255,36 @@ impl LoopInner {
             tracing_on: Cell::new(trace.is_some()),
             metrics_on: Cell::new(metrics_on),
             trace: RefCell::new(trace),
-            task_notes: RefCell::new(Vec::new()),
+            task_notes: RefCell::new(std::collections::HashMap::new()),
             item_seq: Cell::new(0),
+            note_floor: Cell::new(32),
             trace_clock: Cell::new(corio_timer::monotonic_ns()),
             watched: Cell::new(false),
         })
     }
 
-    /// Calls `f` with the inspector's note of the task at `key` (numbered
-    /// `number`), made anew if the slot held another task's.
+    /// Calls `f` with the inspector's note of task `number`,
+    /// made if it has none. The notes are pruned of finished tasks each
+    /// time they double past the live tasks, so they stay within a few
+    /// times the tasks that got one.
     pub(crate) fn with_note<R>(
         &self,
-        key: TaskKey,
         number: u64,
         f: impl FnOnce(&mut TaskNote) -> R,
     ) -> Option<R> {
         let mut notes = self.task_notes.try_borrow_mut().ok()?;
-        let slot = key.slot as usize;
-        if notes.len() <= slot {
-            notes.resize(slot + 1, TaskNote::default());
+        if notes.len() >= 64
+            && notes.len() >= 2 * self.note_floor.get()
+            && !notes.contains_key(&number)
+        {
+            if let Ok(tasks) = self.tasks.try_borrow() {
+                let live: std::collections::HashSet<u64> =
+                    tasks.iter().map(|t| t.header().number).collect();
+                notes.retain(|n, _| live.contains(n));
+            }
+            self.note_floor.set(notes.len().max(32));
         }
-        let note = &mut notes[slot];
-        if note.number != number {
-            *note = TaskNote {
-                number,
-                ..TaskNote::default()
-            };
-        }
+        let note = notes.entry(number).or_default();
         Some(f(note))
     }
 
