@@ -101,21 +101,6 @@ pub fn micros(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1e6)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn summary_picks_order_statistics() {
-        let mut sample: Vec<_> = (1..=100).rev().map(Duration::from_micros).collect();
-        let s = Summary::of(&mut sample);
-        assert_eq!(s.min, Duration::from_micros(1));
-        assert_eq!(s.median, Duration::from_micros(51));
-        assert_eq!(s.p99, Duration::from_micros(99));
-        assert_eq!(s.max, Duration::from_micros(100));
-    }
-}
-
 /// Runs this bench again as built with the `bench-lto` profile (fat LTO,
 /// one codegen unit: what shipping services build with), with the same
 /// arguments, and prints what it prints, its `ratio KEY X` lines as
@@ -172,5 +157,20 @@ pub fn also_under_lto(bin: &str) {
             Some(rest) => println!("ratio lto {rest}"),
             None => println!("{line}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_picks_order_statistics() {
+        let mut sample: Vec<_> = (1..=100).rev().map(Duration::from_micros).collect();
+        let s = Summary::of(&mut sample);
+        assert_eq!(s.min, Duration::from_micros(1));
+        assert_eq!(s.median, Duration::from_micros(51));
+        assert_eq!(s.p99, Duration::from_micros(99));
+        assert_eq!(s.max, Duration::from_micros(100));
     }
 }
