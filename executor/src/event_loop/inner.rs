@@ -130,7 +130,7 @@ pub(crate) struct LoopInner {
     /// What the inspector shows of each task beyond its header, by slot.
     /// Sparse (only tasks with a timed step or a wait note have one), by
     /// task number; pruned of finished tasks as it grows (`with_note`).
-    pub(crate) task_notes: RefCell<std::collections::HashMap<u64, TaskNote>>,
+    pub(crate) task_notes: RefCell<std::collections::HashMap<u64, (TaskKey, TaskNote)>>,
     /// Items run with metrics on (their ids for the watchdog).
     pub(super) item_seq: Cell<u64>,
     /// The notes' size after their last pruning.
@@ -263,28 +263,28 @@ impl LoopInner {
         })
     }
 
-    /// Calls `f` with the inspector's note of task `number`,
+    /// Calls `f` with the inspector's note of task `number` (at `key`),
     /// made if it has none. The notes are pruned of finished tasks each
     /// time they double past the live tasks, so they stay within a few
     /// times the tasks that got one.
     pub(crate) fn with_note<R>(
         &self,
+        key: TaskKey,
         number: u64,
         f: impl FnOnce(&mut TaskNote) -> R,
     ) -> Option<R> {
         let mut notes = self.task_notes.try_borrow_mut().ok()?;
-        if notes.len() >= 64
-            && notes.len() >= 2 * self.note_floor.get()
-            && !notes.contains_key(&number)
-        {
+        if notes.len() >= 2 * self.note_floor.get() && !notes.contains_key(&number) {
+            // Each note is checked against its slot: O(notes), amortized
+            // over the notes made since the last pruning.
             if let Ok(tasks) = self.tasks.try_borrow() {
-                let live: std::collections::HashSet<u64> =
-                    tasks.iter().map(|t| t.header().number).collect();
-                notes.retain(|n, _| live.contains(n));
+                notes.retain(|n, (k, _)| tasks.get(*k).is_some_and(|t| t.header().number == *n));
             }
             self.note_floor.set(notes.len().max(32));
         }
-        let note = notes.entry(number).or_default();
+        let (_, note) = notes
+            .entry(number)
+            .or_insert_with(|| (key, TaskNote::default()));
         Some(f(note))
     }
 

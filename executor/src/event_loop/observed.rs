@@ -152,6 +152,10 @@ impl LoopInner {
     /// One iteration with metrics on, outside debug mode and the recorder:
     /// counters only, and the watchdog's sequence number per item.
     fn run_once_counted(self: &Rc<Self>) {
+        if self.only_ready_work() {
+            self.run_ready_counted(); // see `only_ready_work`
+            return;
+        }
         let plan = self.plan_timeout();
         let (io_events, woken) = self.poll_io(&plan);
         let remote_count = self.take_remote(woken);
@@ -220,7 +224,7 @@ impl LoopInner {
     #[cold]
     fn run_sampled(self: &Rc<Self>, runnable: Runnable) {
         let task = match &runnable {
-            Runnable::Step(task) => Some(task.header().number),
+            Runnable::Step(task) => Some((task.header().key, task.header().number)),
             _ => None,
         };
         let started = Instant::now();
@@ -228,8 +232,8 @@ impl LoopInner {
         let ns = started.elapsed().as_nanos() as u64;
         self.stats.poll_time.record(ns);
         self.stats.polls_timed.add(1);
-        if let Some(number) = task {
-            self.note_poll(number, ns);
+        if let Some((key, number)) = task {
+            self.note_poll(key, number, ns);
         }
     }
 
@@ -309,7 +313,7 @@ impl LoopInner {
                     stats.poll_time.record(ns);
                     stats.polls_timed.add(1);
                     let header = task.header();
-                    self.note_poll(header.number, ns);
+                    self.note_poll(header.key, header.number, ns);
                     Kind::Step {
                         task: header.number,
                     }
@@ -335,8 +339,8 @@ impl LoopInner {
     }
 
     /// Adds a timed step of `ns` to the task's note.
-    fn note_poll(&self, number: u64, ns: u64) {
-        self.with_note(number, |note| {
+    fn note_poll(&self, key: crate::remote::TaskKey, number: u64, ns: u64) {
+        self.with_note(key, number, |note| {
             note.poll_ns = note.poll_ns.saturating_add(ns);
             note.timed_steps += 1;
         });
@@ -368,7 +372,7 @@ impl LoopInner {
         let report = match item {
             Item::Step(task) if !debug => {
                 let h = task.header();
-                self.with_note(h.number, |note| {
+                self.with_note(h.key, h.number, |note| {
                     !std::mem::replace(&mut note.slow_reported, true)
                 })
                 .unwrap_or(true)
@@ -582,7 +586,7 @@ impl LoopInner {
             },
             Err(_) => return,
         };
-        self.with_note(number, |note| {
+        self.with_note(key, number, |note| {
             note.wait = Some((what, object));
             note.at_step = steps;
         });
@@ -600,7 +604,10 @@ impl LoopInner {
             .iter()
             .map(|task| {
                 let h = task.header();
-                let note = notes.get(&h.number).copied().unwrap_or_default();
+                let note = notes
+                    .get(&h.number)
+                    .map(|(_, note)| *note)
+                    .unwrap_or_default();
                 let parked = h.awaiting.take();
                 let awaited = parked.as_ref().map(|a| a.awaited());
                 h.awaiting.set(parked);
