@@ -68,10 +68,6 @@ impl LoopInner {
     /// ready…) take the last reading, the start of the item or phase they
     /// happen in (`trace_now`), so an event costs no reading of its own.
     pub(super) fn run_once_observed(self: &Rc<Self>) {
-        if !self.timed.get() {
-            self.run_once_counted();
-            return;
-        }
         let tracing = self.tracing();
         let start = self.trace_clock.get();
         let plan = self.plan_timeout();
@@ -151,7 +147,8 @@ impl LoopInner {
 
     /// One iteration with metrics on, outside debug mode and the recorder:
     /// counters only, and the watchdog's sequence number per item.
-    fn run_once_counted(self: &Rc<Self>) {
+    #[inline(always)]
+    pub(super) fn run_once_counted(self: &Rc<Self>) {
         if self.only_ready_work() {
             self.run_ready_counted(); // see `only_ready_work`
             return;
@@ -170,7 +167,8 @@ impl LoopInner {
     /// in `POLL_SAMPLE_PERIOD` on the precise clock, and publishes each
     /// item for the watchdog (`observe/watchdog.rs`): one store per item
     /// instead of a clock reading. Its reports are taken at the end.
-    fn run_ready_counted(self: &Rc<Self>) {
+    #[inline(always)]
+    pub(super) fn run_ready_counted(self: &Rc<Self>) {
         self.shrink_ready();
         let ntodo = self.ready.borrow().len();
         // One dereference of the `Arc` for the whole phase.

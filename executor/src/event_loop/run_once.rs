@@ -48,7 +48,13 @@ impl LoopInner {
     /// One iteration of the loop (see the module docs for the phases).
     pub(crate) fn run_once(self: &Rc<Self>) {
         if self.observed.get() {
-            self.run_once_observed(); // the same phases, counted: observed.rs
+            // The same phases, counted (observed.rs): metrics alone inline,
+            // debug mode and the recorder out of line.
+            if self.timed.get() {
+                self.run_once_observed();
+            } else {
+                self.run_once_counted();
+            }
             return;
         }
         if self.only_ready_work() {
@@ -195,6 +201,7 @@ impl LoopInner {
 
     /// A ready queue that held a burst gives the memory back once it is
     /// mostly empty (it keeps `READY_KEEP` slots, and twice what it holds).
+    #[inline]
     pub(super) fn shrink_ready(&self) {
         let mut ready = self.ready.borrow_mut();
         let capacity = ready.capacity();
