@@ -160,7 +160,8 @@ pub struct LoopMetrics {
     /// nothing: see `EventLoop::io_tick`).
     pub selects: u64,
     /// Time spent in `select` calls that could block (a zero-timeout
-    /// select is not timed).
+    /// select is not timed), read on the coarse clock: each wait to the
+    /// kernel tick (1–4 ms), so the sum over many waits is the figure.
     pub select_blocked: Duration,
     /// The ready queue's length at the start of each iteration's run
     /// phase (iterations with metrics on); its sum is the items run.
