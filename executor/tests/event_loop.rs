@@ -319,16 +319,22 @@ fn slow_callback_reports(debug: bool) -> Vec<String> {
     let lp = EventLoop::new().unwrap();
     lp.set_debug(debug);
     lp.set_slow_callback_duration(ms(20));
-    let reports = trace();
-    let r = reports.clone();
-    lp.set_exception_handler(Some(move |ctx: &corio_executor::ExceptionContext| {
-        r.borrow_mut().push(ctx.message.clone())
-    }));
+    let reports = capture_reports(&lp);
     lp.call_soon(|| std::thread::sleep(Duration::from_millis(60)));
     lp.call_soon(|| {});
     lp.stop();
     lp.run_forever().unwrap();
     reports.take()
+}
+
+/// The messages the loop's exception handler is given from now on.
+fn capture_reports(lp: &EventLoop) -> Rc<RefCell<Vec<String>>> {
+    let reports = trace();
+    let r = reports.clone();
+    lp.set_exception_handler(Some(move |ctx: &corio_executor::ExceptionContext| {
+        r.borrow_mut().push(ctx.message.clone())
+    }));
+    reports
 }
 
 #[test]
@@ -346,11 +352,7 @@ fn a_slow_task_step_is_reported_with_where_the_task_was_created() {
     let lp = EventLoop::new().unwrap();
     lp.set_debug(true);
     lp.set_slow_callback_duration(ms(20));
-    let reports = trace();
-    let r = reports.clone();
-    lp.set_exception_handler(Some(move |ctx: &corio_executor::ExceptionContext| {
-        r.borrow_mut().push(ctx.message.clone())
-    }));
+    let reports = capture_reports(&lp);
     let line = line!() + 1;
     let task = lp.create_task(async { std::thread::sleep(Duration::from_millis(60)) });
     task.set_name("sleeper");
@@ -375,11 +377,7 @@ fn with_metrics_off_slow_callbacks_are_timed_in_debug_mode_only() {
     let lp = EventLoop::new().unwrap();
     lp.set_metrics(false);
     lp.set_slow_callback_duration(ms(20));
-    let reports = trace();
-    let r = reports.clone();
-    lp.set_exception_handler(Some(move |ctx: &corio_executor::ExceptionContext| {
-        r.borrow_mut().push(ctx.message.clone())
-    }));
+    let reports = capture_reports(&lp);
     lp.call_soon(|| std::thread::sleep(Duration::from_millis(40)));
     lp.stop();
     lp.run_forever().unwrap();
@@ -393,11 +391,7 @@ fn slow_steps_of_one_task(debug: bool) -> (Vec<String>, u64) {
     let lp = EventLoop::new().unwrap();
     lp.set_debug(debug);
     lp.set_slow_callback_duration(ms(20));
-    let reports = trace();
-    let r = reports.clone();
-    lp.set_exception_handler(Some(move |ctx: &corio_executor::ExceptionContext| {
-        r.borrow_mut().push(ctx.message.clone())
-    }));
+    let reports = capture_reports(&lp);
     let task = lp.create_task(async {
         for _ in 0..3 {
             // Well over the limit: the watchdog's look must fall inside

@@ -149,17 +149,9 @@ impl LoopInner {
     /// counters only, and the watchdog's sequence number per item.
     #[inline(always)]
     pub(super) fn run_once_counted(self: &Rc<Self>) {
-        if self.only_ready_work() {
-            self.run_ready_counted(); // see `only_ready_work`
-            return;
+        if !self.only_ready_work() {
+            self.phases_before_run(); // see `only_ready_work`
         }
-        let plan = self.plan_timeout();
-        let (io_events, woken) = self.poll_io(&plan);
-        let remote_count = self.take_remote(woken);
-        if io_events == 0 && remote_count == 0 {
-            self.jump_virtual_clock(&plan);
-        }
-        self.collect_due_timers(&plan, io_events);
         self.run_ready_counted();
     }
 

@@ -57,10 +57,15 @@ impl LoopInner {
             }
             return;
         }
-        if self.only_ready_work() {
-            self.run_ready();
-            return;
+        if !self.only_ready_work() {
+            self.phases_before_run();
         }
+        self.run_ready();
+    }
+
+    /// Phases 1 to 4, in order (the run phase is the caller's).
+    #[inline(always)]
+    pub(super) fn phases_before_run(&self) {
         let plan = self.plan_timeout();
         let (io_events, woken) = self.poll_io(&plan);
         let remote_count = self.take_remote(woken);
@@ -68,7 +73,6 @@ impl LoopInner {
             self.jump_virtual_clock(&plan);
         }
         self.collect_due_timers(&plan, io_events);
-        self.run_ready();
     }
 
     /// The fast path: callbacks are ready and nothing else can be (no
