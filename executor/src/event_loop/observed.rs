@@ -621,15 +621,7 @@ impl LoopInner {
                         format!("{what} @{object:#x}")
                     };
                 }
-                let state = if current == Some(h.key) {
-                    "running"
-                } else if h.cancel_requested.get() {
-                    "cancelling"
-                } else if h.scheduled.get() {
-                    "scheduled"
-                } else {
-                    "waiting"
-                };
+                let state = h.state_word(current == Some(h.key));
                 crate::observe::inspect::TaskSnapshot {
                     id: h.number,
                     name: h.name(),

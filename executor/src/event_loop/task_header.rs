@@ -218,6 +218,21 @@ impl Header {
         count
     }
 
+    /// What `dump_tasks` and the inspector say of a pending task:
+    /// "running" (its step runs now), "cancelling", "scheduled" (a step
+    /// is queued) or "waiting".
+    pub(crate) fn state_word(&self, running: bool) -> &'static str {
+        if running {
+            "running"
+        } else if self.cancel_requested.get() {
+            "cancelling"
+        } else if self.scheduled.get() {
+            "scheduled"
+        } else {
+            "waiting"
+        }
+    }
+
     pub(crate) fn describe(&self) -> String {
         format!("<Task '{}' created at {}>", self.name(), self.location)
     }

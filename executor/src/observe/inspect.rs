@@ -60,7 +60,8 @@ pub struct TaskSnapshot {
     pub id: u64,
     /// Its name.
     pub name: String,
-    /// "scheduled" (a step is queued), "cancelling" or "waiting".
+    /// "scheduled" (a step is queued), "cancelling", "waiting" (or
+    /// "running", for a snapshot taken inside a step).
     pub state: &'static str,
     /// The task it awaits (its id), if it is parked on a task.
     pub awaits_task: Option<u64>,

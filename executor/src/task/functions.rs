@@ -83,15 +83,7 @@ pub fn dump_tasks() -> String {
     let mut out = String::new();
     for task in to_refs(lp.all_tasks()) {
         let header = task.inner.header();
-        let state = if current.as_ref().is_some_and(|c| c.same(&task)) {
-            "running"
-        } else if header.cancel_requested.get() {
-            "cancelling"
-        } else if header.scheduled.get() {
-            "scheduled"
-        } else {
-            "waiting"
-        };
+        let state = header.state_word(current.as_ref().is_some_and(|c| c.same(&task)));
         out.push_str(&format!(
             "{:<20} {:<10} age={:.3}s steps={} created at {}\n",
             header.name(),
