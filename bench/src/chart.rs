@@ -31,16 +31,19 @@ fn number(cell: &str) -> Option<f64> {
 }
 
 /// Every ratio the results give against tokio: the rows of the tables with
-/// a "ratio corio/tokio" column, and the TCP echo's instructions per
+/// a "ratio corio/tokio" column, those of a "ratio corio/tokio (LTO)"
+/// column (labelled "(fat LTO)"), and the TCP echo's instructions per
 /// message at 100 connections (each corio server over tokio's).
 pub fn ratios(results: &str) -> Vec<Ratio> {
     let mut found = Vec::new();
     let mut ratio_column = None;
+    let mut lto_column = None;
     let mut echo_column = None;
     let mut echo_rows: Vec<(String, f64)> = Vec::new();
     for line in results.lines() {
         let Some(row) = cells(line) else {
             ratio_column = None;
+            lto_column = None;
             echo_column = None;
             continue;
         };
@@ -53,6 +56,17 @@ pub fn ratios(results: &str) -> Vec<Ratio> {
         if let Some(at) = row.iter().position(|c| *c == "ratio corio/tokio") {
             ratio_column = Some(at);
             continue;
+        }
+        // The LTO builds' figures (issue 33), drawn beside the others.
+        if let Some(at) = row.iter().position(|c| *c == "ratio corio/tokio (LTO)") {
+            lto_column = Some(at);
+            continue;
+        }
+        if let Some(at) = lto_column
+            && let Some(ratio) = row.get(at).and_then(|c| number(c))
+        {
+            let label = format!("{} (fat LTO)", row[0].replace('`', ""));
+            found.push(Ratio { label, ratio });
         }
         if let Some(at) = row
             .iter()
@@ -163,6 +177,18 @@ mod tests {
             .find(|r| r.label.ends_with("(corio-protocol)"))
             .unwrap();
         assert!((echo.ratio - 295.0 / 1245.0).abs() < 1e-9);
+        // The LTO table's column, beside the release figures.
+        let lto = found
+            .iter()
+            .find(|r| r.label == "1,000,000-round ping-pong (fat LTO)")
+            .unwrap();
+        assert!((lto.ratio - 1.584).abs() < 1e-9, "{lto:?}");
+        assert!(
+            !found
+                .iter()
+                .any(|r| r.label.starts_with("bytes per pending task (fat LTO)")),
+            "a row without a figure draws no bar"
+        );
     }
 
     #[test]
