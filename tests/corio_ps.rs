@@ -159,3 +159,16 @@ fn the_socket_directory_and_socket_are_private() {
     let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 }
+
+#[test]
+fn ps_refuses_a_trace_length_it_cannot_wait() {
+    for bad in ["inf", "nan", "-20", "1e300"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_corio-ps"))
+            .args(["--trace", bad, "1"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("bad SECONDS"), "{bad}: {err}");
+    }
+}

@@ -131,7 +131,9 @@ fn metrics_switched_off_stay_where_they_are() {
     assert!(!after.enabled);
     assert_eq!(after.steps_run, before.steps_run);
     assert_eq!(after.iterations, before.iterations);
-    assert_eq!(after.tasks_spawned, before.tasks_spawned);
+    // Tasks are counted always, so that `tasks_live` stays true.
+    assert_eq!(after.tasks_spawned, before.tasks_spawned + 2);
+    assert_eq!(after.tasks_live, 0);
 }
 
 #[test]
@@ -334,4 +336,145 @@ fn child_of_watchdog_test() {
         "not for a loop without metrics"
     );
     println!("watchdog checked");
+}
+
+// ------------------------------------------- found by a review, each a test ---
+
+#[test]
+fn switching_the_recorder_on_mid_run_does_not_count_the_time_before() {
+    let lp = EventLoop::new().unwrap();
+    let reports = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let r = reports.clone();
+    lp.set_exception_handler(Some(move |c: &corio_executor::ExceptionContext| {
+        r.borrow_mut().push(c.message.clone())
+    }));
+    let handle = lp.clone();
+    lp.run_until_complete(async move {
+        corio_executor::sleep(Duration::from_millis(300)).await;
+        handle.set_trace(true);
+        for _ in 0..3 {
+            yield_now().await;
+        }
+    })
+    .unwrap();
+    assert_eq!(*reports.borrow(), Vec::<String>::new(), "no slow step");
+    let json = lp.trace_json();
+    let longest = json
+        .lines()
+        .filter(|l| l.contains(r#""name":"iteration""#))
+        .filter_map(|l| field(l, "\"dur\":"))
+        .filter_map(|d| d.parse::<f64>().ok())
+        .fold(0.0, f64::max);
+    assert!(
+        longest < 100_000.0,
+        "an iteration of {longest} µs in\n{json}"
+    );
+}
+
+#[test]
+fn debug_mode_counts_its_iterations_too() {
+    let lp = EventLoop::new().unwrap();
+    lp.set_debug(true);
+    lp.run_until_complete(async {
+        for _ in 0..5 {
+            yield_now().await;
+        }
+    })
+    .unwrap();
+    let m = lp.metrics();
+    assert!(m.iterations >= 6, "{m:?}");
+    assert_eq!(m.ready_depth.count(), m.iterations);
+}
+
+#[test]
+fn tasks_live_stays_true_when_metrics_are_switched() {
+    let lp = EventLoop::new().unwrap();
+    let handle = lp.clone();
+    lp.run_until_complete(async move {
+        let tasks: Vec<_> = (0..3).map(|_| create_task(yield_now())).collect();
+        handle.set_metrics(false);
+        for t in tasks {
+            t.await.unwrap();
+        }
+    })
+    .unwrap();
+    let m = lp.metrics();
+    assert_eq!((m.tasks_spawned, m.tasks_finished, m.tasks_live), (4, 4, 0));
+}
+
+#[test]
+fn metrics_off_counts_no_timers() {
+    let lp = EventLoop::with_clock(Clock::virtual_clock()).unwrap();
+    lp.set_metrics(false);
+    lp.run_until_complete(async {
+        for _ in 0..3 {
+            corio_executor::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .unwrap();
+    assert_eq!(lp.metrics().timers_fired, 0);
+}
+
+#[test]
+fn fds_registered_is_current_for_other_threads() {
+    let lp = EventLoop::new().unwrap();
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    use std::os::fd::AsRawFd;
+    lp.add_reader(a.as_raw_fd(), || {}).unwrap();
+    let id = lp.metrics().loop_id;
+    let seen = || {
+        corio_executor::process_metrics()
+            .into_iter()
+            .find(|m| m.loop_id == id)
+            .map(|m| m.fds_registered)
+    };
+    assert_eq!(seen(), Some(2));
+    assert!(lp.remove_reader(a.as_raw_fd()));
+    assert_eq!(seen(), Some(1));
+}
+
+#[test]
+fn two_tasks_taking_turns_both_get_timed_steps() {
+    use corio_executor::observe::inspect::running_loop_tasks;
+    let lp = EventLoop::new().unwrap();
+    let tasks = lp
+        .run_until_complete(async {
+            let turn = std::rc::Rc::new(Cell::new(0u32));
+            let player = |me: u32, turn: std::rc::Rc<Cell<u32>>| async move {
+                while turn.get() < 20_000 {
+                    if turn.get() % 2 == me {
+                        turn.set(turn.get() + 1);
+                    }
+                    yield_now().await;
+                }
+            };
+            let a = create_task(player(0, turn.clone()));
+            let b = create_task(player(1, turn.clone()));
+            while turn.get() < 19_000 {
+                yield_now().await;
+            }
+            let snapshot = running_loop_tasks();
+            a.await.unwrap();
+            b.await.unwrap();
+            snapshot
+        })
+        .unwrap();
+    let timed = tasks.iter().filter(|t| t.poll_time.is_some()).count();
+    assert_eq!(timed, 3, "{tasks:?}");
+}
+
+#[test]
+fn an_inspector_trace_leaves_a_late_loop_as_it_was() {
+    // A loop busy in one step past the inspector's answer time takes the
+    // "start recording" request late: it must not start then.
+    let lp = EventLoop::new().unwrap();
+    lp.run_until_complete(async {
+        let asker = std::thread::spawn(|| corio_executor::observe::inspect::answer("trace 0.1"));
+        std::thread::sleep(Duration::from_millis(900)); // blocks the loop
+        yield_now().await; // the late request runs here
+        asker.join().unwrap()
+    })
+    .unwrap();
+    lp.run_until_complete(yield_now()).unwrap();
+    assert!(!lp.trace_enabled(), "the recorder was left on");
 }

@@ -43,7 +43,11 @@ fn run(args: Vec<String>) -> Result<(), String> {
             "--metrics" => request = "metrics".into(),
             "--trace" => {
                 let s = args.next().ok_or(USAGE)?;
-                seconds = s.parse::<f64>().map_err(|_| format!("bad SECONDS {s:?}"))?;
+                seconds = s
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|s| s.is_finite() && (0.0..=600.0).contains(s))
+                    .ok_or_else(|| format!("bad SECONDS {s:?}: a number from 0 to 600"))?;
                 request = format!("trace {seconds}");
             }
             "-o" => out = Some(args.next().ok_or(USAGE)?),
@@ -61,12 +65,23 @@ fn run(args: Vec<String>) -> Result<(), String> {
         }
     }
     let pid = pid.ok_or(USAGE)?;
-    let path = corio::observe::inspect::socket_path(pid).map_err(|e| e.to_string())?;
-    let mut conn = UnixStream::connect(&path).map_err(|e| {
+    let candidates = corio::observe::inspect::socket_candidates(pid);
+    let mut tried = Vec::new();
+    let mut conn = None;
+    for path in &candidates {
+        match UnixStream::connect(path) {
+            Ok(c) => {
+                conn = Some(c);
+                break;
+            }
+            Err(e) => tried.push(format!("{}: {e}", path.display())),
+        }
+    }
+    let mut conn = conn.ok_or_else(|| {
         format!(
-            "cannot reach process {pid}'s inspector at {}: {e}\n\
+            "cannot reach process {pid}'s inspector ({})\n\
              (is it running, with CORIO_INSPECT=1 or inspect::enable()?)",
-            path.display()
+            tried.join("; ")
         )
     })?;
     conn.set_read_timeout(Some(Duration::from_secs_f64(seconds + 10.0)))

@@ -135,6 +135,14 @@ pub(crate) struct LoopInner {
     pub(super) item_seq: Cell<u64>,
     /// The notes' size after their last pruning.
     pub(super) note_floor: Cell<usize>,
+    /// Inspector trace sessions recording now, and whether the first one
+    /// switched the recorder on (`inspector_trace_begin`).
+    pub(super) inspector_traces: Cell<u32>,
+    pub(super) inspector_switched: Cell<bool>,
+    /// Steps until the next one timed on the precise clock, and the
+    /// xorshift state that draws the countdowns (`sample_due`).
+    pub(super) sample_left: Cell<u32>,
+    pub(super) sample_seed: Cell<u32>,
     /// The recorder's (and debug mode's) last clock reading.
     pub(super) trace_clock: Cell<u64>,
     /// The watchdog watches this loop (`observe/watchdog.rs`).
@@ -258,6 +266,10 @@ impl LoopInner {
             task_notes: RefCell::new(std::collections::HashMap::new()),
             item_seq: Cell::new(0),
             note_floor: Cell::new(32),
+            inspector_traces: Cell::new(0),
+            inspector_switched: Cell::new(false),
+            sample_left: Cell::new(0),
+            sample_seed: Cell::new(0x9E37_79B9 ^ (id as u32)),
             trace_clock: Cell::new(corio_timer::monotonic_ns()),
             watched: Cell::new(false),
         })
@@ -433,7 +445,10 @@ impl LoopInner {
         self.check_open();
         let key = self.tasks.borrow_mut().vacant();
         let task = build(key, self.waker_index);
-        if self.observed.get() {
+        // Always counted (a store, against the task's allocation), so that
+        // `tasks_live` stays true when metrics are switched.
+        self.stats.tasks_spawned.add(1);
+        if self.tracing() {
             self.observe_spawn(task.header());
         }
         self.tasks.borrow_mut().fill(key, task.clone());
@@ -447,28 +462,27 @@ impl LoopInner {
     pub(crate) fn forget_task(&self, key: TaskKey) {
         // Dropped outside the borrow: a task's drop may report through the loop.
         let task = self.tasks.borrow_mut().remove(key);
-        if self.observed.get()
-            && let Some(task) = &task
-        {
-            self.observe_finish(task.header());
+        if let Some(task) = &task {
+            self.stats.tasks_finished.add(1);
+            if self.tracing() {
+                self.observe_finish(task.header());
+            }
         }
         drop(task);
     }
 
-    /// A task was made: counted, recorded.
+    /// A task was made: recorded.
     fn observe_spawn(&self, header: &super::task_header::Header) {
-        self.stats.tasks_spawned.add(1);
-        if self.tracing() {
+        {
             let now = self.trace_now();
             let (task, location) = (header.number, header.location);
             self.record(now, 0, Kind::Spawn { task, location });
         }
     }
 
-    /// A task finished: counted, recorded with its name.
+    /// A task finished: recorded with its name.
     fn observe_finish(&self, header: &super::task_header::Header) {
-        self.stats.tasks_finished.add(1);
-        if self.tracing() {
+        {
             let now = self.trace_now();
             self.record(
                 now,

@@ -53,6 +53,7 @@ impl LoopInner {
         }
         if events.is_empty() {
             selector.register(fd, interest, handlers)?;
+            self.stats.fds_registered.set(selector.len() as u64);
         } else {
             selector.modify(fd, events | interest, handlers)?;
         }
@@ -84,6 +85,7 @@ impl LoopInner {
         // with EBADF and the key is dropped, which is all we want.
         if remaining.is_empty() {
             selector.unregister(fd).ok();
+            self.stats.fds_registered.set(selector.len() as u64);
         } else {
             selector.modify(fd, remaining, handlers).ok();
         }

@@ -488,9 +488,11 @@ impl EventLoop {
 
     /// Debug mode: each callback and task step is timed, and those slower
     /// than [`slow_callback_duration`](Self::slow_callback_duration) are
-    /// reported, a task's naming where it was created. Off by default.
-    /// Python: `loop.set_debug(enabled)`; as there, the timing costs two
-    /// clock readings per item, so it is off outside debug mode.
+    /// reported, every one, a task's naming where it was created. Off by
+    /// default. Python: `loop.set_debug(enabled)`; as there, the timing
+    /// costs two clock readings per item. Outside debug mode, while metrics
+    /// are on (the default), corio's watchdog reports slow steps too, once
+    /// per task ([`set_metrics`](Self::set_metrics)); asyncio reports none.
     pub fn set_debug(&self, enabled: bool) {
         self.inner.debug.set(enabled);
         self.inner.update_observed();
@@ -501,8 +503,9 @@ impl EventLoop {
         self.inner.debug.get()
     }
 
-    /// In debug mode (see [`set_debug`](Self::set_debug)), callbacks and
-    /// task steps slower than this are reported (default 100 ms).
+    /// Callbacks and task steps slower than this are reported (default
+    /// 100 ms): every one in debug mode (see [`set_debug`](Self::set_debug)),
+    /// each task's first outside it while metrics are on.
     /// Python: `loop.slow_callback_duration`, with the same meaning.
     pub fn set_slow_callback_duration(&self, duration: Duration) {
         self.inner.slow_callback_duration.set(duration);

@@ -3,11 +3,13 @@
 //! on (`LoopInner::observed`). The phases are the same functions; what
 //! this adds is around them, so the ordering cannot differ.
 //!
-//! Per item run, metrics cost a few counter stores and one reading of the
-//! coarse clock (3–4 ns, a kernel tick's resolution), enough to catch a
-//! step over `slow_callback_duration`; one step in
-//! [`POLL_SAMPLE_PERIOD`] is timed on the precise clock for the poll-time
-//! histogram. Debug mode and the recorder time every item precisely.
+//! Per item run, metrics cost a store of the item's id for the watchdog
+//! (`observe/watchdog.rs`, which catches a step over
+//! `slow_callback_duration`), a load of its flag and a counter; about one
+//! step in [`POLL_SAMPLE_PERIOD`] is timed on the precise clock for the
+//! poll-time histogram. Debug mode and the recorder time every item
+//! precisely. An iteration whose only work is the ready queue takes the
+//! fast path of `run_once.rs` here too.
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -55,6 +57,11 @@ impl LoopInner {
     /// Recomputes whether iterations take the observed path.
     pub(super) fn update_observed(&self) {
         let timed = self.debug.get() || self.tracing();
+        if timed && !self.timed.get() {
+            // The last reading is from before timing started: the first
+            // timed iteration must not count the gap as its own.
+            self.trace_clock.set(now_ns());
+        }
         self.timed.set(timed);
         self.observed.set(self.metrics_on.get() || timed);
         self.stats.enabled.set(u64::from(self.metrics_on.get()));
@@ -174,28 +181,31 @@ impl LoopInner {
                 break;
             };
             seq = seq.wrapping_add(1);
-            let address = match &runnable {
+            // A task's cell address, or 1 (never a cell's: they are
+            // aligned) for a callback, so that no item's id is 0.
+            let (address, sampled) = match &runnable {
                 Runnable::Step(task) => {
                     steps += 1;
-                    Rc::as_ptr(task).cast::<u8>() as usize
+                    (Rc::as_ptr(task).cast::<u8>() as usize, self.sample_due())
                 }
                 Runnable::Callback(_) => {
                     callbacks += 1;
-                    0
+                    (1, false)
                 }
                 Runnable::Io(_) => {
                     io += 1;
-                    0
+                    (1, false)
                 }
             };
-            stats.current_item.store(item_id(address, seq), Relaxed);
-            if seq % u64::from(POLL_SAMPLE_PERIOD) == 1 && address != 0 {
+            let id = item_id(address, seq);
+            stats.current_item.store(id, Relaxed);
+            if sampled {
                 self.run_sampled(runnable);
             } else {
                 self.run_one(runnable);
             }
             if stats.flagged() {
-                self.watchdog_report();
+                self.watchdog_report(id);
             }
         }
         self.item_seq.set(seq);
@@ -207,6 +217,26 @@ impl LoopInner {
         if io != 0 {
             stats.io_callbacks_run.add(io);
         }
+    }
+
+    /// True for about one step in `POLL_SAMPLE_PERIOD`: a countdown
+    /// restarted at a pseudo-random length (xorshift) in `[P/2, 3P/2)`, so
+    /// that no pattern of steps (two tasks taking turns) hides one task.
+    #[inline]
+    fn sample_due(&self) -> bool {
+        let left = self.sample_left.get();
+        if left > 0 {
+            self.sample_left.set(left - 1);
+            return false;
+        }
+        let mut x = self.sample_seed.get();
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.sample_seed.set(x);
+        let p = POLL_SAMPLE_PERIOD;
+        self.sample_left.set(p / 2 + x % p);
+        true
     }
 
     /// A step timed on the precise clock: the poll-time histogram and the
@@ -230,12 +260,18 @@ impl LoopInner {
     /// The watchdog flagged the item that just ended (or, if the flag
     /// came a moment late, the one before it) as slow: count and report it.
     #[cold]
-    fn watchdog_report(&self) {
+    fn watchdog_report(&self, id: u64) {
         let flagged = self.stats.take_flag();
+        if flagged != id {
+            // The flag of an item that had already ended when the watchdog
+            // set it: its time and its task are no longer known. Dropped
+            // rather than told of the wrong item.
+            return;
+        }
         let now = now_ns();
         let took = Duration::from_nanos(now.saturating_sub(self.stats.slow_since_ns.get()));
         let address = crate::observe::watchdog::item_address(flagged);
-        let task = (address != 0)
+        let task = (address > 1)
             .then(|| {
                 let tasks = self.tasks.borrow();
                 let found = tasks
@@ -246,7 +282,7 @@ impl LoopInner {
             .flatten();
         let item = match task {
             Some(task) => Item::Step(task),
-            None if address != 0 => Item::Finished,
+            None if address > 1 => Item::Finished,
             None => Item::Callback,
         };
         self.slow_item(&item, took, false);
@@ -278,6 +314,7 @@ impl LoopInner {
         let ntodo = self.ready.borrow().len();
         let stats = &self.stats;
         stats.ready_depth.record_count(ntodo as u64);
+        stats.iterations.add(1);
         let debug = self.debug.get();
         let slow = self.slow_callback_duration.get();
         let mut started = from;
@@ -645,6 +682,29 @@ impl LoopInner {
                 }
             })
             .collect()
+    }
+
+    /// An inspector session starts recording (`corio-ps --trace`): the
+    /// recorder is switched on unless it is on already.
+    pub(crate) fn inspector_trace_begin(&self) {
+        let sessions = self.inspector_traces.get();
+        if sessions == 0 {
+            self.inspector_switched.set(!self.tracing());
+            if !self.tracing() {
+                self.start_trace(crate::observe::DEFAULT_TRACE_EVENTS);
+            }
+        }
+        self.inspector_traces.set(sessions + 1);
+    }
+
+    /// An inspector session ends: the last one switches the recorder off
+    /// if the first one switched it on.
+    pub(crate) fn inspector_trace_end(&self) {
+        let sessions = self.inspector_traces.get().saturating_sub(1);
+        self.inspector_traces.set(sessions);
+        if sessions == 0 && self.inspector_switched.replace(false) {
+            self.stop_trace();
+        }
     }
 
     /// Starts a fresh recorder ring of `events` events.

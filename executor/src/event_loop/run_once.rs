@@ -243,7 +243,9 @@ impl LoopInner {
         } else {
             self.scheduled.borrow_mut().pop_due(now, &mut due)
         };
-        self.stats.timers_fired.add(fired as u64);
+        if self.observed.get() {
+            self.stats.timers_fired.add(fired as u64);
+        }
         for entry in due.drain(..) {
             match entry {
                 TimerEntry::Callback(cb) if !cb.cancelled() => {

@@ -17,13 +17,18 @@
 //!
 //! The inspector thread reads each loop's counters (atomics) directly and
 //! asks the loop for its tasks with a callback through the loop's
-//! thread-safe queue, as `call_soon_threadsafe` does; the loop answers
-//! between two items, in microseconds, and nothing waits on the inspector
-//! while it does. A loop that does not answer within half a second (a
-//! step that blocks its thread, or a loop that is not running) is shown
-//! with its counters and, when a step is running, which task's step and
-//! for how long: the inspector never needs the loop to be idle, and never
-//! polls a task.
+//! thread-safe queue, as `call_soon_threadsafe` does; the loop answers in
+//! its next iteration, after the current run phase, in time that grows
+//! with its number of tasks (for `trace`, with its ring's size), and
+//! nothing in the loop waits on the inspector. A loop that does not
+//! answer within half a second (a step that blocks its thread, or a loop
+//! that is not running) is shown with its counters and, with metrics on
+//! (outside debug mode and the recorder), whether a step or a callback
+//! runs and since when: the inspector never needs the loop to be idle,
+//! and never polls a task.
+//!
+//! At most eight clients are served at once (more are closed unanswered),
+//! each with 5 s to send its request and take its answer.
 //!
 //! # What a task awaits
 //!
@@ -102,9 +107,38 @@ pub fn socket_dir() -> io::Result<PathBuf> {
     Ok(PathBuf::from(format!("/tmp/corio-{uid}")))
 }
 
-/// The socket of process `pid`'s inspector.
+/// The socket of process `pid`'s inspector, as this process would name
+/// its own: under this process's `XDG_RUNTIME_DIR`, else
+/// `/tmp/corio-UID` of this process's user.
 pub fn socket_path(pid: u32) -> io::Result<PathBuf> {
     Ok(socket_dir()?.join(format!("{pid}.sock")))
+}
+
+/// Where process `pid`'s inspector socket may be, first the likeliest:
+/// [`socket_path`], then the places of the process's own user (from
+/// `/proc/PID/status`): `/run/user/UID/corio` (a service's
+/// `XDG_RUNTIME_DIR`) and `/tmp/corio-UID`. What `corio-ps` tries, so
+/// that root, or a shell without `XDG_RUNTIME_DIR`, finds a service's.
+pub fn socket_candidates(pid: u32) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = socket_path(pid).into_iter().collect();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|uid| uid.parse::<u32>().ok());
+    if let Some(uid) = uid {
+        for dir in [
+            format!("/run/user/{uid}/corio"),
+            format!("/tmp/corio-{uid}"),
+        ] {
+            let path = PathBuf::from(dir).join(format!("{pid}.sock"));
+            if !paths.contains(&path) {
+                paths.push(path);
+            }
+        }
+    }
+    paths
 }
 
 /// Makes (or checks) the socket directory: ours, 0700.
@@ -283,7 +317,7 @@ fn unanswered(stats: &Arc<LoopStats>) -> String {
     let now = super::trace::now_ns();
     let busy = Duration::from_nanos(now.saturating_sub(stats.item_seen_ns.get()));
     let what = match super::watchdog::item_address(item) {
-        0 => "a callback".to_string(),
+        0 | 1 => "a callback".to_string(),
         task => format!("a step of the task at {task:#x}"),
     };
     format!(
@@ -435,7 +469,10 @@ pub fn render_metrics(loops: &[LoopSnapshot]) -> String {
 }
 
 /// Records every loop's trace for `seconds` and returns it as one Chrome
-/// trace document; a loop that was recording already keeps recording.
+/// trace document. A loop that was recording already keeps recording; one
+/// the inspector switched on is switched off after, once no other
+/// inspector session still records it; a loop that takes the request to
+/// start only after the answer time has passed does not start at all.
 fn record_all(seconds: f64) -> String {
     let loops = all_loops();
     let call = |stats: &Arc<LoopStats>, f: Box<dyn FnOnce() + Send>| {
@@ -445,34 +482,47 @@ fn record_all(seconds: f64) -> String {
             .and_then(std::sync::Weak::upgrade)
             .is_some_and(|remote| remote.push(RemoteItem::Call(f)).is_ok())
     };
-    let (tx, rx) = mpsc::channel::<(u64, bool)>();
+    // The loops that started, as they start; closed (None) once the wait
+    // for them ends, so that a late start is refused.
+    let started: Arc<Mutex<Option<Vec<u64>>>> = Arc::new(Mutex::new(Some(Vec::new())));
     for stats in &loops {
-        let tx = tx.clone();
-        let id = stats.loop_id;
+        let (started, id) = (started.clone(), stats.loop_id);
         call(
             stats,
             Box::new(move || {
-                if let Ok(lp) = crate::event_loop::running::running_inner() {
-                    let was = lp.tracing();
-                    if !was {
-                        lp.start_trace(super::DEFAULT_TRACE_EVENTS);
-                    }
-                    let _ = tx.send((id, was));
+                let mut started = started
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let (Some(list), Ok(lp)) = (
+                    started.as_mut(),
+                    crate::event_loop::running::running_inner(),
+                ) {
+                    lp.inspector_trace_begin();
+                    list.push(id);
                 }
             }),
         );
     }
-    drop(tx);
-    let mut was_on = Vec::new();
-    while let Ok(answer) = rx.recv_timeout(ANSWER_TIMEOUT) {
-        was_on.push(answer);
+    let deadline = std::time::Instant::now() + ANSWER_TIMEOUT;
+    while std::time::Instant::now() < deadline {
+        let count = started
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .map_or(0, Vec::len);
+        if count == loops.len() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
+    let recording = started
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take()
+        .unwrap_or_default();
     std::thread::sleep(Duration::from_secs_f64(seconds.clamp(0.0, 600.0)));
     let (tx, rx) = mpsc::channel::<String>();
-    for stats in &loops {
-        let Some(&(_, was)) = was_on.iter().find(|(id, _)| *id == stats.loop_id) else {
-            continue;
-        };
+    for stats in loops.iter().filter(|s| recording.contains(&s.loop_id)) {
         let tx = tx.clone();
         call(
             stats,
@@ -480,9 +530,7 @@ fn record_all(seconds: f64) -> String {
                 if let Ok(lp) = crate::event_loop::running::running_inner() {
                     let mut events = String::new();
                     lp.trace_events(&mut events);
-                    if !was {
-                        lp.stop_trace();
-                    }
+                    lp.inspector_trace_end();
                     let _ = tx.send(events);
                 }
             }),
@@ -520,21 +568,38 @@ pub fn answer(request: &str) -> String {
     }
 }
 
+/// Clients served at once; more are refused (closed unanswered).
+const MAX_CLIENTS: usize = 8;
+
 fn serve(listener: UnixListener) {
+    let clients = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for conn in listener.incoming() {
         let Ok(conn) = conn else { continue };
-        // One client at a time, each on its own thread, so that a slow
-        // reader cannot hold the others up for long.
-        let _ = std::thread::Builder::new()
+        if clients.fetch_add(1, Ordering::AcqRel) >= MAX_CLIENTS {
+            clients.fetch_sub(1, Ordering::AcqRel);
+            continue; // dropped: too many at once
+        }
+        // Each client on its own thread, so that a slow one cannot hold
+        // the others up; reads and writes time out after 5 s.
+        let clients = clients.clone();
+        let spawned = std::thread::Builder::new()
             .name("corio-inspect".into())
-            .spawn(move || {
-                let _ = handle(conn);
+            .spawn({
+                let clients = clients.clone();
+                move || {
+                    let _ = handle(conn);
+                    clients.fetch_sub(1, Ordering::AcqRel);
+                }
             });
+        if spawned.is_err() {
+            clients.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
 fn handle(conn: UnixStream) -> io::Result<()> {
     conn.set_read_timeout(Some(Duration::from_secs(5)))?;
+    conn.set_write_timeout(Some(Duration::from_secs(5)))?;
     let mut line = String::new();
     BufReader::new(conn.try_clone()?)
         .take(256)

@@ -12,12 +12,15 @@
 //! # What metrics cost
 //!
 //! A loop with metrics on counts in each iteration (a few stores) and
-//! reads the coarse clock once per callback or step, to catch slow steps
-//! outside debug mode. The precise clock, 20–50 ns a reading, is too dear
-//! to read around every step: one step in [`POLL_SAMPLE_PERIOD`] is timed
-//! with it for the poll-time histogram and the tasks' poll time (every
-//! step in debug mode or while tracing). With metrics off, an iteration
-//! costs one more branch than it did before metrics existed.
+//! publishes each item's id (one store) for the watchdog, a thread that
+//! catches a step over `slow_callback_duration` without a clock reading
+//! per item (see `watchdog.rs`). The precise clock, 20–50 ns a reading, is
+//! too dear to read around every step: about one step in
+//! [`POLL_SAMPLE_PERIOD`] (a pseudo-random countdown) is timed with it for
+//! the poll-time histogram and the tasks' poll time (every step in debug
+//! mode or while tracing). With metrics off, an iteration costs one more
+//! branch than it did before metrics existed. Figures: `bench/RESULTS.md`
+//! (issue 32).
 
 pub mod inspect;
 pub(crate) mod stats;
@@ -29,8 +32,9 @@ use std::time::Duration;
 
 use stats::BUCKETS;
 
-/// One step in this many is timed with the precise clock while metrics
-/// are on (every step in debug mode and while tracing).
+/// About one step in this many is timed with the precise clock while
+/// metrics are on (a countdown of pseudo-random length around it; every
+/// step in debug mode and while tracing).
 pub const POLL_SAMPLE_PERIOD: u32 = 256;
 
 /// A log2 histogram: [`bucket`](Self::bucket) `0` counts zeros, bucket
@@ -141,7 +145,8 @@ pub struct SlowStep {
 
 /// A loop's figures, from [`EventLoop::metrics`](crate::EventLoop::metrics)
 /// or, for every loop of the process, [`process_metrics`]. Counts start
-/// at the loop's creation and only grow while metrics are on.
+/// at the loop's creation. Tasks spawned and finished are counted always;
+/// the rest while metrics, debug mode or the recorder are on.
 ///
 /// No asyncio counterpart; tokio's `RuntimeMetrics`, which needs
 /// `--cfg tokio_unstable` for most of these.
@@ -178,7 +183,7 @@ pub struct LoopMetrics {
     pub tasks_finished: u64,
     /// Tasks not finished yet (nor dropped by `close`).
     pub tasks_live: u64,
-    /// Step times in ns, one step in [`POLL_SAMPLE_PERIOD`] (every step in
+    /// Step times in ns, about one step in [`POLL_SAMPLE_PERIOD`] (every step in
     /// debug mode or while tracing).
     pub poll_time: Histogram,
     /// Callbacks and steps that ran at least the slow-callback duration.

@@ -128,7 +128,8 @@ impl LoopStats {
 
     /// Takes the watchdog's flag: the id of the slow item, 0 if none.
     pub(crate) fn take_flag(&self) -> u64 {
-        self.slow_flag.swap(0, Relaxed)
+        // Acquire: with the watchdog's Release, `slow_since_ns` is current.
+        self.slow_flag.swap(0, std::sync::atomic::Ordering::AcqRel)
     }
 }
 

@@ -17,12 +17,17 @@
 //! tick is an eighth of the smallest limit, at least 1 ms and at most
 //! 25 ms). Debug mode still times every item on the precise clock.
 //!
+//! When every loop has been idle (between run phases) for 16 looks in a
+//! row, the watchdog looks once per smallest limit instead, so idle loops
+//! cost a few wake-ups a second; an item that starts meanwhile is caught
+//! within about twice its limit.
+//!
 //! The thread runs only while some loop that ran with metrics on is open:
 //! the first such loop starts it, and the close of the last one stops it
 //! and waits for it, so no thread outlives the loops.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{Relaxed, Release};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -133,6 +138,11 @@ struct Seen {
 fn run() {
     let dog = watchdog();
     let mut seen: HashMap<u64, Seen> = HashMap::new();
+    // Looks in a row that found every loop idle: past `IDLE_LOOKS`, the
+    // watchdog looks once per smallest limit instead of eight times, so
+    // that idle loops cost a few wake-ups a second (an item that starts
+    // meanwhile is caught within twice its limit).
+    let mut idle_looks = 0u32;
     let mut shared = dog.shared.lock().unwrap_or_else(PoisonError::into_inner);
     loop {
         if shared.stop {
@@ -143,17 +153,28 @@ fn run() {
             .iter()
             .filter_map(|w| w.stats.upgrade())
             .collect();
-        let period = loops
+        let smallest = loops
             .iter()
-            .map(|s| tick(s.slow_limit_ns.get()))
+            .map(|s| s.slow_limit_ns.get())
             .min()
-            .unwrap_or(Duration::from_millis(25));
+            .unwrap_or(200_000_000);
         drop(shared);
         let now = Instant::now();
         seen.retain(|id, _| loops.iter().any(|s| s.loop_id == *id));
+        let mut all_idle = true;
         for stats in &loops {
-            look(stats, &mut seen, now);
+            all_idle &= look(stats, &mut seen, now);
         }
+        idle_looks = if all_idle {
+            idle_looks.saturating_add(1)
+        } else {
+            0
+        };
+        let period = if idle_looks > IDLE_LOOKS {
+            Duration::from_nanos(smallest.clamp(1_000_000, 1_000_000_000))
+        } else {
+            tick(smallest)
+        };
         drop(loops);
         shared = dog.shared.lock().unwrap_or_else(PoisonError::into_inner);
         if shared.stop {
@@ -173,8 +194,11 @@ fn ns(at: Instant) -> u64 {
     now.saturating_sub(Instant::now().saturating_duration_since(at).as_nanos() as u64)
 }
 
-/// One look at a loop.
-fn look(stats: &LoopStats, seen: &mut HashMap<u64, Seen>, now: Instant) {
+/// Looks in a row with every loop idle before the watchdog slows down.
+const IDLE_LOOKS: u32 = 16;
+
+/// One look at a loop; true when it is idle (between run phases).
+fn look(stats: &LoopStats, seen: &mut HashMap<u64, Seen>, now: Instant) -> bool {
     let item = stats.current_item.load(Relaxed);
     let limit = Duration::from_nanos(stats.slow_limit_ns.get());
     let entry = seen.entry(stats.loop_id).or_insert_with(|| {
@@ -192,12 +216,14 @@ fn look(stats: &LoopStats, seen: &mut HashMap<u64, Seen>, now: Instant) {
             slow: false,
         };
         stats.item_seen_ns.set(ns(now));
-        return;
+        return item == IDLE;
     }
     if item != IDLE && !entry.slow && now.duration_since(entry.since) >= limit {
         // Slow: the loop reports it as the item ends.
         entry.slow = true;
         stats.slow_since_ns.set(ns(entry.since));
-        stats.slow_flag.store(item, Relaxed);
+        // Release: the loop that sees the flag sees `slow_since_ns` too.
+        stats.slow_flag.store(item, Release);
     }
+    item == IDLE
 }
