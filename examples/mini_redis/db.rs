@@ -9,14 +9,16 @@
 //!   more than a quarter of a sample was expired, within a time budget.
 //!   The server runs it from a loop timer every [`CYCLE_PERIOD`].
 //!
-//! No clock is read here: `now` is an argument, so tests can move time.
+//! Deadlines are Unix times in milliseconds, as Redis keeps them: `EXPIREAT`,
+//! `SET .. PXAT` and `PEXPIRETIME` speak that clock. No clock is read here
+//! but in [`now_ms`]: `now` is an argument, so tests can move time.
 
 // Shared with the tests and the benchmark (`#[path]`): not every user
 // calls every function.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Keys sampled per round of the active cycle (Redis's
 /// `ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP`): small enough that a round costs
@@ -33,18 +35,26 @@ pub const CYCLE_PERIOD: Duration = Duration::from_millis(100);
 /// `ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC`, so clients always get 75%.
 pub const CYCLE_BUDGET: Duration = Duration::from_millis(25);
 
+/// The Unix time in milliseconds (Redis's `mstime()`), the clock every
+/// deadline is on.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 /// One value and its deadline.
 struct Entry {
     value: Vec<u8>,
-    /// `Some` when the key expires; its index in `Db::volatile` then.
-    deadline: Option<(Instant, usize)>,
+    /// `Some((unix ms, index in Db::volatile))` when the key expires.
+    deadline: Option<(i64, usize)>,
 }
 
 impl Entry {
-    /// True when the key's deadline has passed: every command must treat
-    /// it as missing (and delete it).
-    fn due(&self, now: Instant) -> bool {
-        self.deadline.is_some_and(|(at, _)| at <= now)
+    /// True when the key's deadline has passed (Redis's `keyIsExpired`:
+    /// `now > when`): every command must treat it as missing.
+    fn due(&self, now: i64) -> bool {
+        self.deadline.is_some_and(|(at, _)| now > at)
     }
 }
 
@@ -56,9 +66,10 @@ pub struct Db {
     /// The keys that have a deadline (Redis's `db->expires`), in a vector
     /// so the active cycle can pick one at random in O(1).
     volatile: Vec<Vec<u8>>,
-    /// The active cycle's random state (xorshift64).
+    /// The random state (xorshift64) of the active cycle and `RANDOMKEY`.
     rng: u64,
-    /// Keys deleted because they expired (lazily or actively).
+    /// Keys deleted because they expired (lazily or actively): INFO's
+    /// `expired_keys`.
     pub expired: u64,
 }
 
@@ -80,8 +91,8 @@ pub enum Ttl {
     Clear,
     /// Keep it (`KEEPTTL`).
     Keep,
-    /// Expire at this instant (`EX`, `PX`).
-    At(Instant),
+    /// Expire at this Unix time in ms (`EX`, `PX`, `EXAT`, `PXAT`).
+    At(i64),
 }
 
 impl Db {
@@ -96,7 +107,7 @@ impl Db {
     /// Deletes `key` if its deadline has passed; true if it did. With no
     /// deadline anywhere it needs no lookup at all (Redis's
     /// `expireIfNeeded` starts the same way, from `dictSize(db->expires)`).
-    fn expire_if_needed(&mut self, key: &[u8], now: Instant) -> bool {
+    fn expire_if_needed(&mut self, key: &[u8], now: i64) -> bool {
         if self.volatile.is_empty() {
             return false;
         }
@@ -131,7 +142,7 @@ impl Db {
     }
 
     /// Sets or clears the deadline of an existing key.
-    fn set_deadline(&mut self, key: &[u8], deadline: Option<Instant>) {
+    fn set_deadline(&mut self, key: &[u8], deadline: Option<i64>) {
         let Some(entry) = self.keys.get_mut(key) else {
             return;
         };
@@ -150,9 +161,16 @@ impl Db {
     }
 
     /// The value of `key`, if it exists and has not expired.
-    pub fn get(&mut self, key: &[u8], now: Instant) -> Option<&[u8]> {
+    pub fn get(&mut self, key: &[u8], now: i64) -> Option<&[u8]> {
         self.expire_if_needed(key, now);
         self.keys.get(key).map(|e| e.value.as_slice())
+    }
+
+    /// The value of a live `key`, to change in place (`APPEND`,
+    /// `SETRANGE`); its deadline stays.
+    pub fn get_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Vec<u8>> {
+        self.expire_if_needed(key, now);
+        self.keys.get_mut(key).map(|e| &mut e.value)
     }
 
     /// Calls `f` with the value of `key` (`None` if it is missing or has
@@ -160,7 +178,7 @@ impl Db {
     /// hash lookup for a live key, where `get` needs two whenever some key
     /// has a deadline (a returned borrow cannot be followed by the delete
     /// of a due key in the same function; a callback's can).
-    pub fn read<R>(&mut self, key: &[u8], now: Instant, f: impl FnOnce(Option<&[u8]>) -> R) -> R {
+    pub fn read<R>(&mut self, key: &[u8], now: i64, f: impl FnOnce(Option<&[u8]>) -> R) -> R {
         match self.keys.get(key) {
             None => return f(None),
             Some(entry) if !entry.due(now) => return f(Some(&entry.value)),
@@ -172,7 +190,7 @@ impl Db {
     }
 
     /// True if `key` exists and has not expired.
-    pub fn exists(&mut self, key: &[u8], now: Instant) -> bool {
+    pub fn exists(&mut self, key: &[u8], now: i64) -> bool {
         self.read(key, now, |value| value.is_some())
     }
 
@@ -188,7 +206,7 @@ impl Db {
         cond: Condition,
         ttl: Ttl,
         want_old: bool,
-        now: Instant,
+        now: i64,
     ) -> (bool, Option<Vec<u8>>) {
         if let Some(entry) = self.keys.get_mut(key)
             && !entry.due(now)
@@ -225,6 +243,12 @@ impl Db {
         if cond == Condition::IfExists {
             return (false, None);
         }
+        self.insert(key, value.to_vec(), ttl);
+        (true, None)
+    }
+
+    /// Adds a key known to be missing.
+    fn insert(&mut self, key: &[u8], value: Vec<u8>, ttl: Ttl) {
         let deadline = match ttl {
             Ttl::At(at) => {
                 self.volatile.push(key.to_vec());
@@ -232,25 +256,26 @@ impl Db {
             }
             Ttl::Keep | Ttl::Clear => None,
         };
-        let entry = Entry {
-            value: value.to_vec(),
-            deadline,
-        };
-        self.keys.insert(key.to_vec(), entry);
-        (true, None)
+        self.keys.insert(key.to_vec(), Entry { value, deadline });
     }
 
     /// Deletes `key`; true if it existed.
-    pub fn del(&mut self, key: &[u8], now: Instant) -> bool {
+    pub fn del(&mut self, key: &[u8], now: i64) -> bool {
         self.expire_if_needed(key, now);
         self.remove(key).is_some()
+    }
+
+    /// Deletes a live `key` and returns its value (`GETDEL`).
+    pub fn take(&mut self, key: &[u8], now: i64) -> Option<Vec<u8>> {
+        self.expire_if_needed(key, now);
+        self.remove(key)
     }
 
     /// `INCRBY`: the new value.
     ///
     /// # Errors
     /// Redis's text for a value that is not an integer, or for overflow.
-    pub fn incr_by(&mut self, key: &[u8], by: i64, now: Instant) -> Result<i64, &'static str> {
+    pub fn incr_by(&mut self, key: &[u8], by: i64, now: i64) -> Result<i64, &'static str> {
         const OVERFLOW: &str = "ERR increment or decrement would overflow";
         // One lookup for a live key; a missing or due one starts from 0.
         if let Some(entry) = self.keys.get_mut(key)
@@ -266,19 +291,31 @@ impl Db {
         self.expire_if_needed(key, now);
         let mut value = Vec::with_capacity(20);
         crate::resp::push_int(&mut value, by);
-        self.keys.insert(
-            key.to_vec(),
-            Entry {
-                value,
-                deadline: None,
-            },
-        );
+        self.insert(key, value, Ttl::Clear);
         Ok(by)
     }
 
-    /// `EXPIRE`/`PEXPIRE` with the deadline already computed: true if the
-    /// key exists. A deadline in the past deletes the key at once.
-    pub fn expire_at(&mut self, key: &[u8], at: Instant, now: Instant) -> bool {
+    /// Stores `value` under `key`, keeping the deadline of a live key
+    /// (`INCRBYFLOAT`, `SETRANGE` and `APPEND` of a missing key).
+    pub fn put_keep_ttl(&mut self, key: &[u8], value: Vec<u8>, now: i64) {
+        self.expire_if_needed(key, now);
+        match self.keys.get_mut(key) {
+            Some(entry) => entry.value = value,
+            None => self.insert(key, value, Ttl::Clear),
+        }
+    }
+
+    /// The deadline of `key`: `None` when it is missing, `Some(None)` when
+    /// it has none.
+    pub fn deadline(&mut self, key: &[u8], now: i64) -> Option<Option<i64>> {
+        self.expire_if_needed(key, now);
+        self.keys.get(key).map(|e| e.deadline.map(|(at, _)| at))
+    }
+
+    /// Gives an existing key the deadline `at` (Unix ms), or deletes it
+    /// when `at` is not in the future (Redis's `checkAlreadyExpired`).
+    /// False if the key is missing.
+    pub fn expire_at(&mut self, key: &[u8], at: i64, now: i64) -> bool {
         if !self.exists(key, now) {
             return false;
         }
@@ -291,15 +328,8 @@ impl Db {
     }
 
     /// `PERSIST`: true if the key had a deadline and lost it.
-    pub fn persist(&mut self, key: &[u8], now: Instant) -> bool {
-        self.expire_if_needed(key, now);
-        let had = matches!(
-            self.keys.get(key),
-            Some(Entry {
-                deadline: Some(_),
-                ..
-            })
-        );
+    pub fn persist(&mut self, key: &[u8], now: i64) -> bool {
+        let had = matches!(self.deadline(key, now), Some(Some(_)));
         if had {
             self.set_deadline(key, None);
         }
@@ -307,17 +337,89 @@ impl Db {
     }
 
     /// `PTTL`'s answer: -2 for a missing key, -1 for no deadline, else the
-    /// milliseconds left.
-    pub fn pttl(&mut self, key: &[u8], now: Instant) -> i64 {
-        self.expire_if_needed(key, now);
-        match self.keys.get(key) {
+    /// milliseconds left (0 at least).
+    pub fn pttl(&mut self, key: &[u8], now: i64) -> i64 {
+        match self.deadline(key, now) {
             None => -2,
-            Some(Entry { deadline: None, .. }) => -1,
-            Some(Entry {
-                deadline: Some((at, _)),
-                ..
-            }) => at.saturating_duration_since(now).as_millis() as i64,
+            Some(None) => -1,
+            Some(Some(at)) => at.saturating_sub(now).max(0),
         }
+    }
+
+    /// `RENAME`: moves a live `from` (value and deadline) to `to`,
+    /// replacing it unless `nx` and it exists. `None` if `from` is
+    /// missing; else whether it moved (a key renamed to itself has).
+    pub fn rename(&mut self, from: &[u8], to: &[u8], nx: bool, now: i64) -> Option<bool> {
+        self.expire_if_needed(from, now);
+        if !self.keys.contains_key(from) {
+            return None;
+        }
+        if from == to {
+            return Some(!nx);
+        }
+        if self.exists(to, now) {
+            if nx {
+                return Some(false);
+            }
+            self.remove(to);
+        }
+        let deadline = self.deadline(from, now).flatten();
+        let value = self.remove(from).unwrap_or_default();
+        self.insert(to, value, deadline.map_or(Ttl::Clear, Ttl::At));
+        Some(true)
+    }
+
+    /// The live keys matching `pattern` (`KEYS`), in the map's order.
+    pub fn keys_matching(&self, pattern: &[u8], now: i64) -> Vec<&[u8]> {
+        let all = pattern == b"*";
+        self.keys
+            .iter()
+            .filter(|(k, e)| !e.due(now) && (all || crate::resp::glob_match(pattern, k)))
+            .map(|(k, _)| k.as_slice())
+            .collect()
+    }
+
+    /// One step of `SCAN` from `cursor`: up to `count` keys in the order of
+    /// a fixed hash of their names, and the cursor to go on from (0 at the
+    /// end). A key present for the whole iteration is returned once: the
+    /// cursor is the next hash to visit, which no insert or delete moves
+    /// (Redis keeps the same promise with its reverse-binary cursor).
+    /// O(keys) per call. Expired keys met are deleted, as Redis's scan
+    /// does.
+    pub fn scan(&mut self, cursor: u64, count: usize, now: i64) -> (u64, Vec<Vec<u8>>) {
+        let mut batch: Vec<(u64, &[u8])> = self
+            .keys
+            .keys()
+            .map(|k| (scan_hash(k), k.as_slice()))
+            .filter(|&(h, _)| h >= cursor)
+            .collect();
+        let next = if batch.len() > count {
+            batch.select_nth_unstable(count);
+            let next = batch[count].0;
+            batch.truncate(count);
+            next
+        } else {
+            0
+        };
+        let keys: Vec<Vec<u8>> = batch.into_iter().map(|(_, k)| k.to_vec()).collect();
+        let live = keys
+            .into_iter()
+            .filter(|k| !self.expire_if_needed(k, now))
+            .collect();
+        (next, live)
+    }
+
+    /// A random live key (`RANDOMKEY`); due keys it meets are deleted.
+    /// O(keys) per call: a `HashMap` has no random access.
+    pub fn random_key(&mut self, now: i64) -> Option<Vec<u8>> {
+        while !self.keys.is_empty() {
+            let at = (self.next_random() % self.keys.len() as u64) as usize;
+            let key = self.keys.keys().nth(at)?.clone();
+            if !self.expire_if_needed(&key, now) {
+                return Some(key);
+            }
+        }
+        None
     }
 
     /// How many keys (expired ones not yet collected included, as Redis's
@@ -336,19 +438,26 @@ impl Db {
         self.volatile.len()
     }
 
-    /// `FLUSHDB`.
+    /// `FLUSHDB`: drops every key and the tables themselves, so their
+    /// memory goes back to the allocator (a `clear` would keep the
+    /// capacity of the largest keyspace ever held).
     pub fn clear(&mut self) {
-        self.keys.clear();
-        self.volatile.clear();
+        self.keys = HashMap::new();
+        self.volatile = Vec::new();
+        give_back_free_memory();
     }
 
-    fn random_slot(&mut self) -> usize {
+    fn next_random(&mut self) -> u64 {
         let mut x = self.rng;
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
         self.rng = x;
-        (x % self.volatile.len() as u64) as usize
+        x
+    }
+
+    fn random_slot(&mut self) -> usize {
+        (self.next_random() % self.volatile.len() as u64) as usize
     }
 
     /// The active expiry cycle: rounds of [`KEYS_PER_SAMPLE`] random keys
@@ -358,7 +467,7 @@ impl Db {
     /// Returns how many keys it deleted.
     pub fn active_expire_cycle(
         &mut self,
-        now: Instant,
+        now: i64,
         budget: Duration,
         clock: impl Fn() -> Instant,
     ) -> usize {
@@ -376,10 +485,7 @@ impl Db {
                 }
                 let slot = self.random_slot();
                 let key = std::mem::take(&mut self.volatile[slot]);
-                let due = matches!(
-                    self.keys.get(&key),
-                    Some(Entry { deadline: Some((at, _)), .. }) if *at <= now
-                );
+                let due = self.keys.get(&key).is_some_and(|e| e.due(now));
                 self.volatile[slot] = key;
                 if due {
                     let key = self.volatile[slot].clone();
@@ -394,6 +500,37 @@ impl Db {
             }
         }
     }
+}
+
+/// Returns the allocator's free pages to the kernel. glibc keeps freed
+/// small blocks in its heap (only a free top is trimmed), so after the
+/// millions of small frees of a `FLUSHDB` the process would keep most of
+/// its resident memory; `malloc_trim` releases the free pages wherever
+/// they are, as jemalloc does on its own for Redis.
+fn give_back_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            /// glibc's `malloc_trim(3)`.
+            fn malloc_trim(pad: usize) -> i32;
+        }
+        // SAFETY: malloc_trim only walks the allocator's own free lists
+        // (under its lock); it has no precondition and frees nothing in use.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+}
+
+/// The fixed hash `SCAN` orders keys by (FNV-1a; never 0 for a cursor
+/// to mean the start, since cursor 0 starts and ends an iteration).
+fn scan_hash(key: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in key {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h.max(1)
 }
 
 /// Redis's text for a value or argument that is not an integer.

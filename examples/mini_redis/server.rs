@@ -26,9 +26,12 @@ use std::time::Instant;
 
 use corio::net::{Protocol, Server, ServerOptions, Transport, create_server};
 
-use crate::commands::{self, Cmd, Outcome, Settings, Spec};
-use crate::db::{CYCLE_BUDGET, CYCLE_PERIOD, Db};
+use crate::commands::{self, Cmd, DATABASES, Outcome, Settings, Spec};
+use crate::db::{CYCLE_BUDGET, CYCLE_PERIOD, Db, now_ms};
 use crate::resp::{self, Command, Parser};
+
+#[path = "info.rs"]
+mod info;
 
 /// The server's limits.
 #[derive(Clone, Debug)]
@@ -64,8 +67,8 @@ struct PubSub {
 
 /// What every session shares: the keyspace, the subscriptions, the limits.
 pub struct Shared {
-    /// The one database (`SELECT 0` only).
-    pub db: RefCell<Db>,
+    /// The databases `SELECT` chooses from (Redis's `server.db`).
+    pub dbs: Vec<RefCell<Db>>,
     pubsub: RefCell<PubSub>,
     config: Config,
     settings: Settings,
@@ -74,13 +77,20 @@ pub struct Shared {
     next_id: Cell<u64>,
     /// Subscribers disconnected for going over `pubsub_limit`.
     pub dropped_subscribers: Cell<u64>,
+    /// Connections accepted since the start (INFO's
+    /// `total_connections_received`).
+    pub connections: Cell<u64>,
+    /// When the server started (INFO's `uptime_in_seconds`).
+    pub started: Instant,
+    /// The port it listens on, once known (INFO's `tcp_port`).
+    pub port: Cell<u16>,
 }
 
 impl Shared {
     /// A fresh server state.
     pub fn new(config: Config) -> Rc<Shared> {
         Rc::new(Shared {
-            db: RefCell::new(Db::new()),
+            dbs: (0..DATABASES).map(|_| RefCell::new(Db::new())).collect(),
             pubsub: RefCell::new(PubSub::default()),
             settings: Settings {
                 maxclients: config.maxclients,
@@ -89,6 +99,9 @@ impl Shared {
             clients: Cell::new(0),
             next_id: Cell::new(1),
             dropped_subscribers: Cell::new(0),
+            connections: Cell::new(0),
+            started: Instant::now(),
+            port: Cell::new(0),
         })
     }
 
@@ -134,6 +147,47 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// `PUBSUB CHANNELS [pattern]`, `PUBSUB NUMSUB [channel ...]`,
+    /// `PUBSUB NUMPAT`.
+    fn pubsub_command(&self, cmd: &Command<'_>, out: &mut Vec<u8>) {
+        let pubsub = self.pubsub.borrow();
+        let sub = cmd.arg(1).to_ascii_lowercase();
+        match sub.as_slice() {
+            b"channels" if cmd.len() <= 3 => {
+                let pattern = (cmd.len() == 3).then(|| cmd.arg(2));
+                let names: Vec<&Vec<u8>> = pubsub
+                    .channels
+                    .keys()
+                    .filter(|c| pattern.is_none_or(|p| resp::glob_match(p, c)))
+                    .collect();
+                resp::array(out, names.len());
+                for name in names {
+                    resp::bulk(out, name);
+                }
+            }
+            b"channels" => commands::subcommand_syntax_error("PUBSUB", cmd.arg(1), out),
+            b"numsub" => {
+                resp::array(out, (cmd.len() - 2) * 2);
+                for channel in cmd.args().skip(2) {
+                    resp::bulk(out, channel);
+                    let n = pubsub.channels.get(channel).map_or(0, HashMap::len);
+                    resp::integer(out, n as i64);
+                }
+            }
+            b"numpat" if cmd.len() == 2 => {
+                let mut unique: Vec<&[u8]> =
+                    pubsub.patterns.iter().map(|(p, _, _)| &p[..]).collect();
+                unique.sort_unstable();
+                unique.dedup();
+                resp::integer(out, unique.len() as i64);
+            }
+            b"numpat" => commands::wrong_arity("pubsub|numpat", out),
+            _ => commands::unknown_subcommand("PUBSUB", cmd.arg(1), out),
+        }
+    }
+}
+
 /// Starts serving on `host:port`, and the active expiry cycle on the
 /// loop's timers. The caller keeps `Server` to close it.
 ///
@@ -149,6 +203,9 @@ pub async fn serve(shared: Rc<Shared>, host: &str, port: u16) -> io::Result<Serv
         ..ServerOptions::default()
     };
     let server = create_server(factory, host, port, options).await?;
+    if let Some(addr) = server.addresses().first() {
+        shared.port.set(addr.port());
+    }
     schedule_expiry(Rc::downgrade(&shared));
     Ok(server)
 }
@@ -164,10 +221,11 @@ fn schedule_expiry(shared: Weak<Shared>) {
         let Some(state) = shared.upgrade() else {
             return;
         };
-        state
-            .db
-            .borrow_mut()
-            .active_expire_cycle(Instant::now(), CYCLE_BUDGET, Instant::now);
+        let now = now_ms();
+        for db in &state.dbs {
+            db.borrow_mut()
+                .active_expire_cycle(now, CYCLE_BUDGET, Instant::now);
+        }
         schedule_expiry(shared);
     });
 }
@@ -176,6 +234,8 @@ fn schedule_expiry(shared: Weak<Shared>) {
 pub struct Session {
     shared: Rc<Shared>,
     id: u64,
+    /// The database `SELECT` chose (Redis's `c->db`).
+    db: usize,
     transport: Option<Transport>,
     parser: Parser,
     /// Input not consumed by the parser yet (a command cut by a read, or
@@ -208,6 +268,7 @@ impl Session {
         Session {
             shared,
             id,
+            db: 0,
             transport: None,
             parser: Parser::new(),
             pending: Vec::new(),
@@ -250,7 +311,7 @@ impl Session {
 
     /// Runs every whole command in `input`; returns the bytes consumed.
     fn run_commands(&mut self, input: &[u8]) -> usize {
-        let now = Instant::now();
+        let now = now_ms();
         let mut pos = 0;
         while !self.closing && !self.held {
             match self.parser.feed(&input[pos..]) {
@@ -258,9 +319,10 @@ impl Session {
                     pos += used;
                     let flow = execute(
                         &self.shared,
-                        self.id,
-                        &self.transport,
-                        &mut Subs {
+                        &mut Client {
+                            id: self.id,
+                            db: &mut self.db,
+                            transport: &self.transport,
                             channels: &mut self.channels,
                             patterns: &mut self.patterns,
                         },
@@ -282,7 +344,7 @@ impl Session {
                     break;
                 }
                 Err(e) => {
-                    resp::error(&mut self.out, &format!("ERR {e}"));
+                    resp::error(&mut self.out, format!("ERR {e}"));
                     self.closing = true;
                     pos = input.len();
                 }
@@ -311,22 +373,27 @@ impl Session {
     }
 }
 
-/// The subscriptions of the session running a command.
-struct Subs<'a> {
+/// What a command may read or change of the session running it.
+struct Client<'a> {
+    id: u64,
+    /// The selected database.
+    db: &'a mut usize,
+    transport: &'a Option<Transport>,
+    /// The subscriptions.
     channels: &'a mut Vec<Vec<u8>>,
     patterns: &'a mut Vec<Vec<u8>>,
 }
 
-/// Runs one command for session `id`.
+/// Runs one command for a session.
 fn execute(
     shared: &Shared,
-    id: u64,
-    transport: &Option<Transport>,
-    subs: &mut Subs<'_>,
+    client: &mut Client<'_>,
     cmd: &Command<'_>,
-    now: Instant,
+    now: i64,
     out: &mut Vec<u8>,
 ) -> Flow {
+    let (id, transport) = (client.id, client.transport);
+    let subs = client;
     let Some(Spec {
         name,
         arity,
@@ -344,7 +411,7 @@ fn execute(
     if subscribed && !which.allowed_while_subscribed() {
         resp::error(
             out,
-            &format!(
+            format!(
                 "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
             ),
         );
@@ -431,13 +498,57 @@ fn execute(
                 resp::integer(out, (subs.channels.len() + subs.patterns.len()) as i64);
             }
         }
+        Cmd::Select => match resp::parse_i64(cmd.arg(1)) {
+            None => resp::error(out, crate::db::NOT_AN_INTEGER),
+            Some(n) if i32::try_from(n).is_err() => resp::error(
+                out,
+                "ERR value is out of range, value must between -2147483648 and 2147483647",
+            ),
+            Some(n) if (0..DATABASES as i64).contains(&n) => {
+                *subs.db = n as usize;
+                resp::simple(out, "OK");
+            }
+            Some(_) => resp::error(out, "ERR DB index is out of range"),
+        },
+        Cmd::FlushAll => {
+            if commands::flush_mode_ok(cmd) {
+                for db in &shared.dbs {
+                    db.borrow_mut().clear();
+                }
+                resp::simple(out, "OK");
+            } else {
+                resp::error(out, "ERR syntax error");
+            }
+        }
+        Cmd::Function => function(cmd, out),
+        Cmd::PubSub => shared.pubsub_command(cmd, out),
+        Cmd::Info => info::info(shared, cmd, out),
         _ => {
-            let mut db = shared.db.borrow_mut();
+            let mut db = shared.dbs[*subs.db].borrow_mut();
             let outcome = commands::execute(which, cmd, &mut db, &shared.settings, now, out);
             debug_assert_eq!(outcome, Outcome::Replied, "{name} has no handler");
         }
     }
     Flow::Continue
+}
+
+/// `FUNCTION FLUSH [ASYNC|SYNC]`: there are no functions to flush (the
+/// server runs no scripts), but the test suite's runner calls it before
+/// every unit.
+fn function(cmd: &Command<'_>, out: &mut Vec<u8>) {
+    if !cmd.arg(1).eq_ignore_ascii_case(b"flush") {
+        return commands::unknown_subcommand("FUNCTION", cmd.arg(1), out);
+    }
+    match cmd.len() {
+        2 => resp::simple(out, "OK"),
+        3 if cmd.arg(2).eq_ignore_ascii_case(b"sync")
+            || cmd.arg(2).eq_ignore_ascii_case(b"async") =>
+        {
+            resp::simple(out, "OK")
+        }
+        3 => resp::error(out, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
+        _ => commands::subcommand_syntax_error("FUNCTION", cmd.arg(1), out),
+    }
 }
 
 /// Removes session `id`'s subscription to `target` from the registry.
@@ -468,6 +579,7 @@ impl Protocol for Session {
             return;
         }
         shared.clients.set(shared.clients.get() + 1);
+        shared.connections.set(shared.connections.get() + 1);
         self.counted = true;
         // Past this, a client's replies wait in its socket, not here.
         transport

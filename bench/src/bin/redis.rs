@@ -107,7 +107,7 @@ fn run_batch(
     input: &[u8],
     out: &mut Vec<u8>,
 ) -> Option<usize> {
-    let now = Instant::now();
+    let now = db::now_ms();
     let mut pos = 0;
     loop {
         match parser.feed(&input[pos..]) {
@@ -129,7 +129,7 @@ fn run_batch(
             }
             Ok((used, None)) => return Some(pos + used),
             Err(e) => {
-                resp::error(out, &format!("ERR {e}"));
+                resp::error(out, format!("ERR {e}"));
                 return None;
             }
         }

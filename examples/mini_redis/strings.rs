@@ -1,0 +1,354 @@
+//! The string commands (Redis's `t_string.c`): `SET` and its options,
+//! the `SET` variants (`SETNX`, `SETEX`, `PSETEX`, `GETSET`, `MSETNX`),
+//! `GETEX`, `GETDEL`, and the commands that read or rewrite part of a
+//! value (`APPEND`, `STRLEN`, `GETRANGE`, `SETRANGE`, `INCRBYFLOAT`).
+//! Argument checks come in Redis's order, so a command with two faults
+//! gets the error Redis gives.
+
+use super::{Cmd, wrong_arity};
+use crate::db::{Condition, Db, NOT_AN_INTEGER, Ttl};
+use crate::resp::{self, Command, MAX_BULK_LEN, parse_i64};
+
+/// How an `EX`-like argument is read: the unit, and whether it counts from
+/// now or from the Unix epoch.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Expiry {
+    /// `EX` seconds from now.
+    Ex,
+    /// `PX` milliseconds from now.
+    Px,
+    /// `EXAT`, a Unix time in seconds.
+    ExAt,
+    /// `PXAT`, a Unix time in milliseconds.
+    PxAt,
+}
+
+/// The option flags `SET` and `GETEX` share (`parseExtendedStringArguments`).
+#[derive(Default)]
+struct Options<'a> {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    keep_ttl: bool,
+    persist: bool,
+    expiry: Option<(Expiry, &'a [u8])>,
+}
+
+/// Parses `SET`'s options (from argument 3) or `GETEX`'s (from 2), as
+/// Redis does: an option that conflicts with an earlier one, or an
+/// expiry without its number, is a syntax error.
+fn options<'a>(cmd: &Command<'a>, set: bool) -> Option<Options<'a>> {
+    let mut o = Options::default();
+    let mut i = if set { 3 } else { 2 };
+    while i < cmd.len() {
+        let opt = cmd.arg(i);
+        let is = |name: &[u8]| opt.eq_ignore_ascii_case(name);
+        let next = (i + 1 < cmd.len()).then(|| cmd.arg(i + 1));
+        let timed = o.expiry.is_some();
+        let expiry = match opt.len() {
+            2 if is(b"EX") => Some(Expiry::Ex),
+            2 if is(b"PX") => Some(Expiry::Px),
+            4 if is(b"EXAT") => Some(Expiry::ExAt),
+            4 if is(b"PXAT") => Some(Expiry::PxAt),
+            _ => None,
+        };
+        if set && is(b"NX") && !o.xx {
+            o.nx = true;
+        } else if set && is(b"XX") && !o.nx {
+            o.xx = true;
+        } else if set && is(b"GET") {
+            o.get = true;
+        } else if set && is(b"KEEPTTL") && !timed {
+            o.keep_ttl = true;
+        } else if !set && is(b"PERSIST") && !timed {
+            o.persist = true;
+        } else if let (Some(kind), Some(number)) = (expiry, next)
+            && !o.keep_ttl
+            && !o.persist
+            && !timed
+        {
+            o.expiry = Some((kind, number));
+            i += 1;
+        } else {
+            return None;
+        }
+        i += 1;
+    }
+    Some(o)
+}
+
+/// The absolute deadline (Unix ms) an `EX`/`PX`/`EXAT`/`PXAT` argument
+/// names, or the error Redis gives for it (`getExpireMillisecondsOrReply`):
+/// not an integer; zero, negative or overflowing ("invalid expire time in
+/// '`name`' command").
+pub(super) fn deadline(name: &str, kind: Expiry, number: &[u8], now: i64) -> Result<i64, String> {
+    let n = parse_i64(number).ok_or_else(|| NOT_AN_INTEGER.to_string())?;
+    let invalid = || format!("ERR invalid expire time in '{name}' command");
+    let seconds = matches!(kind, Expiry::Ex | Expiry::ExAt);
+    if n <= 0 || (seconds && n > i64::MAX / 1000) {
+        return Err(invalid());
+    }
+    let ms = if seconds { n * 1000 } else { n };
+    match kind {
+        Expiry::Ex | Expiry::Px => ms.checked_add(now).ok_or_else(invalid),
+        Expiry::ExAt | Expiry::PxAt => Ok(ms),
+    }
+}
+
+/// `SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]`.
+pub(super) fn set(cmd: &Command<'_>, db: &mut Db, now: i64, out: &mut Vec<u8>) {
+    let Some(o) = options(cmd, true) else {
+        return resp::error(out, "ERR syntax error");
+    };
+    let ttl = match o.expiry {
+        Some((kind, number)) => match deadline("set", kind, number, now) {
+            Ok(at) => Ttl::At(at),
+            Err(e) => return resp::error(out, e),
+        },
+        None if o.keep_ttl => Ttl::Keep,
+        None => Ttl::Clear,
+    };
+    let cond = if o.nx {
+        Condition::IfMissing
+    } else if o.xx {
+        Condition::IfExists
+    } else {
+        Condition::Always
+    };
+    let (stored, old) = db.set(cmd.arg(1), cmd.arg(2), cond, ttl, o.get, now);
+    if o.get {
+        resp::optional_bulk(out, old.as_deref());
+    } else if stored {
+        resp::simple(out, "OK");
+    } else {
+        resp::nil(out);
+    }
+}
+
+/// `MSET key value [key value ...]`, `MSETNX` (all or none).
+pub(super) fn mset(which: Cmd, cmd: &Command<'_>, db: &mut Db, now: i64, out: &mut Vec<u8>) {
+    if cmd.len() % 2 == 0 {
+        return wrong_arity(which.spec().name, out);
+    }
+    let pairs = (1..cmd.len()).step_by(2);
+    if which == Cmd::MSetNx && pairs.clone().any(|i| db.exists(cmd.arg(i), now)) {
+        return resp::integer(out, 0);
+    }
+    for i in pairs {
+        let (key, value) = (cmd.arg(i), cmd.arg(i + 1));
+        db.set(key, value, Condition::Always, Ttl::Clear, false, now);
+    }
+    if which == Cmd::MSetNx {
+        resp::integer(out, 1);
+    } else {
+        resp::simple(out, "OK");
+    }
+}
+
+/// Redis's error for a string that would pass `proto-max-bulk-len`.
+const TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+
+/// The other string commands.
+pub(super) fn execute(which: Cmd, cmd: &Command<'_>, db: &mut Db, now: i64, out: &mut Vec<u8>) {
+    let name = which.spec().name;
+    let key = cmd.arg(1);
+    match which {
+        Cmd::SetNx => {
+            let (stored, _) = db.set(
+                key,
+                cmd.arg(2),
+                Condition::IfMissing,
+                Ttl::Clear,
+                false,
+                now,
+            );
+            resp::integer(out, i64::from(stored));
+        }
+        Cmd::SetEx | Cmd::PSetEx => {
+            let kind = if which == Cmd::SetEx {
+                Expiry::Ex
+            } else {
+                Expiry::Px
+            };
+            match deadline(name, kind, cmd.arg(2), now) {
+                Ok(at) => {
+                    db.set(key, cmd.arg(3), Condition::Always, Ttl::At(at), false, now);
+                    resp::simple(out, "OK");
+                }
+                Err(e) => resp::error(out, e),
+            }
+        }
+        Cmd::GetSet => {
+            let (_, old) = db.set(key, cmd.arg(2), Condition::Always, Ttl::Clear, true, now);
+            resp::optional_bulk(out, old.as_deref());
+        }
+        Cmd::GetDel => resp::optional_bulk(out, db.take(key, now).as_deref()),
+        Cmd::GetEx => getex(cmd, db, now, out),
+        Cmd::StrLen => {
+            let len = db.read(key, now, |v| v.map_or(0, <[u8]>::len));
+            resp::integer(out, len as i64);
+        }
+        Cmd::Append => {
+            let tail = cmd.arg(2);
+            if let Some(value) = db.get_mut(key, now) {
+                if value.len() + tail.len() > MAX_BULK_LEN {
+                    return resp::error(out, TOO_LONG);
+                }
+                value.extend_from_slice(tail);
+                resp::integer(out, value.len() as i64);
+            } else {
+                db.put_keep_ttl(key, tail.to_vec(), now);
+                resp::integer(out, tail.len() as i64);
+            }
+        }
+        Cmd::GetRange | Cmd::Substr => {
+            let (Some(start), Some(end)) = (parse_i64(cmd.arg(2)), parse_i64(cmd.arg(3))) else {
+                return resp::error(out, NOT_AN_INTEGER);
+            };
+            db.read(key, now, |value| {
+                resp::bulk(out, range(value.unwrap_or_default(), start, end));
+            });
+        }
+        Cmd::SetRange => setrange(cmd, db, now, out),
+        Cmd::IncrByFloat => incr_by_float(cmd, db, now, out),
+        _ => unreachable!("{name} is not a string command"),
+    }
+}
+
+/// `GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST]`.
+fn getex(cmd: &Command<'_>, db: &mut Db, now: i64, out: &mut Vec<u8>) {
+    let Some(o) = options(cmd, false) else {
+        return resp::error(out, "ERR syntax error");
+    };
+    let key = cmd.arg(1);
+    let Some(value) = db.get(key, now).map(<[u8]>::to_vec) else {
+        return resp::nil(out);
+    };
+    let at = match o.expiry {
+        Some((kind, number)) => match deadline("getex", kind, number, now) {
+            Ok(at) => Some(at),
+            Err(e) => return resp::error(out, e),
+        },
+        None => None,
+    };
+    resp::bulk(out, &value);
+    if let Some(at) = at {
+        db.expire_at(key, at, now);
+    } else if o.persist {
+        db.persist(key, now);
+    }
+}
+
+/// `GETRANGE`'s slice of `value`: inclusive `start..=end`, negative
+/// indexes from the end, clamped as Redis clamps them.
+fn range(value: &[u8], start: i64, end: i64) -> &[u8] {
+    let len = value.len() as i64;
+    if start < 0 && end < 0 && start > end {
+        return b"";
+    }
+    let start = if start < 0 { len + start } else { start }.max(0);
+    let end = if end < 0 { len + end } else { end }.max(0).min(len - 1);
+    if start > end || len == 0 {
+        return b"";
+    }
+    &value[start as usize..=end as usize]
+}
+
+/// `SETRANGE key offset value`: overwrites from `offset`, padding with
+/// zero bytes; the new length.
+fn setrange(cmd: &Command<'_>, db: &mut Db, now: i64, out: &mut Vec<u8>) {
+    let (key, patch) = (cmd.arg(1), cmd.arg(3));
+    let Some(offset) = parse_i64(cmd.arg(2)) else {
+        return resp::error(out, NOT_AN_INTEGER);
+    };
+    if offset < 0 {
+        return resp::error(out, "ERR offset is out of range");
+    }
+    let offset = offset as u64;
+    let too_long = offset + patch.len() as u64 > MAX_BULK_LEN as u64;
+    match db.get_mut(key, now) {
+        None if patch.is_empty() => resp::integer(out, 0),
+        Some(value) if patch.is_empty() => resp::integer(out, value.len() as i64),
+        _ if too_long => resp::error(out, TOO_LONG),
+        Some(value) => {
+            write_at(value, offset as usize, patch);
+            resp::integer(out, value.len() as i64);
+        }
+        None => {
+            let mut value = Vec::new();
+            write_at(&mut value, offset as usize, patch);
+            let len = value.len();
+            db.put_keep_ttl(key, value, now);
+            resp::integer(out, len as i64);
+        }
+    }
+}
+
+/// Copies `patch` into `value` at `offset`, growing it with zeros.
+fn write_at(value: &mut Vec<u8>, offset: usize, patch: &[u8]) {
+    let end = offset + patch.len();
+    if value.len() < end {
+        value.resize(end, 0);
+    }
+    value[offset..end].copy_from_slice(patch);
+}
+
+/// `INCRBYFLOAT key increment`. Computed in `f64` where Redis uses C's
+/// `long double` (80-bit on x86): the result is printed as the shortest
+/// decimal that reads back as the same `f64`, so most sums print as
+/// Redis prints them (`2.6`, `17179869185.5`), but a sum whose `f64`
+/// rounding shows in 17 digits (`0.1 + 0.2`) prints longer than Redis's.
+fn incr_by_float(cmd: &Command<'_>, db: &mut Db, now: i64, out: &mut Vec<u8>) {
+    const NOT_A_FLOAT: &str = "ERR value is not a valid float";
+    let key = cmd.arg(1);
+    let current = match db.get(key, now) {
+        None => Some(0.0),
+        Some(value) => parse_float(value),
+    };
+    let (Some(current), Some(by)) = (current, parse_float(cmd.arg(2))) else {
+        return resp::error(out, NOT_A_FLOAT);
+    };
+    let sum = current + by;
+    if !sum.is_finite() {
+        return resp::error(out, "ERR increment would produce NaN or Infinity");
+    }
+    let text = format_float(sum);
+    let value = text.into_bytes();
+    resp::bulk(out, &value);
+    db.put_keep_ttl(key, value, now);
+}
+
+/// `value` as Redis prints an `INCRBYFLOAT` result (`%.17Lf`, trailing
+/// zeros dropped, no `-0`), from an `f64`: the shortest decimal that reads
+/// back as `value` when it has at most 17 decimals (so `2.6` stays `2.6`
+/// where 17 digits of the `f64` would show `2.60000000000000009`), else
+/// 17 decimals.
+fn format_float(value: f64) -> String {
+    let shortest = format!("{value}");
+    let decimals = shortest.split_once('.').map_or(0, |(_, d)| d.len());
+    let mut text = if decimals <= 17 {
+        shortest
+    } else {
+        let fixed = format!("{value:.17}");
+        fixed
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    };
+    if text == "-0" {
+        text = "0".to_string();
+    }
+    text
+}
+
+/// A float as Redis's `string2ld` reads one: `strtold` over the whole
+/// argument, no leading space, no NaN, no overflow of a finite number.
+fn parse_float(bytes: &[u8]) -> Option<f64> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    if text.is_empty() || text.starts_with(|c: char| c.is_ascii_whitespace()) {
+        return None;
+    }
+    let value: f64 = text.parse().ok()?;
+    let literal_infinity = text.to_ascii_lowercase().contains("inf");
+    (!value.is_nan() && (value.is_finite() || literal_infinity)).then_some(value)
+}
