@@ -527,6 +527,64 @@ fn key_commands_match_redis() {
 }
 
 #[test]
+fn bits_copy_and_move_match_redis() {
+    same_bytes(&inline(&[
+        "SETBIT b 1 1",
+        "SETBIT b 1 1",
+        "SETBIT b 7 1",
+        "GET b",
+        "GETBIT b 1",
+        "GETBIT b 2",
+        "GETBIT b 100",
+        "GETBIT nosuch 0",
+        "SETBIT b 1 0",
+        "SETBIT b 20 1",
+        "STRLEN b",
+        "SETBIT b 4294967296 1",
+        "SETBIT b -1 1",
+        "SETBIT b x 1",
+        "SETBIT b 0 2",
+        "SETBIT b 0 -1",
+        "SETBIT b 0 x",
+        "GETBIT b -1",
+        "SET n 1",
+        "GETBIT n 2",
+        "SETBIT n 6 1",
+        "GET n",
+        "SETEX t 100 a",
+        "COPY t u",
+        "TTL u",
+        "GET u",
+        "COPY t u",
+        "COPY t u REPLACE",
+        "COPY t t",
+        "COPY nosuch u",
+        "COPY t u DB 3",
+        "COPY t u DB 3",
+        "COPY t u DB 16",
+        "COPY t u DB x",
+        "COPY t u FOO",
+        "COPY t u DB",
+        "COPY t t DB 0",
+        "SELECT 3",
+        "GET u",
+        "TTL u",
+        "SELECT 0",
+        "MOVE t 0",
+        "MOVE t 5",
+        "MOVE t 5",
+        "EXISTS t",
+        "MOVE nosuch 5",
+        "MOVE u 3",
+        "MOVE u 16",
+        "MOVE u x",
+        "SELECT 5",
+        "GET t",
+        "TTL t",
+    ]));
+}
+
+#[test]
 fn a_scan_returns_every_key_once_across_writes() {
     if !have("redis-cli") {
         return;

@@ -107,6 +107,8 @@ commands! {
     GetRange b"getrange" 4,
     Substr b"substr" 4,
     SetRange b"setrange" 4,
+    SetBit b"setbit" 4,
+    GetBit b"getbit" 3,
     Expire b"expire" -3,
     PExpire b"pexpire" -3,
     ExpireAt b"expireat" -3,
@@ -122,6 +124,8 @@ commands! {
     Rename b"rename" 3,
     RenameNx b"renamenx" 3,
     RandomKey b"randomkey" 1,
+    Copy b"copy" -3,
+    Move b"move" 3,
     DbSize b"dbsize" 1,
     FlushDb b"flushdb" -1,
     FlushAll b"flushall" -1,
@@ -327,7 +331,9 @@ pub fn execute(
         | Cmd::StrLen
         | Cmd::GetRange
         | Cmd::Substr
-        | Cmd::SetRange => strings::execute(which, cmd, db, now, out),
+        | Cmd::SetRange
+        | Cmd::SetBit
+        | Cmd::GetBit => strings::execute(which, cmd, db, now, out),
         Cmd::Expire
         | Cmd::PExpire
         | Cmd::ExpireAt

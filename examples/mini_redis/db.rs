@@ -369,6 +369,21 @@ impl Db {
         Some(true)
     }
 
+    /// A copy of a live key's value and its deadline (`COPY`, `MOVE`).
+    pub fn snapshot(&mut self, key: &[u8], now: i64) -> Option<(Vec<u8>, Option<i64>)> {
+        self.expire_if_needed(key, now);
+        self.keys
+            .get(key)
+            .map(|e| (e.value.clone(), e.deadline.map(|(at, _)| at)))
+    }
+
+    /// Stores `value` with `deadline` under `key`, replacing whatever was
+    /// there (`COPY ... REPLACE`, `MOVE`).
+    pub fn store(&mut self, key: &[u8], value: Vec<u8>, deadline: Option<i64>) {
+        self.remove(key);
+        self.insert(key, value, deadline.map_or(Ttl::Clear, Ttl::At));
+    }
+
     /// The live keys matching `pattern` (`KEYS`), in the map's order.
     pub fn keys_matching(&self, pattern: &[u8], now: i64) -> Vec<&[u8]> {
         let all = pattern == b"*";

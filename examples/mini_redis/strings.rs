@@ -210,6 +210,7 @@ pub(super) fn execute(which: Cmd, cmd: &Command<'_>, db: &mut Db, now: i64, out:
             });
         }
         Cmd::SetRange => setrange(cmd, db, now, out),
+        Cmd::SetBit | Cmd::GetBit => bit(which, cmd, db, now, out),
         Cmd::IncrByFloat => incr_by_float(cmd, db, now, out),
         _ => unreachable!("{name} is not a string command"),
     }
@@ -282,6 +283,43 @@ fn setrange(cmd: &Command<'_>, db: &mut Db, now: i64, out: &mut Vec<u8>) {
             resp::integer(out, len as i64);
         }
     }
+}
+
+/// `SETBIT key offset 0|1` (the bit's old value) and `GETBIT key offset`;
+/// bit 0 is the most significant bit of the first byte.
+fn bit(which: Cmd, cmd: &Command<'_>, db: &mut Db, now: i64, out: &mut Vec<u8>) {
+    let key = cmd.arg(1);
+    let offset = match parse_i64(cmd.arg(2)) {
+        Some(n) if n >= 0 && ((n >> 3) as usize) < MAX_BULK_LEN => n as usize,
+        _ => return resp::error(out, "ERR bit offset is not an integer or out of range"),
+    };
+    let (byte, mask) = (offset >> 3, 0x80u8 >> (offset & 7));
+    if which == Cmd::GetBit {
+        let set = db.read(key, now, |v| {
+            v.and_then(|v| v.get(byte)).is_some_and(|b| b & mask != 0)
+        });
+        return resp::integer(out, i64::from(set));
+    }
+    let on = match parse_i64(cmd.arg(3)) {
+        Some(n @ (0 | 1)) => n == 1,
+        _ => return resp::error(out, "ERR bit is not an integer or out of range"),
+    };
+    if db.get_mut(key, now).is_none() {
+        db.put_keep_ttl(key, Vec::new(), now);
+    }
+    let Some(value) = db.get_mut(key, now) else {
+        return resp::integer(out, 0);
+    };
+    if value.len() <= byte {
+        value.resize(byte + 1, 0);
+    }
+    let was = value[byte] & mask != 0;
+    if on {
+        value[byte] |= mask;
+    } else {
+        value[byte] &= !mask;
+    }
+    resp::integer(out, i64::from(was));
 }
 
 /// Copies `patch` into `value` at `offset`, growing it with zeros.
