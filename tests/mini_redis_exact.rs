@@ -426,9 +426,8 @@ fn getex_getdel_and_partial_strings_match_redis() {
     ]));
 }
 
-/// Sums whose last digits depend on C's 80-bit `long double` (Redis's
-/// `1 - 1.1` is `-0.1`, an `f64`'s `-0.10000000000000009`) are left out:
-/// mini_redis computes in `f64` (`docs/11-mini-redis.md`).
+/// The sums are C's 80-bit `long double`'s, as Redis's (`1 - 1.1` is
+/// `-0.1` there, `-0.10000000000000009` in an `f64`).
 #[test]
 fn incrbyfloat_matches_redis_on_its_test_values() {
     same_bytes(&inline(&[
@@ -454,10 +453,35 @@ fn incrbyfloat_matches_redis_on_its_test_values() {
         "INCRBYFLOAT f 1e3",
         "INCRBYFLOAT f -1000",
         "SET f 1",
+        "INCRBYFLOAT f -1.1",
+        "INCRBYFLOAT f 0.1",
+        "INCRBYFLOAT f 0.2",
+        "INCRBYFLOAT f 0.1",
+        "INCRBYFLOAT f 1e-30",
+        "INCRBYFLOAT f 123456789012345678901234567890",
+        "INCRBYFLOAT f 1.5e300",
+        "INCRBYFLOAT f -1.5e300",
+        "INCRBYFLOAT f 1e5000",
+        "INCRBYFLOAT f 1e-5000",
+        "INCRBYFLOAT f 0x1p3",
+        "INCRBYFLOAT f 1.18973149535723176502e+4932",
+        "INCRBYFLOAT f 1.18973149535723176502e+4932",
+        "SET f 3.0000000000000000001",
+        "INCRBYFLOAT f 0",
+        "SET f 1",
+        "INCRBYFLOAT f -0.999999999999999999",
+        "INCRBYFLOAT f 5e-18",
+        "INCRBYFLOAT f 4e-18",
         "INCRBYFLOAT f -1.5",
+        "INCRBYFLOAT f 1.5",
+        "SET f \"1\"",
+        "INCRBYFLOAT f .5",
+        "INCRBYFLOAT f 5.",
+        "INCRBYFLOAT f infinity",
+        "INCRBYFLOAT f 1e",
         "DEL f",
-        "INCRBYFLOAT f 0.125",
-        "INCRBYFLOAT f -0.125",
+        "INCRBYFLOAT f 0.024390243902439025",
+        "INCRBYFLOAT f -0.024390243902439025",
         "GET f",
         "SETEX f 100 3",
         "INCRBYFLOAT f 2",
@@ -581,6 +605,23 @@ fn bits_copy_and_move_match_redis() {
         "SELECT 5",
         "GET t",
         "TTL t",
+        "SET a ohmytext",
+        "SET b mynewtext",
+        "LCS a b",
+        "LCS a b LEN",
+        "LCS a b IDX",
+        "LCS a b IDX WITHMATCHLEN",
+        "LCS a b IDX MINMATCHLEN 4 WITHMATCHLEN",
+        "LCS a b IDX MINMATCHLEN -3",
+        "LCS a b IDX LEN",
+        "LCS a b MINMATCHLEN x",
+        "LCS a b MINMATCHLEN",
+        "LCS a b FOO",
+        "LCS a nosuch",
+        "LCS nosuch1 nosuch2 IDX",
+        "SET c aaaa",
+        "LCS c c IDX WITHMATCHLEN",
+        "LCS a c IDX",
     ]));
 }
 

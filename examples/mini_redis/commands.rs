@@ -109,6 +109,7 @@ commands! {
     SetRange b"setrange" 4,
     SetBit b"setbit" 4,
     GetBit b"getbit" 3,
+    Lcs b"lcs" -3,
     Expire b"expire" -3,
     PExpire b"pexpire" -3,
     ExpireAt b"expireat" -3,
@@ -333,7 +334,8 @@ pub fn execute(
         | Cmd::Substr
         | Cmd::SetRange
         | Cmd::SetBit
-        | Cmd::GetBit => strings::execute(which, cmd, db, now, out),
+        | Cmd::GetBit
+        | Cmd::Lcs => strings::execute(which, cmd, db, now, out),
         Cmd::Expire
         | Cmd::PExpire
         | Cmd::ExpireAt

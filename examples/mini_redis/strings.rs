@@ -1,9 +1,13 @@
 //! The string commands (Redis's `t_string.c`): `SET` and its options,
 //! the `SET` variants (`SETNX`, `SETEX`, `PSETEX`, `GETSET`, `MSETNX`),
-//! `GETEX`, `GETDEL`, and the commands that read or rewrite part of a
-//! value (`APPEND`, `STRLEN`, `GETRANGE`, `SETRANGE`, `INCRBYFLOAT`).
+//! `GETEX`, `GETDEL`, the commands that read or rewrite part of a value
+//! (`APPEND`, `STRLEN`, `GETRANGE`, `SETRANGE`, `SETBIT`, `GETBIT`,
+//! `INCRBYFLOAT`) and `LCS`.
 //! Argument checks come in Redis's order, so a command with two faults
 //! gets the error Redis gives.
+
+#[path = "float.rs"]
+mod float;
 
 use super::{Cmd, wrong_arity};
 use crate::db::{Condition, Db, NOT_AN_INTEGER, Ttl};
@@ -211,6 +215,7 @@ pub(super) fn execute(which: Cmd, cmd: &Command<'_>, db: &mut Db, now: i64, out:
         }
         Cmd::SetRange => setrange(cmd, db, now, out),
         Cmd::SetBit | Cmd::GetBit => bit(which, cmd, db, now, out),
+        Cmd::Lcs => lcs(cmd, db, now, out),
         Cmd::IncrByFloat => incr_by_float(cmd, db, now, out),
         _ => unreachable!("{name} is not a string command"),
     }
@@ -331,62 +336,136 @@ fn write_at(value: &mut Vec<u8>, offset: usize, patch: &[u8]) {
     value[offset..end].copy_from_slice(patch);
 }
 
-/// `INCRBYFLOAT key increment`. Computed in `f64` where Redis uses C's
-/// `long double` (80-bit on x86): the result is printed as the shortest
-/// decimal that reads back as the same `f64`, so most sums print as
-/// Redis prints them (`2.6`, `17179869185.5`), but a sum whose `f64`
-/// rounding shows in 17 digits (`0.1 + 0.2`) prints longer than Redis's.
+/// `INCRBYFLOAT key increment`: the sum in C's `long double`, printed
+/// as Redis prints it (`float.rs`); the key's deadline stays.
 fn incr_by_float(cmd: &Command<'_>, db: &mut Db, now: i64, out: &mut Vec<u8>) {
-    const NOT_A_FLOAT: &str = "ERR value is not a valid float";
     let key = cmd.arg(1);
-    let current = match db.get(key, now) {
-        None => Some(0.0),
-        Some(value) => parse_float(value),
-    };
-    let (Some(current), Some(by)) = (current, parse_float(cmd.arg(2))) else {
-        return resp::error(out, NOT_A_FLOAT);
-    };
-    let sum = current + by;
-    if !sum.is_finite() {
-        return resp::error(out, "ERR increment would produce NaN or Infinity");
+    let current = db.get(key, now).unwrap_or(b"0");
+    match float::incr_by_float(current, cmd.arg(2)) {
+        Ok(text) => {
+            let value = text.into_bytes();
+            resp::bulk(out, &value);
+            db.put_keep_ttl(key, value, now);
+        }
+        Err(e) => resp::error(out, e),
     }
-    let text = format_float(sum);
-    let value = text.into_bytes();
-    resp::bulk(out, &value);
-    db.put_keep_ttl(key, value, now);
 }
 
-/// `value` as Redis prints an `INCRBYFLOAT` result (`%.17Lf`, trailing
-/// zeros dropped, no `-0`), from an `f64`: the shortest decimal that reads
-/// back as `value` when it has at most 17 decimals (so `2.6` stays `2.6`
-/// where 17 digits of the `f64` would show `2.60000000000000009`), else
-/// 17 decimals.
-fn format_float(value: f64) -> String {
-    let shortest = format!("{value}");
-    let decimals = shortest.split_once('.').map_or(0, |(_, d)| d.len());
-    let mut text = if decimals <= 17 {
-        shortest
-    } else {
-        let fixed = format!("{value:.17}");
-        fixed
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_string()
-    };
-    if text == "-0" {
-        text = "0".to_string();
+/// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN]`: the
+/// longest common subsequence of two values, by Redis's dynamic
+/// programming table (`lcsCommand`), walked back from the end so the
+/// matched ranges come out in Redis's order.
+fn lcs(cmd: &Command<'_>, db: &mut Db, now: i64, out: &mut Vec<u8>) {
+    let a = db.get(cmd.arg(1), now).unwrap_or_default().to_vec();
+    let b = db.get(cmd.arg(2), now).unwrap_or_default().to_vec();
+    let (mut get_len, mut get_idx, mut with_len, mut min_len) = (false, false, false, 0i64);
+    let mut i = 3;
+    while i < cmd.len() {
+        let opt = cmd.arg(i);
+        if opt.eq_ignore_ascii_case(b"IDX") {
+            get_idx = true;
+        } else if opt.eq_ignore_ascii_case(b"LEN") {
+            get_len = true;
+        } else if opt.eq_ignore_ascii_case(b"WITHMATCHLEN") {
+            with_len = true;
+        } else if opt.eq_ignore_ascii_case(b"MINMATCHLEN") && i + 1 < cmd.len() {
+            let Some(n) = parse_i64(cmd.arg(i + 1)) else {
+                return resp::error(out, NOT_AN_INTEGER);
+            };
+            min_len = n.max(0);
+            i += 1;
+        } else {
+            return resp::error(out, "ERR syntax error");
+        }
+        i += 1;
     }
-    text
-}
-
-/// A float as Redis's `string2ld` reads one: `strtold` over the whole
-/// argument, no leading space, no NaN, no overflow of a finite number.
-fn parse_float(bytes: &[u8]) -> Option<f64> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    if text.is_empty() || text.starts_with(|c: char| c.is_ascii_whitespace()) {
-        return None;
+    if get_len && get_idx {
+        return resp::error(
+            out,
+            "ERR If you want both the length and indexes, please just use IDX.",
+        );
     }
-    let value: f64 = text.parse().ok()?;
-    let literal_infinity = text.to_ascii_lowercase().contains("inf");
-    (!value.is_nan() && (value.is_finite() || literal_infinity)).then_some(value)
+    let (alen, blen) = (a.len(), b.len());
+    if (alen + 1) as u64 * (blen + 1) as u64 * 4 > MAX_BULK_LEN as u64 {
+        return resp::error(
+            out,
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+        );
+    }
+    // table[i * (blen + 1) + j]: the LCS length of a[..i] and b[..j].
+    let width = blen + 1;
+    let mut table = vec![0u32; (alen + 1) * width];
+    for i in 1..=alen {
+        for j in 1..=blen {
+            table[i * width + j] = if a[i - 1] == b[j - 1] {
+                table[(i - 1) * width + j - 1] + 1
+            } else {
+                table[(i - 1) * width + j].max(table[i * width + j - 1])
+            };
+        }
+    }
+    let total = table[alen * width + blen];
+    if get_len {
+        return resp::integer(out, i64::from(total));
+    }
+    let mut result = vec![0u8; total as usize];
+    let mut ranges = Vec::new(); // ([a_start, a_end], [b_start, b_end], len)
+    let (mut idx, mut i, mut j) = (total as usize, alen, blen);
+    let unset = alen; // a_start == alen: no range open
+    let (mut a_start, mut a_end, mut b_start, mut b_end) = (unset, 0, 0, 0);
+    while i > 0 && j > 0 {
+        let mut emit = false;
+        if a[i - 1] == b[j - 1] {
+            result[idx - 1] = a[i - 1];
+            if a_start == unset {
+                (a_start, a_end, b_start, b_end) = (i - 1, i - 1, j - 1, j - 1);
+            } else if a_start == i && b_start == j {
+                a_start -= 1;
+                b_start -= 1;
+            } else {
+                emit = true;
+            }
+            if a_start == 0 || b_start == 0 {
+                emit = true;
+            }
+            idx -= 1;
+            i -= 1;
+            j -= 1;
+        } else {
+            if table[(i - 1) * width + j] > table[i * width + j - 1] {
+                i -= 1;
+            } else {
+                j -= 1;
+            }
+            if a_start != unset {
+                emit = true;
+            }
+        }
+        let match_len = a_end.wrapping_sub(a_start).wrapping_add(1);
+        if emit {
+            if min_len == 0 || match_len as i64 >= min_len {
+                ranges.push(([a_start, a_end], [b_start, b_end], match_len));
+            }
+            a_start = unset;
+        }
+    }
+    if !get_idx {
+        return resp::bulk(out, &result);
+    }
+    resp::array(out, 4);
+    resp::bulk(out, b"matches");
+    resp::array(out, ranges.len());
+    for (ar, br, len) in ranges {
+        resp::array(out, if with_len { 3 } else { 2 });
+        for range in [ar, br] {
+            resp::array(out, 2);
+            resp::integer(out, range[0] as i64);
+            resp::integer(out, range[1] as i64);
+        }
+        if with_len {
+            resp::integer(out, len as i64);
+        }
+    }
+    resp::bulk(out, b"len");
+    resp::integer(out, i64::from(total));
 }
