@@ -12,10 +12,12 @@
 
 #[path = "keyspace.rs"]
 mod keyspace;
+#[path = "lists.rs"]
+mod lists;
 #[path = "strings.rs"]
 mod strings;
 
-use crate::db::{Db, NOT_AN_INTEGER};
+use crate::db::{Db, NOT_AN_INTEGER, WRONGTYPE};
 use crate::resp::{self, Command};
 
 /// What [`execute`] did with a command.
@@ -110,6 +112,12 @@ commands! {
     SetBit b"setbit" 4,
     GetBit b"getbit" 3,
     Lcs b"lcs" -3,
+    LPush b"lpush" -3,
+    RPush b"rpush" -3,
+    LPop b"lpop" -2,
+    RPop b"rpop" -2,
+    LLen b"llen" 2,
+    LRange b"lrange" 4,
     Expire b"expire" -3,
     PExpire b"pexpire" -3,
     ExpireAt b"expireat" -3,
@@ -297,7 +305,10 @@ pub fn execute(
             _ => wrong_arity(name, out),
         },
         Cmd::Echo => resp::bulk(out, arg(1)),
-        Cmd::Get => db.read(arg(1), now, |value| resp::optional_bulk(out, value)),
+        Cmd::Get => db.read(arg(1), now, |value| match value {
+            Ok(value) => resp::optional_bulk(out, value),
+            Err(_) => resp::error(out, WRONGTYPE),
+        }),
         Cmd::Set => strings::set(cmd, db, now, out),
         Cmd::Del | Cmd::Unlink => {
             let n = cmd.args().skip(1).filter(|k| db.del(k, now)).count();
@@ -317,7 +328,10 @@ pub fn execute(
         Cmd::MGet => {
             resp::array(out, cmd.len() - 1);
             for key in cmd.args().skip(1) {
-                db.read(key, now, |value| resp::optional_bulk(out, value));
+                // Another type reads as nil here, as in Redis.
+                db.read(key, now, |value| {
+                    resp::optional_bulk(out, value.ok().flatten())
+                });
             }
         }
         Cmd::MSet | Cmd::MSetNx => strings::mset(which, cmd, db, now, out),
@@ -351,6 +365,9 @@ pub fn execute(
         | Cmd::Rename
         | Cmd::RenameNx
         | Cmd::RandomKey => keyspace::execute(which, cmd, db, now, out),
+        Cmd::LPush | Cmd::RPush | Cmd::LPop | Cmd::RPop | Cmd::LLen | Cmd::LRange => {
+            lists::execute(which, cmd, db, now, out)
+        }
         Cmd::DbSize => resp::integer(out, db.len() as i64),
         Cmd::FlushDb => {
             if flush_mode_ok(cmd) {

@@ -17,7 +17,7 @@
 // calls every function.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Keys sampled per round of the active cycle (Redis's
@@ -43,9 +43,36 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// A key's value: Redis's string or list object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// A string (`SET`, `INCR`...).
+    Str(Vec<u8>),
+    /// A list (`LPUSH`, `RPUSH`), never empty: the pop of its last
+    /// element deletes the key, as in Redis.
+    List(VecDeque<Vec<u8>>),
+}
+
+impl Value {
+    /// What `TYPE` answers.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+            Value::List(_) => "list",
+        }
+    }
+}
+
+/// A command run on a key of another type (Redis's `checkType`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WrongType;
+
+/// Redis's text for [`WrongType`].
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
 /// One value and its deadline.
 struct Entry {
-    value: Vec<u8>,
+    value: Value,
     /// `Some((unix ms, index in Db::volatile))` when the key expires.
     deadline: Option<(i64, usize)>,
 }
@@ -58,7 +85,7 @@ impl Entry {
     }
 }
 
-/// A database: Redis's `redisDb` with only strings.
+/// A database: Redis's `redisDb` with strings and lists.
 #[derive(Default)]
 pub struct Db {
     /// Every key (Redis's `db->dict`).
@@ -120,7 +147,7 @@ impl Db {
     }
 
     /// Removes `key` and its deadline; the value if it was there.
-    fn remove(&mut self, key: &[u8]) -> Option<Vec<u8>> {
+    fn remove(&mut self, key: &[u8]) -> Option<Value> {
         let entry = self.keys.remove(key)?;
         if let Some((_, slot)) = entry.deadline {
             self.unlink_volatile(slot);
@@ -160,17 +187,69 @@ impl Db {
         }
     }
 
-    /// The value of `key`, if it exists and has not expired.
+    /// The string value of `key`, if it exists, has not expired and is a
+    /// string.
     pub fn get(&mut self, key: &[u8], now: i64) -> Option<&[u8]> {
         self.expire_if_needed(key, now);
-        self.keys.get(key).map(|e| e.value.as_slice())
+        match self.keys.get(key).map(|e| &e.value) {
+            Some(Value::Str(value)) => Some(value),
+            _ => None,
+        }
     }
 
-    /// The value of a live `key`, to change in place (`APPEND`,
+    /// The string value of a live `key`, to change in place (`APPEND`,
     /// `SETRANGE`); its deadline stays.
     pub fn get_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Vec<u8>> {
         self.expire_if_needed(key, now);
-        self.keys.get_mut(key).map(|e| &mut e.value)
+        match self.keys.get_mut(key).map(|e| &mut e.value) {
+            Some(Value::Str(value)) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// Err when a live `key` holds another type than a string: the check
+    /// the string commands that have no one-lookup path make first.
+    pub fn check_string(&mut self, key: &[u8], now: i64) -> Result<(), WrongType> {
+        self.expire_if_needed(key, now);
+        match self.keys.get(key).map(|e| &e.value) {
+            Some(Value::List(_)) => Err(WrongType),
+            _ => Ok(()),
+        }
+    }
+
+    /// The list of a live `key` (`None`: missing).
+    ///
+    /// # Errors
+    /// [`WrongType`] for a string.
+    pub fn list_mut(
+        &mut self,
+        key: &[u8],
+        now: i64,
+    ) -> Result<Option<&mut VecDeque<Vec<u8>>>, WrongType> {
+        self.expire_if_needed(key, now);
+        match self.keys.get_mut(key).map(|e| &mut e.value) {
+            None => Ok(None),
+            Some(Value::List(list)) => Ok(Some(list)),
+            Some(Value::Str(_)) => Err(WrongType),
+        }
+    }
+
+    /// Adds a missing `key` holding `list`.
+    pub fn insert_list(&mut self, key: &[u8], list: VecDeque<Vec<u8>>) {
+        self.insert(key, Value::List(list), Ttl::Clear);
+    }
+
+    /// Deletes `key` if it holds an empty list (after a pop).
+    pub fn drop_if_empty(&mut self, key: &[u8]) {
+        if matches!(self.keys.get(key), Some(Entry { value: Value::List(l), .. }) if l.is_empty()) {
+            self.remove(key);
+        }
+    }
+
+    /// The type of a live `key`, as `TYPE` names it (`none`: missing).
+    pub fn type_name(&mut self, key: &[u8], now: i64) -> &'static str {
+        self.expire_if_needed(key, now);
+        self.keys.get(key).map_or("none", |e| e.value.type_name())
     }
 
     /// Calls `f` with the value of `key` (`None` if it is missing or has
@@ -178,24 +257,36 @@ impl Db {
     /// hash lookup for a live key, where `get` needs two whenever some key
     /// has a deadline (a returned borrow cannot be followed by the delete
     /// of a due key in the same function; a callback's can).
-    pub fn read<R>(&mut self, key: &[u8], now: i64, f: impl FnOnce(Option<&[u8]>) -> R) -> R {
+    /// A key of another type than a string is `Err(WrongType)`.
+    pub fn read<R>(
+        &mut self,
+        key: &[u8],
+        now: i64,
+        f: impl FnOnce(Result<Option<&[u8]>, WrongType>) -> R,
+    ) -> R {
         match self.keys.get(key) {
-            None => return f(None),
-            Some(entry) if !entry.due(now) => return f(Some(&entry.value)),
+            None => return f(Ok(None)),
+            Some(entry) if !entry.due(now) => {
+                return f(match &entry.value {
+                    Value::Str(value) => Ok(Some(value)),
+                    Value::List(_) => Err(WrongType),
+                });
+            }
             Some(_) => {}
         }
         self.remove(key);
         self.expired += 1;
-        f(None)
+        f(Ok(None))
     }
 
-    /// True if `key` exists and has not expired.
+    /// True if `key` exists (of any type) and has not expired.
     pub fn exists(&mut self, key: &[u8], now: i64) -> bool {
-        self.read(key, now, |value| value.is_some())
+        self.read(key, now, |value| !matches!(value, Ok(None)))
     }
 
     /// `SET`: stores `value` under `key` unless `cond` says no; returns
-    /// (whether it was stored, the old value when `want_old`).
+    /// (whether it was stored, the old value when `want_old`). A list is
+    /// replaced (the caller checks the type first for `SET ... GET`).
     ///
     /// A live key costs one hash lookup (its value's buffer is reused); a
     /// missing or due one, two (the insert, after the delete of a due one).
@@ -211,12 +302,20 @@ impl Db {
         if let Some(entry) = self.keys.get_mut(key)
             && !entry.due(now)
         {
-            let old = want_old.then(|| entry.value.clone());
+            let old = match &entry.value {
+                Value::Str(old) if want_old => Some(old.clone()),
+                _ => None,
+            };
             if cond == Condition::IfMissing {
                 return (false, old);
             }
-            entry.value.clear();
-            entry.value.extend_from_slice(value);
+            match &mut entry.value {
+                Value::Str(current) => {
+                    current.clear();
+                    current.extend_from_slice(value);
+                }
+                other => *other = Value::Str(value.to_vec()),
+            }
             let unlink = match (ttl, &mut entry.deadline) {
                 (Ttl::Keep, _) | (Ttl::Clear, None) => None,
                 (Ttl::Clear, Some((_, slot))) => {
@@ -243,12 +342,12 @@ impl Db {
         if cond == Condition::IfExists {
             return (false, None);
         }
-        self.insert(key, value.to_vec(), ttl);
+        self.insert(key, Value::Str(value.to_vec()), ttl);
         (true, None)
     }
 
     /// Adds a key known to be missing.
-    fn insert(&mut self, key: &[u8], value: Vec<u8>, ttl: Ttl) {
+    fn insert(&mut self, key: &[u8], value: Value, ttl: Ttl) {
         let deadline = match ttl {
             Ttl::At(at) => {
                 self.volatile.push(key.to_vec());
@@ -266,7 +365,7 @@ impl Db {
     }
 
     /// Deletes a live `key` and returns its value (`GETDEL`).
-    pub fn take(&mut self, key: &[u8], now: i64) -> Option<Vec<u8>> {
+    pub fn take(&mut self, key: &[u8], now: i64) -> Option<Value> {
         self.expire_if_needed(key, now);
         self.remove(key)
     }
@@ -281,17 +380,20 @@ impl Db {
         if let Some(entry) = self.keys.get_mut(key)
             && !entry.due(now)
         {
-            let current = crate::resp::parse_i64(&entry.value).ok_or(NOT_AN_INTEGER)?;
+            let Value::Str(value) = &mut entry.value else {
+                return Err(WRONGTYPE);
+            };
+            let current = crate::resp::parse_i64(value).ok_or(NOT_AN_INTEGER)?;
             let new = current.checked_add(by).ok_or(OVERFLOW)?;
             // Rewritten in place; the deadline stays, as in Redis.
-            entry.value.clear();
-            crate::resp::push_int(&mut entry.value, new);
+            value.clear();
+            crate::resp::push_int(value, new);
             return Ok(new);
         }
         self.expire_if_needed(key, now);
         let mut value = Vec::with_capacity(20);
         crate::resp::push_int(&mut value, by);
-        self.insert(key, value, Ttl::Clear);
+        self.insert(key, Value::Str(value), Ttl::Clear);
         Ok(by)
     }
 
@@ -300,8 +402,8 @@ impl Db {
     pub fn put_keep_ttl(&mut self, key: &[u8], value: Vec<u8>, now: i64) {
         self.expire_if_needed(key, now);
         match self.keys.get_mut(key) {
-            Some(entry) => entry.value = value,
-            None => self.insert(key, value, Ttl::Clear),
+            Some(entry) => entry.value = Value::Str(value),
+            None => self.insert(key, Value::Str(value), Ttl::Clear),
         }
     }
 
@@ -364,13 +466,13 @@ impl Db {
             self.remove(to);
         }
         let deadline = self.deadline(from, now).flatten();
-        let value = self.remove(from).unwrap_or_default();
+        let value = self.remove(from)?;
         self.insert(to, value, deadline.map_or(Ttl::Clear, Ttl::At));
         Some(true)
     }
 
     /// A copy of a live key's value and its deadline (`COPY`, `MOVE`).
-    pub fn snapshot(&mut self, key: &[u8], now: i64) -> Option<(Vec<u8>, Option<i64>)> {
+    pub fn snapshot(&mut self, key: &[u8], now: i64) -> Option<(Value, Option<i64>)> {
         self.expire_if_needed(key, now);
         self.keys
             .get(key)
@@ -379,7 +481,7 @@ impl Db {
 
     /// Stores `value` with `deadline` under `key`, replacing whatever was
     /// there (`COPY ... REPLACE`, `MOVE`).
-    pub fn store(&mut self, key: &[u8], value: Vec<u8>, deadline: Option<i64>) {
+    pub fn store(&mut self, key: &[u8], value: Value, deadline: Option<i64>) {
         self.remove(key);
         self.insert(key, value, deadline.map_or(Ttl::Clear, Ttl::At));
     }

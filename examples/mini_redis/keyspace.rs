@@ -33,14 +33,7 @@ pub(super) fn execute(which: Cmd, cmd: &Command<'_>, db: &mut Db, now: i64, out:
             resp::integer(out, reply);
         }
         Cmd::Persist => resp::integer(out, i64::from(db.persist(key, now))),
-        Cmd::Type => resp::simple(
-            out,
-            if db.exists(key, now) {
-                "string"
-            } else {
-                "none"
-            },
-        ),
+        Cmd::Type => resp::simple(out, db.type_name(key, now)),
         Cmd::Rename | Cmd::RenameNx => {
             let nx = which == Cmd::RenameNx;
             match db.rename(key, cmd.arg(2), nx, now) {
@@ -132,7 +125,7 @@ fn scan(cmd: &Command<'_>, db: &mut Db, now: i64, out: &mut Vec<u8>) {
     };
     let mut count = 10usize;
     let mut pattern: Option<&[u8]> = None;
-    let mut strings = true;
+    let mut wanted_type: Option<&[u8]> = None;
     let mut i = 2;
     while i < cmd.len() {
         let opt = cmd.arg(i);
@@ -144,7 +137,7 @@ fn scan(cmd: &Command<'_>, db: &mut Db, now: i64, out: &mut Vec<u8>) {
                 Some(n) => count = n as usize,
             },
             (b"match", Some(p)) => pattern = Some(p).filter(|p| *p != b"*"),
-            (b"type", Some(t)) => strings = t.eq_ignore_ascii_case(b"string"),
+            (b"type", Some(t)) => wanted_type = Some(t),
             _ => return resp::error(out, "ERR syntax error"),
         }
         i += 2;
@@ -152,7 +145,10 @@ fn scan(cmd: &Command<'_>, db: &mut Db, now: i64, out: &mut Vec<u8>) {
     let (next, keys) = db.scan(cursor, count, now);
     let keys: Vec<Vec<u8>> = keys
         .into_iter()
-        .filter(|k| strings && pattern.is_none_or(|p| resp::glob_match(p, k)))
+        .filter(|k| pattern.is_none_or(|p| resp::glob_match(p, k)))
+        .filter(|k| {
+            wanted_type.is_none_or(|t| t.eq_ignore_ascii_case(db.type_name(k, now).as_bytes()))
+        })
         .collect();
     resp::array(out, 2);
     resp::bulk(out, next.to_string().as_bytes());

@@ -10,7 +10,7 @@
 mod float;
 
 use super::{Cmd, wrong_arity};
-use crate::db::{Condition, Db, NOT_AN_INTEGER, Ttl};
+use crate::db::{Condition, Db, NOT_AN_INTEGER, Ttl, Value, WRONGTYPE};
 use crate::resp::{self, Command, MAX_BULK_LEN, parse_i64};
 
 /// How an `EX`-like argument is read: the unit, and whether it counts from
@@ -119,6 +119,9 @@ pub(super) fn set(cmd: &Command<'_>, db: &mut Db, now: i64, out: &mut Vec<u8>) {
     } else {
         Condition::Always
     };
+    if o.get && db.check_string(cmd.arg(1), now).is_err() {
+        return resp::error(out, WRONGTYPE);
+    }
     let (stored, old) = db.set(cmd.arg(1), cmd.arg(2), cond, ttl, o.get, now);
     if o.get {
         resp::optional_bulk(out, old.as_deref());
@@ -156,6 +159,13 @@ const TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-
 pub(super) fn execute(which: Cmd, cmd: &Command<'_>, db: &mut Db, now: i64, out: &mut Vec<u8>) {
     let name = which.spec().name;
     let key = cmd.arg(1);
+    let checked = matches!(
+        which,
+        Cmd::GetSet | Cmd::GetDel | Cmd::Append | Cmd::IncrByFloat
+    );
+    if checked && db.check_string(key, now).is_err() {
+        return resp::error(out, WRONGTYPE);
+    }
     match which {
         Cmd::SetNx => {
             let (stored, _) = db.set(
@@ -186,12 +196,15 @@ pub(super) fn execute(which: Cmd, cmd: &Command<'_>, db: &mut Db, now: i64, out:
             let (_, old) = db.set(key, cmd.arg(2), Condition::Always, Ttl::Clear, true, now);
             resp::optional_bulk(out, old.as_deref());
         }
-        Cmd::GetDel => resp::optional_bulk(out, db.take(key, now).as_deref()),
+        Cmd::GetDel => match db.take(key, now) {
+            Some(Value::Str(value)) => resp::bulk(out, &value),
+            _ => resp::nil(out),
+        },
         Cmd::GetEx => getex(cmd, db, now, out),
-        Cmd::StrLen => {
-            let len = db.read(key, now, |v| v.map_or(0, <[u8]>::len));
-            resp::integer(out, len as i64);
-        }
+        Cmd::StrLen => match db.read(key, now, |v| v.map(|v| v.map_or(0, <[u8]>::len))) {
+            Ok(len) => resp::integer(out, len as i64),
+            Err(_) => resp::error(out, WRONGTYPE),
+        },
         Cmd::Append => {
             let tail = cmd.arg(2);
             if let Some(value) = db.get_mut(key, now) {
@@ -209,8 +222,9 @@ pub(super) fn execute(which: Cmd, cmd: &Command<'_>, db: &mut Db, now: i64, out:
             let (Some(start), Some(end)) = (parse_i64(cmd.arg(2)), parse_i64(cmd.arg(3))) else {
                 return resp::error(out, NOT_AN_INTEGER);
             };
-            db.read(key, now, |value| {
-                resp::bulk(out, range(value.unwrap_or_default(), start, end));
+            db.read(key, now, |value| match value {
+                Ok(value) => resp::bulk(out, range(value.unwrap_or_default(), start, end)),
+                Err(_) => resp::error(out, WRONGTYPE),
             });
         }
         Cmd::SetRange => setrange(cmd, db, now, out),
@@ -227,6 +241,9 @@ fn getex(cmd: &Command<'_>, db: &mut Db, now: i64, out: &mut Vec<u8>) {
         return resp::error(out, "ERR syntax error");
     };
     let key = cmd.arg(1);
+    if db.check_string(key, now).is_err() {
+        return resp::error(out, WRONGTYPE);
+    }
     let Some(value) = db.get(key, now).map(<[u8]>::to_vec) else {
         return resp::nil(out);
     };
@@ -270,6 +287,9 @@ fn setrange(cmd: &Command<'_>, db: &mut Db, now: i64, out: &mut Vec<u8>) {
     if offset < 0 {
         return resp::error(out, "ERR offset is out of range");
     }
+    if db.check_string(key, now).is_err() {
+        return resp::error(out, WRONGTYPE);
+    }
     let offset = offset as u64;
     let too_long = offset + patch.len() as u64 > MAX_BULK_LEN as u64;
     match db.get_mut(key, now) {
@@ -301,14 +321,20 @@ fn bit(which: Cmd, cmd: &Command<'_>, db: &mut Db, now: i64, out: &mut Vec<u8>) 
     let (byte, mask) = (offset >> 3, 0x80u8 >> (offset & 7));
     if which == Cmd::GetBit {
         let set = db.read(key, now, |v| {
-            v.and_then(|v| v.get(byte)).is_some_and(|b| b & mask != 0)
+            v.map(|v| v.and_then(|v| v.get(byte)).is_some_and(|b| b & mask != 0))
         });
+        let Ok(set) = set else {
+            return resp::error(out, WRONGTYPE);
+        };
         return resp::integer(out, i64::from(set));
     }
     let on = match parse_i64(cmd.arg(3)) {
         Some(n @ (0 | 1)) => n == 1,
         _ => return resp::error(out, "ERR bit is not an integer or out of range"),
     };
+    if db.check_string(key, now).is_err() {
+        return resp::error(out, WRONGTYPE);
+    }
     if db.get_mut(key, now).is_none() {
         db.put_keep_ttl(key, Vec::new(), now);
     }
@@ -356,6 +382,9 @@ fn incr_by_float(cmd: &Command<'_>, db: &mut Db, now: i64, out: &mut Vec<u8>) {
 /// programming table (`lcsCommand`), walked back from the end so the
 /// matched ranges come out in Redis's order.
 fn lcs(cmd: &Command<'_>, db: &mut Db, now: i64, out: &mut Vec<u8>) {
+    if db.check_string(cmd.arg(1), now).is_err() || db.check_string(cmd.arg(2), now).is_err() {
+        return resp::error(out, "ERR The specified keys must contain string values");
+    }
     let a = db.get(cmd.arg(1), now).unwrap_or_default().to_vec();
     let b = db.get(cmd.arg(2), now).unwrap_or_default().to_vec();
     let (mut get_len, mut get_idx, mut with_len, mut min_len) = (false, false, false, 0i64);
