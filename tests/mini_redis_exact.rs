@@ -83,6 +83,8 @@ fn an_error_quoting_crlf_is_one_line_so_no_reply_is_injected() {
     s.extend(encode(&[b"CONFIG", b"a\r\nb"]));
     s.extend(encode(&[b"\r\nBAR\n", b"\n"]));
     s.extend(encode(&[b"GET", b"k"]));
+    // Inline, the escapes make the CR LF.
+    s.extend_from_slice(b"FOO \"x'\\r\\n+OK\"\r\nGET k\r\n");
     same_bytes(&s);
 }
 

@@ -19,7 +19,6 @@
 //! `client-output-buffer-limit pubsub` does.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::io;
 use std::rc::{Rc, Weak};
 use std::time::Instant;
@@ -32,6 +31,10 @@ use crate::resp::{self, Command, Parser};
 
 #[path = "info.rs"]
 mod info;
+#[path = "pubsub.rs"]
+mod pubsub;
+
+use pubsub::{PubSub, unsubscribe};
 
 /// The server's limits.
 #[derive(Clone, Debug)]
@@ -54,15 +57,6 @@ impl Default for Config {
             output_high_water: 1024 * 1024,
         }
     }
-}
-
-/// Who listens to what.
-#[derive(Default)]
-struct PubSub {
-    /// Channel → subscribers (session id → transport).
-    channels: HashMap<Vec<u8>, HashMap<u64, Transport>>,
-    /// (pattern, session id, transport), in subscription order.
-    patterns: Vec<(Vec<u8>, u64, Transport)>,
 }
 
 /// What every session shares: the keyspace, the subscriptions, the limits.
@@ -103,88 +97,6 @@ impl Shared {
             started: Instant::now(),
             port: Cell::new(0),
         })
-    }
-
-    /// `PUBLISH`: sends `message` to every subscriber of `channel` and of a
-    /// matching pattern; returns how many got it. A subscriber whose unsent
-    /// bytes pass the limit is aborted (its session unsubscribes when its
-    /// `connection_lost` runs).
-    fn publish(&self, channel: &[u8], message: &[u8]) -> usize {
-        let pubsub = self.pubsub.borrow();
-        let mut receivers = 0;
-        let mut send = |transport: &Transport, frame: &[u8]| {
-            if transport.write(frame).is_ok() {
-                receivers += 1;
-                if transport.get_write_buffer_size() > self.config.pubsub_limit {
-                    self.dropped_subscribers
-                        .set(self.dropped_subscribers.get() + 1);
-                    transport.abort();
-                }
-            }
-        };
-        if let Some(subscribers) = pubsub.channels.get(channel) {
-            let mut frame = Vec::with_capacity(32 + channel.len() + message.len());
-            resp::array(&mut frame, 3);
-            resp::bulk(&mut frame, b"message");
-            resp::bulk(&mut frame, channel);
-            resp::bulk(&mut frame, message);
-            for transport in subscribers.values() {
-                send(transport, &frame);
-            }
-        }
-        for (pattern, _, transport) in &pubsub.patterns {
-            if resp::glob_match(pattern, channel) {
-                let mut frame = Vec::new();
-                resp::array(&mut frame, 4);
-                resp::bulk(&mut frame, b"pmessage");
-                resp::bulk(&mut frame, pattern);
-                resp::bulk(&mut frame, channel);
-                resp::bulk(&mut frame, message);
-                send(transport, &frame);
-            }
-        }
-        receivers
-    }
-}
-
-impl Shared {
-    /// `PUBSUB CHANNELS [pattern]`, `PUBSUB NUMSUB [channel ...]`,
-    /// `PUBSUB NUMPAT`.
-    fn pubsub_command(&self, cmd: &Command<'_>, out: &mut Vec<u8>) {
-        let pubsub = self.pubsub.borrow();
-        let sub = cmd.arg(1).to_ascii_lowercase();
-        match sub.as_slice() {
-            b"channels" if cmd.len() <= 3 => {
-                let pattern = (cmd.len() == 3).then(|| cmd.arg(2));
-                let names: Vec<&Vec<u8>> = pubsub
-                    .channels
-                    .keys()
-                    .filter(|c| pattern.is_none_or(|p| resp::glob_match(p, c)))
-                    .collect();
-                resp::array(out, names.len());
-                for name in names {
-                    resp::bulk(out, name);
-                }
-            }
-            b"channels" => commands::subcommand_syntax_error("PUBSUB", cmd.arg(1), out),
-            b"numsub" => {
-                resp::array(out, (cmd.len() - 2) * 2);
-                for channel in cmd.args().skip(2) {
-                    resp::bulk(out, channel);
-                    let n = pubsub.channels.get(channel).map_or(0, HashMap::len);
-                    resp::integer(out, n as i64);
-                }
-            }
-            b"numpat" if cmd.len() == 2 => {
-                let mut unique: Vec<&[u8]> =
-                    pubsub.patterns.iter().map(|(p, _, _)| &p[..]).collect();
-                unique.sort_unstable();
-                unique.dedup();
-                resp::integer(out, unique.len() as i64);
-            }
-            b"numpat" => commands::wrong_arity("pubsub|numpat", out),
-            _ => commands::unknown_subcommand("PUBSUB", cmd.arg(1), out),
-        }
     }
 }
 
@@ -392,7 +304,6 @@ fn execute(
     now: i64,
     out: &mut Vec<u8>,
 ) -> Flow {
-    let (id, transport) = (client.id, client.transport);
     let subs = client;
     let Some(Spec {
         name,
@@ -435,67 +346,9 @@ fn execute(
             let n = shared.publish(cmd.arg(1), cmd.arg(2));
             resp::integer(out, n as i64);
         }
-        Cmd::Subscribe | Cmd::PSubscribe => {
-            let Some(transport) = transport else {
+        Cmd::Subscribe | Cmd::PSubscribe | Cmd::Unsubscribe | Cmd::PUnsubscribe => {
+            if !pubsub::subscriptions(shared, subs, which, name, cmd, out) {
                 return Flow::Close;
-            };
-            let pattern = which == Cmd::PSubscribe;
-            for target in cmd.args().skip(1) {
-                let mine = if pattern {
-                    &mut *subs.patterns
-                } else {
-                    &mut *subs.channels
-                };
-                if !mine.iter().any(|t| t == target) {
-                    mine.push(target.to_vec());
-                    let mut pubsub = shared.pubsub.borrow_mut();
-                    if pattern {
-                        pubsub
-                            .patterns
-                            .push((target.to_vec(), id, transport.clone()));
-                    } else {
-                        pubsub
-                            .channels
-                            .entry(target.to_vec())
-                            .or_default()
-                            .insert(id, transport.clone());
-                    }
-                }
-                resp::array(out, 3);
-                resp::bulk(out, name.as_bytes());
-                resp::bulk(out, target);
-                resp::integer(out, (subs.channels.len() + subs.patterns.len()) as i64);
-            }
-        }
-        Cmd::Unsubscribe | Cmd::PUnsubscribe => {
-            let pattern = which == Cmd::PUnsubscribe;
-            let targets: Vec<Vec<u8>> = if cmd.len() > 1 {
-                cmd.args().skip(1).map(<[u8]>::to_vec).collect()
-            } else if pattern {
-                subs.patterns.clone()
-            } else {
-                subs.channels.clone()
-            };
-            if targets.is_empty() {
-                resp::array(out, 3);
-                resp::bulk(out, name.as_bytes());
-                resp::nil(out);
-                resp::integer(out, (subs.channels.len() + subs.patterns.len()) as i64);
-            }
-            for target in targets {
-                let mine = if pattern {
-                    &mut *subs.patterns
-                } else {
-                    &mut *subs.channels
-                };
-                if let Some(at) = mine.iter().position(|t| *t == target) {
-                    mine.remove(at);
-                    unsubscribe(shared, id, pattern, &target);
-                }
-                resp::array(out, 3);
-                resp::bulk(out, name.as_bytes());
-                resp::bulk(out, &target);
-                resp::integer(out, (subs.channels.len() + subs.patterns.len()) as i64);
             }
         }
         Cmd::Select => match resp::parse_i64(cmd.arg(1)) {
@@ -620,21 +473,6 @@ fn function(cmd: &Command<'_>, out: &mut Vec<u8>) {
         }
         3 => resp::error(out, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
         _ => commands::subcommand_syntax_error("FUNCTION", cmd.arg(1), out),
-    }
-}
-
-/// Removes session `id`'s subscription to `target` from the registry.
-fn unsubscribe(shared: &Shared, id: u64, pattern: bool, target: &[u8]) {
-    let mut pubsub = shared.pubsub.borrow_mut();
-    if pattern {
-        pubsub
-            .patterns
-            .retain(|(p, owner, _)| !(*owner == id && p == target));
-    } else if let Some(subscribers) = pubsub.channels.get_mut(target) {
-        subscribers.remove(&id);
-        if subscribers.is_empty() {
-            pubsub.channels.remove(target);
-        }
     }
 }
 
