@@ -318,13 +318,22 @@ pub fn execute(
             let n = cmd.args().skip(1).filter(|k| db.exists(k, now)).count();
             resp::integer(out, n as i64);
         }
-        Cmd::Incr => incr_by(db, arg(1), Some(1), now, out),
-        Cmd::Decr => incr_by(db, arg(1), Some(-1), now, out),
-        Cmd::IncrBy => incr_by(db, arg(1), resp::parse_i64(arg(2)), now, out),
-        Cmd::DecrBy => match resp::parse_i64(arg(2)) {
-            Some(i64::MIN) => resp::error(out, "ERR decrement would overflow"),
-            by => incr_by(db, arg(1), by.map(|n| -n), now, out),
-        },
+        Cmd::Incr | Cmd::Decr | Cmd::IncrBy | Cmd::DecrBy => {
+            let by = match which {
+                Cmd::Incr => Ok(1),
+                Cmd::Decr => Ok(-1),
+                Cmd::IncrBy => resp::parse_i64(arg(2)).ok_or(NOT_AN_INTEGER),
+                _ => match resp::parse_i64(arg(2)) {
+                    Some(i64::MIN) => Err("ERR decrement would overflow"),
+                    Some(n) => Ok(-n),
+                    None => Err(NOT_AN_INTEGER),
+                },
+            };
+            match by.and_then(|by| db.incr_by(arg(1), by, now)) {
+                Ok(n) => resp::integer(out, n),
+                Err(e) => resp::error(out, e),
+            }
+        }
         Cmd::MGet => {
             resp::array(out, cmd.len() - 1);
             for key in cmd.args().skip(1) {
@@ -403,15 +412,6 @@ pub fn flush_mode_ok(cmd: &Command<'_>) -> bool {
         1 => true,
         2 => cmd.arg(1).eq_ignore_ascii_case(b"sync") || cmd.arg(1).eq_ignore_ascii_case(b"async"),
         _ => false,
-    }
-}
-
-/// `INCR`, `DECR`, `INCRBY`, `DECRBY` by `by` (`None`: the argument was
-/// not an integer).
-fn incr_by(db: &mut Db, key: &[u8], by: Option<i64>, now: i64, out: &mut Vec<u8>) {
-    match by.ok_or(NOT_AN_INTEGER).map(|by| db.incr_by(key, by, now)) {
-        Ok(Ok(n)) => resp::integer(out, n),
-        Ok(Err(e)) | Err(e) => resp::error(out, e),
     }
 }
 

@@ -101,6 +101,18 @@ pub(super) fn deadline(name: &str, kind: Expiry, number: &[u8], now: i64) -> Res
 
 /// `SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]`.
 pub(super) fn set(cmd: &Command<'_>, db: &mut Db, now: i64, out: &mut Vec<u8>) {
+    if cmd.len() == 3 {
+        // The common case, without the option parser's work.
+        db.set(
+            cmd.arg(1),
+            cmd.arg(2),
+            Condition::Always,
+            Ttl::Clear,
+            false,
+            now,
+        );
+        return resp::simple(out, "OK");
+    }
     let Some(o) = options(cmd, true) else {
         return resp::error(out, "ERR syntax error");
     };
