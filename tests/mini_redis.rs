@@ -106,7 +106,7 @@ fn redis_cli_runs_every_command() {
     assert_eq!(run(&["DBSIZE"]), "4\n"); // k, p, n, b
     assert_eq!(run(&["CONFIG", "GET", "save"]), "save\n\n");
     assert_eq!(run(&["CONFIG", "GET", "appendonly"]), "appendonly\nno\n");
-    assert_eq!(run(&["COMMAND", "COUNT"]), "68\n");
+    assert_eq!(run(&["COMMAND", "COUNT"]), "76\n");
     assert_eq!(run(&["PUBLISH", "nobody", "hello"]), "0\n");
     assert_eq!(
         run(&["NOSUCH", "x"]).trim_end(),

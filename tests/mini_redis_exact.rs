@@ -699,6 +699,98 @@ fn lists_and_the_wrongtype_paths_match_redis() {
 }
 
 #[test]
+fn sets_match_redis_where_their_order_is_not_random() {
+    same_bytes(&inline(&[
+        "SRANDMEMBER nokey",
+        "SRANDMEMBER nokey 3",
+        "SRANDMEMBER nokey -3",
+        "SADD s a b",
+        "SADD s a c",
+        "SCARD s",
+        "SCARD nokey",
+        "SISMEMBER s a",
+        "SISMEMBER s z",
+        "SISMEMBER nokey z",
+        "SMEMBERS nokey",
+        "TYPE s",
+        "SRANDMEMBER s 0",
+        "SRANDMEMBER s x",
+        "SRANDMEMBER s 1 2",
+        "SRANDMEMBER s -9223372036854775808",
+        "GET s",
+        "MGET s nokey",
+        "INCR s",
+        "LPUSH s x",
+        "SET str v",
+        "SADD str a",
+        "SCARD str",
+        "SRANDMEMBER str",
+        "SRANDMEMBER str 2",
+        "SMEMBERS str",
+        "SADD one x",
+        "SADD one x",
+        "SRANDMEMBER one",
+        "SRANDMEMBER one -3",
+        "SRANDMEMBER one 5",
+        "SMEMBERS one",
+        "SCAN 0 TYPE set MATCH one",
+        "COPY one two",
+        "SMEMBERS two",
+        "RENAME two three",
+        "TYPE three",
+        "SET three v",
+        "TYPE three",
+    ]));
+}
+
+#[test]
+fn transactions_match_redis() {
+    same_bytes(&inline(&[
+        "EXEC",
+        "DISCARD",
+        "SET k 0",
+        "MULTI",
+        "INCRBYFLOAT k 1.0",
+        "INCR n",
+        "GET k",
+        "LPUSH k x",
+        "MULTI",
+        "EXEC",
+        "GET k",
+        "MULTI",
+        "SET k 5",
+        "DISCARD",
+        "GET k",
+        "MULTI",
+        "SET k 6",
+        "NOSUCH",
+        "GET k",
+        "EXEC",
+        "GET k",
+        "MULTI",
+        "SET k 7",
+        "GET",
+        "EXEC",
+        "MULTI",
+        "EXEC",
+        "MULTI",
+        "SELECT 2",
+        "SET k in2",
+        "EXEC",
+        "GET k",
+        "SELECT 0",
+        "GET k",
+        "MULTI",
+        "PING",
+        "ECHO hi",
+        "FLUSHALL",
+        "EXEC",
+        "DBSIZE",
+        "MULTI",
+    ]));
+}
+
+#[test]
 fn a_scan_returns_every_key_once_across_writes() {
     if !have("redis-cli") {
         return;

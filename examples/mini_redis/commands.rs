@@ -14,6 +14,8 @@
 mod keyspace;
 #[path = "lists.rs"]
 mod lists;
+#[path = "sets.rs"]
+mod sets;
 #[path = "strings.rs"]
 mod strings;
 
@@ -118,6 +120,11 @@ commands! {
     RPop b"rpop" -2,
     LLen b"llen" 2,
     LRange b"lrange" 4,
+    SAdd b"sadd" -3,
+    SCard b"scard" 2,
+    SIsMember b"sismember" 3,
+    SMembers b"smembers" 2,
+    SRandMember b"srandmember" -2,
     Expire b"expire" -3,
     PExpire b"pexpire" -3,
     ExpireAt b"expireat" -3,
@@ -140,6 +147,9 @@ commands! {
     FlushAll b"flushall" -1,
     Select b"select" 2,
     Info b"info" -1,
+    Multi b"multi" 1,
+    Exec b"exec" 1,
+    Discard b"discard" 1,
     Function b"function" -2,
     Config b"config" -2,
     Command b"command" -1,
@@ -376,6 +386,9 @@ pub fn execute(
         | Cmd::RandomKey => keyspace::execute(which, cmd, db, now, out),
         Cmd::LPush | Cmd::RPush | Cmd::LPop | Cmd::RPop | Cmd::LLen | Cmd::LRange => {
             lists::execute(which, cmd, db, now, out)
+        }
+        Cmd::SAdd | Cmd::SCard | Cmd::SIsMember | Cmd::SMembers | Cmd::SRandMember => {
+            sets::execute(which, cmd, db, now, out)
         }
         Cmd::DbSize => resp::integer(out, db.len() as i64),
         Cmd::FlushDb => {

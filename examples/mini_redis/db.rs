@@ -17,7 +17,7 @@
 // calls every function.
 #![allow(dead_code)]
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 /// Keys sampled per round of the active cycle (Redis's
@@ -81,6 +81,8 @@ pub enum Value {
     /// A list (`LPUSH`, `RPUSH`), never empty: the pop of its last
     /// element deletes the key, as in Redis.
     List(VecDeque<Vec<u8>>),
+    /// A set (`SADD`), never empty either.
+    Set(HashSet<Vec<u8>>),
 }
 
 impl Value {
@@ -89,6 +91,7 @@ impl Value {
         match self {
             Value::Str(_) => "string",
             Value::List(_) => "list",
+            Value::Set(_) => "set",
         }
     }
 }
@@ -242,8 +245,8 @@ impl Db {
     pub fn check_string(&mut self, key: &[u8], now: i64) -> Result<(), WrongType> {
         self.expire_if_needed(key, now);
         match self.keys.get(key).map(|e| &e.value) {
-            Some(Value::List(_)) => Err(WrongType),
-            _ => Ok(()),
+            Some(Value::Str(_)) | None => Ok(()),
+            Some(_) => Err(WrongType),
         }
     }
 
@@ -260,8 +263,30 @@ impl Db {
         match self.keys.get_mut(key).map(|e| &mut e.value) {
             None => Ok(None),
             Some(Value::List(list)) => Ok(Some(list)),
-            Some(Value::Str(_)) => Err(WrongType),
+            Some(_) => Err(WrongType),
         }
+    }
+
+    /// The set of a live `key` (`None`: missing).
+    ///
+    /// # Errors
+    /// [`WrongType`] for another type.
+    pub fn set_mut(
+        &mut self,
+        key: &[u8],
+        now: i64,
+    ) -> Result<Option<&mut HashSet<Vec<u8>>>, WrongType> {
+        self.expire_if_needed(key, now);
+        match self.keys.get_mut(key).map(|e| &mut e.value) {
+            None => Ok(None),
+            Some(Value::Set(set)) => Ok(Some(set)),
+            Some(_) => Err(WrongType),
+        }
+    }
+
+    /// Adds a missing `key` holding `set`.
+    pub fn insert_set(&mut self, key: &[u8], set: HashSet<Vec<u8>>) {
+        self.insert(key, Value::Set(set), Ttl::Clear);
     }
 
     /// Adds a missing `key` holding `list`.
@@ -299,7 +324,7 @@ impl Db {
             Some(entry) if !entry.due(now) => {
                 return f(match &entry.value {
                     Value::Str(value) => Ok(Some(value)),
-                    Value::List(_) => Err(WrongType),
+                    _ => Err(WrongType),
                 });
             }
             Some(_) => {}
@@ -594,7 +619,9 @@ impl Db {
         give_back_free_memory();
     }
 
-    fn next_random(&mut self) -> u64 {
+    /// A pseudo-random number (xorshift64; `RANDOMKEY`, `SRANDMEMBER`,
+    /// the active cycle's samples).
+    pub fn next_random(&mut self) -> u64 {
         let mut x = self.rng;
         x ^= x << 13;
         x ^= x >> 7;

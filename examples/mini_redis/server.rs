@@ -165,6 +165,22 @@ pub struct Session {
     closing: bool,
     /// Counted in `Shared::clients` (false for a refused connection).
     counted: bool,
+    /// The transaction being queued, between `MULTI` and `EXEC` (Redis's
+    /// `c->mstate`).
+    multi: Option<Transaction>,
+}
+
+/// The commands queued by `MULTI`, run by `EXEC`.
+#[derive(Default)]
+struct Transaction {
+    /// The queued commands, encoded again as RESP (parsed and run in order
+    /// by `EXEC`).
+    commands: Vec<u8>,
+    /// How many are queued.
+    count: usize,
+    /// A command was refused while queueing (unknown, wrong arity): `EXEC`
+    /// discards the transaction (Redis's `CLIENT_DIRTY_EXEC`).
+    failed: bool,
 }
 
 /// What one command asks of the connection.
@@ -190,6 +206,7 @@ impl Session {
             held: false,
             closing: false,
             counted: false,
+            multi: None,
         }
     }
 
@@ -237,6 +254,7 @@ impl Session {
                             transport: &self.transport,
                             channels: &mut self.channels,
                             patterns: &mut self.patterns,
+                            multi: &mut self.multi,
                         },
                         &cmd,
                         now,
@@ -294,6 +312,8 @@ struct Client<'a> {
     /// The subscriptions.
     channels: &'a mut Vec<Vec<u8>>,
     patterns: &'a mut Vec<Vec<u8>>,
+    /// The transaction being queued.
+    multi: &'a mut Option<Transaction>,
 }
 
 /// Runs one command for a session.
@@ -312,10 +332,16 @@ fn execute(
     }) = commands::lookup(cmd.arg(0))
     else {
         commands::unknown_command(cmd, out);
+        if let Some(transaction) = subs.multi {
+            transaction.failed = true;
+        }
         return Flow::Continue;
     };
     if !commands::arity_ok(arity, cmd.len()) {
         commands::wrong_arity(name, out);
+        if let Some(transaction) = subs.multi {
+            transaction.failed = true;
+        }
         return Flow::Continue;
     }
     let subscribed = subs.channels.len() + subs.patterns.len() > 0;
@@ -328,7 +354,36 @@ fn execute(
         );
         return Flow::Continue;
     }
+    if let Some(transaction) = subs.multi
+        && !matches!(which, Cmd::Exec | Cmd::Discard | Cmd::Multi | Cmd::Quit)
+    {
+        let args: Vec<&[u8]> = cmd.args().collect();
+        resp::array(&mut transaction.commands, args.len());
+        for arg in args {
+            resp::bulk(&mut transaction.commands, arg);
+        }
+        transaction.count += 1;
+        resp::simple(out, "QUEUED");
+        return Flow::Continue;
+    }
     match which {
+        Cmd::Multi if subs.multi.is_some() => resp::error(out, "ERR MULTI calls can not be nested"),
+        Cmd::Multi => {
+            *subs.multi = Some(Transaction::default());
+            resp::simple(out, "OK");
+        }
+        Cmd::Discard => match subs.multi.take() {
+            Some(_) => resp::simple(out, "OK"),
+            None => resp::error(out, "ERR DISCARD without MULTI"),
+        },
+        Cmd::Exec => match subs.multi.take() {
+            None => resp::error(out, "ERR EXEC without MULTI"),
+            Some(Transaction { failed: true, .. }) => resp::error(
+                out,
+                "EXECABORT Transaction discarded because of previous errors.",
+            ),
+            Some(transaction) => return exec(shared, subs, &transaction, now, out),
+        },
         Cmd::Quit => {
             resp::simple(out, "OK");
             return Flow::Close;
@@ -384,6 +439,28 @@ fn execute(
         }
     }
     Flow::Continue
+}
+
+/// `EXEC`: runs the queued commands in order, their replies in one array.
+fn exec(
+    shared: &Shared,
+    client: &mut Client<'_>,
+    transaction: &Transaction,
+    now: i64,
+    out: &mut Vec<u8>,
+) -> Flow {
+    resp::array(out, transaction.count);
+    let mut parser = Parser::new();
+    let mut input = &transaction.commands[..];
+    let mut flow = Flow::Continue;
+    while let Ok((used, Some(cmd))) = parser.feed(input) {
+        if let Flow::Close = execute(shared, client, &cmd, now, out) {
+            flow = Flow::Close;
+        }
+        parser.clear();
+        input = &input[used..];
+    }
+    flow
 }
 
 /// `COPY source destination [DB index] [REPLACE]` and `MOVE key db`:
