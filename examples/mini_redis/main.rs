@@ -1,9 +1,10 @@
 //! A Redis-compatible server on corio: RESP2 (inline and multibulk, with
-//! pipelining), 16 databases of strings (and enough of lists for the
-//! `WRONGTYPE` paths) with expiry, pub/sub with glob patterns. Real
-//! clients (`redis-cli`, `redis-benchmark`) talk to it; the tests compare
-//! its replies byte for byte with a real `redis-server`, and Redis's own
-//! test suite runs against it (`redis-tests.sh`).
+//! pipelining), 16 databases of strings (and enough of lists and sets
+//! for the `WRONGTYPE` paths) with expiry, transactions, pub/sub with
+//! glob patterns. Real clients (`redis-cli`, `redis-benchmark`) talk to
+//! it; the tests compare its replies byte for byte with a real
+//! `redis-server`, and Redis's own test suite runs against it
+//! (`redis-tests.sh`).
 //!
 //! ```text
 //! cargo run --example mini_redis                         # serve, run a demo client, exit
@@ -14,10 +15,10 @@
 //!
 //! The pieces: `resp.rs` (the parser and the reply encoders), `db.rs` (a
 //! keyspace and expiry), `commands.rs` (the command table and dispatch;
-//! the commands in `strings.rs`, `float.rs`, `keyspace.rs`, `lists.rs`),
-//! `server.rs` (connections on the protocol layer, `SELECT`, pub/sub;
-//! `info.rs`). The walk through one pipelined request is
-//! `docs/11-mini-redis.md`.
+//! the commands in `strings.rs`, `float.rs`, `keyspace.rs`, `lists.rs`,
+//! `sets.rs`), `server.rs` (connections on the protocol layer, `SELECT`,
+//! transactions; `pubsub.rs`, `info.rs`). The walk through one pipelined
+//! request is `docs/11-mini-redis.md`.
 
 mod commands;
 mod db;

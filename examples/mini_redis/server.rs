@@ -187,6 +187,10 @@ struct Transaction {
 enum Flow {
     Continue,
     Close,
+    /// `EXEC` of the session's transaction: the session runs it, so that
+    /// `execute` never calls itself (a plain tag: a payload here would give
+    /// every command's flow a destructor to run).
+    Exec,
 }
 
 impl Session {
@@ -261,8 +265,14 @@ impl Session {
                         &mut self.out,
                     );
                     self.parser.clear();
-                    if let Flow::Close = flow {
-                        self.closing = true;
+                    match flow {
+                        Flow::Continue => {}
+                        Flow::Close => self.closing = true,
+                        Flow::Exec => {
+                            if let Some(transaction) = self.multi.take() {
+                                self.exec(&transaction, now);
+                            }
+                        }
                     }
                     if self.out.len() >= 64 * 1024 {
                         self.flush();
@@ -294,6 +304,29 @@ impl Session {
         pos
     }
 
+    /// `EXEC`: runs the queued commands in order, their replies in one
+    /// array.
+    fn exec(&mut self, transaction: &Transaction, now: i64) {
+        resp::array(&mut self.out, transaction.count);
+        let mut parser = Parser::new();
+        let mut input = &transaction.commands[..];
+        while let Ok((used, Some(cmd))) = parser.feed(input) {
+            let mut client = Client {
+                id: self.id,
+                db: &mut self.db,
+                transport: &self.transport,
+                channels: &mut self.channels,
+                patterns: &mut self.patterns,
+                multi: &mut self.multi,
+            };
+            // MULTI, EXEC, DISCARD and QUIT are never queued: no flow but
+            // Continue comes back.
+            execute(&self.shared, &mut client, &cmd, now, &mut self.out);
+            parser.clear();
+            input = &input[used..];
+        }
+    }
+
     /// Runs what is in `pending`, keeping what was not consumed.
     fn run_pending(&mut self) {
         let input = std::mem::take(&mut self.pending);
@@ -316,7 +349,10 @@ struct Client<'a> {
     multi: &'a mut Option<Transaction>,
 }
 
-/// Runs one command for a session.
+/// Runs one command for a session. Inlined into the session's batch
+/// loop, as it was when that loop was its only caller (`EXEC` is the
+/// other): a call there costs 3-4% of a pipelined `GET`'s instructions.
+#[inline(always)]
 fn execute(
     shared: &Shared,
     client: &mut Client<'_>,
@@ -376,13 +412,16 @@ fn execute(
             Some(_) => resp::simple(out, "OK"),
             None => resp::error(out, "ERR DISCARD without MULTI"),
         },
-        Cmd::Exec => match subs.multi.take() {
+        Cmd::Exec => match subs.multi {
             None => resp::error(out, "ERR EXEC without MULTI"),
-            Some(Transaction { failed: true, .. }) => resp::error(
-                out,
-                "EXECABORT Transaction discarded because of previous errors.",
-            ),
-            Some(transaction) => return exec(shared, subs, &transaction, now, out),
+            Some(Transaction { failed: true, .. }) => {
+                *subs.multi = None;
+                resp::error(
+                    out,
+                    "EXECABORT Transaction discarded because of previous errors.",
+                );
+            }
+            Some(_) => return Flow::Exec,
         },
         Cmd::Quit => {
             resp::simple(out, "OK");
@@ -439,28 +478,6 @@ fn execute(
         }
     }
     Flow::Continue
-}
-
-/// `EXEC`: runs the queued commands in order, their replies in one array.
-fn exec(
-    shared: &Shared,
-    client: &mut Client<'_>,
-    transaction: &Transaction,
-    now: i64,
-    out: &mut Vec<u8>,
-) -> Flow {
-    resp::array(out, transaction.count);
-    let mut parser = Parser::new();
-    let mut input = &transaction.commands[..];
-    let mut flow = Flow::Continue;
-    while let Ok((used, Some(cmd))) = parser.feed(input) {
-        if let Flow::Close = execute(shared, client, &cmd, now, out) {
-            flow = Flow::Close;
-        }
-        parser.clear();
-        input = &input[used..];
-    }
-    flow
 }
 
 /// `COPY source destination [DB index] [REPLACE]` and `MOVE key db`:
