@@ -1,13 +1,15 @@
-//! The keyspace: string values, each with an optional deadline, and the
-//! two ways Redis expires keys (`expire.c`, `db.c`).
+//! A keyspace: values (strings, lists, sets), each with an optional
+//! deadline, and the two ways Redis expires keys (`expire.c`, `db.c`).
 //!
 //! - **Lazily**: every lookup first checks the key's deadline and deletes
 //!   a key that is past it, so no command ever sees an expired key.
 //! - **Actively**: a key nobody reads again would otherwise stay forever,
-//!   so [`Db::active_expire_cycle`] samples [`KEYS_PER_SAMPLE`] keys that
-//!   have a deadline, deletes the expired ones, and samples again while
-//!   more than a quarter of a sample was expired, within a time budget.
-//!   The server runs it from a loop timer every [`CYCLE_PERIOD`].
+//!   so [`Db::active_expire_cycle`] (`expiry.rs`) samples keys that have a
+//!   deadline, deletes the expired ones, and samples again while more than
+//!   a quarter of a sample was expired, within a time budget. The server
+//!   runs it from a loop timer every [`CYCLE_PERIOD`].
+//!
+//! The ways to list keys (`KEYS`, `SCAN`, `RANDOMKEY`) are `walk.rs`.
 //!
 //! Deadlines are Unix times in milliseconds, as Redis keeps them: `EXPIREAT`,
 //! `SET .. PXAT` and `PEXPIRETIME` speak that clock. No clock is read here
@@ -17,23 +19,17 @@
 // calls every function.
 #![allow(dead_code)]
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::time::{Duration, Instant};
+#[path = "expiry.rs"]
+mod expiry;
+#[path = "walk.rs"]
+mod walk;
 
-/// Keys sampled per round of the active cycle (Redis's
-/// `ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP`): small enough that a round costs
-/// microseconds, large enough that the share of expired keys it sees is a
-/// fair estimate of the whole.
-pub const KEYS_PER_SAMPLE: usize = 20;
-/// Another round runs while more than 1/4 of a sample had expired (Redis's
-/// `ACTIVE_EXPIRE_CYCLE_ACCEPTABLE_STALE` of 10% with effort 1 is close; a
-/// quarter is its classic threshold).
-pub const STALE_FRACTION_DIVISOR: usize = 4;
-/// How often the server runs the cycle (Redis's `hz 10`).
-pub const CYCLE_PERIOD: Duration = Duration::from_millis(100);
-/// The most time one cycle may take: 25% of its period, as Redis's
-/// `ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC`, so clients always get 75%.
-pub const CYCLE_BUDGET: Duration = Duration::from_millis(25);
+use std::collections::{HashMap, HashSet, VecDeque};
+
+// The server's timer reads these; the tests that compile this file alone
+// do not.
+#[allow(unused_imports)]
+pub use expiry::{CYCLE_BUDGET, CYCLE_PERIOD};
 
 /// The Unix time in milliseconds (Redis's `mstime()`), the clock every
 /// deadline is on. Read once per batch of commands, so on Linux it is
@@ -541,59 +537,6 @@ impl Db {
         self.insert(key, value, deadline.map_or(Ttl::Clear, Ttl::At));
     }
 
-    /// The live keys matching `pattern` (`KEYS`), in the map's order.
-    pub fn keys_matching(&self, pattern: &[u8], now: i64) -> Vec<&[u8]> {
-        let all = pattern == b"*";
-        self.keys
-            .iter()
-            .filter(|(k, e)| !e.due(now) && (all || crate::resp::glob_match(pattern, k)))
-            .map(|(k, _)| k.as_slice())
-            .collect()
-    }
-
-    /// One step of `SCAN` from `cursor`: up to `count` keys in the order of
-    /// a fixed hash of their names, and the cursor to go on from (0 at the
-    /// end). A key present for the whole iteration is returned once: the
-    /// cursor is the next hash to visit, which no insert or delete moves
-    /// (Redis keeps the same promise with its reverse-binary cursor).
-    /// O(keys) per call. Expired keys met are deleted, as Redis's scan
-    /// does.
-    pub fn scan(&mut self, cursor: u64, count: usize, now: i64) -> (u64, Vec<Vec<u8>>) {
-        let mut batch: Vec<(u64, &[u8])> = self
-            .keys
-            .keys()
-            .map(|k| (scan_hash(k), k.as_slice()))
-            .filter(|&(h, _)| h >= cursor)
-            .collect();
-        let next = if batch.len() > count {
-            batch.select_nth_unstable(count);
-            let next = batch[count].0;
-            batch.truncate(count);
-            next
-        } else {
-            0
-        };
-        let keys: Vec<Vec<u8>> = batch.into_iter().map(|(_, k)| k.to_vec()).collect();
-        let live = keys
-            .into_iter()
-            .filter(|k| !self.expire_if_needed(k, now))
-            .collect();
-        (next, live)
-    }
-
-    /// A random live key (`RANDOMKEY`); due keys it meets are deleted.
-    /// O(keys) per call: a `HashMap` has no random access.
-    pub fn random_key(&mut self, now: i64) -> Option<Vec<u8>> {
-        while !self.keys.is_empty() {
-            let at = (self.next_random() % self.keys.len() as u64) as usize;
-            let key = self.keys.keys().nth(at)?.clone();
-            if !self.expire_if_needed(&key, now) {
-                return Some(key);
-            }
-        }
-        None
-    }
-
     /// How many keys (expired ones not yet collected included, as Redis's
     /// `DBSIZE`).
     pub fn len(&self) -> usize {
@@ -629,51 +572,6 @@ impl Db {
         self.rng = x;
         x
     }
-
-    fn random_slot(&mut self) -> usize {
-        (self.next_random() % self.volatile.len() as u64) as usize
-    }
-
-    /// The active expiry cycle: rounds of [`KEYS_PER_SAMPLE`] random keys
-    /// with a deadline, deleting the expired ones, while more than
-    /// 1/[`STALE_FRACTION_DIVISOR`] of a round was expired and the
-    /// `budget` lasts (`clock` is read once per round, to stop in time).
-    /// Returns how many keys it deleted.
-    pub fn active_expire_cycle(
-        &mut self,
-        now: i64,
-        budget: Duration,
-        clock: impl Fn() -> Instant,
-    ) -> usize {
-        let started = clock();
-        let mut deleted = 0;
-        loop {
-            let sample = KEYS_PER_SAMPLE.min(self.volatile.len());
-            if sample == 0 {
-                return deleted;
-            }
-            let mut expired = 0;
-            for _ in 0..sample {
-                if self.volatile.is_empty() {
-                    break;
-                }
-                let slot = self.random_slot();
-                let key = std::mem::take(&mut self.volatile[slot]);
-                let due = self.keys.get(&key).is_some_and(|e| e.due(now));
-                self.volatile[slot] = key;
-                if due {
-                    let key = self.volatile[slot].clone();
-                    self.remove(&key);
-                    self.expired += 1;
-                    expired += 1;
-                }
-            }
-            deleted += expired;
-            if expired * STALE_FRACTION_DIVISOR <= sample || clock() - started >= budget {
-                return deleted;
-            }
-        }
-    }
 }
 
 /// Returns the allocator's free pages to the kernel. glibc keeps freed
@@ -694,17 +592,6 @@ fn give_back_free_memory() {
             malloc_trim(0);
         }
     }
-}
-
-/// The fixed hash `SCAN` orders keys by (FNV-1a; never 0 for a cursor
-/// to mean the start, since cursor 0 starts and ends an iteration).
-fn scan_hash(key: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in key {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h.max(1)
 }
 
 /// Redis's text for a value or argument that is not an integer.
