@@ -1,16 +1,26 @@
-//! The commands that touch only the keyspace and the server's settings:
-//! one function from a parsed command to its reply bytes, no I/O. The
-//! connection-level commands (`QUIT`, pub/sub) are the server's
-//! (`server.rs`), which calls [`execute`] for everything else.
+//! The commands that touch one database and the server's settings: the
+//! command table, the name lookup, and one function from a parsed command
+//! to its reply bytes, no I/O. The string commands are `strings.rs`, the
+//! generic key commands (expiry, renames, iteration) `keyspace.rs`. The
+//! commands that need the connection or every database (`QUIT`,
+//! `SELECT`, `FLUSHALL`, `INFO`, pub/sub) are the server's (`server.rs`),
+//! which calls [`execute`] for everything else.
 
 // Shared with the tests and the benchmark (`#[path]`): not every user
 // calls every function.
 #![allow(dead_code)]
 
-use std::time::{Duration, Instant};
+#[path = "keyspace.rs"]
+mod keyspace;
+#[path = "lists.rs"]
+mod lists;
+#[path = "sets.rs"]
+mod sets;
+#[path = "strings.rs"]
+mod strings;
 
-use crate::db::{Condition, Db, NOT_AN_INTEGER, Ttl};
-use crate::resp::{self, Command, parse_i64};
+use crate::db::{Db, NOT_AN_INTEGER, WRONGTYPE};
+use crate::resp::{self, Command};
 
 /// What [`execute`] did with a command.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -29,67 +39,127 @@ pub struct Settings {
     pub maxclients: usize,
 }
 
-/// A command the server knows: what the name lookup gives, so running
-/// it is one jump on the variant rather than a string compare per known
-/// name (Redis looks its `redisCommand` up once, then calls its `proc`).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Cmd {
-    /// `PING`.
-    Ping,
-    /// `ECHO`.
-    Echo,
-    /// `QUIT`.
-    Quit,
-    /// `GET`.
-    Get,
-    /// `SET`.
-    Set,
-    /// `DEL`.
-    Del,
-    /// `EXISTS`.
-    Exists,
-    /// `INCR`.
-    Incr,
-    /// `DECR`.
-    Decr,
-    /// `INCRBY`.
-    IncrBy,
-    /// `DECRBY`.
-    DecrBy,
-    /// `MGET`.
-    MGet,
-    /// `MSET`.
-    MSet,
-    /// `EXPIRE`.
-    Expire,
-    /// `PEXPIRE`.
-    PExpire,
-    /// `TTL`.
-    Ttl,
-    /// `PTTL`.
-    PTtl,
-    /// `PERSIST`.
-    Persist,
-    /// `DBSIZE`.
-    DbSize,
-    /// `FLUSHDB`.
-    FlushDb,
-    /// `SELECT`.
-    Select,
-    /// `CONFIG`.
-    Config,
-    /// `COMMAND`.
-    Command,
-    /// `PUBLISH`.
-    Publish,
-    /// `SUBSCRIBE`.
-    Subscribe,
-    /// `UNSUBSCRIBE`.
-    Unsubscribe,
-    /// `PSUBSCRIBE`.
-    PSubscribe,
-    /// `PUNSUBSCRIBE`.
-    PUnsubscribe,
+/// How many databases `SELECT` can choose from (Redis's `databases 16`).
+pub const DATABASES: usize = 16;
+
+/// Declares [`Cmd`], the [`COMMANDS`] table and [`lookup`] from one list,
+/// so the three cannot disagree: `Variant "name" arity`.
+macro_rules! commands {
+    ($($variant:ident $name:literal $arity:literal,)*) => {
+        /// A command the server knows: what the name lookup gives, so
+        /// running it is one jump on the variant rather than a string
+        /// compare per known name (Redis looks its `redisCommand` up once,
+        /// then calls its `proc`).
+        #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+        pub enum Cmd {
+            $(
+                #[doc = concat!("`", stringify!($variant), "`.")]
+                $variant,
+            )*
+        }
+
+        /// Every command the server knows, in [`Cmd`]'s order, for
+        /// `COMMAND COUNT`, the arity check and the error texts.
+        pub const COMMANDS: &[Spec] = &[$(spec(utf8($name), $arity, Cmd::$variant),)*];
+
+        /// The command named `name` (any case), or `None` for a name no
+        /// command has. The name is lowered into a stack buffer and matched
+        /// against the literals, which the compiler turns into a switch on
+        /// the length and a compare or two: no scan of the table, no
+        /// allocation.
+        pub fn lookup(name: &[u8]) -> Option<Spec> {
+            let mut buf = [0u8; MAX_NAME];
+            let lower = buf.get_mut(..name.len())?;
+            // Byte by byte: a name is a few bytes, not worth a `memcpy` call.
+            for (to, from) in lower.iter_mut().zip(name) {
+                *to = from.to_ascii_lowercase();
+            }
+            let cmd = match &*lower {
+                $($name => Cmd::$variant,)*
+                _ => return None,
+            };
+            Some(cmd.spec())
+        }
+    };
+}
+
+commands! {
+    Ping b"ping" -1,
+    Echo b"echo" 2,
+    Quit b"quit" -1,
+    Get b"get" 2,
+    Set b"set" -3,
+    Del b"del" -2,
+    Unlink b"unlink" -2,
+    Exists b"exists" -2,
+    Incr b"incr" 2,
+    Decr b"decr" 2,
+    IncrBy b"incrby" 3,
+    DecrBy b"decrby" 3,
+    IncrByFloat b"incrbyfloat" 3,
+    MGet b"mget" -2,
+    MSet b"mset" -3,
+    MSetNx b"msetnx" -3,
+    SetNx b"setnx" 3,
+    SetEx b"setex" 4,
+    PSetEx b"psetex" 4,
+    GetEx b"getex" -2,
+    GetDel b"getdel" 2,
+    GetSet b"getset" 3,
+    Append b"append" 3,
+    StrLen b"strlen" 2,
+    GetRange b"getrange" 4,
+    Substr b"substr" 4,
+    SetRange b"setrange" 4,
+    SetBit b"setbit" 4,
+    GetBit b"getbit" 3,
+    Lcs b"lcs" -3,
+    LPush b"lpush" -3,
+    RPush b"rpush" -3,
+    LPop b"lpop" -2,
+    RPop b"rpop" -2,
+    LLen b"llen" 2,
+    LRange b"lrange" 4,
+    SAdd b"sadd" -3,
+    SCard b"scard" 2,
+    SIsMember b"sismember" 3,
+    SMembers b"smembers" 2,
+    SRandMember b"srandmember" -2,
+    Expire b"expire" -3,
+    PExpire b"pexpire" -3,
+    ExpireAt b"expireat" -3,
+    PExpireAt b"pexpireat" -3,
+    ExpireTime b"expiretime" 2,
+    PExpireTime b"pexpiretime" 2,
+    Ttl b"ttl" 2,
+    PTtl b"pttl" 2,
+    Persist b"persist" 2,
+    Type b"type" 2,
+    Keys b"keys" 2,
+    Scan b"scan" -2,
+    Rename b"rename" 3,
+    RenameNx b"renamenx" 3,
+    RandomKey b"randomkey" 1,
+    Copy b"copy" -3,
+    Move b"move" 3,
+    DbSize b"dbsize" 1,
+    FlushDb b"flushdb" -1,
+    FlushAll b"flushall" -1,
+    Select b"select" 2,
+    Info b"info" -1,
+    Multi b"multi" 1,
+    Exec b"exec" 1,
+    Discard b"discard" 1,
+    Function b"function" -2,
+    Config b"config" -2,
+    Command b"command" -1,
+    Time b"time" 1,
+    Publish b"publish" 3,
+    PubSub b"pubsub" -2,
+    Subscribe b"subscribe" -2,
+    Unsubscribe b"unsubscribe" -1,
+    PSubscribe b"psubscribe" -2,
+    PUnsubscribe b"punsubscribe" -1,
 }
 
 /// A command's name (lower case, as Redis prints it in errors), its arity
@@ -105,54 +175,29 @@ pub struct Spec {
     pub cmd: Cmd,
 }
 
-/// Every command the server knows, in [`Cmd`]'s order, for `COMMAND
-/// COUNT`, the arity check and the error texts.
-pub const COMMANDS: &[Spec] = &[
-    spec("ping", -1, Cmd::Ping),
-    spec("echo", 2, Cmd::Echo),
-    spec("quit", -1, Cmd::Quit),
-    spec("get", 2, Cmd::Get),
-    spec("set", -3, Cmd::Set),
-    spec("del", -2, Cmd::Del),
-    spec("exists", -2, Cmd::Exists),
-    spec("incr", 2, Cmd::Incr),
-    spec("decr", 2, Cmd::Decr),
-    spec("incrby", 3, Cmd::IncrBy),
-    spec("decrby", 3, Cmd::DecrBy),
-    spec("mget", -2, Cmd::MGet),
-    spec("mset", -3, Cmd::MSet),
-    spec("expire", -3, Cmd::Expire),
-    spec("pexpire", -3, Cmd::PExpire),
-    spec("ttl", 2, Cmd::Ttl),
-    spec("pttl", 2, Cmd::PTtl),
-    spec("persist", 2, Cmd::Persist),
-    spec("dbsize", 1, Cmd::DbSize),
-    spec("flushdb", -1, Cmd::FlushDb),
-    spec("select", 2, Cmd::Select),
-    spec("config", -2, Cmd::Config),
-    spec("command", -1, Cmd::Command),
-    spec("publish", 3, Cmd::Publish),
-    spec("subscribe", -2, Cmd::Subscribe),
-    spec("unsubscribe", -1, Cmd::Unsubscribe),
-    spec("psubscribe", -2, Cmd::PSubscribe),
-    spec("punsubscribe", -1, Cmd::PUnsubscribe),
-];
+/// A name's text (the table lists them as bytes, for `lookup`'s match).
+const fn utf8(name: &'static [u8]) -> &'static str {
+    match std::str::from_utf8(name) {
+        Ok(text) => text,
+        Err(_) => panic!("a command name is ASCII"),
+    }
+}
 
 const fn spec(name: &'static str, arity: i32, cmd: Cmd) -> Spec {
     Spec { name, arity, cmd }
 }
 
-// `Cmd::spec` indexes the table by the variant: check the order once, at
-// compile time.
-const _: () = {
+/// The longest command name.
+const MAX_NAME: usize = {
     let mut i = 0;
+    let mut max = 0;
     while i < COMMANDS.len() {
-        assert!(
-            COMMANDS[i].cmd as usize == i,
-            "COMMANDS is not in Cmd's order"
-        );
+        if COMMANDS[i].name.len() > max {
+            max = COMMANDS[i].name.len();
+        }
         i += 1;
     }
+    max
 };
 
 impl Cmd {
@@ -175,77 +220,69 @@ impl Cmd {
     }
 }
 
-/// The longest command name.
-const MAX_NAME: usize = 12;
-
-/// The command named `name` (any case), or `None` for a name no command
-/// has. The name is lowered into a stack buffer and matched against the
-/// literals, which the compiler turns into a switch on the length and a
-/// compare or two: no scan of the table, no allocation.
-pub fn lookup(name: &[u8]) -> Option<Spec> {
-    let mut buf = [0u8; MAX_NAME];
-    let lower = buf.get_mut(..name.len())?;
-    // Byte by byte: a name is a few bytes, not worth a `memcpy` call.
-    for (to, from) in lower.iter_mut().zip(name) {
-        *to = from.to_ascii_lowercase();
-    }
-    let cmd = match &*lower {
-        b"ping" => Cmd::Ping,
-        b"echo" => Cmd::Echo,
-        b"quit" => Cmd::Quit,
-        b"get" => Cmd::Get,
-        b"set" => Cmd::Set,
-        b"del" => Cmd::Del,
-        b"exists" => Cmd::Exists,
-        b"incr" => Cmd::Incr,
-        b"decr" => Cmd::Decr,
-        b"incrby" => Cmd::IncrBy,
-        b"decrby" => Cmd::DecrBy,
-        b"mget" => Cmd::MGet,
-        b"mset" => Cmd::MSet,
-        b"expire" => Cmd::Expire,
-        b"pexpire" => Cmd::PExpire,
-        b"ttl" => Cmd::Ttl,
-        b"pttl" => Cmd::PTtl,
-        b"persist" => Cmd::Persist,
-        b"dbsize" => Cmd::DbSize,
-        b"flushdb" => Cmd::FlushDb,
-        b"select" => Cmd::Select,
-        b"config" => Cmd::Config,
-        b"command" => Cmd::Command,
-        b"publish" => Cmd::Publish,
-        b"subscribe" => Cmd::Subscribe,
-        b"unsubscribe" => Cmd::Unsubscribe,
-        b"psubscribe" => Cmd::PSubscribe,
-        b"punsubscribe" => Cmd::PUnsubscribe,
-        _ => return None,
-    };
-    Some(cmd.spec())
+/// `bytes` up to its first NUL: what C's `%s` prints of an argument.
+pub fn c_str(bytes: &[u8]) -> &[u8] {
+    bytes
+        .iter()
+        .position(|&b| b == 0)
+        .map_or(bytes, |nul| &bytes[..nul])
 }
 
-/// Appends Redis's reply to a command it does not know.
-pub fn unknown_command(cmd: &Command<'_>, out: &mut Vec<u8>) {
-    let mut text = format!(
-        "ERR unknown command '{}', with args beginning with: ",
-        clip(cmd.arg(0))
-    );
-    for arg in cmd.args().skip(1) {
-        text.push_str(&format!("'{}' ", clip(arg)));
-    }
-    resp::error(out, &text);
+/// At most `n` bytes of a C string (`%.Ns`).
+fn clip_n(arg: &[u8], n: usize) -> &[u8] {
+    let arg = c_str(arg);
+    &arg[..arg.len().min(n)]
 }
 
 /// At most 128 bytes of an argument, for an error text (Redis's `%.128s`).
-fn clip(arg: &[u8]) -> String {
-    String::from_utf8_lossy(&arg[..arg.len().min(128)]).into_owned()
+pub fn clip(arg: &[u8]) -> &[u8] {
+    clip_n(arg, 128)
+}
+
+/// Appends Redis's reply to a command it does not know: the name and the
+/// arguments, quoted, until 128 bytes of them are listed (the error
+/// encoder turns any CR or LF in them into spaces).
+pub fn unknown_command(cmd: &Command<'_>, out: &mut Vec<u8>) {
+    let mut args = Vec::new();
+    for arg in cmd.args().skip(1) {
+        if args.len() >= 128 {
+            break;
+        }
+        let room = 128 - args.len();
+        args.push(b'\'');
+        args.extend_from_slice(clip_n(arg, room));
+        args.extend_from_slice(b"' ");
+    }
+    let mut text = b"ERR unknown command '".to_vec();
+    text.extend_from_slice(clip(cmd.arg(0)));
+    text.extend_from_slice(b"', with args beginning with: ");
+    text.extend_from_slice(&args);
+    resp::error(out, &text);
 }
 
 /// Appends Redis's reply to a known command with the wrong arguments.
 pub fn wrong_arity(name: &str, out: &mut Vec<u8>) {
     resp::error(
         out,
-        &format!("ERR wrong number of arguments for '{name}' command"),
+        format!("ERR wrong number of arguments for '{name}' command"),
     );
+}
+
+/// Appends Redis's reply to an unknown subcommand of `container`.
+pub fn unknown_subcommand(container: &str, sub: &[u8], out: &mut Vec<u8>) {
+    let mut text = b"ERR unknown subcommand '".to_vec();
+    text.extend_from_slice(clip(sub));
+    text.extend_from_slice(format!("'. Try {container} HELP.").as_bytes());
+    resp::error(out, &text);
+}
+
+/// Appends Redis's reply to a subcommand of `container` called with the
+/// wrong arguments (`addReplySubcommandSyntaxError`).
+pub fn subcommand_syntax_error(container: &str, sub: &[u8], out: &mut Vec<u8>) {
+    let mut text = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+    text.extend_from_slice(clip(sub));
+    text.extend_from_slice(format!("'. Try {container} HELP.").as_bytes());
+    resp::error(out, &text);
 }
 
 /// True if `argc` arguments (the name included) suit `arity`.
@@ -258,14 +295,15 @@ pub fn arity_ok(arity: i32, argc: usize) -> bool {
 }
 
 /// Runs `cmd` (already checked: known, right arity) against `db`,
-/// appending its reply to `out`. `now` is the time of the batch the
-/// command came in (Redis, too, reads the clock once per event).
+/// appending its reply to `out`. `now` is the Unix time in ms of the
+/// batch the command came in (Redis, too, reads the clock once per
+/// event).
 pub fn execute(
     which: Cmd,
     cmd: &Command<'_>,
     db: &mut Db,
     settings: &Settings,
-    now: Instant,
+    now: i64,
     out: &mut Vec<u8>,
 ) -> Outcome {
     let arg = |i: usize| cmd.arg(i);
@@ -277,9 +315,12 @@ pub fn execute(
             _ => wrong_arity(name, out),
         },
         Cmd::Echo => resp::bulk(out, arg(1)),
-        Cmd::Get => db.read(arg(1), now, |value| resp::optional_bulk(out, value)),
-        Cmd::Set => set(cmd, db, now, out),
-        Cmd::Del => {
+        Cmd::Get => db.read(arg(1), now, |value| match value {
+            Ok(value) => resp::optional_bulk(out, value),
+            Err(_) => resp::error(out, WRONGTYPE),
+        }),
+        Cmd::Set => strings::set(cmd, db, now, out),
+        Cmd::Del | Cmd::Unlink => {
             let n = cmd.args().skip(1).filter(|k| db.del(k, now)).count();
             resp::integer(out, n as i64);
         }
@@ -289,191 +330,119 @@ pub fn execute(
         }
         Cmd::Incr | Cmd::Decr | Cmd::IncrBy | Cmd::DecrBy => {
             let by = match which {
-                Cmd::Incr => Some(1),
-                Cmd::Decr => Some(-1),
-                Cmd::IncrBy => parse_i64(arg(2)),
-                _ => parse_i64(arg(2)).and_then(i64::checked_neg),
+                Cmd::Incr => Ok(1),
+                Cmd::Decr => Ok(-1),
+                Cmd::IncrBy => resp::parse_i64(arg(2)).ok_or(NOT_AN_INTEGER),
+                _ => match resp::parse_i64(arg(2)) {
+                    Some(i64::MIN) => Err("ERR decrement would overflow"),
+                    Some(n) => Ok(-n),
+                    None => Err(NOT_AN_INTEGER),
+                },
             };
-            match by
-                .ok_or(NOT_AN_INTEGER)
-                .map(|by| db.incr_by(arg(1), by, now))
-            {
-                Ok(Ok(n)) => resp::integer(out, n),
-                Ok(Err(e)) | Err(e) => resp::error(out, e),
+            match by.and_then(|by| db.incr_by(arg(1), by, now)) {
+                Ok(n) => resp::integer(out, n),
+                Err(e) => resp::error(out, e),
             }
         }
         Cmd::MGet => {
             resp::array(out, cmd.len() - 1);
             for key in cmd.args().skip(1) {
-                db.read(key, now, |value| resp::optional_bulk(out, value));
+                // Another type reads as nil here, as in Redis.
+                db.read(key, now, |value| {
+                    resp::optional_bulk(out, value.ok().flatten())
+                });
             }
         }
-        Cmd::MSet => {
-            if cmd.len() % 2 == 0 {
-                wrong_arity(name, out);
-            } else {
-                for i in (1..cmd.len()).step_by(2) {
-                    db.set(
-                        arg(i),
-                        arg(i + 1),
-                        Condition::Always,
-                        Ttl::Clear,
-                        false,
-                        now,
-                    );
-                }
-                resp::simple(out, "OK");
-            }
+        Cmd::MSet | Cmd::MSetNx => strings::mset(which, cmd, db, now, out),
+        Cmd::IncrByFloat
+        | Cmd::SetNx
+        | Cmd::SetEx
+        | Cmd::PSetEx
+        | Cmd::GetEx
+        | Cmd::GetDel
+        | Cmd::GetSet
+        | Cmd::Append
+        | Cmd::StrLen
+        | Cmd::GetRange
+        | Cmd::Substr
+        | Cmd::SetRange
+        | Cmd::SetBit
+        | Cmd::GetBit
+        | Cmd::Lcs => strings::execute(which, cmd, db, now, out),
+        Cmd::Expire
+        | Cmd::PExpire
+        | Cmd::ExpireAt
+        | Cmd::PExpireAt
+        | Cmd::ExpireTime
+        | Cmd::PExpireTime
+        | Cmd::Ttl
+        | Cmd::PTtl
+        | Cmd::Persist
+        | Cmd::Type
+        | Cmd::Keys
+        | Cmd::Scan
+        | Cmd::Rename
+        | Cmd::RenameNx
+        | Cmd::RandomKey => keyspace::execute(which, cmd, db, now, out),
+        Cmd::LPush | Cmd::RPush | Cmd::LPop | Cmd::RPop | Cmd::LLen | Cmd::LRange => {
+            lists::execute(which, cmd, db, now, out)
         }
-        Cmd::Expire | Cmd::PExpire => expire(name, cmd, db, now, out),
-        Cmd::Ttl | Cmd::PTtl => {
-            let ms = db.pttl(arg(1), now);
-            let reply = if ms < 0 || which == Cmd::PTtl {
-                ms
-            } else {
-                (ms + 500) / 1000
-            };
-            resp::integer(out, reply);
+        Cmd::SAdd | Cmd::SCard | Cmd::SIsMember | Cmd::SMembers | Cmd::SRandMember => {
+            sets::execute(which, cmd, db, now, out)
         }
-        Cmd::Persist => resp::integer(out, i64::from(db.persist(arg(1), now))),
         Cmd::DbSize => resp::integer(out, db.len() as i64),
         Cmd::FlushDb => {
-            let mode_ok = match cmd.len() {
-                1 => true,
-                2 => arg(1).eq_ignore_ascii_case(b"sync") || arg(1).eq_ignore_ascii_case(b"async"),
-                _ => false,
-            };
-            if mode_ok {
+            if flush_mode_ok(cmd) {
                 db.clear();
                 resp::simple(out, "OK");
             } else {
                 resp::error(out, "ERR syntax error");
             }
         }
-        Cmd::Select => match parse_i64(arg(1)) {
-            Some(0) => resp::simple(out, "OK"),
-            Some(_) => resp::error(out, "ERR DB index is out of range"),
-            None => resp::error(out, NOT_AN_INTEGER),
-        },
         Cmd::Config => config(cmd, settings, out),
         Cmd::Command => command(cmd, out),
+        Cmd::Time => {
+            let micros = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros());
+            let mut number = Vec::new();
+            resp::array(out, 2);
+            resp::push_int(&mut number, (micros / 1_000_000) as i64);
+            resp::bulk(out, &number);
+            number.clear();
+            resp::push_int(&mut number, (micros % 1_000_000) as i64);
+            resp::bulk(out, &number);
+        }
         _ => return Outcome::NotMine,
     }
     Outcome::Replied
 }
 
-/// `SET key value [NX|XX] [GET] [EX s|PX ms|KEEPTTL]`.
-fn set(cmd: &Command<'_>, db: &mut Db, now: Instant, out: &mut Vec<u8>) {
-    let mut cond = Condition::Always;
-    let mut ttl_arg: Option<(&[u8], u64)> = None; // (number, ms per unit)
-    let mut keep_ttl = false;
-    let mut want_old = false;
-    let mut i = 3;
-    while i < cmd.len() {
-        let opt = cmd.arg(i);
-        let is = |name: &str| opt.eq_ignore_ascii_case(name.as_bytes());
-        let has_next = i + 1 < cmd.len();
-        if is("NX") && cond != Condition::IfExists {
-            cond = Condition::IfMissing;
-        } else if is("XX") && cond != Condition::IfMissing {
-            cond = Condition::IfExists;
-        } else if is("GET") {
-            want_old = true;
-        } else if is("KEEPTTL") && ttl_arg.is_none() {
-            keep_ttl = true;
-        } else if (is("EX") || is("PX")) && ttl_arg.is_none() && !keep_ttl && has_next {
-            ttl_arg = Some((cmd.arg(i + 1), if is("EX") { 1000 } else { 1 }));
-            i += 1;
-        } else {
-            return resp::error(out, "ERR syntax error");
-        }
-        i += 1;
+/// `FLUSHDB`/`FLUSHALL`'s optional `ASYNC|SYNC` (both flush at once
+/// here).
+pub fn flush_mode_ok(cmd: &Command<'_>) -> bool {
+    match cmd.len() {
+        1 => true,
+        2 => cmd.arg(1).eq_ignore_ascii_case(b"sync") || cmd.arg(1).eq_ignore_ascii_case(b"async"),
+        _ => false,
     }
-    let ttl = match ttl_arg {
-        None if keep_ttl => Ttl::Keep,
-        None => Ttl::Clear,
-        Some((number, unit)) => match parse_i64(number) {
-            None => return resp::error(out, NOT_AN_INTEGER),
-            Some(n) => match deadline(n, unit, now) {
-                Some(at) if n > 0 => Ttl::At(at),
-                _ => return resp::error(out, "ERR invalid expire time in 'set' command"),
-            },
-        },
-    };
-    let (stored, old) = db.set(cmd.arg(1), cmd.arg(2), cond, ttl, want_old, now);
-    if want_old {
-        resp::optional_bulk(out, old.as_deref());
-    } else if stored {
-        resp::simple(out, "OK");
-    } else {
-        resp::nil(out);
-    }
-}
-
-/// `now + n * unit` milliseconds; a negative `n` gives an instant in the
-/// past (or `now` when that is before the clock's start); `None` on
-/// overflow.
-fn deadline(n: i64, unit_ms: u64, now: Instant) -> Option<Instant> {
-    let ms = n.unsigned_abs().checked_mul(unit_ms)?;
-    let span = Duration::from_millis(ms);
-    if n >= 0 {
-        now.checked_add(span)
-    } else {
-        Some(now.checked_sub(span).unwrap_or(now))
-    }
-}
-
-/// `EXPIRE key seconds [NX|XX|GT|LT]`, `PEXPIRE` in milliseconds.
-fn expire(name: &str, cmd: &Command<'_>, db: &mut Db, now: Instant, out: &mut Vec<u8>) {
-    let Some(n) = parse_i64(cmd.arg(2)) else {
-        return resp::error(out, NOT_AN_INTEGER);
-    };
-    let unit = if name == "expire" { 1000 } else { 1 };
-    let Some(at) = deadline(n, unit, now) else {
-        return resp::error(out, &format!("ERR invalid expire time in '{name}' command"));
-    };
-    let key = cmd.arg(1);
-    if cmd.len() > 4 {
-        return resp::error(out, "ERR syntax error");
-    }
-    if cmd.len() == 4 {
-        let flag = cmd.arg(3).to_ascii_uppercase();
-        let current = db.pttl(key, now); // -1: no deadline (infinite)
-        let new_ms = at.saturating_duration_since(now).as_millis() as i64;
-        let allowed = match flag.as_slice() {
-            b"NX" => current == -1,
-            b"XX" => current >= 0,
-            b"GT" => current >= 0 && new_ms > current,
-            b"LT" => current == -1 || new_ms < current,
-            _ => {
-                let text = format!("ERR Unsupported option {}", clip(cmd.arg(3)));
-                return resp::error(out, &text);
-            }
-        };
-        if current == -2 || !allowed {
-            return resp::integer(out, 0);
-        }
-    }
-    resp::integer(out, i64::from(db.expire_at(key, at, now)));
 }
 
 /// `CONFIG GET pattern...`: the few settings redis-benchmark asks about.
 fn config(cmd: &Command<'_>, settings: &Settings, out: &mut Vec<u8>) {
     let sub = cmd.arg(1);
     if !sub.eq_ignore_ascii_case(b"GET") {
-        return resp::error(
-            out,
-            &format!("ERR unknown subcommand '{}'. Try CONFIG HELP.", clip(sub)),
-        );
+        return unknown_subcommand("CONFIG", sub, out);
     }
     if cmd.len() < 3 {
         return wrong_arity("config|get", out);
     }
     let maxclients = settings.maxclients.to_string();
+    let databases = DATABASES.to_string();
     let known: [(&str, &str); 4] = [
         ("save", ""),
         ("appendonly", "no"),
-        ("databases", "1"),
+        ("databases", &databases),
         ("maxclients", &maxclients),
     ];
     let matching: Vec<&(&str, &str)> = known
@@ -501,12 +470,6 @@ fn command(cmd: &Command<'_>, out: &mut Vec<u8>) {
     match sub.as_slice() {
         b"COUNT" => resp::integer(out, COMMANDS.len() as i64),
         b"DOCS" | b"INFO" => resp::array(out, 0),
-        _ => resp::error(
-            out,
-            &format!(
-                "ERR unknown subcommand '{}'. Try COMMAND HELP.",
-                clip(cmd.arg(1))
-            ),
-        ),
+        _ => unknown_subcommand("COMMAND", cmd.arg(1), out),
     }
 }

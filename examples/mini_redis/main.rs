@@ -1,7 +1,10 @@
 //! A Redis-compatible server on corio: RESP2 (inline and multibulk, with
-//! pipelining), strings with expiry, pub/sub with glob patterns. Real
-//! clients (`redis-cli`, `redis-benchmark`) talk to it; the tests compare
-//! its replies byte for byte with a real `redis-server`.
+//! pipelining), 16 databases of strings (and enough of lists and sets
+//! for the `WRONGTYPE` paths) with expiry, transactions, pub/sub with
+//! glob patterns. Real clients (`redis-cli`, `redis-benchmark`) talk to
+//! it; the tests compare its replies byte for byte with a real
+//! `redis-server`, and Redis's own test suite runs against it
+//! (`redis-tests.sh`).
 //!
 //! ```text
 //! cargo run --example mini_redis                         # serve, run a demo client, exit
@@ -10,15 +13,18 @@
 //! redis-cli -p 6380 set greeting hello
 //! ```
 //!
-//! The pieces: `resp.rs` (the parser and the reply encoders), `db.rs` (the
-//! keyspace and expiry), `commands.rs` (the keyspace commands),
-//! `server.rs` (connections on the protocol layer, pub/sub). The walk
-//! through one pipelined request is `docs/12-mini-redis.md`.
+//! The pieces: `resp.rs` (the parser and the reply encoders), `db.rs` (a
+//! keyspace and expiry), `commands.rs` (the command table and dispatch;
+//! the commands in `strings.rs`, `float.rs`, `keyspace.rs`, `lists.rs`,
+//! `sets.rs`), `server.rs` (connections on the protocol layer, `SELECT`,
+//! transactions; `pubsub.rs`, `info.rs`). The walk through one pipelined
+//! request is `docs/12-mini-redis.md`.
 
 mod commands;
 mod db;
 mod resp;
 mod server;
+mod sys;
 
 use std::io;
 use std::rc::Rc;

@@ -15,14 +15,21 @@
 // calls every function.
 #![allow(dead_code)]
 
+#[path = "glob.rs"]
+mod glob;
+
+pub use glob::glob_match;
+
 use std::fmt;
 use std::ops::Range;
 
 /// The longest bulk string accepted (Redis's `proto-max-bulk-len`, 512 MB):
 /// a longer one is refused from its header, before anything is allocated.
 pub const MAX_BULK_LEN: usize = 512 * 1024 * 1024;
-/// The most arguments one multibulk request may announce.
-pub const MAX_MULTIBULK_COUNT: usize = 1024 * 1024;
+/// The most arguments one multibulk request may announce (Redis 7's
+/// `INT_MAX`). The parser allocates per argument as it arrives, never
+/// from the count.
+pub const MAX_MULTIBULK_COUNT: usize = i32::MAX as usize;
 /// The longest line without its `\r\n` (Redis's `PROTO_INLINE_MAX_SIZE`):
 /// an inline request, or the header of a multibulk or bulk.
 pub const MAX_INLINE: usize = 64 * 1024;
@@ -346,6 +353,10 @@ impl Parser {
         if let Some(stripped) = line.strip_suffix(b"\r") {
             line = stripped;
         }
+        // Redis splits the line as a C string: it ends at a NUL.
+        if let Some(nul) = find(line, 0) {
+            line = &line[..nul];
+        }
         // Escapes rewrite the arguments: they go to the arena (a blank
         // line, which has none, leaves the mode as it was).
         let was_in_arena = std::mem::replace(&mut self.in_arena, true);
@@ -406,7 +417,7 @@ fn split_args(
         Err(ProtocolError::UnbalancedQuotes)
     };
     loop {
-        while i < line.len() && line[i].is_ascii_whitespace() {
+        while i < line.len() && line[i].is_c_space() {
             i += 1;
         }
         if i == line.len() {
@@ -419,18 +430,15 @@ fn split_args(
                 loop {
                     match line.get(i) {
                         None => return fail(arena, spans),
-                        Some(b'\\') if i + 3 < line.len() && line[i + 1] == b'x' => {
-                            let hex = |b: u8| (b as char).to_digit(16);
-                            match (hex(line[i + 2]), hex(line[i + 3])) {
-                                (Some(h), Some(l)) => {
-                                    arena.push((h * 16 + l) as u8);
-                                    i += 4;
-                                }
-                                _ => {
-                                    arena.push(b'\\');
-                                    i += 1;
-                                }
-                            }
+                        Some(b'\\')
+                            if i + 3 < line.len()
+                                && line[i + 1] == b'x'
+                                && line[i + 2].is_ascii_hexdigit()
+                                && line[i + 3].is_ascii_hexdigit() =>
+                        {
+                            let hex = |b: u8| (b as char).to_digit(16).unwrap_or(0);
+                            arena.push((hex(line[i + 2]) * 16 + hex(line[i + 3])) as u8);
+                            i += 4;
                         }
                         Some(b'\\') if i + 1 < line.len() => {
                             arena.push(match line[i + 1] {
@@ -445,7 +453,7 @@ fn split_args(
                         }
                         Some(b'"') => {
                             i += 1;
-                            if line.get(i).is_some_and(|b| !b.is_ascii_whitespace()) {
+                            if line.get(i).is_some_and(|b| !b.is_c_space()) {
                                 return fail(arena, spans);
                             }
                             break;
@@ -468,7 +476,7 @@ fn split_args(
                         }
                         Some(b'\'') => {
                             i += 1;
-                            if line.get(i).is_some_and(|b| !b.is_ascii_whitespace()) {
+                            if line.get(i).is_some_and(|b| !b.is_c_space()) {
                                 return fail(arena, spans);
                             }
                             break;
@@ -481,13 +489,31 @@ fn split_args(
                 }
             }
             _ => {
-                while i < line.len() && !line[i].is_ascii_whitespace() {
+                while i < line.len() && !line[i].ends_word() {
                     arena.push(line[i]);
                     i += 1;
                 }
             }
         }
         spans.push(start..arena.len());
+    }
+}
+
+/// The bytes `sdssplitargs` treats as spaces. Between arguments, and
+/// after a closing quote, it uses C's `isspace` (Rust's
+/// `is_ascii_whitespace` plus the vertical tab); inside an unquoted
+/// argument only space, tab, CR and LF end it.
+trait CSpace {
+    fn is_c_space(&self) -> bool;
+    fn ends_word(&self) -> bool;
+}
+
+impl CSpace for u8 {
+    fn is_c_space(&self) -> bool {
+        matches!(self, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+    }
+    fn ends_word(&self) -> bool {
+        matches!(self, b' ' | b'\t' | b'\n' | b'\r')
     }
 }
 
@@ -521,9 +547,21 @@ pub fn simple(out: &mut Vec<u8>, text: &str) {
 }
 
 /// Appends an error reply; `text` starts with its code (`ERR ...`).
-pub fn error(out: &mut Vec<u8>, text: &str) {
+///
+/// An error text may quote a client's bytes, which may hold `\r\n`: as
+/// Redis's `addReplyErrorFormat` does, trailing CRs and LFs are dropped
+/// and the others become spaces, so a reply is always one line and no
+/// client can inject a reply of its own.
+pub fn error(out: &mut Vec<u8>, text: impl AsRef<[u8]>) {
+    let mut text = text.as_ref();
+    while let Some((b'\r' | b'\n', rest)) = text.split_last() {
+        text = rest;
+    }
     out.push(b'-');
-    out.extend_from_slice(text.as_bytes());
+    out.extend(text.iter().map(|&b| match b {
+        b'\r' | b'\n' => b' ',
+        b => b,
+    }));
     out.extend_from_slice(b"\r\n");
 }
 
@@ -561,76 +599,4 @@ pub fn array(out: &mut Vec<u8>, len: usize) {
     out.push(b'*');
     push_int(out, len as i64);
     out.extend_from_slice(b"\r\n");
-}
-
-/// Matches `text` against a Redis glob `pattern` (`stringmatchlen`): `*`,
-/// `?`, `[abc]`, `[^a-z]`, and `\` escaping the next byte.
-pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
-    // Iterative with one backtrack point for the last `*`: linear in
-    // practice, never recursive (a hostile pattern cannot blow the stack).
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        if p < pattern.len() {
-            // How far the pattern moves if it matches this byte.
-            let advance = match pattern[p] {
-                b'*' => {
-                    star = Some((p, t));
-                    p += 1;
-                    continue;
-                }
-                b'?' => Some(1),
-                b'[' => match class_match(pattern, p, text[t]) {
-                    (true, next) => Some(next - p),
-                    (false, _) => None,
-                },
-                b'\\' if p + 1 < pattern.len() => (pattern[p + 1] == text[t]).then_some(2),
-                c => (c == text[t]).then_some(1),
-            };
-            if let Some(n) = advance {
-                p += n;
-                t += 1;
-                continue;
-            }
-        }
-        // Mismatch: let the last star eat one more byte, or fail.
-        match star {
-            Some((sp, st)) => {
-                p = sp + 1;
-                t = st + 1;
-                star = Some((sp, st + 1));
-            }
-            None => return false,
-        }
-    }
-    pattern[p..].iter().all(|&c| c == b'*')
-}
-
-/// Matches `c` against the class opening at `pattern[open] == b'['`:
-/// (matched, index after the class). An unclosed class runs to the end.
-fn class_match(pattern: &[u8], open: usize, c: u8) -> (bool, usize) {
-    let mut i = open + 1;
-    let negate = pattern.get(i) == Some(&b'^');
-    if negate {
-        i += 1;
-    }
-    let mut matched = false;
-    while i < pattern.len() && pattern[i] != b']' {
-        if pattern[i] == b'\\' && i + 1 < pattern.len() {
-            matched |= pattern[i + 1] == c;
-            i += 2;
-        } else if i + 2 < pattern.len() && pattern[i + 1] == b'-' && pattern[i + 2] != b']' {
-            let (lo, hi) = (
-                pattern[i].min(pattern[i + 2]),
-                pattern[i].max(pattern[i + 2]),
-            );
-            matched |= (lo..=hi).contains(&c);
-            i += 3;
-        } else {
-            matched |= pattern[i] == c;
-            i += 1;
-        }
-    }
-    let next = (i + 1).min(pattern.len());
-    (matched != negate, next)
 }

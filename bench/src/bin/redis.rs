@@ -25,6 +25,8 @@ mod resp;
 #[allow(dead_code)]
 #[path = "../../../examples/mini_redis/server.rs"]
 mod server;
+#[path = "../../../examples/mini_redis/sys.rs"]
+mod sys;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -107,7 +109,7 @@ fn run_batch(
     input: &[u8],
     out: &mut Vec<u8>,
 ) -> Option<usize> {
-    let now = Instant::now();
+    let now = db::now_ms();
     let mut pos = 0;
     loop {
         match parser.feed(&input[pos..]) {
@@ -129,7 +131,7 @@ fn run_batch(
             }
             Ok((used, None)) => return Some(pos + used),
             Err(e) => {
-                resp::error(out, &format!("ERR {e}"));
+                resp::error(out, format!("ERR {e}"));
                 return None;
             }
         }
