@@ -198,6 +198,8 @@ fn main() -> io::Result<()> {
             }
             return Ok(());
         }
+        Some("counts") => return counts(),
+        Some("syscalls") => return syscalls(),
         Some("run") | None => {}
         Some(other) => return Err(io::Error::other(format!("unknown command {other}"))),
     }
@@ -245,6 +247,132 @@ fn main() -> io::Result<()> {
         ("todo_db_rps", rows[1].0),
         ("todo_db_cpu", rows[1].1),
     ]);
+    drop(pg);
+    Ok(())
+}
+
+/// `todo counts`: user-space instructions per request of each server
+/// (callgrind), the difference of a 4 s and an 8 s `wrk` run so that
+/// start-up (the pool's connections) cancels out.
+fn counts() -> io::Result<()> {
+    let pg = database()?;
+    let db = pg.tcp_url();
+    println!("| endpoint | server | instructions/request |\n|---|---|---:|");
+    for (name, path) in [("/health", "/health"), ("/todos", "/todos?limit=10")] {
+        for rt in ["corio", "tokio"] {
+            let (short_ins, short_reqs) = callgrind_run(rt, &db, path, 4)?;
+            let (long_ins, long_reqs) = callgrind_run(rt, &db, path, 8)?;
+            let per = (long_ins - short_ins) / (long_reqs - short_reqs);
+            println!("| {name} | {rt} | {per:.0} |");
+        }
+    }
+    drop(pg);
+    Ok(())
+}
+
+/// One server of `rt` under callgrind, `wrk -t1 -c10` on `path` for
+/// `secs`; (instructions, requests).
+fn callgrind_run(rt: &str, db: &str, path: &str, secs: u64) -> io::Result<(f64, f64)> {
+    use std::io::BufRead;
+    let out = std::env::temp_dir().join(format!("todo-cg-{}-{rt}-{secs}", std::process::id()));
+    let mut child = std::process::Command::new("valgrind")
+        .args(["--tool=callgrind", "-q"])
+        .arg(format!("--callgrind-out-file={}", out.display()))
+        .arg(std::env::current_exe()?)
+        .args(["server", rt, db])
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let port: u16 = loop {
+        let line = lines.next().ok_or_else(|| io::Error::other("no PORT"))??;
+        if let Some(p) = line.strip_prefix("PORT ") {
+            break p.trim().parse().map_err(io::Error::other)?;
+        }
+    };
+    let wrk = corio_bench::load::run_load(&[
+        "wrk".into(),
+        "-t1".into(),
+        "-c10".into(),
+        format!("-d{secs}s"),
+        format!("http://127.0.0.1:{port}{path}"),
+    ])?;
+    let (_, requests) =
+        parse_wrk(&wrk).ok_or_else(|| io::Error::other(format!("wrk said {wrk}")))?;
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()?;
+    child.wait()?;
+    let text = std::fs::read_to_string(&out)?;
+    // TODO_CALLGRIND_KEEP=1 keeps the profiles (for callgrind_annotate).
+    if std::env::var_os("TODO_CALLGRIND_KEEP").is_none() {
+        std::fs::remove_file(&out).ok();
+    } else {
+        eprintln!("kept {}", out.display());
+    }
+    let total = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("summary: ")
+                .or_else(|| l.strip_prefix("totals: "))
+        })
+        .and_then(|n| n.trim().parse::<f64>().ok())
+        .ok_or_else(|| io::Error::other("no callgrind total"))?;
+    Ok((total, requests))
+}
+
+/// `todo syscalls`: each server's syscalls during a 4 s `wrk -c10` run on
+/// `/health` and `/todos` (`strace -c -f`), per request.
+fn syscalls() -> io::Result<()> {
+    use std::io::BufRead;
+    let pg = database()?;
+    let db = pg.tcp_url();
+    for (name, path) in [("/health", "/health"), ("/todos", "/todos?limit=10")] {
+        for rt in ["corio", "tokio"] {
+            let out = std::env::temp_dir().join(format!("todo-st-{}-{rt}", std::process::id()));
+            let mut child = std::process::Command::new("strace")
+                .args(["-c", "-f", "-o"])
+                .arg(&out)
+                .arg(std::env::current_exe()?)
+                .args(["server", rt, &db])
+                .stdout(std::process::Stdio::piped())
+                .spawn()?;
+            let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+            let port: u16 = loop {
+                let line = lines.next().ok_or_else(|| io::Error::other("no PORT"))??;
+                if let Some(p) = line.strip_prefix("PORT ") {
+                    break p.trim().parse().map_err(io::Error::other)?;
+                }
+            };
+            let wrk = corio_bench::load::run_load(&[
+                "wrk".into(),
+                "-t1".into(),
+                "-c10".into(),
+                "-d4s".into(),
+                format!("http://127.0.0.1:{port}{path}"),
+            ])?;
+            let (_, requests) =
+                parse_wrk(&wrk).ok_or_else(|| io::Error::other(format!("wrk said {wrk}")))?;
+            // The server is strace's child: stopping it ends strace.
+            std::process::Command::new("pkill")
+                .args(["-TERM", "-P", &child.id().to_string()])
+                .status()?;
+            child.wait()?;
+            let report = std::fs::read_to_string(&out)?;
+            std::fs::remove_file(&out).ok();
+            println!("== {name} {rt}: {requests} requests");
+            for line in report.lines().skip(2) {
+                let f: Vec<&str> = line.split_whitespace().collect();
+                if f.len() >= 5
+                    && let Ok(calls) = f[3].parse::<f64>()
+                {
+                    let name = f.last().copied().unwrap_or("");
+                    if calls / requests >= 0.05 {
+                        println!("  {name:<16} {:.2}/req", calls / requests);
+                    }
+                }
+            }
+        }
+    }
     drop(pg);
     Ok(())
 }
