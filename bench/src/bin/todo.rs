@@ -208,7 +208,7 @@ fn main() -> io::Result<()> {
     let pg = database()?;
     let db = pg.tcp_url();
     println!(
-        "todo service endpoints, server on CPU 0, wrk -t1 -c50 on CPU 1, {secs} s per run, median of {rounds} interleaved rounds"
+        "todo service endpoints, server on CPU 0, wrk -t1 -c50 on CPU 1, {secs} s per run, median of {rounds} interleaved rounds (first runtime alternating)"
     );
     println!(
         "{:<24} {:>12} {:>12} {:>14} {:>14}",
@@ -230,9 +230,15 @@ fn main() -> io::Result<()> {
             .to_vec()
         };
         let mut samples: [Vec<f64>; 4] = Default::default();
-        for _ in 0..rounds {
-            let (c_rps, c_cpu) = measure(&["corio", &db], cmd, parse_wrk)?;
-            let (t_rps, t_cpu) = measure(&["tokio", &db], cmd, parse_wrk)?;
+        for round in 0..rounds {
+            // Which runtime goes first alternates from round to round.
+            let ((c_rps, c_cpu), (t_rps, t_cpu)) = if round % 2 == 0 {
+                let c = measure(&["corio", &db], cmd, parse_wrk)?;
+                (c, measure(&["tokio", &db], cmd, parse_wrk)?)
+            } else {
+                let t = measure(&["tokio", &db], cmd, parse_wrk)?;
+                (measure(&["corio", &db], cmd, parse_wrk)?, t)
+            };
             for (v, x) in samples.iter_mut().zip([c_rps, t_rps, c_cpu, t_cpu]) {
                 v.push(x);
             }
