@@ -428,7 +428,17 @@ impl LoopInner {
     /// The recorder's events as trace events (without the enclosing
     /// object), or nothing when it is off.
     pub(crate) fn trace_events(&self, out: &mut String) {
-        let names = self.live_task_names();
+        if let Some(copy) = self.trace_copy() {
+            copy.write_json(out);
+        }
+    }
+
+    /// What the recorder holds, copied (a memcpy of the ring and the
+    /// names) so that it can be formatted elsewhere: the inspector formats
+    /// on its own thread, not the loop's.
+    pub(crate) fn trace_copy(&self) -> Option<crate::observe::trace::TraceCopy> {
+        let trace = self.trace.try_borrow().ok()?;
+        let ring = trace.as_ref()?.clone();
         let thread = self
             .stats
             .thread
@@ -437,11 +447,12 @@ impl LoopInner {
             .clone()
             .unwrap_or_else(|| "unnamed".to_string());
         let id = self.stats.loop_id;
-        if let Ok(trace) = self.trace.try_borrow()
-            && let Some(ring) = trace.as_ref()
-        {
-            ring.write_json(out, id, &format!("loop {id} (thread {thread})"), &names);
-        }
+        Some(crate::observe::trace::TraceCopy {
+            ring,
+            loop_id: id,
+            title: format!("loop {id} (thread {thread})"),
+            live_names: self.live_task_names(),
+        })
     }
 
     /// At close: the trace goes to the file `CORIO_TRACE` names, if any.

@@ -521,24 +521,28 @@ fn record_all(seconds: f64) -> String {
         .take()
         .unwrap_or_default();
     std::thread::sleep(Duration::from_secs_f64(seconds.clamp(0.0, 600.0)));
-    let (tx, rx) = mpsc::channel::<String>();
+    // The loop only copies its ring; the JSON is made here.
+    let (tx, rx) = mpsc::channel::<Option<super::trace::TraceCopy>>();
     for stats in loops.iter().filter(|s| recording.contains(&s.loop_id)) {
         let tx = tx.clone();
         call(
             stats,
             Box::new(move || {
                 if let Ok(lp) = crate::event_loop::running::running_inner() {
-                    let mut events = String::new();
-                    lp.trace_events(&mut events);
+                    let copy = lp.trace_copy();
                     lp.inspector_trace_end();
-                    let _ = tx.send(events);
+                    let _ = tx.send(copy);
                 }
             }),
         );
     }
     drop(tx);
     let mut all = String::new();
-    while let Ok(events) = rx.recv_timeout(ANSWER_TIMEOUT) {
+    while let Ok(copy) = rx.recv_timeout(ANSWER_TIMEOUT) {
+        let mut events = String::new();
+        if let Some(copy) = copy {
+            copy.write_json(&mut events);
+        }
         if events.is_empty() {
             continue;
         }

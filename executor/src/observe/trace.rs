@@ -73,6 +73,7 @@ pub(crate) struct Event {
 }
 
 /// A loop's ring of events.
+#[derive(Clone)]
 pub(crate) struct TraceRing {
     events: Vec<Event>,
     /// Where the next event goes once the ring is full.
@@ -255,6 +256,22 @@ impl TraceRing {
                 json_str(&name_of(task))
             );
         }
+    }
+}
+
+/// A loop's recorder, copied out of the loop with what its export needs.
+pub(crate) struct TraceCopy {
+    pub(crate) ring: TraceRing,
+    pub(crate) loop_id: u64,
+    pub(crate) title: String,
+    pub(crate) live_names: HashMap<u64, String>,
+}
+
+impl TraceCopy {
+    /// The trace events (without the enclosing object).
+    pub(crate) fn write_json(&self, out: &mut String) {
+        self.ring
+            .write_json(out, self.loop_id, &self.title, &self.live_names);
     }
 }
 
