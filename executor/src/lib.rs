@@ -30,9 +30,13 @@
 //!                      one unsafe module, under Miri)
 //!  future              asyncio.Future; EventLoop::create_future
 //!  event_loop/         EventLoop and its engine: state, run_once (five
-//!                      phases), I/O callbacks, close, the task table and
-//!                      the RawTask interface every task implements, the
-//!                      thread's running loop, signals, handles
+//!                      phases) and its observed twin, I/O callbacks,
+//!                      close, the task table and the RawTask interface
+//!                      every task implements, the thread's running loop,
+//!                      signals, handles
+//!  observe/            metrics (atomics any thread reads), the recorder's
+//!                      ring and export, the watchdog thread, the
+//!                      inspector behind corio-ps
 //!  remote, wakers      the thread-safe queue and waker table; waiter lists
 //!  error               one error enum per concern
 //! ```

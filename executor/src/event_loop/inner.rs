@@ -2,7 +2,9 @@
 //! state, its queues and tables, and the calls that schedule on them.
 //!
 //! The rest of the engine is beside it: `run_once.rs` (asyncio's
-//! `_run_once`, in five phases), `io.rs` (`add_reader`/`add_writer` on the
+//! `_run_once`, in five phases), `observed.rs` (the same iteration,
+//! counted and recorded), `shown.rs` (metrics, traces and the inspector's
+//! questions, to the outside), `io.rs` (`add_reader`/`add_writer` on the
 //! selector), `close.rs` (how a loop's life ends), `task_table.rs` and
 //! `task_header.rs` (the tasks it runs), `running.rs` (the thread's
 //! running loop).

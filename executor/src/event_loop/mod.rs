@@ -10,6 +10,7 @@ mod io;
 mod observed;
 mod run_once;
 pub(crate) mod running;
+mod shown;
 mod signals;
 pub(crate) mod task_header;
 mod task_table;
