@@ -35,8 +35,11 @@
 //!                      every task implements, the thread's running loop,
 //!                      signals, handles
 //!  observe/            metrics (atomics any thread reads), the recorder's
-//!                      ring and export, the watchdog thread, the
-//!                      inspector behind corio-ps
+//!                      ring and export, the watchdog thread: below
+//!                      event_loop; and observe::inspect, the inspector
+//!                      behind corio-ps, which asks the loops and so sits
+//!                      above them (the one way back down: a new loop
+//!                      checks CORIO_INSPECT and installs the wait hook)
 //!  remote, wakers      the thread-safe queue and waker table; waiter lists
 //!  error               one error enum per concern
 //! ```
