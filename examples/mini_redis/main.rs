@@ -17,7 +17,7 @@
 //! keyspace and expiry), `commands.rs` (the command table and dispatch;
 //! the commands in `strings.rs`, `float.rs`, `keyspace.rs`, `lists.rs`,
 //! `sets.rs`), `server.rs` (connections on the protocol layer, `SELECT`,
-//! transactions; `pubsub.rs`, `info.rs`). The walk through one pipelined
+//! transactions; `pubsub.rs`, `info.rs`, `databases.rs`). The walk through one pipelined
 //! request is `docs/12-mini-redis.md`.
 
 mod commands;
