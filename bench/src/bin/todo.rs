@@ -279,31 +279,13 @@ fn counts() -> io::Result<()> {
 /// One server of `rt` under callgrind, `wrk -t1 -c10` on `path` for
 /// `secs`; (instructions, requests).
 fn callgrind_run(rt: &str, db: &str, path: &str, secs: u64) -> io::Result<(f64, f64)> {
-    use std::io::BufRead;
     let out = std::env::temp_dir().join(format!("todo-cg-{}-{rt}-{secs}", std::process::id()));
-    let mut child = std::process::Command::new("valgrind")
-        .args(["--tool=callgrind", "-q"])
-        .arg(format!("--callgrind-out-file={}", out.display()))
-        .arg(std::env::current_exe()?)
-        .args(["server", rt, db])
-        .stdout(std::process::Stdio::piped())
-        .spawn()?;
-    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let port: u16 = loop {
-        let line = lines.next().ok_or_else(|| io::Error::other("no PORT"))??;
-        if let Some(p) = line.strip_prefix("PORT ") {
-            break p.trim().parse().map_err(io::Error::other)?;
-        }
-    };
-    let wrk = corio_bench::load::run_load(&[
-        "wrk".into(),
-        "-t1".into(),
-        "-c10".into(),
-        format!("-d{secs}s"),
-        format!("http://127.0.0.1:{port}{path}"),
-    ])?;
-    let (_, requests) =
-        parse_wrk(&wrk).ok_or_else(|| io::Error::other(format!("wrk said {wrk}")))?;
+    let tool = ["valgrind".into(), "--tool=callgrind".into(), "-q".into(), {
+        let mut o = std::ffi::OsString::from("--callgrind-out-file=");
+        o.push(&out);
+        o
+    }];
+    let (mut child, requests) = server_under_load(&tool, rt, db, path, secs)?;
     std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()?;
@@ -329,35 +311,19 @@ fn callgrind_run(rt: &str, db: &str, path: &str, secs: u64) -> io::Result<(f64, 
 /// `todo syscalls`: each server's syscalls during a 4 s `wrk -c10` run on
 /// `/health` and `/todos` (`strace -c -f`), per request.
 fn syscalls() -> io::Result<()> {
-    use std::io::BufRead;
     let pg = database()?;
     let db = pg.tcp_url();
     for (name, path) in [("/health", "/health"), ("/todos", "/todos?limit=10")] {
         for rt in ["corio", "tokio"] {
             let out = std::env::temp_dir().join(format!("todo-st-{}-{rt}", std::process::id()));
-            let mut child = std::process::Command::new("strace")
-                .args(["-c", "-f", "-o"])
-                .arg(&out)
-                .arg(std::env::current_exe()?)
-                .args(["server", rt, &db])
-                .stdout(std::process::Stdio::piped())
-                .spawn()?;
-            let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
-            let port: u16 = loop {
-                let line = lines.next().ok_or_else(|| io::Error::other("no PORT"))??;
-                if let Some(p) = line.strip_prefix("PORT ") {
-                    break p.trim().parse().map_err(io::Error::other)?;
-                }
-            };
-            let wrk = corio_bench::load::run_load(&[
-                "wrk".into(),
-                "-t1".into(),
-                "-c10".into(),
-                "-d4s".into(),
-                format!("http://127.0.0.1:{port}{path}"),
-            ])?;
-            let (_, requests) =
-                parse_wrk(&wrk).ok_or_else(|| io::Error::other(format!("wrk said {wrk}")))?;
+            let tool = [
+                "strace".into(),
+                "-c".into(),
+                "-f".into(),
+                "-o".into(),
+                out.clone().into_os_string(),
+            ];
+            let (mut child, requests) = server_under_load(&tool, rt, &db, path, 4)?;
             // The server is strace's child: stopping it ends strace.
             std::process::Command::new("pkill")
                 .args(["-TERM", "-P", &child.id().to_string()])
@@ -381,4 +347,41 @@ fn syscalls() -> io::Result<()> {
     }
     drop(pg);
     Ok(())
+}
+
+/// Runs `tool_args` + this binary as `server RT DB` (a server under a
+/// tool: valgrind, strace), then `wrk -t1 -c10` on `path` for `secs`
+/// against it; the child (still running) and the requests wrk made.
+fn server_under_load(
+    tool_args: &[std::ffi::OsString],
+    rt: &str,
+    db: &str,
+    path: &str,
+    secs: u64,
+) -> io::Result<(std::process::Child, f64)> {
+    use std::io::BufRead;
+    let (tool, args) = tool_args.split_first().expect("a tool");
+    let mut child = std::process::Command::new(tool)
+        .args(args)
+        .arg(std::env::current_exe()?)
+        .args(["server", rt, db])
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let port: u16 = loop {
+        let line = lines.next().ok_or_else(|| io::Error::other("no PORT"))??;
+        if let Some(p) = line.strip_prefix("PORT ") {
+            break p.trim().parse().map_err(io::Error::other)?;
+        }
+    };
+    let wrk = corio_bench::load::run_load(&[
+        "wrk".into(),
+        "-t1".into(),
+        "-c10".into(),
+        format!("-d{secs}s"),
+        format!("http://127.0.0.1:{port}{path}"),
+    ])?;
+    let (_, requests) =
+        parse_wrk(&wrk).ok_or_else(|| io::Error::other(format!("wrk said {wrk}")))?;
+    Ok((child, requests))
 }
