@@ -348,9 +348,11 @@ fn switching_the_recorder_on_mid_run_does_not_count_the_time_before() {
     lp.set_exception_handler(Some(move |c: &corio_executor::ExceptionContext| {
         r.borrow_mut().push(c.message.clone())
     }));
+    // A limit well above what a loaded machine's preemption can add.
+    lp.set_slow_callback_duration(Duration::from_millis(450));
     let handle = lp.clone();
     lp.run_until_complete(async move {
-        corio_executor::sleep(Duration::from_millis(300)).await;
+        corio_executor::sleep(Duration::from_millis(600)).await;
         handle.set_trace(true);
         for _ in 0..3 {
             yield_now().await;
@@ -366,7 +368,7 @@ fn switching_the_recorder_on_mid_run_does_not_count_the_time_before() {
         .filter_map(|d| d.parse::<f64>().ok())
         .fold(0.0, f64::max);
     assert!(
-        longest < 100_000.0,
+        longest < 400_000.0,
         "an iteration of {longest} µs in\n{json}"
     );
 }
