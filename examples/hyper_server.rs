@@ -265,17 +265,12 @@ async fn demo() -> io::Result<()> {
     Ok(())
 }
 
-/// Graceful close, then force: `close()`, `wait_closed()` within `grace`,
-/// else `abort_clients()` and `wait_closed()` again.
+/// Graceful close, then force (`HttpServer::shutdown`: `close()`,
+/// `wait_closed()` within `grace`, else `abort_clients()`).
 async fn shutdown(server: &HttpServer, grace: Duration) {
-    server.close();
-    if corio::timeout(grace, server.wait_closed()).await.is_err() {
-        println!(
-            "{} connection still open after {grace:?}: aborting",
-            server.connections()
-        );
-        server.abort_clients();
-        server.wait_closed().await;
+    let aborted = server.shutdown(grace).await;
+    if aborted > 0 {
+        println!("{aborted} connection still open after {grace:?}: aborting");
     }
 }
 

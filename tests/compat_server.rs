@@ -264,6 +264,32 @@ async fn assert_close_then_abort_clients(server: &HttpServer, client: &TcpStream
 }
 
 #[test]
+fn shutdown_aborts_what_the_grace_period_did_not_end() {
+    corio::run(async {
+        let (server, port) = start().await;
+        // An idle client is closed gracefully at once.
+        let idle = TcpStream::connect("127.0.0.1", port).await.unwrap();
+        // A stalled upload holds the graceful close: aborted after 300 ms.
+        let stalled = TcpStream::connect("127.0.0.1", port).await.unwrap();
+        stalled
+            .send_all(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nx")
+            .await
+            .unwrap();
+        corio::sleep(Duration::from_millis(200)).await;
+        let started = std::time::Instant::now();
+        let aborted = server.shutdown(Duration::from_millis(300)).await;
+        assert_eq!(aborted, 1, "the stalled upload (the idle one closed)");
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        assert_eq!(outcome(&stalled).await, Err(ErrorKind::ConnectionReset));
+        assert_eq!(outcome(&idle).await, Ok(0));
+        // Nothing left open: nothing to abort.
+        let (quick, _) = start().await;
+        assert_eq!(quick.shutdown(Duration::from_millis(500)).await, 0);
+    })
+    .unwrap();
+}
+
+#[test]
 fn abort_clients_ends_a_stalled_upload() {
     corio::run(async {
         let (server, port) = start().await;
@@ -327,6 +353,9 @@ fn close_clients_ends_connections_without_a_reset() {
             .expect("wait_closed within a second of close_clients");
         assert_eq!(outcome(&stalled).await, Ok(0));
         assert_eq!(outcome(&idle).await, Ok(0));
+        // Nothing left open: nothing to abort.
+        let (quick, _) = start().await;
+        assert_eq!(quick.shutdown(Duration::from_millis(500)).await, 0);
     })
     .unwrap();
 }

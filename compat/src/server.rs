@@ -195,6 +195,7 @@ impl HttpServer {
     ///     server.abort_clients();
     ///     server.wait_closed().await;
     /// }
+    /// // (the same in one call: `server.shutdown(grace).await`)
     /// # }).unwrap();
     /// ```
     pub fn close(&self) {
@@ -242,6 +243,29 @@ impl HttpServer {
     pub async fn wait_closed(&self) {
         self.shared.idle.wait().await;
         let _ = self.accept.clone().await;
+    }
+
+    /// Graceful, then by force: [`close`](Self::close), then
+    /// [`wait_closed`](Self::wait_closed) for at most `grace`; the
+    /// connections still open then are ended with
+    /// [`abort_clients`](Self::abort_clients), and it waits for them.
+    /// Returns how many were aborted (0: all finished in time).
+    ///
+    /// asyncio has no single call: this is the shutdown recipe of its
+    /// 3.13 documentation (`close()`, `wait_closed()` under a timeout,
+    /// `abort_clients()`), the one every service writes.
+    pub async fn shutdown(&self, grace: Duration) -> usize {
+        self.close();
+        if corio_executor::timeout(grace, self.wait_closed())
+            .await
+            .is_ok()
+        {
+            return 0;
+        }
+        let aborted = self.connections();
+        self.abort_clients();
+        self.wait_closed().await;
+        aborted
     }
 }
 

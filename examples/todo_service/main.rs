@@ -218,16 +218,11 @@ fn parse_args() -> io::Result<Args> {
     }
 }
 
-/// Graceful close within [`GRACE`], then force.
+/// Graceful close within [`GRACE`], then force (`HttpServer::shutdown`).
 async fn close_http(server: &HttpServer) {
-    server.close();
-    if corio::timeout(GRACE, server.wait_closed()).await.is_err() {
-        println!(
-            "{} connection(s) still open after {GRACE:?}: aborting",
-            server.connections()
-        );
-        server.abort_clients();
-        server.wait_closed().await;
+    let aborted = server.shutdown(GRACE).await;
+    if aborted > 0 {
+        println!("{aborted} connection(s) still open after {GRACE:?}: aborting");
     }
 }
 
