@@ -124,3 +124,70 @@ pub fn median_f64(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
+
+/// The echo benchmarks' client (`echo`, `cores`): `conns` connections to
+/// `port` on loopback, each with one `len`-byte message in flight, sent
+/// again as soon as its echo is whole (a closed loop). `on_echo` gets
+/// each round trip's time and says whether to go on. Returns the seconds
+/// the run took. Blocking sockets under corio's own `DefaultSelector`, so
+/// the client is the same whatever server it measures.
+pub fn ping_pong(
+    port: u16,
+    conns: usize,
+    len: usize,
+    mut on_echo: impl FnMut(std::time::Duration) -> bool,
+) -> io::Result<f64> {
+    use corio::selectors::{DefaultSelector, EVENT_READ, Selector};
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    use std::time::{Duration, Instant};
+    let streams: Vec<std::net::TcpStream> = (0..conns)
+        .map(|_| {
+            let s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+            s.set_nodelay(true)?;
+            s.set_nonblocking(true)?;
+            Ok(s)
+        })
+        .collect::<io::Result<_>>()?;
+    let mut sel: DefaultSelector<usize> = DefaultSelector::new().map_err(io::Error::other)?;
+    for (i, s) in streams.iter().enumerate() {
+        sel.register(s.as_raw_fd(), EVENT_READ, i)
+            .map_err(io::Error::other)?;
+    }
+    let ping = vec![b'x'; len];
+    let mut got = vec![0usize; conns];
+    let mut sent = vec![Instant::now(); conns];
+    let start = Instant::now();
+    for (mut s, at) in streams.iter().zip(sent.iter_mut()) {
+        *at = Instant::now();
+        s.write_all(&ping)?;
+    }
+    let mut ready = Vec::with_capacity(conns);
+    let mut buf = vec![0u8; len];
+    loop {
+        ready.clear();
+        sel.select_with(Some(Duration::from_secs(10)), |key, _| ready.push(key.data))
+            .map_err(io::Error::other)?;
+        if ready.is_empty() {
+            return Err(io::Error::other("no echo for 10 s"));
+        }
+        for &i in &ready {
+            let mut s = &streams[i];
+            match s.read(&mut buf[..len - got[i]]) {
+                Ok(0) => return Err(io::Error::other("server closed")),
+                Ok(n) => got[i] += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+            }
+            if got[i] == len {
+                got[i] = 0;
+                let now = Instant::now();
+                if !on_echo(now.duration_since(sent[i])) {
+                    return Ok(start.elapsed().as_secs_f64());
+                }
+                sent[i] = now;
+                s.write_all(&ping)?;
+            }
+        }
+    }
+}

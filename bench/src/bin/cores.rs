@@ -25,16 +25,13 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::hint::black_box;
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::os::fd::{AsRawFd, RawFd};
+use std::io::{self, BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use corio::net::{DEFAULT_LIMIT, SharedPort, StreamReader, StreamWriter, start_server_with};
-use corio::selectors::{DefaultSelector, EVENT_READ, Selector};
 use corio::{Core, Cores};
 use corio_bench::print_ratios;
 use http_body_util::Full;
@@ -240,67 +237,12 @@ fn serve_tokio(what: &str, rt: &tokio::runtime::Runtime, iters: u64) -> io::Resu
 /// Ping-pong on `conns` connections for `limit`: (messages, seconds, p99
 /// round trip in µs).
 fn client(port: u16, conns: usize, limit: Duration) -> io::Result<(u64, f64, u64)> {
-    let streams: Vec<TcpStream> = (0..conns)
-        .map(|_| {
-            let s = TcpStream::connect(("127.0.0.1", port))?;
-            s.set_nodelay(true)?;
-            Ok(s)
-        })
-        .collect::<io::Result<_>>()?;
-    let mut sel: DefaultSelector<usize> = DefaultSelector::new().map_err(io::Error::other)?;
-    let by_fd: HashMap<RawFd, usize> = streams
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.as_raw_fd(), i))
-        .collect();
-    for s in &streams {
-        s.set_nonblocking(true)?;
-        sel.register(s.as_raw_fd(), EVENT_READ, by_fd[&s.as_raw_fd()])
-            .map_err(io::Error::other)?;
-    }
-    let ping = [b'x'; MESSAGE];
-    let mut got = vec![0usize; conns];
-    let mut sent = vec![Instant::now(); conns];
     let mut rtts: Vec<u32> = Vec::with_capacity(1 << 20);
     let start = Instant::now();
-    for (mut s, at) in streams.iter().zip(sent.iter_mut()) {
-        *at = Instant::now();
-        s.write_all(&ping)?;
-    }
-    let mut ready = Vec::with_capacity(conns);
-    let mut buf = [0u8; MESSAGE];
-    'outer: loop {
-        ready.clear();
-        sel.select_with(Some(Duration::from_secs(10)), |key, _| ready.push(key.data))
-            .map_err(io::Error::other)?;
-        if ready.is_empty() {
-            return Err(io::Error::other("no echo for 10 s"));
-        }
-        for &i in &ready {
-            let mut s = &streams[i];
-            match s.read(&mut buf[..MESSAGE - got[i]]) {
-                Ok(0) => return Err(io::Error::other("server closed")),
-                Ok(n) => got[i] += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Err(e),
-            }
-            if got[i] == MESSAGE {
-                got[i] = 0;
-                let now = Instant::now();
-                rtts.push(
-                    now.duration_since(sent[i])
-                        .as_micros()
-                        .min(u32::MAX as u128) as u32,
-                );
-                if rtts.len() % 64 == 0 && now.duration_since(start) >= limit {
-                    break 'outer;
-                }
-                sent[i] = now;
-                s.write_all(&ping)?;
-            }
-        }
-    }
-    let secs = start.elapsed().as_secs_f64();
+    let secs = corio_bench::load::ping_pong(port, conns, MESSAGE, |rtt| {
+        rtts.push(rtt.as_micros().min(u32::MAX as u128) as u32);
+        rtts.len() % 64 != 0 || start.elapsed() < limit
+    })?;
     let msgs = rtts.len() as u64;
     rtts.sort_unstable();
     let p99 = rtts[((rtts.len() - 1) as f64 * 0.99).round() as usize];

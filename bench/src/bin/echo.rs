@@ -19,9 +19,7 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::os::fd::{AsRawFd, RawFd};
+use std::io::{self, BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -30,7 +28,6 @@ use corio::net::{
     DEFAULT_LIMIT, Protocol, ServerOptions, StreamReader, StreamWriter, Transport, create_server,
     start_server_with,
 };
-use corio::selectors::{DefaultSelector, EVENT_READ, Selector};
 use corio_bench::corio_run;
 
 const MESSAGE: usize = 64;
@@ -247,63 +244,16 @@ enum Limit {
 
 /// Ping-pong on `conns` connections until the limit; (messages, seconds).
 fn client(port: u16, conns: usize, limit: Limit) -> io::Result<(u64, f64)> {
-    let streams: Vec<TcpStream> = (0..conns)
-        .map(|_| {
-            let s = TcpStream::connect(("127.0.0.1", port))?;
-            s.set_nodelay(true)?;
-            Ok(s)
-        })
-        .collect::<io::Result<_>>()?;
-    let mut sel: DefaultSelector<usize> = DefaultSelector::new().map_err(io::Error::other)?;
-    let by_fd: HashMap<RawFd, usize> = streams
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.as_raw_fd(), i))
-        .collect();
-    for s in &streams {
-        s.set_nonblocking(true)?;
-        sel.register(s.as_raw_fd(), EVENT_READ, by_fd[&s.as_raw_fd()])
-            .map_err(io::Error::other)?;
-    }
-    let ping = [b'x'; MESSAGE];
-    let mut got = vec![0usize; conns];
     let mut msgs = 0u64;
     let start = Instant::now();
-    for mut s in &streams {
-        s.write_all(&ping)?;
-    }
-    let mut ready = Vec::with_capacity(conns);
-    let mut buf = [0u8; MESSAGE];
-    'outer: loop {
-        ready.clear();
-        sel.select_with(Some(Duration::from_secs(10)), |key, _| ready.push(key.data))
-            .map_err(io::Error::other)?;
-        if ready.is_empty() {
-            return Err(io::Error::other("no echo for 10 s"));
+    let secs = corio_bench::load::ping_pong(port, conns, MESSAGE, |_| {
+        msgs += 1;
+        match limit {
+            Limit::Messages(n) => msgs < n,
+            Limit::Time(d) => msgs % 64 != 0 || start.elapsed() < d,
         }
-        for &i in &ready {
-            let mut s = &streams[i];
-            match s.read(&mut buf[..MESSAGE - got[i]]) {
-                Ok(0) => return Err(io::Error::other("server closed")),
-                Ok(n) => got[i] += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Err(e),
-            }
-            if got[i] == MESSAGE {
-                got[i] = 0;
-                msgs += 1;
-                let over = match limit {
-                    Limit::Messages(n) => msgs >= n,
-                    Limit::Time(d) => msgs % 64 == 0 && start.elapsed() >= d,
-                };
-                if over {
-                    break 'outer;
-                }
-                s.write_all(&ping)?;
-            }
-        }
-    }
-    Ok((msgs, start.elapsed().as_secs_f64()))
+    })?;
+    Ok((msgs, secs))
 }
 
 // ----------------------------------------------------------------- driver
