@@ -20,6 +20,10 @@
 //! syscall which found the fd drained is stale and ignored (see
 //! `Slot::drained_at`). Both are hints only: epoll is level-triggered here,
 //! so a wrong guess costs one loop iteration, never a lost wake-up.
+//!
+//! The callbacks are waking ones (`EventLoop::add_waking_reader`): the
+//! loop calls them right after the select that found the fd ready, so the
+//! parked task runs in that same iteration rather than the next.
 
 use std::cell::RefCell;
 use std::io;
@@ -135,8 +139,8 @@ impl Watch {
             });
         };
         match self.interest {
-            Interest::Read => self.lp.add_reader(self.fd, callback),
-            Interest::Write => self.lp.add_writer(self.fd, callback),
+            Interest::Read => self.lp.add_waking_reader(self.fd, callback),
+            Interest::Write => self.lp.add_waking_writer(self.fd, callback),
         }
         .map_err(|e| io::Error::other(e.to_string()))?;
         slot.registered = true;

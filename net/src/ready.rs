@@ -5,7 +5,9 @@
 //! on `EAGAIN`, `add_reader` (or `add_writer`) with a callback that wakes
 //! the task, and `remove_reader` once woken or dropped. Each wait costs an
 //! `epoll_ctl` to start and one to stop, which is right for the low-level
-//! socket calls; transports keep their registration instead.
+//! socket calls; transports keep their registration instead. The callback
+//! is a waking one (`add_waking_reader`): the task runs in the iteration
+//! whose select found the fd ready, not one later as in asyncio.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -89,8 +91,8 @@ impl Future for Ready {
             }
         };
         let added = match this.interest {
-            Interest::Read => lp.add_reader(this.fd, callback),
-            Interest::Write => lp.add_writer(this.fd, callback),
+            Interest::Read => lp.add_waking_reader(this.fd, callback),
+            Interest::Write => lp.add_waking_writer(this.fd, callback),
         };
         added.map_err(|e| io::Error::other(e.to_string()))?;
         this.registered = Some((lp, slot));

@@ -351,7 +351,8 @@ fn syscalls() -> io::Result<()> {
 
 /// Runs `tool_args` + this binary as `server RT DB` (a server under a
 /// tool: valgrind, strace), then `wrk -t1 -c10` on `path` for `secs`
-/// against it; the child (still running) and the requests wrk made.
+/// against it (`TODO_CONNECTIONS=N`: `-cN`); the child (still running)
+/// and the requests wrk made.
 fn server_under_load(
     tool_args: &[std::ffi::OsString],
     rt: &str,
@@ -374,10 +375,11 @@ fn server_under_load(
             break p.trim().parse().map_err(io::Error::other)?;
         }
     };
+    let connections = std::env::var("TODO_CONNECTIONS").unwrap_or_else(|_| "10".into());
     let wrk = corio_bench::load::run_load(&[
         "wrk".into(),
         "-t1".into(),
-        "-c10".into(),
+        format!("-c{connections}"),
         format!("-d{secs}s"),
         format!("http://127.0.0.1:{port}{path}"),
     ])?;

@@ -102,6 +102,8 @@ pub(crate) struct LoopInner {
     /// Scratch buffers reused by every iteration.
     pub(super) due: RefCell<Vec<TimerEntry>>,
     pub(super) remote_items: RefCell<Vec<RemoteItem>>,
+    /// Waking I/O callbacks a select reported, run right after it.
+    pub(super) io_wakes: RefCell<Vec<Rc<IoCallback>>>,
     /// Signal handlers and their pipe, once one is added.
     pub(super) signals: RefCell<Option<super::signals::Signals>>,
     /// How many registered fds are the loop's own: its waker, and its
@@ -113,6 +115,12 @@ pub(crate) struct LoopInner {
     pub(crate) waker_index: u16,
     /// How many selects ran (`EventLoop::io_tick`).
     pub(super) io_tick: Cell<u64>,
+    /// Items run since the last select (phase 2's interval rule); a new
+    /// loop's first iteration selects.
+    pub(super) ran_since_select: Cell<u32>,
+    /// Items that may run between two selects while work is ready
+    /// (`EventLoop::set_select_interval`; 1 is asyncio's every iteration).
+    pub(super) select_interval: Cell<u32>,
     /// `signal::signals_written()` as read before the last select: a
     /// different count means a signal pipe may be readable.
     pub(super) signals_seen: Cell<u64>,
@@ -254,9 +262,12 @@ impl LoopInner {
             current: Cell::new(None),
             due: RefCell::new(Vec::new()),
             remote_items: RefCell::new(Vec::new()),
+            io_wakes: RefCell::new(Vec::new()),
             signals: RefCell::new(None),
             internal_fds: Cell::new(1),
             io_tick: Cell::new(0),
+            ran_since_select: Cell::new(u32::MAX),
+            select_interval: Cell::new(super::run_once::default_select_interval()),
             waker_index,
             signals_seen: Cell::new(corio_reactor::signal::signals_written()),
             stats,

@@ -1,6 +1,11 @@
 //! `add_reader` / `add_writer` on the selector: each registered fd's key
 //! carries its reader and writer callbacks (asyncio's `Handle` pair in the
 //! key's `data`), and a readiness puts them on the ready queue.
+//!
+//! A *waking* callback (`add_waking_reader` / `add_waking_writer`) is one
+//! that only wakes a task: it is called as soon as the select reports its
+//! fd, so the task's step joins this iteration's run, as a timer's wake
+//! does, instead of costing an iteration (and a select) of its own.
 
 use std::cell::Cell;
 use std::os::fd::RawFd;
@@ -13,6 +18,8 @@ use super::inner::LoopInner;
 /// A callback registered with `add_reader` / `add_writer`.
 pub(crate) struct IoCallback {
     pub(super) cancelled: Cell<bool>,
+    /// Called right after the select (phase 2), not from the ready queue.
+    pub(super) waking: bool,
     pub(super) callback: Box<dyn Fn()>,
 }
 
@@ -28,6 +35,7 @@ impl LoopInner {
         &self,
         fd: RawFd,
         interest: Events,
+        waking: bool,
         f: Box<dyn Fn()>,
     ) -> Result<(), SelectorError> {
         if self.is_closed() {
@@ -35,6 +43,7 @@ impl LoopInner {
         }
         let new = Rc::new(IoCallback {
             cancelled: Cell::new(false),
+            waking,
             callback: f,
         });
         let mut selector = self.selector.borrow_mut();

@@ -223,9 +223,63 @@ impl EventLoop {
         }
     }
 
+    /// How many ready items (callbacks and task steps) may run between two
+    /// selects while work is ready; at least 1. The default is 61, or
+    /// `CORIO_SELECT_INTERVAL` from the environment.
+    ///
+    /// asyncio selects in every iteration, with a zero timeout when work is
+    /// ready, so I/O is seen one iteration after it happens. corio skips
+    /// that zero-timeout select until `items` have run since the last one
+    /// (tokio's `event_interval`, same default): a busy loop selects once
+    /// per 61 items instead of once per iteration, and the tasks woken by
+    /// one select run as a batch. An iteration whose ready queue is empty
+    /// always selects (it blocks there), and so does one after a signal
+    /// arrived; timers and other threads' callbacks are checked in every
+    /// iteration as before. What does not change: an iteration runs
+    /// exactly the callbacks ready when its run phase starts, FIFO, and a
+    /// task woken during it runs in the next (`executor/tests/ordering.rs`).
+    /// `set_select_interval(1)` restores asyncio's select in every
+    /// iteration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio_executor::{EventLoop, yield_now};
+    /// use std::os::fd::AsRawFd;
+    ///
+    /// let lp = EventLoop::new()?;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// lp.add_reader(a.as_raw_fd(), || {})?; // a user fd: selects count
+    /// let spin = || async {
+    ///     for _ in 0..600 {
+    ///         yield_now().await;
+    ///     }
+    /// };
+    /// lp.set_select_interval(1); // asyncio: a select per iteration
+    /// let before = lp.io_tick();
+    /// lp.run_until_complete(spin())?;
+    /// assert!(lp.io_tick() - before >= 600);
+    /// lp.set_select_interval(61); // the default: one per 61 items
+    /// let before = lp.io_tick();
+    /// lp.run_until_complete(spin())?;
+    /// assert!(lp.io_tick() - before <= 12, "{}", lp.io_tick() - before);
+    /// lp.remove_reader(a.as_raw_fd());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_select_interval(&self, items: u32) {
+        self.inner.select_interval.set(items.max(1));
+    }
+
+    /// The interval [`set_select_interval`](Self::set_select_interval)
+    /// set. No asyncio counterpart.
+    pub fn select_interval(&self) -> u32 {
+        self.inner.select_interval.get()
+    }
+
     /// The loop's I/O tick: how many times it has polled its selector
     /// (phase 2 of an iteration, a `select` syscall; an iteration with work
-    /// ready and only the loop's own fds registered skips it). Every
+    /// ready skips it when only the loop's own fds are registered, or
+    /// within the [select interval](Self::set_select_interval)). Every
     /// readiness the loop reports belongs to the tick of the poll that
     /// found it, so code that caches readiness can tell a report from
     /// before its own last syscall (same tick: stale) from a newer one.
@@ -438,7 +492,63 @@ impl EventLoop {
         fd: RawFd,
         callback: impl Fn() + 'static,
     ) -> Result<(), SelectorError> {
-        self.inner.add_io(fd, EVENT_READ, Box::new(callback))
+        self.inner.add_io(fd, EVENT_READ, false, Box::new(callback))
+    }
+
+    /// [`add_reader`](Self::add_reader) for a callback that only notes the
+    /// readiness and wakes a task: the loop calls it as soon as `select`
+    /// reports the fd, in phase 2 of the iteration, instead of queueing it
+    /// behind the callbacks already ready. The task it wakes then runs in
+    /// this same iteration, as one woken by a timer does, where after
+    /// `add_reader` it would run in the next.
+    ///
+    /// asyncio has no such call: there, `sock_recv`'s reader callback runs
+    /// from the ready queue and the task it wakes one iteration later, so a
+    /// task waiting for a socket costs two iterations (and two selects)
+    /// per readiness. Ordering within an iteration is unchanged: the
+    /// callbacks ready before the select run first, FIFO; the woken steps
+    /// follow in the order the select reported their fds; a wake during the
+    /// run phase still runs in the next iteration. corio-net's socket
+    /// waits and poll-level I/O use it; a callback that runs user code (a
+    /// protocol's `data_received`) should use `add_reader`.
+    ///
+    /// The callback must be quick and must not block: it runs while the
+    /// iteration's other ready work waits. A panic in it is reported as
+    /// one in an I/O callback.
+    ///
+    /// # Errors
+    /// As [`add_reader`](Self::add_reader).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::os::fd::AsRawFd;
+    /// use std::os::unix::net::UnixStream;
+    /// use std::rc::Rc;
+    /// use corio_executor::EventLoop;
+    ///
+    /// let lp = EventLoop::new()?;
+    /// let (a, mut b) = UnixStream::pair()?;
+    /// std::io::Write::write_all(&mut b, b"x")?;
+    /// let seen = Rc::new(Cell::new(0));
+    /// let (counted, stopper) = (seen.clone(), lp.clone());
+    /// lp.add_waking_reader(a.as_raw_fd(), move || {
+    ///     counted.set(counted.get() + 1);
+    ///     stopper.stop();
+    /// })?;
+    /// lp.run_forever()?; // one iteration: its select reports `a`
+    /// assert_eq!(seen.get(), 1);
+    /// assert_eq!(lp.metrics().iterations, 1);
+    /// lp.remove_reader(a.as_raw_fd());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_waking_reader(
+        &self,
+        fd: RawFd,
+        callback: impl Fn() + 'static,
+    ) -> Result<(), SelectorError> {
+        self.inner.add_io(fd, EVENT_READ, true, Box::new(callback))
     }
 
     /// Stops watching `fd` for reading; true if a reader was removed.
@@ -457,7 +567,22 @@ impl EventLoop {
         fd: RawFd,
         callback: impl Fn() + 'static,
     ) -> Result<(), SelectorError> {
-        self.inner.add_io(fd, EVENT_WRITE, Box::new(callback))
+        self.inner
+            .add_io(fd, EVENT_WRITE, false, Box::new(callback))
+    }
+
+    /// [`add_writer`](Self::add_writer) for a callback that only wakes a
+    /// task; see [`add_waking_reader`](Self::add_waking_reader). No asyncio
+    /// counterpart.
+    ///
+    /// # Errors
+    /// As [`add_reader`](Self::add_reader).
+    pub fn add_waking_writer(
+        &self,
+        fd: RawFd,
+        callback: impl Fn() + 'static,
+    ) -> Result<(), SelectorError> {
+        self.inner.add_io(fd, EVENT_WRITE, true, Box::new(callback))
     }
 
     /// Stops watching `fd` for writing; true if a writer was removed.

@@ -167,6 +167,7 @@ impl LoopInner {
     pub(super) fn run_ready_counted(self: &Rc<Self>) {
         self.shrink_ready();
         let ntodo = self.ready.borrow().len();
+        self.note_ran(ntodo);
         // One dereference of the `Arc` for the whole phase.
         let stats: &crate::observe::stats::LoopStats = &self.stats;
         stats.iterations.add(1);
@@ -309,6 +310,7 @@ impl LoopInner {
     fn run_ready_observed(self: &Rc<Self>, tracing: bool, from: u64) -> (usize, u64) {
         self.shrink_ready();
         let ntodo = self.ready.borrow().len();
+        self.note_ran(ntodo);
         let stats = &self.stats;
         stats.ready_depth.record_count(ntodo as u64);
         stats.iterations.add(1);

@@ -4,8 +4,10 @@
 //! 1. **timeout** (`plan_timeout`): 0 if a callback is ready (or the loop
 //!    is stopping), else until the nearest timer, else block;
 //! 2. **select** (`poll_io`): wait for I/O; ready fds put their
-//!    reader/writer callbacks on the ready queue. Skipped when it could
-//!    report nothing (`select_would_report_nothing`);
+//!    reader/writer callbacks on the ready queue (a *waking* callback is
+//!    called at once, and the step it queues runs in this iteration). A
+//!    zero-timeout select is skipped when it could report nothing, and
+//!    within the select interval (`skip_select`);
 //! 3. **remote** (`take_remote`): callbacks and wakes sent from other
 //!    threads join the queue. corio's own phase: asyncio's self-pipe is
 //!    one more fd whose callback runs in phase 5; here the queue is read
@@ -25,6 +27,7 @@ use corio_reactor::{Selector, signal};
 
 use super::handle::callback;
 use super::inner::{LoopInner, Runnable, TimerEntry};
+use super::io::IoCallback;
 use crate::observe::trace::{Kind, now_ns};
 use crate::panic_message;
 use crate::remote::RemoteItem;
@@ -43,6 +46,21 @@ pub(super) struct Plan {
 
 /// Slots the ready queue keeps when it shrinks after a burst.
 const READY_KEEP: usize = 1024;
+
+/// Items that may run between two selects while work is ready, unless
+/// `CORIO_SELECT_INTERVAL` says otherwise (tokio's `event_interval`).
+const DEFAULT_SELECT_INTERVAL: u32 = 61;
+
+/// The select interval new loops start with.
+pub(super) fn default_select_interval() -> u32 {
+    static INTERVAL: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *INTERVAL.get_or_init(|| {
+        std::env::var("CORIO_SELECT_INTERVAL")
+            .ok()
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .map_or(DEFAULT_SELECT_INTERVAL, |n| n.max(1))
+    })
+}
 
 impl LoopInner {
     /// One iteration of the loop (see the module docs for the phases).
@@ -75,20 +93,39 @@ impl LoopInner {
         self.collect_due_timers(&plan, io_events);
     }
 
-    /// The fast path: callbacks are ready and nothing else can be (no
-    /// timer, no fd registered but the loop's own, no signal written since
-    /// the last look, nothing sent from other threads). Phases 1–4 would
-    /// then do nothing: the timeout is 0, the select is skipped
-    /// (`select_would_report_nothing`), phase 3 finds nothing, phase 4 has
-    /// no timer. So the iteration is its run phase alone, with the same
-    /// ordering. Five loads, against the phases' borrows and calls.
+    /// The fast path: callbacks are ready and nothing else is due (no
+    /// timer, no signal written since the last look, nothing sent from
+    /// other threads), and the select would be skipped (`select_may_wait`).
+    /// Phases 1–4 would then do nothing: the timeout is 0, the select is
+    /// skipped, phase 3 finds nothing, phase 4 has no timer. So the
+    /// iteration is its run phase alone, with the same ordering. A few
+    /// loads, against the phases' borrows and calls.
     #[inline]
     pub(super) fn only_ready_work(&self) -> bool {
         !self.ready.borrow().is_empty()
             && self.scheduled.borrow().is_empty()
-            && self.selector.borrow().len() == self.internal_fds.get()
+            && self.select_may_wait()
             && !self.remote.has_pending()
             && signal::signals_written() == self.signals_seen.get()
+    }
+
+    /// Whether a zero-timeout select may be left out while work is ready:
+    /// fewer than `select_interval` items ran since the last select (the
+    /// interval rule: a ready fd is then seen at most that many items
+    /// late, where asyncio sees it in the next iteration), or no fd is
+    /// registered but the loop's own (`only_own_fds`).
+    #[inline]
+    fn select_may_wait(&self) -> bool {
+        self.ran_since_select.get() < self.select_interval.get() || self.only_own_fds()
+    }
+
+    /// No fd is registered but the loop's own: a zero-timeout select could
+    /// report nothing that phase 3 does not learn otherwise (the eventfd's
+    /// news is an atomic flag, the signal pipe's a process-wide count of
+    /// written signals).
+    #[inline]
+    fn only_own_fds(&self) -> bool {
+        self.selector.borrow().len() == self.internal_fds.get()
     }
 
     /// Phase 1: how long `select` may block. 0 if a callback is ready or
@@ -121,29 +158,31 @@ impl LoopInner {
         }
     }
 
-    /// Phase 2: `select`, unless it is known to report nothing; returns
+    /// Phase 2: `select`, unless it is skipped (`skip_select`); returns
     /// how many fds were reported, and whether the loop's own eventfd was
     /// one of them.
     #[inline]
     pub(super) fn poll_io(&self, plan: &Plan) -> (usize, bool) {
         let signals_written = signal::signals_written();
-        if self.select_would_report_nothing(plan.select_timeout, signals_written) {
+        if self.skip_select(plan.select_timeout, signals_written) {
             return (0, false);
         }
         self.signals_seen.set(signals_written);
         self.select_io(plan.select_timeout)
     }
 
-    /// The select skip: a zero-timeout `select` while no fd is registered
-    /// but the loop's own can report nothing phase 3 does not learn
-    /// otherwise (the eventfd's news is an atomic flag, the signal pipe's a
-    /// process-wide count of written signals), so the syscall is saved.
-    /// asyncio always selects; the ordering is the same either way.
+    /// The select skip: a zero-timeout `select` is left out when it could
+    /// report nothing (`only_own_fds`), or while work is ready within the
+    /// select interval (`select_may_wait`); never when a signal was
+    /// written since the last select. A select that may block always
+    /// runs.
     #[inline]
-    fn select_would_report_nothing(&self, timeout: Option<Duration>, signals: u64) -> bool {
+    fn skip_select(&self, timeout: Option<Duration>, signals: u64) -> bool {
         timeout == Some(Duration::ZERO)
-            && self.selector.borrow().len() == self.internal_fds.get()
             && signals == self.signals_seen.get()
+            && (self.only_own_fds()
+                || (self.ran_since_select.get() < self.select_interval.get()
+                    && !self.ready.borrow().is_empty()))
     }
 
     /// Phase 3: callbacks and wakes sent from other threads join the ready
@@ -195,12 +234,20 @@ impl LoopInner {
     fn run_ready(self: &Rc<Self>) {
         self.shrink_ready();
         let ntodo = self.ready.borrow().len();
+        self.note_ran(ntodo);
         for _ in 0..ntodo {
             let Some(runnable) = self.ready.borrow_mut().pop_front() else {
                 break;
             };
             self.run_one(runnable);
         }
+    }
+
+    /// Counts the items an iteration runs, for phase 2's interval rule.
+    #[inline]
+    pub(super) fn note_ran(&self, items: usize) {
+        let ran = self.ran_since_select.get();
+        self.ran_since_select.set(ran.saturating_add(items as u32));
     }
 
     /// A ready queue that held a burst gives the memory back once it is
@@ -262,6 +309,7 @@ impl LoopInner {
     /// own eventfd was one of them.
     fn select_io(&self, timeout: Option<Duration>) -> (usize, bool) {
         self.io_tick.set(self.io_tick.get() + 1);
+        self.ran_since_select.set(0);
         let observed = self.observed.get();
         let tracing = observed && self.tracing();
         // Only a select that may block is timed (a zero-timeout one is a
@@ -274,6 +322,7 @@ impl LoopInner {
         let mut woken = false;
         let mut selector = self.selector.borrow_mut();
         let mut ready = self.ready.borrow_mut();
+        let mut wakes = self.io_wakes.borrow_mut();
         let mut reported: Vec<(u64, u64)> = Vec::new();
         let result = selector.select_with(timeout, |key, events| {
             if tracing {
@@ -283,18 +332,29 @@ impl LoopInner {
                 woken = true; // the remote queue is drained in phase 3
                 return;
             }
+            let mut queue = |io: &Rc<IoCallback>| {
+                if io.waking {
+                    wakes.push(io.clone());
+                } else {
+                    ready.push_back(Runnable::Io(io.clone()));
+                }
+            };
             if events.is_readable()
                 && let Some(reader) = &key.data.reader
             {
-                ready.push_back(Runnable::Io(reader.clone()));
+                queue(reader);
             }
             if events.is_writable()
                 && let Some(writer) = &key.data.writer
             {
-                ready.push_back(Runnable::Io(writer.clone()));
+                queue(writer);
             }
         });
         drop((selector, ready));
+        if !wakes.is_empty() {
+            self.run_waking(&mut wakes, observed);
+        }
+        drop(wakes);
         if observed {
             self.stats.selects.add(1);
             if let Some(at) = timed {
@@ -316,6 +376,25 @@ impl LoopInner {
             Err(err) => {
                 self.report("Selector failed".to_string(), Some(err.to_string()));
                 (0, false)
+            }
+        }
+    }
+
+    /// Runs the waking I/O callbacks a select reported (`add_waking_reader`),
+    /// in the order it reported them: each wakes a task, whose step joins
+    /// the ready queue behind what is already there.
+    fn run_waking(&self, wakes: &mut Vec<Rc<IoCallback>>, observed: bool) {
+        if observed {
+            self.stats.io_callbacks_run.add(wakes.len() as u64);
+        }
+        for io in wakes.drain(..) {
+            if !io.cancelled.get()
+                && let Err(payload) = catch_unwind(AssertUnwindSafe(|| (io.callback)()))
+            {
+                self.report(
+                    "Exception in I/O callback".to_string(),
+                    Some(panic_message(&*payload)),
+                );
             }
         }
     }
