@@ -314,3 +314,112 @@ fn a_panicking_waking_reader_is_reported_and_the_loop_goes_on() {
     assert!(after.get());
     assert_eq!(*reports.borrow(), ["Exception in I/O callback: boom"]);
 }
+
+#[test]
+fn one_iteration_polls_io_even_on_a_loop_that_ran_before() {
+    // asyncio's test idiom for "run one iteration", `call_soon(stop);
+    // run_forever()`, must see a ready fd however many items the loop ran
+    // in an earlier run (each run's first iteration selects).
+    let (lp, idle, _peer) = loop_with_an_idle_fd(); // so that selects happen
+    lp.run_until_complete(async {
+        for _ in 0..5 {
+            yield_now().await;
+        }
+    })
+    .unwrap();
+    let (reader, mut writer) = UnixStream::pair().unwrap();
+    let seen = Rc::new(Cell::new(0));
+    let (s, fd, me) = (seen.clone(), reader.as_raw_fd(), lp.clone());
+    lp.add_reader(fd, move || {
+        s.set(s.get() + 1);
+        me.remove_reader(fd);
+    })
+    .unwrap();
+    writer.write_all(b"x").unwrap();
+    let stopper = lp.clone();
+    lp.call_soon(move || stopper.stop());
+    lp.run_forever().unwrap();
+    assert_eq!(seen.get(), 1);
+    lp.remove_reader(idle.as_raw_fd());
+}
+
+/// Busy-waits `ms` milliseconds: a step that takes time.
+fn spin_for(ms: u64) {
+    let until = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+    while std::time::Instant::now() < until {}
+}
+
+#[test]
+fn a_due_timer_does_not_overtake_io_that_came_before_it() {
+    // Data arrives at once; a timer is due 10 ms later; a busy task takes
+    // 2 ms a step, so 61 items take far longer than 10 ms. The iteration
+    // in which the timer is due selects, so the reader runs in it, ahead
+    // of the timer's callback (asyncio would have seen the fd earlier
+    // still, in the iteration after the write).
+    let lp = EventLoop::new().unwrap();
+    let (reader, writer) = UnixStream::pair().unwrap();
+    let order = Rc::new(RefCell::new(Vec::new()));
+    let (o, fd, me) = (order.clone(), reader.as_raw_fd(), lp.clone());
+    lp.add_reader(fd, move || {
+        o.borrow_mut().push("io");
+        me.remove_reader(fd);
+    })
+    .unwrap();
+    let o = order.clone();
+    let writer = lp
+        .run_until_complete(async move {
+            let mut writer = writer;
+            writer.write_all(b"x").unwrap(); // after the run's first select
+            let o2 = o.clone();
+            get_running_loop().unwrap().call_later(
+                std::time::Duration::from_millis(10),
+                move || {
+                    o2.borrow_mut().push("timer");
+                },
+            );
+            while o.borrow().len() < 2 {
+                spin_for(2);
+                yield_now().await;
+            }
+            writer
+        })
+        .unwrap();
+    drop((reader, writer));
+    assert_eq!(*order.borrow(), ["io", "timer"]);
+}
+
+#[test]
+fn a_slow_waking_callback_is_reported_in_debug_mode_and_not_counted_as_idle() {
+    let lp = EventLoop::new().unwrap();
+    lp.set_debug(true);
+    lp.set_metrics(true);
+    lp.set_slow_callback_duration(std::time::Duration::from_millis(20));
+    let reports: Rc<RefCell<Vec<String>>> = Rc::default();
+    let r = reports.clone();
+    lp.set_exception_handler(Some(move |ctx: &corio_executor::ExceptionContext| {
+        r.borrow_mut().push(ctx.message.clone());
+    }));
+    let (a, mut peer) = UnixStream::pair().unwrap();
+    peer.write_all(b"x").unwrap();
+    let (fd, me) = (a.as_raw_fd(), lp.clone());
+    lp.add_waking_reader(fd, move || {
+        me.remove_reader(fd);
+        spin_for(150);
+        me.stop();
+    })
+    .unwrap();
+    lp.run_forever().unwrap();
+    let reports = reports.borrow();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert!(
+        reports[0].starts_with("Executing an I/O callback took"),
+        "{reports:?}"
+    );
+    // The select found the fd ready at once: the 150 ms are the
+    // callback's, not time the loop spent idle in select.
+    let blocked = lp.metrics().select_blocked;
+    assert!(
+        blocked < std::time::Duration::from_millis(100),
+        "{blocked:?}"
+    );
+}

@@ -72,10 +72,13 @@ struct Slot {
     ready: bool,
     /// The loop's select count (`EventLoop::io_tick`) when `ready`
     /// went false. A readiness event of that same select is stale: the
-    /// select ran before the syscall that found the fd drained (the loop
-    /// queues I/O callbacks behind the task steps already queued), so it
-    /// is ignored rather than waking the task for a syscall that would
-    /// fail; if the fd did become ready since, the next select says so.
+    /// select ran before the syscall that found the fd drained, so it is
+    /// ignored rather than waking the task for a syscall that would fail;
+    /// if the fd did become ready since, the next select says so. (With
+    /// the callback a waking one, it runs right after its select, before
+    /// any step of that iteration, so this cannot happen today; the check
+    /// stays for a callback queued behind the steps, as `add_reader`'s
+    /// are, which is how it arose.)
     drained_at: u64,
 }
 

@@ -22,6 +22,7 @@ use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use corio::compat::ConnectInfo;
 use corio::compat::axum::extract::{Query, State};
 use corio::compat::axum::http::StatusCode;
 use corio::compat::axum::routing::get;
@@ -157,13 +158,20 @@ fn serve_tokio(db: Config) {
         builder.http1().timer(hyper_util::rt::TokioTimer::new());
         builder.http2().timer(hyper_util::rt::TokioTimer::new());
         let builder = std::rc::Rc::new(builder);
-        let service = hyper_util::service::TowerToHyperService::new(router(clients));
+        let app = router(clients);
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
+            let Ok((stream, peer)) = listener.accept().await else {
                 continue;
             };
             let _ = stream.set_nodelay(true);
-            let (builder, service) = (builder.clone(), service.clone());
+            let (builder, app) = (builder.clone(), app.clone());
+            // Each request carries its peer's address, as corio's
+            // `serve_tower` and axum's `into_make_service_with_connect_info`
+            // give it: the same work on both sides.
+            let service = hyper::service::service_fn(move |mut req| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                tower::ServiceExt::oneshot(app.clone(), req)
+            });
             tokio::task::spawn_local(async move {
                 let io = hyper_util::rt::TokioIo::new(stream);
                 let _ = builder.serve_connection(io, service).await;
@@ -279,7 +287,15 @@ fn counts() -> io::Result<()> {
 /// One server of `rt` under callgrind, `wrk -t1 -c10` on `path` for
 /// `secs`; (instructions, requests).
 fn callgrind_run(rt: &str, db: &str, path: &str, secs: u64) -> io::Result<(f64, f64)> {
-    let out = std::env::temp_dir().join(format!("todo-cg-{}-{rt}-{secs}", std::process::id()));
+    let endpoint: String = path
+        .chars()
+        .take_while(|c| *c != '?')
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    let out = std::env::temp_dir().join(format!(
+        "todo-cg-{}-{endpoint}-{rt}-{secs}",
+        std::process::id()
+    ));
     let tool = ["valgrind".into(), "--tool=callgrind".into(), "-q".into(), {
         let mut o = std::ffi::OsString::from("--callgrind-out-file=");
         o.push(&out);

@@ -115,8 +115,8 @@ pub(crate) struct LoopInner {
     pub(crate) waker_index: u16,
     /// How many selects ran (`EventLoop::io_tick`).
     pub(super) io_tick: Cell<u64>,
-    /// Items run since the last select (phase 2's interval rule); a new
-    /// loop's first iteration selects.
+    /// Items run since the last select (phase 2's interval rule); the
+    /// first iteration of each run selects.
     pub(super) ran_since_select: Cell<u32>,
     /// Items that may run between two selects while work is ready
     /// (`EventLoop::set_select_interval`; 1 is asyncio's every iteration).
@@ -368,6 +368,10 @@ impl LoopInner {
         let _idle_after = RunningGuard(self);
         self.watch();
         self.trace_clock.set(corio_timer::monotonic_ns());
+        // Each run's first iteration selects, so the test idiom "run one
+        // iteration" (`call_soon(stop); run_forever()`) polls I/O, as in
+        // asyncio, however much the loop ran before.
+        self.ran_since_select.set(u32::MAX);
         loop {
             self.run_once();
             if self.is_stopping() {

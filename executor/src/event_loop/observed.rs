@@ -217,6 +217,42 @@ impl LoopInner {
         }
     }
 
+    /// The waking I/O callbacks of a select (`run_once.rs`), observed as
+    /// phase 5's items are: counted, each under the watchdog's eye, and
+    /// in debug mode or while recording timed, reported when slow and
+    /// recorded as I/O callbacks.
+    pub(super) fn run_waking_observed(&self, wakes: &mut Vec<Rc<super::io::IoCallback>>) {
+        let stats: &crate::observe::stats::LoopStats = &self.stats;
+        stats.io_callbacks_run.add(wakes.len() as u64);
+        let timed = self.timed.get();
+        let (tracing, debug) = (self.tracing(), self.debug.get());
+        let slow = self.slow_callback_duration.get();
+        let mut seq = self.item_seq.get();
+        for io in wakes.drain(..) {
+            seq = seq.wrapping_add(1);
+            let id = item_id(1, seq);
+            stats.current_item.store(id, Relaxed);
+            let started = if timed { now_ns() } else { 0 };
+            self.run_waking_one(&io);
+            stats.current_item.store(IDLE, Relaxed);
+            if timed {
+                let end = now_ns();
+                self.trace_clock.set(end);
+                let ns = end.saturating_sub(started);
+                if tracing {
+                    self.record(started, ns, Kind::Io);
+                }
+                let took = Duration::from_nanos(ns);
+                if took >= slow {
+                    self.slow_item(&Item::Io, took, debug);
+                }
+            } else if stats.flagged() {
+                self.watchdog_report(id);
+            }
+        }
+        self.item_seq.set(seq);
+    }
+
     /// True for about one step in `POLL_SAMPLE_PERIOD`: a countdown
     /// restarted at a pseudo-random length (xorshift) in `[P/2, 3P/2)`, so
     /// that no pattern of steps (two tasks taking turns) hides one task.

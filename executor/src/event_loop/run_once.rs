@@ -44,6 +44,14 @@ pub(super) struct Plan {
     pub(super) jump_to: Option<Instant>,
 }
 
+impl Plan {
+    /// The nearest timer's deadline has come, by phase 1's clock reading.
+    #[inline]
+    fn timer_due(&self) -> bool {
+        matches!((self.next_timer, self.now), (Some(deadline), Some(now)) if deadline <= now)
+    }
+}
+
 /// Slots the ready queue keeps when it shrinks after a burst.
 const READY_KEEP: usize = 1024;
 
@@ -164,7 +172,7 @@ impl LoopInner {
     #[inline]
     pub(super) fn poll_io(&self, plan: &Plan) -> (usize, bool) {
         let signals_written = signal::signals_written();
-        if self.skip_select(plan.select_timeout, signals_written) {
+        if self.skip_select(plan, signals_written) {
             return (0, false);
         }
         self.signals_seen.set(signals_written);
@@ -173,16 +181,20 @@ impl LoopInner {
 
     /// The select skip: a zero-timeout `select` is left out when it could
     /// report nothing (`only_own_fds`), or while work is ready within the
-    /// select interval (`select_may_wait`); never when a signal was
-    /// written since the last select. A select that may block always
-    /// runs.
+    /// select interval (`select_may_wait`) and no timer is due; never when
+    /// a signal was written since the last select. A select that may block
+    /// always runs. (With a timer due the select runs so that I/O which
+    /// came before the deadline is seen in the same iteration as the timer,
+    /// as in asyncio: a `wait_for` on a read must not expire while its
+    /// data sits unread.)
     #[inline]
-    fn skip_select(&self, timeout: Option<Duration>, signals: u64) -> bool {
-        timeout == Some(Duration::ZERO)
+    fn skip_select(&self, plan: &Plan, signals: u64) -> bool {
+        plan.select_timeout == Some(Duration::ZERO)
             && signals == self.signals_seen.get()
             && (self.only_own_fds()
                 || (self.ran_since_select.get() < self.select_interval.get()
-                    && !self.ready.borrow().is_empty()))
+                    && !self.ready.borrow().is_empty()
+                    && !plan.timer_due()))
     }
 
     /// Phase 3: callbacks and wakes sent from other threads join the ready
@@ -351,10 +363,6 @@ impl LoopInner {
             }
         });
         drop((selector, ready));
-        if !wakes.is_empty() {
-            self.run_waking(&mut wakes, observed);
-        }
-        drop(wakes);
         if observed {
             self.stats.selects.add(1);
             if let Some(at) = timed {
@@ -371,6 +379,15 @@ impl LoopInner {
                 self.record(now, 0, Kind::IoReady { fd, events });
             }
         }
+        // After the select's own accounting: their time is not the select's.
+        if !wakes.is_empty() {
+            if observed {
+                self.run_waking_observed(&mut wakes);
+            } else {
+                self.run_waking(&mut wakes);
+            }
+        }
+        drop(wakes);
         match result {
             Ok(count) => (count, woken),
             Err(err) => {
@@ -383,19 +400,24 @@ impl LoopInner {
     /// Runs the waking I/O callbacks a select reported (`add_waking_reader`),
     /// in the order it reported them: each wakes a task, whose step joins
     /// the ready queue behind what is already there.
-    fn run_waking(&self, wakes: &mut Vec<Rc<IoCallback>>, observed: bool) {
-        if observed {
-            self.stats.io_callbacks_run.add(wakes.len() as u64);
-        }
+    /// (The observed path, counted and timed like phase 5's items, is
+    /// `run_waking_observed`.)
+    fn run_waking(&self, wakes: &mut Vec<Rc<IoCallback>>) {
         for io in wakes.drain(..) {
-            if !io.cancelled.get()
-                && let Err(payload) = catch_unwind(AssertUnwindSafe(|| (io.callback)()))
-            {
-                self.report(
-                    "Exception in I/O callback".to_string(),
-                    Some(panic_message(&*payload)),
-                );
-            }
+            self.run_waking_one(&io);
+        }
+    }
+
+    /// One waking callback, unless it was removed meanwhile (by an earlier
+    /// one of the same select, say); a panic is reported.
+    pub(super) fn run_waking_one(&self, io: &IoCallback) {
+        if !io.cancelled.get()
+            && let Err(payload) = catch_unwind(AssertUnwindSafe(|| (io.callback)()))
+        {
+            self.report(
+                "Exception in I/O callback".to_string(),
+                Some(panic_message(&*payload)),
+            );
         }
     }
 
