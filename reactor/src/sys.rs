@@ -101,7 +101,11 @@ pub(crate) fn epoll_ctl(
 pub(crate) const EMPTY_EPOLL_EVENT: libc::epoll_event = libc::epoll_event { events: 0, u64: 0 };
 
 /// `epoll_wait(epfd, buf, buf.len(), timeout_ms)`: the number of events
-/// written to the front of `buf`.
+/// written to the front of `buf`. Made as `epoll_pwait` with no signal
+/// mask (the same call; plain `epoll_wait` is missing on some
+/// architectures), through `syscall(2)` rather than glibc's wrapper, a
+/// pthread cancellation point that costs extra bookkeeping in every
+/// process with more than one thread (see corio-net's `sys.rs`).
 pub(crate) fn epoll_wait(
     epfd: BorrowedFd<'_>,
     buf: &mut [libc::epoll_event],
@@ -109,8 +113,19 @@ pub(crate) fn epoll_wait(
 ) -> io::Result<usize> {
     let max = clamp_len(buf.len());
     // SAFETY: `buf` is a valid, writable slice of at least `max` events; the
-    // kernel writes at most `max` of them.
-    let n = cvt(unsafe { libc::epoll_wait(epfd.as_raw_fd(), buf.as_mut_ptr(), max, timeout_ms) })?;
+    // kernel writes at most `max` of them; a null sigmask leaves the mask
+    // alone.
+    let n = cvt(unsafe {
+        libc::syscall(
+            libc::SYS_epoll_pwait,
+            epfd.as_raw_fd(),
+            buf.as_mut_ptr(),
+            max,
+            timeout_ms,
+            ptr::null::<libc::sigset_t>(),
+            0usize,
+        )
+    })?;
     Ok(n as usize)
 }
 

@@ -140,7 +140,7 @@ impl LoopInner {
     /// the loop is stopping, else until the nearest timer, else forever.
     /// The precise clock is read only when a timer exists: without one, no
     /// decision here depends on the time.
-    #[inline]
+    #[inline(always)]
     pub(super) fn plan_timeout(&self) -> Plan {
         let next_timer = self.scheduled.borrow_mut().next_deadline();
         let now = next_timer.map(|_| self.clock.now());
@@ -169,7 +169,7 @@ impl LoopInner {
     /// Phase 2: `select`, unless it is skipped (`skip_select`); returns
     /// how many fds were reported, and whether the loop's own eventfd was
     /// one of them.
-    #[inline]
+    #[inline(always)]
     pub(super) fn poll_io(&self, plan: &Plan) -> (usize, bool) {
         let signals_written = signal::signals_written();
         if self.skip_select(plan, signals_written) {
@@ -201,7 +201,7 @@ impl LoopInner {
     /// queue; how many came. A readable eventfd is always emptied, even if
     /// the queue turns out empty, or level-triggered `select` would report
     /// it again at once.
-    #[inline]
+    #[inline(always)]
     pub(super) fn take_remote(&self, woken: bool) -> usize {
         if woken || self.remote.has_pending() {
             self.drain_remote()
@@ -223,7 +223,7 @@ impl LoopInner {
     /// Phase 4: timers whose deadline has come join the ready queue. The
     /// clock is read again only if time may have passed since phase 1;
     /// nothing is done when no timer is due.
-    #[inline]
+    #[inline(always)]
     pub(super) fn collect_due_timers(&self, plan: &Plan, io_events: usize) -> usize {
         let (Some(deadline), Some(mut now)) = (plan.next_timer, plan.now) else {
             return 0;
@@ -264,20 +264,29 @@ impl LoopInner {
 
     /// A ready queue that held a burst gives the memory back once it is
     /// mostly empty (it keeps `READY_KEEP` slots, and twice what it holds).
-    #[inline]
+    /// The test is inlined in every iteration; the shrink is out of line.
+    #[inline(always)]
     pub(super) fn shrink_ready(&self) {
+        let ready = self.ready.borrow();
+        if ready.capacity() > READY_KEEP && ready.len() * 4 < ready.capacity() {
+            drop(ready);
+            self.shrink_ready_now();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn shrink_ready_now(&self) {
         let mut ready = self.ready.borrow_mut();
         let capacity = ready.capacity();
-        if capacity > READY_KEEP && ready.len() * 4 < capacity {
-            let keep = (ready.len() * 2).max(READY_KEEP);
-            ready.shrink_to(keep);
-            let after = ready.capacity();
-            drop(ready);
-            if self.observed.get() {
-                let now = self.trace_now();
-                let (from, to) = (capacity as u64, after as u64);
-                self.record(now, 0, Kind::ReadyGc { from, to });
-            }
+        let keep = (ready.len() * 2).max(READY_KEEP);
+        ready.shrink_to(keep);
+        let after = ready.capacity();
+        drop(ready);
+        if self.observed.get() {
+            let now = self.trace_now();
+            let (from, to) = (capacity as u64, after as u64);
+            self.record(now, 0, Kind::ReadyGc { from, to });
         }
     }
 
@@ -461,7 +470,9 @@ impl LoopInner {
         count
     }
 
-    /// Runs one ready item, catching panics.
+    /// Runs one ready item, catching panics. Inlined: it is the body of
+    /// every run phase's loop, and a call's prologue cost more than it.
+    #[inline(always)]
     pub(super) fn run_one(self: &Rc<Self>, runnable: Runnable) {
         match runnable {
             // A panic inside the coroutine is caught by the step itself.
