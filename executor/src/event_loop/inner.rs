@@ -539,13 +539,18 @@ impl LoopInner {
                 .borrow_mut()
                 .push_back(Runnable::Step(task.clone()));
             if self.tracing() {
-                let task = task.header().number;
-                let by = self.current.get().and_then(|k| tasks.get(k));
-                let by = by.map_or(0, |t| t.header().number);
-                let now = self.trace_now();
-                self.record(now, 0, Kind::Wake { task, by });
+                self.record_wake(&tasks, task.header().number);
             }
         }
+    }
+
+    /// The recorder's wake event: which task woke, and by whom.
+    #[cold]
+    fn record_wake(&self, tasks: &TaskTable, task: u64) {
+        let by = self.current.get().and_then(|k| tasks.get(k));
+        let by = by.map_or(0, |t| t.header().number);
+        let now = self.trace_now();
+        self.record(now, 0, Kind::Wake { task, by });
     }
 
     pub(crate) fn all_tasks(&self) -> Vec<Rc<dyn RawTask>> {
