@@ -146,6 +146,9 @@ fn serve_tokio(db: Config) {
             let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .expect("db");
+            // As corio's sockets are (asyncio's default), and as
+            // tokio-postgres's own `Config::connect` sets it.
+            stream.set_nodelay(true).expect("nodelay");
             let (client, connection) = db.connect_raw(stream, NoTls).await.expect("db");
             tokio::task::spawn_local(connection);
             clients.push(client);
