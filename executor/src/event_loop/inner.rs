@@ -532,14 +532,18 @@ impl LoopInner {
     /// queued or the task is gone (finished: a stale waker).
     pub(crate) fn wake_task(&self, key: TaskKey) {
         let tasks = self.tasks.borrow();
-        if let Some(task) = tasks.get_for_wake(key)
-            && !task.header().scheduled.replace(true)
+        let Some(task) = tasks.occupant(key) else {
+            return;
+        };
+        let header = task.header();
+        if header.key.waker_generation() == key.waker_generation()
+            && !header.scheduled.replace(true)
         {
             self.ready
                 .borrow_mut()
                 .push_back(Runnable::Step(task.clone()));
             if self.tracing() {
-                self.record_wake(&tasks, task.header().number);
+                self.record_wake(&tasks, header.number);
             }
         }
     }
