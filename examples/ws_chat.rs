@@ -31,8 +31,8 @@
 //! client too slow to keep 64 messages queued is dropped (close code
 //! 1008), so one stalled reader cannot grow the server's memory, as
 //! `websockets.broadcast` skips a client whose buffer is full. Shutdown:
-//! every client gets close 1001 "going away", then `Server.close()`,
-//! `wait_closed()` within a grace period, `abort_clients()`.
+//! every client gets close 1001 "going away", then `Server::shutdown`
+//! (`close()`, `wait_closed()` within a grace period, `abort_clients()`).
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -229,15 +229,14 @@ async fn chat_server(room: Rc<Room>, port: u16) -> io::Result<Server> {
     .await
 }
 
-/// Close 1001 to every client, then asyncio 3.13's recipe: `close()`,
-/// `wait_closed()` within `grace`, `abort_clients()`.
+/// Close 1001 to every client, then asyncio 3.13's recipe
+/// (`Server::shutdown`): `close()`, `wait_closed()` within `grace`,
+/// `abort_clients()`.
 async fn shutdown(room: &Room, server: &Server, grace: Duration) {
     room.close_all();
-    server.close();
-    if corio::timeout(grace, server.wait_closed()).await.is_err() {
-        println!("clients still connected after {grace:?}: aborting");
-        server.abort_clients();
-        server.wait_closed().await;
+    let aborted = server.shutdown(grace).await;
+    if aborted > 0 {
+        println!("{aborted} client(s) still connected after {grace:?}: aborted");
     }
 }
 

@@ -622,6 +622,59 @@ impl Server {
         .await;
     }
 
+    /// Graceful, then by force: [`close`](Self::close) (no new
+    /// connections), then [`wait_closed`](Self::wait_closed) for at most
+    /// `grace` while the open connections end on their own; those still
+    /// open then are reset with [`abort_clients`](Self::abort_clients),
+    /// and it waits for them. Returns how many were aborted (0: all ended
+    /// in time).
+    ///
+    /// asyncio has no single call: this is the shutdown recipe of its
+    /// 3.13 documentation (`close()`, `wait_closed()` under a timeout,
+    /// `abort_clients()`), which every service writes; compat's
+    /// `HttpServer::shutdown` is the same for HTTP. To have the
+    /// connections told first (a protocol's goodbye, a stream handler's
+    /// `EOF`), do it before calling this, or call
+    /// [`close_clients`](Self::close_clients) for a half-close.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use corio_net::{open_connection, start_server};
+    ///
+    /// corio_executor::run(async {
+    ///     // A handler that waits for the client's EOF, which never comes.
+    ///     let server = start_server(|reader, writer| async move {
+    ///         let _ = reader.read(-1).await;
+    ///         drop(writer);
+    ///     }, "127.0.0.1", 0).await?;
+    ///     let port = server.addresses()[0].port();
+    ///     let (reader, _writer) = open_connection("127.0.0.1", port).await?;
+    ///     while server.connection_count() == 0 {
+    ///         corio_executor::yield_now().await;
+    ///     }
+    ///     let aborted = server.shutdown(Duration::from_millis(50)).await;
+    ///     assert_eq!(aborted, 1);
+    ///     assert!(reader.read(-1).await.is_err()); // reset by the server
+    ///     Ok::<(), std::io::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn shutdown(&self, grace: Duration) -> usize {
+        self.close();
+        if corio_executor::timeout(grace, self.wait_closed())
+            .await
+            .is_ok()
+        {
+            return 0;
+        }
+        let aborted = self.connection_count();
+        self.abort_clients();
+        self.wait_closed().await;
+        aborted
+    }
+
     /// Serves until closed. Python: `await server.serve_forever()`;
     /// dropping the future (a cancelled task) closes the server, as
     /// asyncio's cancellation does.

@@ -410,6 +410,19 @@ async fn flooded(
     Ok((server, client, lost))
 }
 
+/// Reads until EOF: how many bytes came, or how the connection ended.
+async fn read_to_end(client: &corio_net::TcpStream) -> Result<usize, ErrorKind> {
+    let mut buf = vec![0; 64 * 1024];
+    let mut got = 0;
+    loop {
+        match client.recv(&mut buf).await {
+            Ok(0) => return Ok(got),
+            Ok(n) => got += n,
+            Err(e) => return Err(e.kind()),
+        }
+    }
+}
+
 #[test]
 fn close_clients_sends_what_is_buffered_then_closes() {
     const SIZE: usize = 4 << 20;
@@ -456,16 +469,8 @@ fn abort_clients_resets_at_once_dropping_the_buffer() {
             .await
             .expect("wait_closed within a second of abort_clients");
         assert_eq!(*lost.borrow(), [None]);
-        let mut buf = vec![0; 64 * 1024];
-        let end = loop {
-            match client.recv(&mut buf).await {
-                Ok(0) => break Ok(0),
-                Ok(_) => continue,
-                Err(e) => break Err(e.kind()),
-            }
-        };
         assert_eq!(
-            end,
+            read_to_end(&client).await,
             Err(ErrorKind::ConnectionReset),
             "the peer sees a reset"
         );
@@ -487,6 +492,37 @@ fn close_and_abort_clients_leave_a_closed_server_and_idle_servers_alone() {
         server.close();
         server.abort_clients();
         server.wait_closed().await;
+        Ok::<_, io::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}
+
+#[test]
+fn shutdown_aborts_only_what_outlives_the_grace_period() {
+    run(async {
+        // A client that reads the whole flood: the server's connection ends
+        // on its own within the grace period, nothing is aborted.
+        const SIZE: usize = 1 << 20;
+        let (server, client, lost) = flooded(SIZE).await?;
+        server.close_clients(); // half-close once the flood is sent
+        let reading = corio_executor::create_task(async move { read_to_end(&client).await });
+        assert_eq!(server.shutdown(Duration::from_secs(5)).await, 0);
+        assert_eq!(reading.await.unwrap(), Ok(SIZE), "every byte, then EOF");
+        assert_eq!(*lost.borrow(), [None]);
+        assert!(!server.is_serving());
+
+        // A client that never reads: its connection outlives the grace
+        // period and is reset.
+        let (server, client, lost) = flooded(8 << 20).await?;
+        let started = std::time::Instant::now();
+        assert_eq!(server.shutdown(Duration::from_millis(100)).await, 1);
+        assert!(started.elapsed() >= Duration::from_millis(100));
+        assert_eq!(*lost.borrow(), [None]);
+        assert_eq!(read_to_end(&client).await, Err(ErrorKind::ConnectionReset));
+
+        // A second shutdown of a finished server: nothing left to do.
+        assert_eq!(server.shutdown(Duration::ZERO).await, 0);
         Ok::<_, io::Error>(())
     })
     .unwrap()
