@@ -226,6 +226,13 @@ impl HttpServer {
     /// force after a graceful [`close`](Self::close) that took too long
     /// (see the recipe there).
     pub fn abort_clients(&self) {
+        self.reset_clients();
+    }
+
+    /// `abort_clients`, telling how many connections it ended (those not
+    /// already told to stop).
+    fn reset_clients(&self) -> usize {
+        let mut ended = 0;
         for client in self.shared.clients() {
             if let Err(e) = crate::sys::set_reset_on_close(client.fd) {
                 // The connection still ends below, with a FIN.
@@ -234,8 +241,10 @@ impl HttpServer {
                     &e,
                 );
             }
+            ended += usize::from(!client.stop.is_set());
             client.stop.set();
         }
+        ended
     }
 
     /// Waits until closed and every connection is done. Python:
@@ -249,7 +258,8 @@ impl HttpServer {
     /// [`wait_closed`](Self::wait_closed) for at most `grace`; the
     /// connections still open then are ended with
     /// [`abort_clients`](Self::abort_clients), and it waits for them.
-    /// Returns how many were aborted (0: all finished in time).
+    /// Returns how many this call aborted (0: all finished in time; one
+    /// already told to stop, by another call, is not counted).
     ///
     /// asyncio has no single call: this is the shutdown recipe of its
     /// 3.13 documentation (`close()`, `wait_closed()` under a timeout,
@@ -262,8 +272,7 @@ impl HttpServer {
         {
             return 0;
         }
-        let aborted = self.connections();
-        self.abort_clients();
+        let aborted = self.reset_clients();
         self.wait_closed().await;
         aborted
     }

@@ -542,9 +542,18 @@ impl Server {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn abort_clients(&self) {
+        self.reset_clients();
+    }
+
+    /// `abort_clients`, telling how many connections it ended (those whose
+    /// `connection_lost` was not already on its way).
+    fn reset_clients(&self) -> usize {
+        let mut ended = 0;
         for transport in self.clients() {
+            ended += usize::from(!transport.is_lost());
             transport.reset();
         }
+        ended
     }
 
     /// Connections open now (accepted, `connection_lost` not yet come):
@@ -626,8 +635,9 @@ impl Server {
     /// connections), then [`wait_closed`](Self::wait_closed) for at most
     /// `grace` while the open connections end on their own; those still
     /// open then are reset with [`abort_clients`](Self::abort_clients),
-    /// and it waits for them. Returns how many were aborted (0: all ended
-    /// in time).
+    /// and it waits for them. Returns how many this call aborted (0: all
+    /// ended in time; a connection ending on its own meanwhile, or aborted
+    /// by another call, is not counted).
     ///
     /// asyncio has no single call: this is the shutdown recipe of its
     /// 3.13 documentation (`close()`, `wait_closed()` under a timeout,
@@ -669,8 +679,7 @@ impl Server {
         {
             return 0;
         }
-        let aborted = self.connection_count();
-        self.abort_clients();
+        let aborted = self.reset_clients();
         self.wait_closed().await;
         aborted
     }

@@ -528,3 +528,58 @@ fn shutdown_aborts_only_what_outlives_the_grace_period() {
     .unwrap()
     .unwrap();
 }
+
+/// A protocol that pauses reading and keeps no transport: nothing holds
+/// the connection once `connection_made` returns.
+struct Forgetful;
+
+impl Protocol for Forgetful {
+    fn connection_made(&mut self, transport: Transport) {
+        transport.pause_reading();
+    }
+
+    fn data_received(&mut self, _: &[u8]) {}
+}
+
+#[test]
+fn a_connection_whose_transport_is_dropped_is_no_longer_counted() {
+    // Regression: the server counted such a connection forever, so
+    // `wait_closed` (and `shutdown`, past its grace) never returned.
+    use corio_net::{ServerOptions, TcpStream, create_server};
+    run(async {
+        let server = create_server(|| Forgetful, "127.0.0.1", 0, ServerOptions::default()).await?;
+        let port = server.addresses()[0].port();
+        let client = TcpStream::connect("127.0.0.1", port).await?;
+        let mut buf = [0; 16];
+        // The transport is dropped, so the socket closes: the client reads
+        // its EOF.
+        let n = corio_executor::timeout(Duration::from_secs(2), client.recv(&mut buf))
+            .await
+            .expect("the dropped transport's socket closes")?;
+        assert_eq!(n, 0);
+        assert_eq!(server.connection_count(), 0);
+        let done = corio_executor::timeout(Duration::from_secs(2), server.shutdown(Duration::ZERO));
+        assert_eq!(done.await.expect("shutdown returns"), 0);
+        Ok::<_, io::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}
+
+#[test]
+fn concurrent_shutdowns_count_each_aborted_connection_once() {
+    run(async {
+        let (server, _client, _lost) = flooded(8 << 20).await?;
+        let other = server.clone();
+        let second =
+            corio_executor::create_task(
+                async move { other.shutdown(Duration::from_millis(50)).await },
+            );
+        let first = server.shutdown(Duration::from_millis(50)).await;
+        let second = second.await.unwrap();
+        assert_eq!(first + second, 1, "{first} + {second}");
+        Ok::<_, io::Error>(())
+    })
+    .unwrap()
+    .unwrap();
+}

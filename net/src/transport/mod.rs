@@ -123,6 +123,21 @@ impl crate::live::Release for Inner {
     }
 }
 
+impl Drop for Inner {
+    /// A transport dropped without `connection_lost`: a protocol that
+    /// paused reading kept no handle, so nothing held the connection and
+    /// its socket closes with it (asyncio's transport, garbage-collected,
+    /// does the same). Whoever counts connections (a server's `on_lost`)
+    /// still hears of the end; the protocol is not called. After a
+    /// `connection_lost`, and after the loop's close (`release`), the hook
+    /// is gone already.
+    fn drop(&mut self) {
+        if let Some(hook) = self.on_lost.get_mut().take() {
+            hook();
+        }
+    }
+}
+
 impl State {
     pub(super) fn pending(&self) -> usize {
         self.buffer.len() - self.sent
@@ -335,6 +350,11 @@ impl Transport {
             drop(e); // the abort below still closes it, with a FIN
         }
         self.abort();
+    }
+
+    /// `connection_lost` is scheduled or done: the connection is over.
+    pub(crate) fn is_lost(&self) -> bool {
+        self.inner.state.borrow().lost
     }
 
     /// A handle that does not keep the transport alive (asyncio's
