@@ -129,11 +129,12 @@ fn eight_megabytes_echo_byte_exact_through_two_pairs() {
                         Poll::Pending => break,
                     }
                 }
-                if sent == data.len() && !closed {
-                    if let Poll::Ready(r) = Pin::new(&mut **p).poll_close(cx) {
-                        r?;
-                        closed = true;
-                    }
+                if sent == data.len()
+                    && !closed
+                    && let Poll::Ready(r) = Pin::new(&mut **p).poll_close(cx)
+                {
+                    r?;
+                    closed = true;
                 }
                 loop {
                     match Pin::new(&mut **p).poll_read(cx, &mut buf) {

@@ -146,7 +146,7 @@ pub(super) fn set(cmd: &Command<'_>, db: &mut Db, now: i64, out: &mut Vec<u8>) {
 
 /// `MSET key value [key value ...]`, `MSETNX` (all or none).
 pub(super) fn mset(which: Cmd, cmd: &Command<'_>, db: &mut Db, now: i64, out: &mut Vec<u8>) {
-    if cmd.len() % 2 == 0 {
+    if cmd.len().is_multiple_of(2) {
         return wrong_arity(which.spec().name, out);
     }
     let pairs = (1..cmd.len()).step_by(2);

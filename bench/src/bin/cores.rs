@@ -241,7 +241,7 @@ fn client(port: u16, conns: usize, limit: Duration) -> io::Result<(u64, f64, u64
     let start = Instant::now();
     let secs = corio_bench::load::ping_pong(port, conns, MESSAGE, |rtt| {
         rtts.push(rtt.as_micros().min(u32::MAX as u128) as u32);
-        rtts.len() % 64 != 0 || start.elapsed() < limit
+        !rtts.len().is_multiple_of(64) || start.elapsed() < limit
     })?;
     let msgs = rtts.len() as u64;
     rtts.sort_unstable();

@@ -250,7 +250,7 @@ fn client(port: u16, conns: usize, limit: Limit) -> io::Result<(u64, f64)> {
         msgs += 1;
         match limit {
             Limit::Messages(n) => msgs < n,
-            Limit::Time(d) => msgs % 64 != 0 || start.elapsed() < d,
+            Limit::Time(d) => !msgs.is_multiple_of(64) || start.elapsed() < d,
         }
     })?;
     Ok((msgs, secs))

@@ -148,11 +148,13 @@ impl Shared {
         let over = buffer.len() > self.limit.saturating_mul(2);
         drop(buffer);
         self.wake_reader();
-        if over && !self.reading_paused.get() && !self.to_eof.get() {
-            if let Some(transport) = &*self.transport.borrow() {
-                transport.pause_reading();
-                self.reading_paused.set(true);
-            }
+        if over
+            && !self.reading_paused.get()
+            && !self.to_eof.get()
+            && let Some(transport) = &*self.transport.borrow()
+        {
+            transport.pause_reading();
+            self.reading_paused.set(true);
         }
     }
 
