@@ -149,9 +149,10 @@ pub(crate) struct LoopInner {
     /// switched the recorder on (`inspector_trace_begin`).
     pub(super) inspector_traces: Cell<u32>,
     pub(super) inspector_switched: Cell<bool>,
-    /// Steps until the next one timed on the precise clock, and the
-    /// xorshift state that draws the countdowns (`sample_due`).
-    pub(super) sample_left: Cell<u32>,
+    /// The item (`item_seq`) at or past which the next step is timed on
+    /// the precise clock, and the xorshift state that draws the gaps
+    /// (`sample_gap`).
+    pub(super) next_sample: Cell<u64>,
     pub(super) sample_seed: Cell<u32>,
     /// The recorder's (and debug mode's) last clock reading.
     pub(super) trace_clock: Cell<u64>,
@@ -169,7 +170,8 @@ pub(crate) struct TaskNote {
     pub(crate) wait: Option<(&'static str, usize)>,
     pub(crate) at_step: u32,
     /// Steps of it timed on the precise clock (all of them in debug mode
-    /// or while tracing; one in `POLL_SAMPLE_PERIOD` otherwise).
+    /// or while tracing; about one per `POLL_SAMPLE_PERIOD` items
+    /// otherwise).
     pub(crate) timed_steps: u32,
     /// A slow step of it was reported (once per task outside debug mode).
     pub(crate) slow_reported: bool,
@@ -281,7 +283,7 @@ impl LoopInner {
             note_floor: Cell::new(32),
             inspector_traces: Cell::new(0),
             inspector_switched: Cell::new(false),
-            sample_left: Cell::new(0),
+            next_sample: Cell::new(0),
             sample_seed: Cell::new(0x9E37_79B9 ^ (id as u32)),
             trace_clock: Cell::new(corio_timer::monotonic_ns()),
             watched: Cell::new(false),

@@ -159,8 +159,9 @@ impl LoopInner {
         self.run_ready_counted();
     }
 
-    /// Phase 5 with metrics on: counts the items by kind, times one step
-    /// in `POLL_SAMPLE_PERIOD` on the precise clock, and publishes each
+    /// Phase 5 with metrics on: counts the items by kind, times a step
+    /// about once per `POLL_SAMPLE_PERIOD` items on the precise clock
+    /// (`sample_gap`), and publishes each
     /// item for the watchdog (`observe/watchdog.rs`): one store per item
     /// instead of a clock reading. Its reports are taken at the end.
     #[inline(always)]
@@ -184,7 +185,10 @@ impl LoopInner {
             let (address, sampled) = match &runnable {
                 Runnable::Step(task) => {
                     steps += 1;
-                    (Rc::as_ptr(task).cast::<u8>() as usize, self.sample_due())
+                    (
+                        Rc::as_ptr(task).cast::<u8>() as usize,
+                        seq >= self.next_sample.get(),
+                    )
                 }
                 Runnable::Callback(_) => {
                     callbacks += 1;
@@ -198,6 +202,7 @@ impl LoopInner {
             let id = item_id(address, seq);
             stats.current_item.store(id, Relaxed);
             if sampled {
+                self.next_sample.set(seq + self.sample_gap());
                 self.run_sampled(runnable);
             } else {
                 self.run_one(runnable);
@@ -253,29 +258,29 @@ impl LoopInner {
         self.item_seq.set(seq);
     }
 
-    /// True for about one step in `POLL_SAMPLE_PERIOD`: a countdown
-    /// restarted at a pseudo-random length (xorshift) in `[P/2, 3P/2)`, so
-    /// that no pattern of steps (two tasks taking turns) hides one task.
-    #[inline]
-    fn sample_due(&self) -> bool {
-        let left = self.sample_left.get();
-        if left > 0 {
-            self.sample_left.set(left - 1);
-            return false;
-        }
+    /// How many items until the next timed step: a pseudo-random length
+    /// (xorshift) in `[P/2, 3P/2)` for `POLL_SAMPLE_PERIOD` P, so that no
+    /// pattern of steps (two tasks taking turns) hides one task. The step
+    /// timed is the first at or past that item (`next_sample`): per item,
+    /// one comparison with the sequence number already in a register,
+    /// where a countdown cost a load and a store (8 instructions a step
+    /// in the ping-pong).
+    #[cold]
+    fn sample_gap(&self) -> u64 {
         let mut x = self.sample_seed.get();
         x ^= x << 13;
         x ^= x >> 17;
         x ^= x << 5;
         self.sample_seed.set(x);
         let p = POLL_SAMPLE_PERIOD;
-        self.sample_left.set(p / 2 + x % p);
-        true
+        u64::from(p / 2 + x % p)
     }
 
     /// A step timed on the precise clock: the poll-time histogram and the
-    /// task's own poll time.
+    /// task's own poll time. Never inlined: the run phase's loop keeps one
+    /// copy of `run_one`.
     #[cold]
+    #[inline(never)]
     fn run_sampled(self: &Rc<Self>, runnable: Runnable) {
         let task = match &runnable {
             Runnable::Step(task) => Some((task.header().key, task.header().number)),

@@ -15,8 +15,8 @@
 //! publishes each item's id (one store) for the watchdog, a thread that
 //! catches a step over `slow_callback_duration` without a clock reading
 //! per item (see `watchdog.rs`). The precise clock, 20–50 ns a reading, is
-//! too dear to read around every step: about one step in
-//! [`POLL_SAMPLE_PERIOD`] (a pseudo-random countdown) is timed with it for
+//! too dear to read around every step: a step about once per
+//! [`POLL_SAMPLE_PERIOD`] items (past a gap of pseudo-random length) is timed with it for
 //! the poll-time histogram and the tasks' poll time (every step in debug
 //! mode or while tracing). With metrics off, an iteration costs one more
 //! branch than it did before metrics existed. Figures: `bench/RESULTS.md`
@@ -32,9 +32,10 @@ use std::time::Duration;
 
 use stats::BUCKETS;
 
-/// About one step in this many is timed with the precise clock while
-/// metrics are on (a countdown of pseudo-random length around it; every
-/// step in debug mode and while tracing).
+/// While metrics are on, a step is timed with the precise clock about
+/// once per this many items run (the first step past a gap of
+/// pseudo-random length around it; every step in debug mode and while
+/// tracing). In a loop that runs only steps, one step in this many.
 pub const POLL_SAMPLE_PERIOD: u32 = 256;
 
 /// A log2 histogram: [`bucket`](Self::bucket) `0` counts zeros, bucket
@@ -183,8 +184,8 @@ pub struct LoopMetrics {
     pub tasks_finished: u64,
     /// Tasks not finished yet (nor dropped by `close`).
     pub tasks_live: u64,
-    /// Step times in ns, about one step in [`POLL_SAMPLE_PERIOD`] (every step in
-    /// debug mode or while tracing).
+    /// Step times in ns: a step about once per [`POLL_SAMPLE_PERIOD`]
+    /// items (every step in debug mode or while tracing).
     pub poll_time: Histogram,
     /// Callbacks and steps that ran at least the slow-callback duration.
     pub slow_steps: u64,
