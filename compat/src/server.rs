@@ -263,7 +263,9 @@ impl HttpServer {
     ///
     /// asyncio has no single call: this is the shutdown recipe of its
     /// 3.13 documentation (`close()`, `wait_closed()` under a timeout,
-    /// `abort_clients()`), the one every service writes.
+    /// `abort_clients()`), the one every service writes. Call it from a
+    /// task of its own: awaited in a request's handler, it waits out the
+    /// grace for that very connection, then aborts it.
     pub async fn shutdown(&self, grace: Duration) -> usize {
         self.close();
         if corio_executor::timeout(grace, self.wait_closed())

@@ -645,7 +645,10 @@ impl Server {
     /// `HttpServer::shutdown` is the same for HTTP. To have the
     /// connections told first (a protocol's goodbye, a stream handler's
     /// `EOF`), do it before calling this, or call
-    /// [`close_clients`](Self::close_clients) for a half-close.
+    /// [`close_clients`](Self::close_clients) for a half-close. Call it
+    /// from a task of its own (a signal handler's, `main`'s): awaited in a
+    /// connection's own handler, it waits out the grace for that very
+    /// connection, then aborts it.
     ///
     /// # Examples
     ///
