@@ -370,20 +370,8 @@ pub(crate) fn int_option(
 
 /// `recv(fd, buf, flags)`: bytes read, 0 at EOF.
 pub(crate) fn recv(fd: BorrowedFd<'_>, buf: &mut [u8], flags: libc::c_int) -> io::Result<usize> {
-    // SAFETY: `buf` is valid for writes of `buf.len()` bytes; no address
-    // is asked for (null pointers).
-    let n = cvt(unsafe {
-        libc::syscall(
-            libc::SYS_recvfrom,
-            fd.as_raw_fd(),
-            buf.as_mut_ptr(),
-            buf.len(),
-            flags,
-            std::ptr::null_mut::<libc::sockaddr>(),
-            std::ptr::null_mut::<libc::socklen_t>(),
-        )
-    })?;
-    Ok(n as usize)
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
+    unsafe { recv_raw(fd, buf.as_mut_ptr(), buf.len(), flags) }
 }
 
 /// `recv(fd, buf, 0)` into memory not yet initialized: the first `n`
@@ -393,15 +381,30 @@ pub(crate) fn recv_uninit(
     buf: &mut [std::mem::MaybeUninit<u8>],
 ) -> io::Result<usize> {
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes; the kernel
-    // only writes to it, never reads the uninitialized bytes; no address
-    // is asked for (null pointers).
+    // only writes to it, never reads the uninitialized bytes.
+    unsafe { recv_raw(fd, buf.as_mut_ptr().cast(), buf.len(), 0) }
+}
+
+/// `recvfrom(fd, ptr, len, flags, NULL, NULL)`, which is `recv`: the one
+/// body of [`recv`] and [`recv_uninit`].
+///
+/// # Safety
+/// `ptr` must be valid for writes of `len` bytes.
+unsafe fn recv_raw(
+    fd: BorrowedFd<'_>,
+    ptr: *mut u8,
+    len: usize,
+    flags: libc::c_int,
+) -> io::Result<usize> {
+    // SAFETY: the caller's promise for `ptr`; no address is asked for
+    // (null pointers).
     let n = cvt(unsafe {
         libc::syscall(
             libc::SYS_recvfrom,
             fd.as_raw_fd(),
-            buf.as_mut_ptr(),
-            buf.len(),
-            0,
+            ptr,
+            len,
+            flags,
             std::ptr::null_mut::<libc::sockaddr>(),
             std::ptr::null_mut::<libc::socklen_t>(),
         )
